@@ -1,0 +1,141 @@
+// onboard/emulator/server.hpp: the local Amazon Chime emulator (InviteUsers, CreateUser, ListUsers)
+// as an in-process HTTPS server. The real service is retired; this is what the engine, its tests,
+// the demo and the benchmarks talk to, and it must look like Chime to the AWS CLI and boto3:
+// SigV4 verification, modelled error shapes (`x-amzn-ErrorType` + `{"Code","Message"}`), 201s.
+//
+//   onboard::emulator::server_options o;
+//   o.listen_host = "127.0.0.1";          // port 0 = ephemeral
+//   o.accounts = {"acct-1"};              // empty = any account id exists
+//   o.rate = 10; o.burst = 20;            // 429 ThrottledClientException beyond that, per account
+//   onboard::emulator::server srv(std::move(o));
+//   srv.start();                          // binds and serves on o.threads threads
+//   client.connect(srv.port(), srv.ca_pem());
+//   ...
+//   auto s = srv.stats();                 // counters, e.g. s.invites_applied
+//   srv.stop();                           // graceful; flushes the ledger
+//
+// Decisions (also in `chime-emulator --help`):
+// - Order of checks per request: route (404 UnknownOperationException) -> SigV4 -> account
+//   (404 NotFoundException) -> token bucket (429) -> latency -> 503 -> 500 -> drop -> validation
+//   (400) -> apply. So a 500 or 503 is never applied; a dropped request is applied first with
+//   probability 1/2 (the in-doubt case for resume).
+// - Auth: no usable signature (missing/malformed Authorization, unsupported algorithm, missing or
+//   malformed date, host not signed, a signed header absent, wrong service/terminator) is
+//   403 ForbiddenException; a signature that parses but is refused (unknown access key, wrong
+//   secret, expired/skewed, wrong scope date or region, session token) is 401
+//   UnauthorizedClientException.
+// - Addresses are unique per account case-insensitively; re-inviting applies again (counted in
+//   `duplicates_applied`); CreateUser on an existing address is 409 ConflictException.
+// - Ledger line per applied address: `invite|create <TAB> account <TAB> address` ('\t' and '\\'
+//   inside a field are written as `\t` and `\\`).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onboard::emulator {
+
+// server_options: everything the server can be told. Defaults give a well-behaved service.
+struct server_options {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 0;  // 0 = ephemeral; see server::port()
+
+  // TLS: both PEM files, or neither (then a self-signed EC P-256 certificate with SAN
+  // IP:127.0.0.1 and DNS:localhost and CA:TRUE is generated at start; ca_pem() returns it).
+  std::string cert_file;
+  std::string key_file;
+
+  // Accepted credentials (SigV4, service "chime", region "us-east-1").
+  std::string access_key = "AKIDEXAMPLE";
+  std::string secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  std::string session_token;  // when set, requests must carry it as X-Amz-Security-Token
+  std::string region = "us-east-1";
+  std::chrono::seconds max_skew{300};
+
+  std::vector<std::string> accounts;  // empty: every account id exists
+
+  // Token bucket per account (tokens per second, bucket size); rate <= 0 disables throttling.
+  double rate = 0;
+  double burst = 0;                              // 0 with rate > 0 means max(1, rate)
+  std::optional<int> retry_after_seconds;        // `Retry-After` on 429 and 503 when set
+
+  // Faults, drawn from a per-connection RNG seeded with seed + connection index (0-based, in
+  // accept order), so a run over one connection is reproducible.
+  double latency_ms = 0;        // mean; each request waits uniform [0.5, 1.5] x mean (async timer)
+  double p503 = 0;              // ServiceUnavailableException, not applied
+  double p500 = 0;              // ServiceFailureException, not applied
+  double p_drop = 0;            // close without answering; applied first with probability 1/2
+  double p_failed_invite = 0;   // per address Status/EmailStatus Failed, not applied
+  std::optional<std::uint64_t> seed;  // none: random
+
+  std::string ledger_file;  // empty: no ledger. Created 0600, truncated at start.
+  std::chrono::milliseconds ledger_flush_interval{100};
+
+  int threads = 1;
+
+  // Abuse limits.
+  std::chrono::milliseconds idle_timeout{30000};     // keep-alive connection with no request
+  std::chrono::milliseconds request_timeout{10000};  // TLS handshake; a started request to be read
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds shutdown_grace{3000};    // in-flight requests may finish within this
+};
+
+// server_stats: counters since start. `requests_by_status` counts answered API requests (the
+// stats endpoint itself is not counted); drops are in `dropped` only.
+struct server_stats {
+  std::map<int, std::uint64_t> requests_by_status;
+  std::uint64_t requests = 0;
+  std::uint64_t invites_applied = 0;
+  std::uint64_t creates_applied = 0;
+  std::uint64_t duplicates_applied = 0;  // an address applied more than once to the same account
+  std::uint64_t failed_invites = 0;      // per-address Failed (p_failed_invite)
+  std::uint64_t throttled = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t dropped_after_apply = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_active = 0;
+  std::uint64_t auth_failures = 0;
+  std::uint64_t timeouts = 0;            // connections closed by the idle/request timeouts
+};
+
+// stats_json: the JSON served at GET /_emulator/stats.
+std::string stats_json(const server_stats& s);
+
+// server: construct (validates options and builds the TLS context; throws std::runtime_error
+// with a message naming the problem), start(), then stop(). Not copyable.
+class server {
+ public:
+  explicit server(server_options opts);
+  ~server();  // stop()
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // start: binds (throws std::runtime_error on failure) and runs `threads` threads.
+  void start();
+
+  std::uint16_t port() const;
+  std::string url() const;  // https://HOST:PORT
+  const std::string& ca_pem() const;  // the certificate clients should trust
+  server_stats stats() const;
+
+  // stop: stops accepting, lets in-flight requests finish (bounded by shutdown_grace), closes
+  // idle connections, joins the threads and flushes the ledger. Idempotent. Must not be called
+  // from one of the server's own threads.
+  void stop();
+
+  // wait: blocks until the server has stopped (by stop() from another thread).
+  void wait();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace onboard::emulator

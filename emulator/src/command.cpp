@@ -1,0 +1,240 @@
+// command.cpp: `chime-emulator` / `chime-onboard emulator`. Flags are parsed here by hand because
+// onboard_emulator must not depend on onboard_engine (where the shared parser lives).
+#include <onboard/emulator/command.hpp>
+#include <onboard/emulator/server.hpp>
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <pthread.h>
+#include <stdexcept>
+#include <string_view>
+
+namespace onboard::emulator {
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_usage = 2;
+constexpr int exit_config = 6;
+
+constexpr const char* usage_text = R"(usage: chime-emulator [options]      (also: chime-onboard emulator [options])
+
+A local Amazon Chime service (InviteUsers, CreateUser, ListUsers) over HTTPS with SigV4
+verification, for the engine, its tests, the demo and benchmarks. The first line on stdout is
+`listening on https://HOST:PORT`. SIGINT/SIGTERM stop it cleanly (ledger flushed, exit 0).
+
+network and TLS:
+  --listen HOST:PORT        address to serve (default 127.0.0.1:8443; port 0 = ephemeral)
+  --cert FILE --key FILE    PEM certificate chain and key; without them a self-signed EC P-256
+                            certificate (SAN IP:127.0.0.1, DNS:localhost, CA:TRUE) is generated
+  --write-ca FILE           write the certificate clients should trust (use as --ca-bundle)
+  --threads N               server threads (default 1)
+
+credentials (SigV4, service chime, region us-east-1, 5-minute clock skew):
+  --access-key ID           accepted access key id (default AKIDEXAMPLE)
+  --secret-key KEY          its secret (default wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY)
+  --session-token TOKEN     also require this X-Amz-Security-Token
+  --max-skew-seconds N      allowed clock skew (default 300)
+  Missing or malformed signatures -> 403 ForbiddenException; unknown key, wrong secret,
+  expired or wrongly scoped signatures -> 401 UnauthorizedClientException.
+
+service behaviour:
+  --accounts A,B,...        the accounts that exist (default: any id) -> else 404 NotFoundException
+  --rate R --burst B        token bucket per account, R requests/s, bucket B (default R)
+                            -> 429 ThrottledClientException
+  --retry-after SECONDS     send Retry-After on 429 and 503
+  --latency-ms MEAN         answer after uniform [0.5, 1.5] x MEAN milliseconds (async wait)
+  --p503 P                  probability of 503 ServiceUnavailableException (not applied)
+  --p500 P                  probability of 500 ServiceFailureException (not applied)
+  --p-drop P                probability of closing the connection without an answer; half of
+                            the dropped requests are applied first (the in-doubt case)
+  --p-failed-invite P       per address: Status/EmailStatus Failed, not applied
+  --seed N                  fault RNG seed; connection k uses seed+k (default: random)
+  --ledger FILE             one line per applied address: invite|create<TAB>account<TAB>address
+                            (created 0600, truncated at start, flushed every 100 ms and at exit)
+
+limits:
+  --idle-timeout-ms N       keep-alive connection without a request (default 30000)
+  --request-timeout-ms N    TLS handshake / reading a started request (default 10000)
+  --max-header-bytes N      larger headers -> 431 (default 16384)
+  --max-body-bytes N        larger bodies -> 413 (default 1048576)
+
+GET /_emulator/stats returns JSON counters (unsigned).
+
+example:
+  chime-emulator --listen 127.0.0.1:0 --write-ca /tmp/ca.pem --accounts acct-1 \
+      --rate 20 --burst 40 --p503 0.01 --seed 7 --ledger /tmp/ledger.tsv
+  AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
+  aws chime invite-users --account-id acct-1 --user-email-list a@example.com \
+      --endpoint-url https://127.0.0.1:PORT --ca-bundle /tmp/ca.pem --region us-east-1
+)";
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+T parse_number(std::string_view flag, const std::string& v, T lo, T hi) {
+  T out{};
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc{} || p != v.data() + v.size() || out < lo || out > hi) {
+    throw usage_error(std::string(flag) + ": expected a number between " + std::to_string(lo) +
+                      " and " + std::to_string(hi) + ", got '" + v + "'");
+  }
+  return out;
+}
+
+double parse_probability(std::string_view flag, const std::string& v) {
+  return parse_number<double>(flag, v, 0.0, 1.0);
+}
+
+std::vector<std::string> split_accounts(const std::string& v) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    auto comma = v.find(',', start);
+    auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) throw usage_error("--accounts: expected a comma-separated list of account ids");
+  return out;
+}
+
+void parse_listen(const std::string& v, server_options& o) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw usage_error("--listen: expected HOST:PORT (e.g. 127.0.0.1:0), got '" + v + "'");
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  o.listen_host = host;
+  o.listen_port = parse_number<std::uint16_t>("--listen", v.substr(colon + 1), 0, 65535);
+}
+
+struct parsed {
+  server_options opts;
+  std::string write_ca;
+  bool help = false;
+};
+
+parsed parse_args(const std::vector<std::string>& args) {
+  parsed p;
+  p.opts.listen_port = 8443;
+  auto& o = p.opts;
+  using handler = std::function<void(const std::string&)>;
+  auto ms = [](const char* f, std::chrono::milliseconds& out) {
+    return [f, &out](const std::string& v) {
+      out = std::chrono::milliseconds(parse_number<long long>(f, v, 1, 86'400'000));
+    };
+  };
+  const std::map<std::string, handler, std::less<>> flags = {
+      {"--listen", [&](const std::string& v) { parse_listen(v, o); }},
+      {"--cert", [&](const std::string& v) { o.cert_file = v; }},
+      {"--key", [&](const std::string& v) { o.key_file = v; }},
+      {"--write-ca", [&](const std::string& v) { p.write_ca = v; }},
+      {"--threads", [&](const std::string& v) { o.threads = parse_number<int>("--threads", v, 1, 256); }},
+      {"--access-key", [&](const std::string& v) { o.access_key = v; }},
+      {"--secret-key", [&](const std::string& v) { o.secret_key = v; }},
+      {"--session-token", [&](const std::string& v) { o.session_token = v; }},
+      {"--max-skew-seconds",
+       [&](const std::string& v) { o.max_skew = std::chrono::seconds(parse_number<long long>("--max-skew-seconds", v, 1, 86400)); }},
+      {"--accounts", [&](const std::string& v) { o.accounts = split_accounts(v); }},
+      {"--rate", [&](const std::string& v) { o.rate = parse_number<double>("--rate", v, 0.0, 1e9); }},
+      {"--burst", [&](const std::string& v) { o.burst = parse_number<double>("--burst", v, 1.0, 1e9); }},
+      {"--retry-after", [&](const std::string& v) { o.retry_after_seconds = parse_number<int>("--retry-after", v, 0, 86400); }},
+      {"--latency-ms", [&](const std::string& v) { o.latency_ms = parse_number<double>("--latency-ms", v, 0.0, 600000.0); }},
+      {"--p503", [&](const std::string& v) { o.p503 = parse_probability("--p503", v); }},
+      {"--p500", [&](const std::string& v) { o.p500 = parse_probability("--p500", v); }},
+      {"--p-drop", [&](const std::string& v) { o.p_drop = parse_probability("--p-drop", v); }},
+      {"--p-failed-invite", [&](const std::string& v) { o.p_failed_invite = parse_probability("--p-failed-invite", v); }},
+      {"--seed", [&](const std::string& v) { o.seed = parse_number<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
+      {"--ledger", [&](const std::string& v) { o.ledger_file = v; }},
+      {"--idle-timeout-ms", ms("--idle-timeout-ms", o.idle_timeout)},
+      {"--request-timeout-ms", ms("--request-timeout-ms", o.request_timeout)},
+      {"--max-header-bytes",
+       [&](const std::string& v) { o.max_header_bytes = parse_number<std::size_t>("--max-header-bytes", v, 1024, 1 << 20); }},
+      {"--max-body-bytes",
+       [&](const std::string& v) { o.max_body_bytes = parse_number<std::size_t>("--max-body-bytes", v, 1024, std::size_t{1} << 30); }},
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      p.help = true;
+      return p;
+    }
+    std::string name = a, value;
+    bool has_value = false;
+    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    auto it = flags.find(name);
+    if (it == flags.end()) throw usage_error("unknown option '" + name + "' (see --help)");
+    if (!has_value) {
+      if (i + 1 >= args.size()) throw usage_error(name + ": missing value");
+      value = args[++i];
+    }
+    it->second(value);
+  }
+  if (o.cert_file.empty() != o.key_file.empty()) throw usage_error("--cert and --key must be given together");
+  if (o.burst > 0 && o.rate <= 0) throw usage_error("--burst needs --rate");
+  return p;
+}
+
+}  // namespace
+
+int cmd_emulator(const std::vector<std::string>& args) {
+  parsed p;
+  try {
+    p = parse_args(args);
+  } catch (const usage_error& e) {
+    std::cerr << "chime-emulator: " << e.what() << "\n";
+    return exit_usage;
+  }
+  if (p.help) {
+    std::cout << usage_text;
+    return exit_ok;
+  }
+
+  // Block the stop signals before any server thread exists so only sigwait() below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    server srv(p.opts);
+    srv.start();
+    if (!p.write_ca.empty()) {
+      std::ofstream f(p.write_ca, std::ios::binary | std::ios::trunc);
+      f << srv.ca_pem();
+      if (!f.flush()) throw std::runtime_error("--write-ca " + p.write_ca + ": cannot write the file");
+    }
+    std::cout << "listening on " << srv.url() << std::endl;
+    std::cerr << "chime-emulator: seed " << (p.opts.seed ? std::to_string(*p.opts.seed) : "random")
+              << ", threads " << p.opts.threads << ", accounts "
+              << (p.opts.accounts.empty() ? std::string("any") : std::to_string(p.opts.accounts.size()))
+              << "\n";
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    srv.stop();
+    auto s = srv.stats();
+    std::cerr << "chime-emulator: stopped by signal " << sig << "; " << s.requests << " requests, "
+              << s.invites_applied << " invites and " << s.creates_applied << " creates applied\n";
+    return exit_ok;
+  } catch (const std::exception& e) {
+    std::cerr << "chime-emulator: " << e.what() << "\n";
+    return exit_config;
+  }
+}
+
+}  // namespace onboard::emulator

@@ -1,0 +1,860 @@
+// service.cpp: Chime semantics for the emulator (see service.hpp and server.hpp for the decisions).
+#include "service.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace onboard::emulator::detail {
+
+namespace json = boost::json;
+using clock = signing::clock;
+
+// ---------------------------------------------------------------------------------------------
+// counters
+
+void counters::count_status(unsigned status) {
+  requests.fetch_add(1, std::memory_order_relaxed);
+  if (status < max_status) by_status[status].fetch_add(1, std::memory_order_relaxed);
+}
+
+server_stats counters::snapshot() const {
+  server_stats s;
+  for (int i = 0; i < max_status; ++i) {
+    auto n = by_status[i].load(std::memory_order_relaxed);
+    if (n) s.requests_by_status[i] = n;
+  }
+  auto ld = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  s.requests = ld(requests);
+  s.invites_applied = ld(invites_applied);
+  s.creates_applied = ld(creates_applied);
+  s.duplicates_applied = ld(duplicates_applied);
+  s.failed_invites = ld(failed_invites);
+  s.throttled = ld(throttled);
+  s.dropped = ld(dropped);
+  s.dropped_after_apply = ld(dropped_after_apply);
+  s.connections_opened = ld(connections_opened);
+  s.connections_active = ld(connections_active);
+  s.auth_failures = ld(auth_failures);
+  s.timeouts = ld(timeouts);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ledger
+
+ledger::ledger(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("--ledger " + path + ": " + std::strerror(errno));
+  // An existing file keeps its old mode through O_CREAT; addresses are PII, so tighten it.
+  ::fchmod(fd_, 0600);
+}
+
+ledger::~ledger() {
+  flush();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+void append_field(std::string& out, std::string_view f) {
+  for (char ch : f) {
+    if (ch == '\t') out += "\\t";
+    else if (ch == '\\') out += "\\\\";
+    else out += ch;
+  }
+}
+}  // namespace
+
+void ledger::append(std::string_view op, std::string_view account, std::string_view address) {
+  std::lock_guard lk(mu_);
+  buf_.append(op);
+  buf_ += '\t';
+  append_field(buf_, account);
+  buf_ += '\t';
+  append_field(buf_, address);
+  buf_ += '\n';
+  if (buf_.size() >= 256 * 1024) write_locked();
+}
+
+void ledger::flush() {
+  std::lock_guard lk(mu_);
+  write_locked();
+}
+
+void ledger::write_locked() {
+  std::size_t off = 0;
+  while (off < buf_.size()) {
+    auto n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // disk trouble: nothing sensible to do in an emulator but not lose the process
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  buf_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+bool matches_email_pattern(std::string_view s) {
+  // Java-style full match of `.+@.+\..+`: '.' matches anything but line terminators. With the
+  // leftmost usable '@' and the rightmost usable '.', the pattern matches iff they leave at least
+  // one character before '@', between them, and after '.'.
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\r') return false;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) return false;
+    if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9))
+      return false;
+  }
+  if (s.size() < 5) return false;
+  auto at = s.find('@', 1);
+  if (at == std::string_view::npos) return false;
+  auto dot = s.rfind('.', s.size() - 2);
+  return dot != std::string_view::npos && dot >= at + 2;
+}
+
+std::string percent_decode(std::string_view s, bool* ok) {
+  std::string out;
+  out.reserve(s.size());
+  *ok = true;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) {
+        *ok = false;
+        return out;
+      }
+      int h = hex(s[i + 1]), l = hex(s[i + 2]);
+      if (h < 0 || l < 0) {
+        *ok = false;
+        return out;
+      }
+      out += static_cast<char>(h * 16 + l);
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';  // form encoding in query strings; botocore always sends %20 anyway
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::uint64_t splitmix(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Ids must not consume the fault RNG (that would make fault sequences depend on response sizes).
+thread_local std::uint64_t id_state = [] {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}();
+
+void append_hex(std::string& out, std::uint64_t v, int digits) {
+  static constexpr char hexd[] = "0123456789abcdef";
+  char tmp[16];
+  for (int i = 0; i < digits; ++i) tmp[i] = hexd[(v >> ((digits - 1 - i) * 4)) & 0xF];
+  out.append(tmp, static_cast<std::size_t>(digits));
+}
+
+void json_escape(std::string& out, std::string_view s) {
+  out += '"';
+  std::size_t run = 0;  // start of the pending run of characters that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c != '"' && c != '\\' && c >= 0x20) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else {
+      out += "\\u00";
+      append_hex(out, c, 2);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+std::string iso8601(clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];  // roomy: the compiler cannot bound tm_year
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void lower_into(std::string& out, std::string_view s) {
+  out.assign(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+}
+
+std::string lower(std::string_view s) {
+  std::string out;
+  lower_into(out, s);
+  return out;
+}
+
+bool has_non_space(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return !(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v');
+  });
+}
+
+bool valid_user_type(std::string_view t) { return t == "PrivateUser" || t == "SharedDevice"; }
+
+std::string_view code_for(std::string_view shape) {
+  if (shape == "BadRequestException") return "BadRequest";
+  if (shape == "UnauthorizedClientException") return "Unauthorized";
+  if (shape == "ForbiddenException") return "Forbidden";
+  if (shape == "NotFoundException") return "NotFound";
+  if (shape == "ConflictException") return "Conflict";
+  if (shape == "ThrottledClientException") return "Throttled";
+  if (shape == "ServiceFailureException") return "ServiceFailure";
+  if (shape == "ServiceUnavailableException") return "ServiceUnavailable";
+  return "NotFound";  // UnknownOperationException has no ErrorCode of its own
+}
+
+std::string validation_message(const std::vector<std::string>& errors) {
+  std::string m = std::to_string(errors.size()) +
+                  (errors.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (i) m += "; ";
+    m += errors[i];
+  }
+  return m;
+}
+
+reply bad_request(const std::vector<std::string>& errors) {
+  return make_error(400, "BadRequestException", validation_message(errors));
+}
+
+constexpr std::string_view email_pattern_text = R"(.+@.+\..+)";
+
+std::string pattern_error(std::string_view value, std::string_view where) {
+  std::string e = "Value '";
+  e.append(value);
+  e += "' at '";
+  e.append(where);
+  e += "' failed to satisfy constraint: Member must satisfy regular expression pattern: ";
+  e.append(email_pattern_text);
+  return e;
+}
+
+std::string enum_error(std::string_view value, std::string_view where) {
+  return "Value '" + std::string(value) + "' at '" + std::string(where) +
+         "' failed to satisfy constraint: Member must satisfy enum value set: [PrivateUser, SharedDevice]";
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::string out;
+  out.reserve(36);
+  append_uuid(out);
+  return out;
+}
+
+void append_uuid(std::string& out) {
+  std::uint64_t a = splitmix(id_state), b = splitmix(id_state);
+  append_hex(out, a >> 32, 8);
+  out += '-';
+  append_hex(out, (a >> 16) & 0xFFFF, 4);
+  out += '-';
+  append_hex(out, 0x4000 | (a & 0x0FFF), 4);  // version 4, variant 1: looks like what AWS sends
+  out += '-';
+  append_hex(out, 0x8000 | ((b >> 48) & 0x3FFF), 4);
+  out += '-';
+  append_hex(out, b & 0xFFFFFFFFFFFFull, 12);
+}
+
+std::string error_body(std::string_view code, std::string_view message) {
+  std::string b = "{\"Code\":";
+  json_escape(b, code);
+  b += ",\"Message\":";
+  json_escape(b, message);
+  b += '}';
+  return b;
+}
+
+reply make_error(unsigned status, std::string_view shape, std::string_view message) {
+  reply r;
+  r.status = status;
+  r.error_type = shape;
+  r.body = error_body(code_for(shape), message);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// accounts
+
+struct user_record {
+  std::string user_id;
+  std::string email;
+  std::string display_name;
+  std::string user_type;
+  bool created = false;
+  clock::time_point invited_on;
+  clock::time_point registered_on;
+};
+
+struct account_state {
+  std::mutex mu;
+  // token bucket
+  double tokens = 0;
+  std::chrono::steady_clock::time_point refilled{};
+  bool bucket_init = false;
+  // users in insertion order (the ListUsers order), indexed by lower-cased address
+  std::vector<user_record> users;
+  std::unordered_map<std::string, std::size_t> by_email;
+};
+
+service::service(const server_options& opts)
+    : opts_(opts),
+      verifier_(
+          [&] {
+            std::vector<signing::credentials> v(1);
+            v[0].access_key_id = opts.access_key;
+            v[0].secret_access_key = signing::secret_string(opts.secret_key);
+            if (!opts.session_token.empty())
+              v[0].session_token = signing::secret_string(opts.session_token);
+            v[0].source = "emulator";
+            return v;
+          }(),
+          opts.region, "chime", opts.max_skew) {
+  if (!opts_.ledger_file.empty()) ledger_ = std::make_unique<ledger>(opts_.ledger_file);
+  for (const auto& a : opts_.accounts) accounts_.emplace(a, std::make_unique<account_state>());
+}
+
+service::~service() = default;
+
+void service::flush_ledger() {
+  if (ledger_) ledger_->flush();
+}
+
+account_state* service::find_account(const std::string& id) {
+  {
+    std::shared_lock lk(accounts_mu_);
+    auto it = accounts_.find(id);
+    if (it != accounts_.end()) return it->second.get();
+    if (!opts_.accounts.empty()) return nullptr;
+  }
+  std::unique_lock lk(accounts_mu_);
+  auto& slot = accounts_[id];
+  if (!slot) slot = std::make_unique<account_state>();
+  return slot.get();
+}
+
+namespace {
+
+// auth_reply: the documented mapping of verifier errors onto Chime's modelled shapes.
+reply auth_reply(const signing::verify_result& v) {
+  using E = signing::verify_error;
+  switch (v.error) {
+    case E::unknown_access_key:
+      return make_error(401, "UnauthorizedClientException",
+                        "The security token included in the request is invalid. (" + v.message + ")");
+    case E::signature_mismatch:
+      return make_error(401, "UnauthorizedClientException",
+                        "The request signature we calculated does not match the signature you "
+                        "provided. Check your AWS Secret Access Key and signing method. (" +
+                            v.message + ")");
+    case E::request_expired:
+    case E::scope_date_mismatch:
+    case E::wrong_region:
+    case E::missing_security_token:
+      return make_error(401, "UnauthorizedClientException", v.message);
+    case E::missing_authorization:
+      return make_error(403, "ForbiddenException",
+                        "Missing Authentication Token: the request must be signed with AWS "
+                        "Signature Version 4 (" + v.message + ")");
+    default:
+      return make_error(403, "ForbiddenException",
+                        "Incomplete or malformed signature: " + v.message);
+  }
+}
+
+struct query_param {
+  std::string name;
+  std::string value;
+};
+
+bool parse_query(std::string_view q, std::vector<query_param>& out) {
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    bool ok1 = true, ok2 = true;
+    query_param p;
+    p.name = percent_decode(part.substr(0, eq), &ok1);
+    if (eq != std::string_view::npos) p.value = percent_decode(part.substr(eq + 1), &ok2);
+    if (!ok1 || !ok2) return false;
+    out.push_back(std::move(p));
+  }
+  return true;
+}
+
+const std::string* find_param(const std::vector<query_param>& ps, std::string_view name) {
+  for (const auto& p : ps)
+    if (p.name == name) return &p.value;
+  return nullptr;
+}
+
+}  // namespace
+
+call service::prepare(const request& req, clock::time_point now) {
+  call c;
+  auto qpos = req.target.find('?');
+  std::string_view path = req.target.substr(0, qpos);
+  std::string_view query = qpos == std::string_view::npos ? std::string_view{} : req.target.substr(qpos + 1);
+
+  if (path == "/_emulator/stats" && req.method == "GET") {
+    c.done = true;
+    c.result.status = 200;
+    c.result.body = stats_json(stats_.snapshot());
+    c.result.count = false;
+    return c;
+  }
+
+  std::vector<query_param> params;
+  auto unknown_op = [&] {
+    c.done = true;
+    c.result = make_error(404, "UnknownOperationException",
+                          "No operation matches " + std::string(req.method) + " " + std::string(path));
+    return c;
+  };
+  constexpr std::string_view prefix = "/accounts/";
+  constexpr std::string_view suffix = "/users";
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix))
+    return unknown_op();
+  auto raw_id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  if (raw_id.find('/') != std::string_view::npos) return unknown_op();
+  if (!parse_query(query, params)) {
+    c.done = true;
+    c.result = make_error(400, "BadRequestException", "Malformed percent-encoding in the query string");
+    return c;
+  }
+  const std::string* op = find_param(params, "operation");
+  if (req.method == "POST" && op && *op == "add") c.op = operation::invite_users;
+  else if (req.method == "POST" && op && *op == "create") c.op = operation::create_user;
+  else if (req.method == "GET" && !op) c.op = operation::list_users;
+  else return unknown_op();
+
+  auto v = verifier_.verify(signing::request_view{req.method, req.target, req.headers, req.body}, now);
+  if (!v) {
+    stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    c.done = true;
+    c.result = auth_reply(v);
+    return c;
+  }
+
+  bool ok = true;
+  c.account_id = percent_decode(raw_id, &ok);
+  if (!ok || !has_non_space(c.account_id)) {
+    c.done = true;
+    c.result = bad_request({"Value '" + c.account_id +
+                            "' at 'accountId' failed to satisfy constraint: Member must satisfy "
+                            "regular expression pattern: .*\\S.*"});
+    return c;
+  }
+  c.account = find_account(c.account_id);
+  if (!c.account) {
+    c.done = true;
+    c.result = make_error(404, "NotFoundException", "The requested resource does not exist: account '" +
+                                                        c.account_id + "' not found");
+    return c;
+  }
+
+  if (opts_.rate > 0) {
+    auto steady_now = std::chrono::steady_clock::now();
+    double burst = opts_.burst > 0 ? opts_.burst : std::max(1.0, opts_.rate);
+    bool allowed;
+    {
+      std::lock_guard lk(c.account->mu);
+      auto& a = *c.account;
+      if (!a.bucket_init) {
+        a.tokens = burst;
+        a.refilled = steady_now;
+        a.bucket_init = true;
+      } else {
+        std::chrono::duration<double> dt = steady_now - a.refilled;
+        a.tokens = std::min(burst, a.tokens + dt.count() * opts_.rate);
+        a.refilled = steady_now;
+      }
+      allowed = a.tokens >= 1.0;
+      if (allowed) a.tokens -= 1.0;
+    }
+    if (!allowed) {
+      stats_.throttled.fetch_add(1, std::memory_order_relaxed);
+      c.done = true;
+      c.result = make_error(429, "ThrottledClientException",
+                            "Rate exceeded for account '" + c.account_id + "'");
+      c.result.retry_after = true;
+      return c;
+    }
+  }
+  return c;
+}
+
+std::chrono::microseconds service::draw_latency(rng_t& rng) const {
+  if (opts_.latency_ms <= 0) return std::chrono::microseconds(0);
+  std::uniform_real_distribution<double> d(0.5, 1.5);
+  return std::chrono::microseconds(static_cast<std::int64_t>(opts_.latency_ms * 1000.0 * d(rng)));
+}
+
+reply service::execute(const call& c, const request& req, rng_t& rng) {
+  auto draw = [&](double p) {
+    if (p <= 0) return false;
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
+  };
+  if (draw(opts_.p503)) {
+    auto r = make_error(503, "ServiceUnavailableException", "The service is currently unavailable (injected).");
+    r.retry_after = true;
+    return r;
+  }
+  if (draw(opts_.p500)) return make_error(500, "ServiceFailureException", "The service encountered an unexpected error (injected).");
+  if (draw(opts_.p_drop)) {
+    bool apply_first = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+    if (apply_first) {
+      reply applied;
+      if (c.op == operation::invite_users) applied = invite_users(c, req, rng, true);
+      else if (c.op == operation::create_user) applied = create_user(c, req, true);
+      if (applied.status < 300 && c.op != operation::list_users)
+        stats_.dropped_after_apply.fetch_add(1, std::memory_order_relaxed);
+    }
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    reply r;
+    r.drop = true;
+    return r;
+  }
+  switch (c.op) {
+    case operation::invite_users: return invite_users(c, req, rng, true);
+    case operation::create_user: return create_user(c, req, true);
+    case operation::list_users: return list_users(c, req);
+    case operation::none: break;
+  }
+  return make_error(404, "UnknownOperationException", "No such operation");
+}
+
+namespace {
+
+// parse_body: the JSON object of a request body ("" counts as {}), or a 400.
+bool parse_body(std::string_view body, json::value& out, json::storage_ptr sp, reply& err) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    out = json::object(sp);
+    return true;
+  }
+  boost::system::error_code ec;
+  out = json::parse(body, ec, sp);
+  if (ec) {
+    err = make_error(400, "BadRequestException", "Malformed JSON request body: " + ec.message());
+    return false;
+  }
+  if (!out.is_object()) {
+    err = make_error(400, "BadRequestException", "The request body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+void append_user_json(std::string& out, const std::string& account, const user_record& u) {
+  out += "{\"UserId\":";
+  json_escape(out, u.user_id);
+  out += ",\"AccountId\":";
+  json_escape(out, account);
+  out += ",\"PrimaryEmail\":";
+  json_escape(out, u.email);
+  out += ",\"DisplayName\":";
+  json_escape(out, u.display_name);
+  out += ",\"LicenseType\":\"Pro\",\"UserType\":";
+  json_escape(out, u.user_type);
+  if (u.created) {
+    out += ",\"UserRegistrationStatus\":\"Registered\",\"UserInvitationStatus\":\"Accepted\"";
+    out += ",\"RegisteredOn\":\"" + iso8601(u.registered_on) + "\"";
+  } else {
+    out += ",\"UserRegistrationStatus\":\"Unregistered\",\"UserInvitationStatus\":\"Pending\"";
+  }
+  out += ",\"InvitedOn\":\"" + iso8601(u.invited_on) + "\"";
+  out += ",\"AlexaForBusinessMetadata\":{\"IsAlexaForBusinessEnabled\":false}}";
+}
+
+std::string display_name_for(std::string_view email) { return std::string(email.substr(0, email.find('@'))); }
+
+}  // namespace
+
+reply service::invite_users(const call& c, const request& req, rng_t& rng, bool apply) {
+  unsigned char buf[16 * 1024];
+  json::monotonic_resource mr(buf, sizeof buf);
+  json::value v;
+  reply err;
+  if (!parse_body(req.body, v, &mr, err)) return err;
+  const auto& obj = v.get_object();
+
+  std::vector<std::string> errors;
+  std::string_view user_type = "PrivateUser";
+  if (auto* t = obj.if_contains("UserType")) {
+    if (!t->is_string()) errors.push_back("Value at 'userType' must be a string");
+    else if (!valid_user_type(t->get_string())) errors.push_back(enum_error(t->get_string(), "userType"));
+    else user_type = t->get_string();
+  }
+  const json::array* list = nullptr;
+  if (auto* l = obj.if_contains("UserEmailList")) {
+    if (!l->is_array()) errors.push_back("Value at 'userEmailList' must be a list of strings");
+    else list = &l->get_array();
+  } else {
+    errors.push_back("Value null at 'userEmailList' failed to satisfy constraint: Member must not be null");
+  }
+  if (list) {
+    if (list->empty())
+      errors.push_back("Value '[]' at 'userEmailList' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    else if (list->size() > 50)
+      errors.push_back("Value at 'userEmailList' failed to satisfy constraint: Member must have length "
+                       "less than or equal to 50 (got " + std::to_string(list->size()) + ")");
+    else {
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto& e = (*list)[i];
+        // AWS numbers list members from 1 in its validation messages.
+        auto where = [i] { return "userEmailList." + std::to_string(i + 1) + ".member"; };
+        if (!e.is_string()) errors.push_back("Value at '" + where() + "' must be a string");
+        else if (!matches_email_pattern(e.get_string())) errors.push_back(pattern_error(e.get_string(), where()));
+      }
+    }
+  }
+  if (!errors.empty()) return bad_request(errors);
+
+  auto now = clock::now();
+  reply r;
+  r.status = 201;
+  r.body.reserve(64 + list->size() * 140);
+  r.body += "{\"Invites\":[";
+  bool first = true;
+  std::lock_guard lk(c.account->mu);
+  for (const auto& e : *list) {
+    std::string_view addr = e.get_string();
+    bool failed = p_failed(rng);
+    if (!first) r.body += ',';
+    first = false;
+    r.body += "{\"InviteId\":\"";
+    append_uuid(r.body);
+    r.body += "\",\"Status\":";
+    r.body += failed ? "\"Failed\"" : "\"Pending\"";
+    r.body += ",\"EmailAddress\":";
+    json_escape(r.body, addr);
+    r.body += ",\"EmailStatus\":";
+    r.body += failed ? "\"Failed\"}" : "\"Sent\"}";
+    if (failed) {
+      stats_.failed_invites.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (!apply) continue;
+    auto& a = *c.account;
+    // Re-invites are common (retries, resumes): look up without allocating a key.
+    thread_local std::string key;
+    lower_into(key, addr);
+    auto it = a.by_email.find(key);
+    bool inserted = it == a.by_email.end();
+    if (inserted) it = a.by_email.emplace(key, a.users.size()).first;
+    if (inserted) {
+      user_record u;
+      u.user_id = new_uuid();
+      u.email = std::string(addr);
+      u.display_name = display_name_for(addr);
+      u.user_type = std::string(user_type);
+      u.invited_on = now;
+      a.users.push_back(std::move(u));
+    } else {
+      stats_.duplicates_applied.fetch_add(1, std::memory_order_relaxed);
+      if (!a.users[it->second].created) a.users[it->second].invited_on = now;
+    }
+    stats_.invites_applied.fetch_add(1, std::memory_order_relaxed);
+    if (ledger_) ledger_->append("invite", c.account_id, addr);
+  }
+  r.body += "]}";
+  return r;
+}
+
+bool service::p_failed(rng_t& rng) const {
+  if (opts_.p_failed_invite <= 0) return false;
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < opts_.p_failed_invite;
+}
+
+reply service::create_user(const call& c, const request& req, bool apply) {
+  unsigned char buf[4096];
+  json::monotonic_resource mr(buf, sizeof buf);
+  json::value v;
+  reply err;
+  if (!parse_body(req.body, v, &mr, err)) return err;
+  const auto& obj = v.get_object();
+
+  std::vector<std::string> errors;
+  std::string_view user_type = "PrivateUser", username, email;
+  if (auto* t = obj.if_contains("UserType")) {
+    if (!t->is_string()) errors.push_back("Value at 'userType' must be a string");
+    else if (!valid_user_type(t->get_string())) errors.push_back(enum_error(t->get_string(), "userType"));
+    else user_type = t->get_string();
+  }
+  if (auto* u = obj.if_contains("Username")) {
+    if (!u->is_string()) errors.push_back("Value at 'username' must be a string");
+    else username = u->get_string();
+  }
+  if (auto* e = obj.if_contains("Email")) {
+    if (!e->is_string()) errors.push_back("Value at 'email' must be a string");
+    else if (!matches_email_pattern(e->get_string())) errors.push_back(pattern_error(e->get_string(), "email"));
+    else email = e->get_string();
+  } else {
+    // The model leaves Email optional; the emulator needs an address to key the user by.
+    errors.push_back("Value null at 'email' failed to satisfy constraint: Member must not be null");
+  }
+  if (!errors.empty()) return bad_request(errors);
+
+  auto now = clock::now();
+  std::lock_guard lk(c.account->mu);
+  auto& a = *c.account;
+  auto key = lower(email);
+  if (a.by_email.count(key))
+    return make_error(409, "ConflictException",
+                      "User with email " + std::string(email) + " already exists in account '" +
+                          c.account_id + "'");
+  user_record u;
+  u.user_id = new_uuid();
+  u.email = std::string(email);
+  u.display_name = username.empty() ? display_name_for(email) : std::string(username);
+  u.user_type = std::string(user_type);
+  u.created = true;
+  u.invited_on = now;
+  u.registered_on = now;
+  reply r;
+  r.status = 201;
+  r.body = "{\"User\":";
+  append_user_json(r.body, c.account_id, u);
+  r.body += '}';
+  if (apply) {
+    a.by_email.emplace(std::move(key), a.users.size());
+    a.users.push_back(std::move(u));
+    stats_.creates_applied.fetch_add(1, std::memory_order_relaxed);
+    if (ledger_) ledger_->append("create", c.account_id, email);
+  }
+  return r;
+}
+
+reply service::list_users(const call& c, const request& req) {
+  std::vector<query_param> params;
+  auto qpos = req.target.find('?');
+  if (qpos != std::string_view::npos) parse_query(req.target.substr(qpos + 1), params);
+
+  std::vector<std::string> errors;
+  std::string email_key;
+  std::string_view user_type;
+  std::size_t max_results = 100, offset = 0;
+  if (auto* e = find_param(params, "user-email")) {
+    if (!matches_email_pattern(*e)) errors.push_back(pattern_error(*e, "userEmail"));
+    else email_key = lower(*e);
+  }
+  if (auto* t = find_param(params, "user-type")) {
+    if (!valid_user_type(*t)) errors.push_back(enum_error(*t, "userType"));
+    else user_type = *t;
+  }
+  if (auto* m = find_param(params, "max-results")) {
+    long long n = 0;
+    auto [p, ec] = std::from_chars(m->data(), m->data() + m->size(), n);
+    if (ec != std::errc{} || p != m->data() + m->size())
+      errors.push_back("Value '" + *m + "' at 'maxResults' must be an integer");
+    else if (n < 1 || n > 200)
+      errors.push_back("Value '" + *m + "' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 200");
+    else max_results = static_cast<std::size_t>(n);
+  }
+  std::lock_guard lk(c.account->mu);
+  const auto& a = *c.account;
+  if (auto* t = find_param(params, "next-token")) {
+    unsigned long long n = 0;
+    std::string_view tok = *t;
+    bool ok = tok.starts_with("page-");
+    if (ok) {
+      auto [p, ec] = std::from_chars(tok.data() + 5, tok.data() + tok.size(), n);
+      ok = ec == std::errc{} && p == tok.data() + tok.size() && n <= a.users.size();
+    }
+    if (!ok) errors.push_back("Invalid NextToken");
+    else offset = static_cast<std::size_t>(n);
+  }
+  if (!errors.empty()) return bad_request(errors);
+
+  reply r;
+  r.status = 200;
+  r.body = "{\"Users\":[";
+  std::size_t emitted = 0, i = offset;
+  auto matches = [&](const user_record& u) { return user_type.empty() || u.user_type == user_type; };
+  if (!email_key.empty()) {
+    auto it = a.by_email.find(email_key);
+    if (it != a.by_email.end() && it->second >= offset && matches(a.users[it->second])) {
+      append_user_json(r.body, c.account_id, a.users[it->second]);
+    }
+    i = a.users.size();
+  } else {
+    for (; i < a.users.size() && emitted < max_results; ++i) {
+      if (!matches(a.users[i])) continue;
+      if (emitted++) r.body += ',';
+      append_user_json(r.body, c.account_id, a.users[i]);
+    }
+    // Only hand out a token when something is left to see.
+    while (i < a.users.size() && !matches(a.users[i])) ++i;
+  }
+  r.body += ']';
+  if (i < a.users.size()) r.body += ",\"NextToken\":\"page-" + std::to_string(i) + "\"";
+  r.body += '}';
+  return r;
+}
+
+}  // namespace onboard::emulator::detail
+
+namespace onboard::emulator {
+
+std::string stats_json(const server_stats& s) {
+  namespace json = boost::json;
+  json::object by;
+  for (const auto& [k, v] : s.requests_by_status) by[std::to_string(k)] = v;
+  json::object o;
+  o["requests"] = s.requests;
+  o["requests_by_status"] = std::move(by);
+  o["invites_applied"] = s.invites_applied;
+  o["creates_applied"] = s.creates_applied;
+  o["duplicates_applied"] = s.duplicates_applied;
+  o["failed_invites"] = s.failed_invites;
+  o["throttled"] = s.throttled;
+  o["dropped"] = s.dropped;
+  o["dropped_after_apply"] = s.dropped_after_apply;
+  o["connections_opened"] = s.connections_opened;
+  o["connections_active"] = s.connections_active;
+  o["auth_failures"] = s.auth_failures;
+  o["timeouts"] = s.timeouts;
+  return json::serialize(o);
+}
+
+}  // namespace onboard::emulator

@@ -1,0 +1,129 @@
+// service.hpp: the Chime API logic of the emulator, free of sockets: routing, SigV4, accounts,
+// the token bucket, fault draws, validation, the user store and the ledger. The session in
+// server.cpp feeds it one parsed request at a time and writes what it returns.
+//
+//   service svc(opts);
+//   auto call = svc.prepare(req, clock::now());        // route, auth, account, throttle
+//   if (!call.done) { wait(svc.draw_latency(rng)); reply = svc.execute(call, req, rng); }
+#pragma once
+
+#include <onboard/emulator/server.hpp>
+#include <onboard/signing/sigv4.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace onboard::emulator::detail {
+
+using rng_t = std::mt19937_64;
+
+// counters: the live form of server_stats (relaxed atomics; read for reporting only).
+struct counters {
+  static constexpr int max_status = 600;
+  std::array<std::atomic<std::uint64_t>, max_status> by_status{};
+  std::atomic<std::uint64_t> requests{0}, invites_applied{0}, creates_applied{0},
+      duplicates_applied{0}, failed_invites{0}, throttled{0}, dropped{0}, dropped_after_apply{0},
+      connections_opened{0}, connections_active{0}, auth_failures{0}, timeouts{0};
+
+  void count_status(unsigned status);
+  server_stats snapshot() const;
+};
+
+// ledger: buffered append-only record of applied addresses; flush() is called on a timer, when
+// the buffer grows, and at shutdown.
+class ledger {
+ public:
+  explicit ledger(const std::string& path);  // throws std::runtime_error
+  ~ledger();
+  ledger(const ledger&) = delete;
+  ledger& operator=(const ledger&) = delete;
+  void append(std::string_view op, std::string_view account, std::string_view address);
+  void flush();
+
+ private:
+  void write_locked();
+  int fd_ = -1;
+  std::mutex mu_;
+  std::string buf_;
+};
+
+// reply: what to send for one request. `error_type` is the modelled shape name (empty on success).
+struct reply {
+  unsigned status = 200;
+  std::string body;
+  std::string_view error_type;
+  bool retry_after = false;  // add Retry-After when configured
+  bool drop = false;         // close the connection without answering
+  bool close = false;        // answer, then close
+  bool count = true;         // counted in the stats (false for the stats endpoint)
+};
+
+// request: one parsed HTTP request (views into the session's buffers).
+struct request {
+  std::string_view method;
+  std::string_view target;
+  std::span<const signing::header_view> headers;
+  std::string_view body;
+};
+
+enum class operation { none, invite_users, create_user, list_users };
+
+struct account_state;
+
+// call: the outcome of prepare(). `done` means `result` is the answer (error or stats).
+struct call {
+  bool done = false;
+  reply result;
+  operation op = operation::none;
+  std::string account_id;  // decoded
+  account_state* account = nullptr;
+};
+
+class service {
+ public:
+  explicit service(const server_options& opts);
+  ~service();
+
+  call prepare(const request& req, signing::clock::time_point now);
+  std::chrono::microseconds draw_latency(rng_t& rng) const;
+  reply execute(const call& c, const request& req, rng_t& rng);
+
+  counters& stats() { return stats_; }
+  const counters& stats() const { return stats_; }
+  void flush_ledger();
+
+ private:
+  account_state* find_account(const std::string& id);
+  reply invite_users(const call& c, const request& req, rng_t& rng, bool apply);
+  reply create_user(const call& c, const request& req, bool apply);
+  reply list_users(const call& c, const request& req);
+  bool p_failed(rng_t& rng) const;
+
+  server_options opts_;
+  signing::verifier verifier_;
+  counters stats_;
+  std::unique_ptr<ledger> ledger_;
+  mutable std::shared_mutex accounts_mu_;
+  std::unordered_map<std::string, std::unique_ptr<account_state>> accounts_;
+};
+
+// Helpers shared with the session and exercised directly by the tests.
+bool matches_email_pattern(std::string_view s);  // `.+@.+\..+`, whole string, no line breaks
+std::string percent_decode(std::string_view s, bool* ok);
+std::string new_uuid();
+void append_uuid(std::string& out);
+std::string error_body(std::string_view code, std::string_view message);
+reply make_error(unsigned status, std::string_view shape, std::string_view message);
+
+}  // namespace onboard::emulator::detail

@@ -1,0 +1,73 @@
+// chime-onboard: one binary, git-style subcommands.
+#include <onboard/engine/commands.hpp>
+#include <onboard/engine/exit_codes.hpp>
+#include <onboard/emulator/command.hpp>
+#include <onboard/engine/logging.hpp>
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// The command table. Keep it in the order a user meets the commands.
+const command commands[] = {
+    // BEGIN COMMANDS (one line each; keep this marker)
+    {"demo", "run everything against the built-in emulator (start here)", onboard::cmd_demo},
+    {"invite", "invite every address of the inputs (InviteUsers, 50 a request)", onboard::cmd_invite},
+    {"create-users", "create one user per input row (CreateUser)", onboard::cmd_create_users},
+    {"sign", "sign a raw HTTP request with SigV4 and print any stage (debugging)", onboard::cmd_sign},
+    {"emulator", "run the local Chime emulator (TLS, SigV4, throttling, faults)", onboard::emulator::cmd_emulator},
+    {"status", "summarise a run from its journal", onboard::cmd_status},
+    {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
+    {"plan", "read the inputs and show what a run would do (no network)", onboard::cmd_plan},
+    // END COMMANDS
+};
+
+void print_overview() {
+  std::cout << "chime-onboard: onboard large user lists into an Amazon Chime Team account\n\n"
+               "usage: chime-onboard <command> [options]   (chime-onboard <command> --help)\n\n"
+               "commands:\n";
+  for (const auto& c : commands) {
+    std::string n = c.name;
+    std::cout << "  " << n << std::string(n.size() < 14 ? 14 - n.size() : 1, ' ') << c.summary
+              << "\n";
+  }
+  std::cout << "\n" << onboard::exit_codes_help;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  onboard::init_logging_defaults();
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    print_overview();
+    return argc < 2 ? onboard::exit_usage : onboard::exit_ok;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "chime-onboard " << onboard::version << "\n";
+    return 0;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : commands) {
+    if (c.name == std::string_view(argv[1])) {
+      try {
+        return c.run(args);
+      } catch (const std::exception& e) {
+        std::cerr << "chime-onboard " << c.name << ": internal error: " << e.what() << "\n";
+        return onboard::exit_internal;
+      }
+    }
+  }
+  std::cerr << "chime-onboard: unknown command '" << argv[1] << "'. See 'chime-onboard --help'.\n";
+  return onboard::exit_usage;
+}

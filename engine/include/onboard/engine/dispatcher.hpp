@@ -1,0 +1,119 @@
+// onboard/engine/dispatcher.hpp: from batches to per-address outcomes.
+//
+// One sender coroutine per connection takes batches from the queue and drives each to a terminal
+// outcome for every address: pace (rate gate) -> journal the intent -> sign -> send -> classify ->
+// retry, bisect, verify or record. What each response means is decided in one place
+// (`classify_exchange` in retry_policy) so the same rules serve every operation.
+//
+//   dispatcher d{cfg, signer, gate, journal, stats, sink};
+//   for (auto& t : transports) net::co_spawn(ex, d.async_sender(*t, queue), net::detached);
+#pragma once
+
+#include <onboard/engine/async_queue.hpp>
+#include <onboard/engine/outcome.hpp>
+#include <onboard/engine/retry_policy.hpp>
+#include <onboard/engine/run_stats.hpp>
+#include <onboard/engine/transport.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace onboard {
+
+namespace signing {
+class signer;
+}
+namespace engine {
+class rate_gate;
+}
+class journal;
+
+// in_doubt_policy: what to do with a request that may or may not have been applied.
+enum class in_doubt_policy { verify, resend, skip };
+
+// work_item: one address to send, with where it came from (for the report).
+struct work_item {
+  std::string email;
+  std::string username;  // CreateUser only
+  std::uint32_t source = 0;
+  std::uint64_t line = 0;
+};
+
+// work_batch: what one InviteUsers call carries (<= 50 items), or one CreateUser.
+struct work_batch {
+  std::uint64_t id = 0;
+  std::string account_id;
+  user_type type = user_type::unspecified;
+  std::vector<work_item> items;
+};
+
+// dispatch_config: the knobs of the sending side.
+struct dispatch_config {
+  operation op = operation::invite;
+  int max_attempts = 10;          // transient failures (5xx, drops) per batch; 429s are paced, not counted
+  in_doubt_policy in_doubt = in_doubt_policy::verify;
+  bool retry_failed = false;      // give per-address `Failed` invites one more try
+  engine::retry_config retry;     // backoff, budget, deadline (max_attempts and in_doubt override)
+  std::unordered_set<std::string> in_doubt_addresses;  // from the journal of an earlier run
+};
+
+// fatal_stop: why the whole run had to stop (bad credentials, unknown account, TLS refused).
+struct fatal_stop {
+  int exit_code = 0;
+  std::string message;
+};
+
+// outcome_sink: called once per address with its terminal outcome (from any sender thread).
+using outcome_sink = std::function<void(const work_item&, const address_outcome&)>;
+
+class dispatcher {
+ public:
+  dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
+             journal* jrnl, run_stats& stats, outcome_sink sink);
+
+  // async_sender: takes batches from `queue` until it is closed or the run stops.
+  boost::asio::awaitable<void> async_sender(transport& t, async_queue<work_batch>& queue);
+
+  // request_stop: senders finish the exchange in hand and take no new batch.
+  void request_stop() { stopping_.store(true); }
+  bool stopping() const { return stopping_.load(); }
+
+  // fatal: set when the run had to stop (first reason wins).
+  std::optional<fatal_stop> fatal() const;
+
+ private:
+  boost::asio::awaitable<void> async_process(transport& t, work_batch batch);
+  boost::asio::awaitable<bool> async_verify(transport& t, work_batch& batch,
+                                            bool only_earlier_in_doubt);
+  struct classified;
+  boost::asio::awaitable<classified> async_exchange(transport& t, const std::string& partition,
+                                                    const std::string& method,
+                                                    const std::string& target, std::string body,
+                                                    std::size_t addresses);
+  void finish(const work_batch& b, std::vector<address_outcome> outcomes);
+  void fail_all(const work_batch& b, const std::string& code, const std::string& message,
+                unsigned attempts, const std::string& request_id = {});
+  void set_fatal(int code, std::string message);
+
+  dispatch_config cfg_;
+  const signing::signer& signer_;
+  engine::rate_gate& gate_;
+  engine::retry_policy policy_;
+  journal* journal_;
+  run_stats& stats_;
+  outcome_sink sink_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex fatal_mu_;
+  std::optional<fatal_stop> fatal_;
+};
+
+}  // namespace onboard

@@ -1,0 +1,164 @@
+// onboard/engine/ingest.hpp: the whole input side of a run as one pull stream: read the corpus,
+// normalise and validate each address, drop duplicates and addresses already done, and hand out
+// request batches. Rejected lines and duplicates are counted and optionally written to CSV files.
+//
+//   onboard::ingest_options o;
+//   o.inputs = {"users.csv", "-"};
+//   o.account_id = "1234-...";
+//   o.rejects_path = "rejects.csv";
+//   onboard::ingest in(std::move(o));         // throws ingest_error: missing file, no email column
+//   onboard::batch b;
+//   while (in.next_batch(b)) send(b);         // b's storage is reused from call to call
+//   auto& s = in.stats();                     // lines, accepted, rejected_by_reason, ...
+//
+// Commands declare the input flags with add_ingest_options() and read them back with
+// ingest_options_from_flags(), so plan, invite and create-users spell and check them alike:
+//   auto* flags = onboard::add_ingest_options(parser, onboard::operation::invite);
+//   if (auto rc = parser.parse(args)) return *rc;
+//   auto opts = onboard::ingest_options_from_flags(parser, *flags);  // nullopt: usage error printed
+//
+// Streaming and bounded: memory is the reader's buffer, the dedupe table (~25 bytes per unique
+// address) and at most 49 pending addresses per (account, user type) group. Reading stops
+// whenever a batch is ready, so a consumer that sends slowly is the backpressure.
+//
+// Every record ends in exactly one bucket: lines == accepted + rejected + duplicates +
+// already_done. "First occurrence wins": a later copy of an address (same dedupe key, see
+// dedupe.hpp) is a duplicate even if the first copy differed in case. An address found in
+// `already_done` (the journal's set on resume) counts as already_done once; its later copies in
+// the corpus count as duplicates.
+#pragma once
+
+#include <onboard/engine/batcher.hpp>
+#include <onboard/engine/dedupe.hpp>
+#include <onboard/engine/normalize.hpp>
+#include <onboard/engine/outcome.hpp>
+#include <onboard/io/corpus_reader.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace onboard {
+
+namespace cli {
+class parser;
+struct option;
+}  // namespace cli
+
+// ingest_error: the input cannot be read at all (missing/unreadable file, CSV without the email
+// column, corrupt gzip, a report file that cannot be created). what() names the file.
+class ingest_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ingest_options: what to read and how to turn it into batches.
+struct ingest_options {
+  std::vector<std::string> inputs;        // paths; "-" reads stdin
+  std::string email_column = "email";     // CSV column with the address
+  bool case_sensitive_local = false;      // dedupe key keeps the local part's case
+  std::string account_id;                 // default; a CSV account_id cell overrides it per row
+  user_type type = user_type::unspecified;  // default; a CSV user_type cell overrides it per row
+  operation op = operation::invite;       // invite: batches of <= batch_limit; create: single items
+  std::size_t batch_limit = max_invite_batch;
+  std::string rejects_path;               // CSV source,line,raw_value,reason (0600); empty: none
+  std::string duplicates_path;            // CSV source,line,email,first_source,first_line (0600)
+  // already_done: whether a normalised address was finished by an earlier run (the journal).
+  // Called once per unique accepted address; leave empty when there is nothing to skip.
+  std::function<bool(std::string_view normalised_email)> already_done;
+  // already_done_keys: the same as a key set (key_of(normalised, case_sensitive_local)): faster
+  // and ~20 bytes per address instead of a string set. Either or both may be given.
+  std::shared_ptr<const dedupe_set> already_done_keys;
+  io::corpus_options reader;              // buffer sizes, line cap, stdin fd (tests)
+};
+
+// ingest_stats: counters, updated as batches are pulled; final once next_batch returned false.
+struct ingest_stats {
+  std::uint64_t lines = 0;         // records read (blank and comment lines excluded)
+  std::uint64_t skipped = 0;       // blank and comment lines
+  std::uint64_t accepted = 0;      // unique addresses put into batches
+  std::uint64_t rejected = 0;      // sum of rejected_by_reason
+  std::map<std::string, std::uint64_t> rejected_by_reason;  // reason code -> count (nonzero only)
+  std::uint64_t duplicates = 0;
+  std::uint64_t already_done = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t requests = 0;      // API calls the batches need (one per batch)
+};
+
+// report_cell: `v` as a CSV cell for the rejects/duplicates files: control bytes (and every byte of
+// invalid UTF-8) escaped as \xNN, backslash doubled, values cut at 256 bytes ("..."), a leading
+// = + - @ neutralised with ' (spreadsheets run those as formulas), quoted when needed.
+std::string report_cell(std::string_view v);
+
+// ingest: see the header comment. Not thread-safe; one consumer.
+class ingest {
+ public:
+  // ingest: opens the inputs (fail-fast) and the report files. Throws ingest_error.
+  explicit ingest(ingest_options options);
+  ~ingest();
+  ingest(const ingest&) = delete;
+  ingest& operator=(const ingest&) = delete;
+
+  // next_batch: the next batch, false/nullopt at the end (report files are then flushed and
+  // closed). The reusing form recycles `out`'s strings. Throws ingest_error on fatal input errors.
+  bool next_batch(batch& out);
+  std::optional<batch> next_batch();
+
+  // stats: counters so far.
+  const ingest_stats& stats() const;
+
+  // input_name: how reports name input `source` ("<stdin>" for "-").
+  const std::string& input_name(std::uint32_t source) const;
+
+  const ingest_options& options() const noexcept { return options_; }
+
+  // seen: the keys of this run so far (accepted and already-done addresses).
+  const dedupe_set& seen() const noexcept { return seen_; }
+
+ private:
+  struct pending;
+  class csv_file;
+  bool fill_window();
+  void reject(const io::corpus_record& rec, reason why, std::string_view value);
+  void finish();
+
+  ingest_options options_;
+  std::unique_ptr<io::corpus_reader> reader_;
+  dedupe_set seen_;
+  batcher batcher_;
+  std::unique_ptr<csv_file> rejects_, duplicates_;
+  std::unique_ptr<pending[]> window_;
+  std::size_t wpos_ = 0, wlen_ = 0;
+  bool eof_ = false, finished_ = false;
+  io::corpus_record rec_;
+  std::array<std::uint64_t, reason_count> by_reason_{};
+  mutable ingest_stats stats_;
+};
+
+// ingest_flags: the declared input options (owned by the parser), to read back after parse().
+struct ingest_flags {
+  operation op = operation::invite;
+  cli::option* input = nullptr;                 // --input FILE (repeatable, - for stdin)
+  cli::option* account_id = nullptr;            // --account-id ID
+  cli::option* user_type = nullptr;             // --user-type PrivateUser|SharedDevice
+  cli::option* email_column = nullptr;          // --email-column NAME
+  cli::option* case_sensitive_local = nullptr;  // --case-sensitive-local
+  cli::option* rejects = nullptr;               // --rejects FILE
+  cli::option* duplicates = nullptr;            // --duplicates FILE
+};
+
+// add_ingest_options: declares the input flags on `p` for operation `op`. The returned object
+// lives as long as the process (one command line per process), like the parser's options.
+ingest_flags* add_ingest_options(cli::parser& p, operation op = operation::invite);
+
+// ingest_options_from_flags: the options the flags describe. Prints a usage error naming the flag
+// and returns nullopt when a value is bad or no --input was given.
+std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p, const ingest_flags& f);
+
+}  // namespace onboard

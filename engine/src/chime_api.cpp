@@ -1,0 +1,223 @@
+#include <onboard/engine/chime_api.hpp>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+
+namespace onboard::chime {
+
+namespace json = boost::json;
+
+namespace {
+
+bool is_unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
+}
+
+void append_uri_encoded(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (is_unreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+}
+
+// append_json_string: a JSON string literal. Addresses are validated before they get here, but the
+// account id and usernames come from user input, so everything is escaped properly.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string string_member(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_string()) return {};
+  return std::string(it->value().get_string());
+}
+
+std::optional<json::value> parse_json(std::string_view body, std::string& error) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) {
+    error = "response is not JSON: " + ec.message();
+    return std::nullopt;
+  }
+  if (!v.is_object()) {
+    error = "response is not a JSON object";
+    return std::nullopt;
+  }
+  return v;
+}
+
+user user_from(const json::object& o) {
+  return {string_member(o, "UserId"), string_member(o, "PrimaryEmail"),
+          string_member(o, "UserInvitationStatus"), string_member(o, "UserRegistrationStatus")};
+}
+
+}  // namespace
+
+std::string users_target(std::string_view account_id, operation op) {
+  std::string t = "/accounts/";
+  append_uri_encoded(t, account_id);
+  t += op == operation::invite ? "/users?operation=add" : "/users?operation=create";
+  return t;
+}
+
+std::string list_users_target(std::string_view account_id, std::string_view email) {
+  std::string t = "/accounts/";
+  append_uri_encoded(t, account_id);
+  t += "/users?user-email=";
+  append_uri_encoded(t, email);
+  return t;
+}
+
+std::string invite_users_body(std::span<const std::string> emails, user_type type) {
+  std::string body;
+  body.reserve(40 + emails.size() * 40);
+  body += "{\"UserEmailList\":[";
+  for (std::size_t i = 0; i < emails.size(); ++i) {
+    if (i) body += ',';
+    append_json_string(body, emails[i]);
+  }
+  body += ']';
+  if (type != user_type::unspecified) {
+    body += ",\"UserType\":";
+    append_json_string(body, to_string(type));
+  }
+  body += '}';
+  return body;
+}
+
+std::string create_user_body(std::string_view email, std::string_view username, user_type type) {
+  std::string body = "{";
+  auto member = [&](std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    if (body.size() > 1) body += ',';
+    append_json_string(body, name);
+    body += ':';
+    append_json_string(body, value);
+  };
+  member("Email", email);
+  member("Username", username);
+  member("UserType", to_string(type));
+  body += '}';
+  return body;
+}
+
+decoded<std::vector<invite>> decode_invites(std::string_view body) {
+  decoded<std::vector<invite>> r;
+  auto v = parse_json(body, r.error);
+  if (!v) return r;
+  auto it = v->get_object().find("Invites");
+  if (it == v->get_object().end() || !it->value().is_array()) {
+    r.error = "response has no Invites array";
+    return r;
+  }
+  std::vector<invite> out;
+  for (const auto& e : it->value().get_array()) {
+    if (!e.is_object()) {
+      r.error = "an element of Invites is not an object";
+      return r;
+    }
+    const auto& o = e.get_object();
+    out.push_back({string_member(o, "InviteId"), string_member(o, "Status"),
+                   string_member(o, "EmailAddress"), string_member(o, "EmailStatus")});
+  }
+  r.value = std::move(out);
+  return r;
+}
+
+decoded<user> decode_created_user(std::string_view body) {
+  decoded<user> r;
+  auto v = parse_json(body, r.error);
+  if (!v) return r;
+  auto it = v->get_object().find("User");
+  if (it == v->get_object().end() || !it->value().is_object()) {
+    r.error = "response has no User object";
+    return r;
+  }
+  r.value = user_from(it->value().get_object());
+  if (r.value->user_id.empty()) {
+    r.value.reset();
+    r.error = "User has no UserId";
+  }
+  return r;
+}
+
+decoded<std::vector<user>> decode_users(std::string_view body) {
+  decoded<std::vector<user>> r;
+  auto v = parse_json(body, r.error);
+  if (!v) return r;
+  std::vector<user> out;
+  auto it = v->get_object().find("Users");
+  if (it != v->get_object().end()) {
+    if (!it->value().is_array()) {
+      r.error = "Users is not an array";
+      return r;
+    }
+    for (const auto& e : it->value().get_array())
+      if (e.is_object()) out.push_back(user_from(e.get_object()));
+  }
+  r.value = std::move(out);
+  return r;
+}
+
+service_error decode_error(unsigned status, std::string_view error_type_header,
+                           std::string_view body) {
+  service_error e;
+  json::object obj;
+  if (!body.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (!ec && v.is_object()) {
+      obj = std::move(v.get_object());
+    } else {
+      e.message = std::string(body.substr(0, 512));
+    }
+  }
+  if (e.message.empty()) {
+    e.message = string_member(obj, "message");
+    if (e.message.empty()) e.message = string_member(obj, "Message");
+  }
+  auto strip_namespace = [](std::string s) {
+    if (auto p = s.find('#'); p != std::string::npos) s.erase(0, p + 1);
+    return s;
+  };
+  if (!error_type_header.empty()) {
+    e.code = strip_namespace(std::string(error_type_header.substr(0, error_type_header.find(':'))));
+  } else if (auto c = string_member(obj, "code"); !c.empty()) {
+    e.code = c;
+  } else if (auto C = string_member(obj, "Code"); !C.empty()) {
+    e.code = C;
+  } else if (auto t = string_member(obj, "__type"); !t.empty()) {
+    e.code = strip_namespace(t);
+  } else {
+    e.code = std::to_string(status);
+  }
+  return e;
+}
+
+}  // namespace onboard::chime

@@ -1,0 +1,483 @@
+#include <onboard/engine/dispatcher.hpp>
+
+#include <onboard/engine/chime_api.hpp>
+#include <onboard/engine/exit_codes.hpp>
+#include <onboard/engine/journal.hpp>
+#include <onboard/engine/logging.hpp>
+#include <onboard/engine/rate_gate.hpp>
+#include <onboard/signing/sigv4.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+namespace onboard {
+
+namespace net = boost::asio;
+using engine::retry_action;
+using engine::retry_class;
+
+namespace {
+
+constexpr std::string_view user_agent = "chime-onboard/0.1.0";
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+std::vector<std::string> emails_of(const work_batch& b) {
+  std::vector<std::string> v;
+  v.reserve(b.items.size());
+  for (const auto& i : b.items) v.push_back(i.email);
+  return v;
+}
+
+net::awaitable<void> async_sleep(engine::retry_duration d) {
+  net::steady_timer t(co_await net::this_coro::executor,
+                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  co_await t.async_wait(net::use_awaitable);
+}
+
+address_outcome failed_outcome(const work_item& item, std::string code, std::string message,
+                               unsigned attempts, std::string request_id) {
+  address_outcome o;
+  o.email = item.email;
+  o.kind = outcome_kind::failed;
+  o.error_code = std::move(code);
+  o.message = std::move(message);
+  o.request_id = std::move(request_id);
+  o.attempts = attempts;
+  return o;
+}
+
+engine::retry_config retry_config_of(const dispatch_config& c) {
+  engine::retry_config r = c.retry;
+  r.max_attempts_transient = static_cast<unsigned>(c.max_attempts);
+  r.resend_in_doubt = c.in_doubt == in_doubt_policy::resend;
+  return r;
+}
+
+}  // namespace
+
+// classified: an exchange and what it means (decided once, by retry_policy's classification).
+struct dispatcher::classified {
+  exchange_result r;
+  retry_class cls = retry_class::success;
+  bool tls_rejected = false;
+  bool cancelled = false;
+  std::string request_id;
+
+  // describe: the failure in one line, for reports ("HTTP 503 ServiceUnavailableException: ...").
+  std::string describe() const {
+    if (r.error != transport_error::none) return r.detail;
+    auto e = chime::decode_error(r.response.status, r.response.header("x-amzn-ErrorType"),
+                                 r.response.body);
+    return "HTTP " + std::to_string(r.response.status) + " " + e.code + ": " + e.message;
+  }
+};
+
+std::string_view incoming_response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() != name.size()) continue;
+    bool eq = true;
+    for (std::size_t i = 0; i < k.size() && eq; ++i)
+      eq = std::tolower(static_cast<unsigned char>(k[i])) ==
+           std::tolower(static_cast<unsigned char>(name[i]));
+    if (eq) return v;
+  }
+  return {};
+}
+
+dispatcher::dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
+                       journal* jrnl, run_stats& stats, outcome_sink sink)
+    : cfg_(std::move(cfg)), signer_(signer), gate_(gate), policy_(retry_config_of(cfg_)),
+      journal_(jrnl), stats_(stats), sink_(std::move(sink)) {}
+
+std::optional<fatal_stop> dispatcher::fatal() const {
+  std::lock_guard lk(fatal_mu_);
+  return fatal_;
+}
+
+void dispatcher::set_fatal(int code, std::string message) {
+  {
+    std::lock_guard lk(fatal_mu_);
+    if (!fatal_) fatal_ = fatal_stop{code, std::move(message)};
+  }
+  request_stop();
+}
+
+net::awaitable<void> dispatcher::async_sender(transport& t, async_queue<work_batch>& queue) {
+  while (!stopping()) {
+    auto b = co_await queue.async_pop();
+    if (!b || stopping()) break;  // a popped but unsent batch has no intent: the next run reads it again
+    co_await async_process(t, std::move(*b));
+  }
+}
+
+net::awaitable<dispatcher::classified> dispatcher::async_exchange(transport& t,
+                                                                  const std::string& partition,
+                                                                  const std::string& method,
+                                                                  const std::string& target,
+                                                                  std::string body,
+                                                                  std::size_t addresses) {
+  auto stamp = co_await gate_.async_acquire(partition);
+
+  outgoing_request req;
+  req.method = method;
+  req.target = t.target(target);
+  req.body = std::move(body);
+  req.headers.emplace_back("Host", t.host_header());
+  if (method == "POST") req.headers.emplace_back("Content-Type", "application/json");
+  std::vector<signing::header_view> views;
+  for (const auto& [k, v] : req.headers) views.push_back({k, v});
+  // Every attempt is signed afresh: a retry minutes later must not carry a stale X-Amz-Date.
+  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now());
+  for (auto& h : added) req.headers.emplace_back(std::move(h.name), std::move(h.value));
+  req.headers.emplace_back("User-Agent", std::string(user_agent));
+
+  bump(stats_.requests);
+  bump(stats_.in_flight);
+  classified c;
+  c.r = co_await t.async_exchange(req);
+  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+
+  const incoming_response& resp = c.r.response;
+  int status = 0;
+  switch (c.r.error) {
+    case transport_error::none:
+      status = static_cast<int>(resp.status);
+      c.cls = engine::classify_http(status, resp.header("x-amzn-ErrorType"),
+                                    {cfg_.op, addresses});
+      c.request_id = std::string(resp.header("x-amzn-RequestId"));
+      break;
+    case transport_error::not_sent:
+      c.cls = engine::classify_transport(engine::transport_error::connect_failed);
+      break;
+    case transport_error::in_doubt:
+      c.cls = engine::classify_transport(engine::transport_error::reset_after_write);
+      break;
+    case transport_error::tls_rejected:
+      c.tls_rejected = true;
+      c.cls = retry_class::fatal_rejected;
+      break;
+    case transport_error::cancelled:
+      c.cancelled = true;
+      c.cls = retry_class::retry_transient;
+      break;
+  }
+  if (c.r.error != transport_error::none) bump(stats_.transport_errors);
+  if (status == 429) bump(stats_.throttled);
+  if (status >= 500) bump(stats_.unavailable);
+  gate_.on_response(partition, stamp, engine::to_response_kind(status, c.cls));
+  if (status == 429 || status == 503) {
+    if (auto ra = engine::parse_retry_after(resp.header("Retry-After"),
+                                            resp.header("x-amz-retry-after"),
+                                            std::chrono::system_clock::now()))
+      gate_.on_retry_after(partition, *ra);
+  }
+  co_return c;
+}
+
+// async_process: one batch from the queue to terminal outcomes for all its addresses.
+net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
+  if (journal_) co_await journal_->async_record_intent(batch.id, emails_of(batch));
+
+  if (cfg_.in_doubt != in_doubt_policy::resend && !cfg_.in_doubt_addresses.empty()) {
+    if (!co_await async_verify(t, batch, /*only_earlier_in_doubt=*/true)) co_return;
+  }
+
+  const std::string partition = batch.account_id;
+  const bool is_invite = cfg_.op == operation::invite;
+  // Work list: a 400 on a batch splits it in two until the refused addresses are isolated; the
+  // halves keep the batch id, so their outcomes close the same journal intent.
+  std::vector<work_batch> pending{std::move(batch)};
+  while (!pending.empty()) {
+    work_batch b = std::move(pending.back());
+    pending.pop_back();
+    unsigned attempts = 0;
+    unsigned last_cost = 0;
+    bool retried_failed = false;
+    const auto first_try = std::chrono::steady_clock::now();
+    while (!b.items.empty()) {
+      if (stopping() && attempts > 0) co_return;  // no outcome yet: in doubt for the next run
+      std::string target = chime::users_target(b.account_id, cfg_.op);
+      std::string body = is_invite ? chime::invite_users_body(emails_of(b), b.type)
+                                   : chime::create_user_body(b.items[0].email, b.items[0].username,
+                                                             b.type);
+      if (attempts > 0) bump(stats_.retries);
+      ++attempts;
+      classified c =
+          co_await async_exchange(t, partition, "POST", target, std::move(body), b.items.size());
+      if (c.cancelled) co_return;
+      if (c.tls_rejected) {
+        set_fatal(exit_config, c.r.detail);
+        co_return;
+      }
+      retry_class cls = c.cls;
+      // 400 on a batch of one cannot be bisected further: that address is the one refused.
+      if (cls == retry_class::bisect && b.items.size() == 1) cls = retry_class::fatal_rejected;
+
+      if (cls == retry_class::success) {
+        policy_.on_success(last_cost);
+        std::vector<address_outcome> outs;
+        std::vector<work_item> retry_items;
+        bool unreadable = false;
+        if (is_invite) {
+          auto inv = chime::decode_invites(c.r.response.body);
+          if (!inv) {
+            spdlog::warn("batch {}: unreadable InviteUsers response ({}); treating as in doubt",
+                         b.id, inv.error);
+            unreadable = true;
+          } else {
+            std::unordered_map<std::string, const chime::invite*> by_email;
+            for (const auto& i : *inv.value) by_email.emplace(lower(i.email_address), &i);
+            for (const auto& item : b.items) {
+              auto it = by_email.find(lower(item.email));
+              if (it == by_email.end()) {
+                outs.push_back(failed_outcome(item, "MissingFromResponse",
+                                              "the service returned no Invite for this address",
+                                              attempts, c.request_id));
+                continue;
+              }
+              const chime::invite& i = *it->second;
+              if (i.status == "Failed" && cfg_.retry_failed && !retried_failed) {
+                retry_items.push_back(item);
+                continue;
+              }
+              address_outcome o;
+              o.email = item.email;
+              o.kind = i.status == "Failed" ? outcome_kind::failed : outcome_kind::invited;
+              o.id = i.invite_id;
+              o.status = i.status;
+              o.email_status = i.email_status;
+              o.request_id = c.request_id;
+              o.attempts = attempts;
+              if (o.kind == outcome_kind::failed) {
+                o.error_code = "InviteFailed";
+                o.message = "the service reported Status Failed, EmailStatus " + i.email_status;
+              }
+              outs.push_back(std::move(o));
+            }
+          }
+        } else {
+          auto u = chime::decode_created_user(c.r.response.body);
+          if (!u) {
+            spdlog::warn("batch {}: unreadable CreateUser response ({}); treating as in doubt",
+                         b.id, u.error);
+            unreadable = true;
+          } else {
+            address_outcome o;
+            o.email = b.items[0].email;
+            o.kind = outcome_kind::created;
+            o.id = u.value->user_id;
+            o.status = u.value->invitation_status;
+            o.request_id = c.request_id;
+            o.attempts = attempts;
+            outs.push_back(std::move(o));
+          }
+        }
+        if (!unreadable) {
+          finish(b, std::move(outs));
+          b.items = std::move(retry_items);
+          retried_failed = true;
+          continue;
+        }
+        cls = retry_class::in_doubt;  // a 2xx we cannot read may still have been applied
+      }
+
+      switch (cls) {
+        case retry_class::conflict_exists: {
+          auto e = chime::decode_error(c.r.response.status, c.r.response.header("x-amzn-ErrorType"),
+                                       c.r.response.body);
+          std::vector<address_outcome> outs;
+          for (const auto& item : b.items) {
+            address_outcome o;
+            o.email = item.email;
+            o.kind = outcome_kind::exists;
+            o.error_code = e.code;
+            o.message = e.message;
+            o.request_id = c.request_id;
+            o.attempts = attempts;
+            outs.push_back(std::move(o));
+          }
+          finish(b, std::move(outs));
+          b.items.clear();
+          continue;
+        }
+        case retry_class::bisect: {
+          bump(stats_.bisections);
+          auto mid = b.items.begin() + static_cast<std::ptrdiff_t>(b.items.size() / 2);
+          pending.push_back(work_batch{b.id, b.account_id, b.type, {mid, b.items.end()}});
+          pending.push_back(work_batch{b.id, b.account_id, b.type, {b.items.begin(), mid}});
+          b.items.clear();
+          continue;
+        }
+        case retry_class::fatal_rejected: {
+          auto e = chime::decode_error(c.r.response.status, c.r.response.header("x-amzn-ErrorType"),
+                                       c.r.response.body);
+          fail_all(b, e.code, e.message, attempts, c.request_id);
+          b.items.clear();
+          continue;
+        }
+        case retry_class::fatal_auth:
+          set_fatal(exit_config, "the service refused our credentials (" + c.describe() +
+                                     "). Check the profile, keys and permissions; nothing more "
+                                     "will be sent.");
+          co_return;
+        case retry_class::fatal_not_found:
+          set_fatal(exit_service, "account '" + b.account_id + "' was not found (" +
+                                      c.describe() + ")");
+          co_return;
+        default: break;
+      }
+
+      // Throttled, transient or in doubt: the policy decides (attempts, budget, deadline).
+      if (cls == retry_class::in_doubt) {
+        bump(stats_.in_doubt);
+        if (cfg_.in_doubt == in_doubt_policy::skip) {
+          fail_all(b, "InDoubt",
+                   "the request may have been applied (" + c.describe() +
+                       "); not re-sent because of --in-doubt skip",
+                   attempts, c.request_id);
+          b.items.clear();
+          continue;
+        }
+      }
+      auto age = std::chrono::steady_clock::now() - first_try;
+      auto d = policy_.decide(cls, attempts, age);
+      switch (d.what) {
+        case retry_action::give_up:
+          fail_all(b, "RetriesExhausted",
+                   "gave up after " + std::to_string(attempts) + " attempts; last: " + c.describe(),
+                   attempts, c.request_id);
+          b.items.clear();
+          continue;
+        case retry_action::reconcile:
+          // Ask ListUsers which addresses arrived; only the others are sent again.
+          if (!co_await async_verify(t, b, /*only_earlier_in_doubt=*/false)) continue;
+          co_await async_sleep(policy_.backoff(cls, attempts));
+          continue;
+        case retry_action::park:
+          --attempts;  // an empty retry budget delays the batch; it does not use up its attempts
+          [[fallthrough]];
+        case retry_action::retry:
+        case retry_action::done:
+          last_cost = d.cost;
+          co_await async_sleep(d.delay);
+          continue;
+      }
+    }
+  }
+}
+
+// async_verify: asks ListUsers about the addresses of `batch` that may already have been applied
+// and takes out those the service knows. Returns false when nothing is left to send.
+net::awaitable<bool> dispatcher::async_verify(transport& t, work_batch& batch,
+                                              bool only_earlier_in_doubt) {
+  std::vector<work_item> keep;
+  std::vector<address_outcome> confirmed;
+  work_batch confirmed_items{batch.id, batch.account_id, batch.type, {}};
+  for (auto& item : batch.items) {
+    if (only_earlier_in_doubt && !cfg_.in_doubt_addresses.count(item.email)) {
+      keep.push_back(std::move(item));
+      continue;
+    }
+    if (cfg_.in_doubt == in_doubt_policy::skip) {
+      // An earlier run sent this address without learning the outcome; --in-doubt skip says
+      // never risk a second invitation.
+      confirmed.push_back(failed_outcome(
+          item, "InDoubt", "an earlier run may have sent this address; skipped (--in-doubt skip)",
+          0, {}));
+      confirmed_items.items.push_back(std::move(item));
+      continue;
+    }
+    std::optional<bool> found;
+    std::string request_id;
+    for (unsigned attempt = 1; !found; ++attempt) {
+      if (stopping()) co_return false;
+      auto c = co_await async_exchange(t, batch.account_id, "GET",
+                                       chime::list_users_target(batch.account_id, item.email), {}, 1);
+      if (c.cancelled) co_return false;
+      if (c.cls == retry_class::success) {
+        auto users = chime::decode_users(c.r.response.body);
+        if (users) {
+          bool f = false;
+          for (const auto& u : *users.value) f = f || lower(u.primary_email) == lower(item.email);
+          found = f;
+          request_id = c.request_id;
+          break;
+        }
+      }
+      if (c.cls == retry_class::fatal_auth) {
+        set_fatal(exit_config, "ListUsers was refused (" + c.describe() +
+                                   "): these credentials cannot verify in-doubt requests; use "
+                                   "--in-doubt resend or skip, or grant chime:ListUsers");
+        co_return false;
+      }
+      // ListUsers is read-only, so every failure is safe to retry; the policy bounds how long.
+      auto d = policy_.decide(c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls,
+                              attempt, {});
+      if (d.what == retry_action::give_up) break;
+      co_await async_sleep(d.delay);
+    }
+    if (!found) {
+      spdlog::warn("could not verify {} with ListUsers; sending it again", log_email(item.email));
+      keep.push_back(std::move(item));
+    } else if (*found) {
+      bump(stats_.verified);
+      address_outcome o;
+      o.email = item.email;
+      o.kind = cfg_.op == operation::invite ? outcome_kind::invited : outcome_kind::exists;
+      o.status = "Pending";
+      o.message = "confirmed by ListUsers after an in-doubt request; not sent again";
+      o.request_id = request_id;
+      confirmed.push_back(std::move(o));
+      confirmed_items.items.push_back(std::move(item));
+    } else {
+      keep.push_back(std::move(item));
+    }
+  }
+  finish(confirmed_items, std::move(confirmed));
+  batch.items = std::move(keep);
+  co_return !batch.items.empty();
+}
+
+void dispatcher::finish(const work_batch& b, std::vector<address_outcome> outcomes) {
+  if (outcomes.empty()) return;
+  if (journal_) journal_->record_outcomes(b.id, outcomes);
+  std::unordered_map<std::string_view, const work_item*> items;
+  for (const auto& i : b.items) items.emplace(i.email, &i);
+  for (const auto& o : outcomes) {
+    switch (o.kind) {
+      case outcome_kind::invited: bump(stats_.invited); break;
+      case outcome_kind::created: bump(stats_.created); break;
+      case outcome_kind::exists: bump(stats_.exists); break;
+      case outcome_kind::failed:
+        bump(stats_.failed);
+        stats_.add_failure(o.error_code);
+        break;
+    }
+    bump(stats_.done);
+    if (sink_) {
+      auto it = items.find(o.email);
+      work_item fallback{o.email, {}, 0, 0};
+      sink_(it != items.end() ? *it->second : fallback, o);
+    }
+  }
+}
+
+void dispatcher::fail_all(const work_batch& b, const std::string& code, const std::string& message,
+                          unsigned attempts, const std::string& request_id) {
+  std::vector<address_outcome> outs;
+  for (const auto& i : b.items) outs.push_back(failed_outcome(i, code, message, attempts, request_id));
+  finish(b, std::move(outs));
+}
+
+}  // namespace onboard

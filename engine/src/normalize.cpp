@@ -1,0 +1,232 @@
+// normalize.cpp: validation and normalisation of one address. Two short passes over the bytes
+// driven by a class table; libidn2 is called only for non-ASCII domains.
+#include <onboard/engine/normalize.hpp>
+
+#include <onboard/io/corpus_reader.hpp>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <idn2.h>
+
+namespace onboard {
+
+namespace {
+
+enum : std::uint16_t {
+  c_atext = 1,   // allowed in a dot-atom local part (besides '.')
+  c_label = 2,   // allowed in a domain label: letters, digits, '-'
+  c_upper = 4,   // A-Z
+  c_ctrl = 8,    // < 0x20 or 0x7F
+  c_space = 16,  // ' '
+  c_high = 32,   // >= 0x80
+  c_digit = 64,  // 0-9
+  c_dot = 128,   // '.'
+  c_hyphen = 256,  // '-'
+};
+
+constexpr std::array<std::uint16_t, 256> make_classes() {
+  std::array<std::uint16_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    std::uint16_t v = 0;
+    if (c == '.') v |= c_dot;
+    if (c == '-') v |= c_hyphen;
+    if (c < 0x20 || c == 0x7F) v |= c_ctrl;
+    if (c == ' ') v |= c_space;
+    if (c >= 0x80) v |= c_high;
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool digit = c >= '0' && c <= '9';
+    if (digit) v |= c_digit;
+    if (c >= 'A' && c <= 'Z') v |= c_upper;
+    if (alpha || digit || c == '-') v |= c_label;
+    if (alpha || digit) v |= c_atext;
+    for (char s : std::string_view("!#$%&'*+-/=?^_`{|}~"))
+      if (c == static_cast<unsigned char>(s)) v |= c_atext;
+    t[static_cast<std::size_t>(c)] = v;
+  }
+  return t;
+}
+
+constexpr std::array<std::uint16_t, 256> classes = make_classes();
+
+constexpr std::array<char, 256> make_lower() {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return t;
+}
+
+constexpr std::array<char, 256> lower_table = make_lower();
+
+inline std::uint16_t cls(char c) { return classes[static_cast<unsigned char>(c)]; }
+
+// has_byte_outside_graphic: whether any byte of `w` is < 0x21 or > 0x7E (exact, no false hits).
+inline bool has_byte_outside_graphic(std::uint64_t w) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t high = 0x8080808080808080ull;
+  std::uint64_t below = (w - ones * 0x21) & ~w & high;
+  std::uint64_t above = ((w & ~high) + ones * (0x80 - 0x7F)) | w;
+  return ((below | above) & high) != 0;
+}
+
+constexpr const char* reason_names[reason_count] = {
+    "",        "empty",        "no_at",      "bad_local",       "bad_domain",   "too_long",
+    "bad_utf8", "bad_csv",     "control_char", "whitespace", "non_ascii_local", "bad_user_type"};
+
+// idn_domain: punycode form of a UTF-8 domain, or empty when libidn2 refuses it.
+std::string idn_domain(std::string_view domain) {
+  char in[1024];
+  if (domain.size() >= sizeof in) return {};
+  std::memcpy(in, domain.data(), domain.size());
+  in[domain.size()] = '\0';
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(in, &out, IDN2_NONTRANSITIONAL);
+  if (rc != IDN2_OK || !out) return {};
+  std::string r(out);
+  idn2_free(out);
+  return r;
+}
+
+}  // namespace
+
+std::string_view to_string(reason r) {
+  auto i = static_cast<std::size_t>(r);
+  return i < reason_count ? reason_names[i] : "unknown";
+}
+
+std::optional<reason> parse_reason(std::string_view s) {
+  for (std::size_t i = 1; i < reason_count; ++i)
+    if (s == reason_names[i]) return static_cast<reason>(i);
+  return std::nullopt;
+}
+
+std::string_view trim_ascii(std::string_view s) noexcept {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; };
+  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+reason normalize_email(std::string_view raw, char* out, std::size_t& len) {
+  len = 0;
+  std::string_view s = trim_ascii(raw);
+  if (s.empty()) return reason::empty;
+  // Quoted local parts are unsupported whatever they contain ("john doe"@x.com is bad_local, not
+  // whitespace), so say so first.
+  if (s.front() == '"') return reason::bad_local;
+  const char* d = s.data();
+  const std::size_t n = s.size();
+  // Pass 1: are there bytes outside '!'..'~' (controls, spaces, non-ASCII)? Eight at a time;
+  // only lines that have some pay for the byte-by-byte classification.
+  std::uint16_t seen = 0;
+  bool odd = false;
+  std::size_t i = 0;
+  for (; i + 8 <= n && !odd; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, d + i, 8);
+    odd = has_byte_outside_graphic(w);
+  }
+  if (!odd) {
+    for (; i < n; ++i) {
+      auto u = static_cast<unsigned char>(d[i]);
+      if (u < 0x21 || u > 0x7E) odd = true;
+    }
+  }
+  if (odd)
+    for (std::size_t k = 0; k < n; ++k) seen |= cls(d[k]);
+  auto* atp = static_cast<const char*>(::memrchr(d, '@', n));
+  std::size_t at = atp ? static_cast<std::size_t>(atp - d) : std::string_view::npos;
+  if (seen & c_ctrl) return reason::control_char;
+  if (seen & c_space) return reason::whitespace;
+  if (at == std::string_view::npos) return reason::no_at;
+  std::string_view local = s.substr(0, at);
+  std::string_view domain = s.substr(at + 1);
+  if (local.empty() || local.front() == '"') return reason::bad_local;
+  std::string idn;
+  if (seen & c_high) {
+    if (!io::valid_utf8(s)) return reason::bad_utf8;
+    for (char c : local)
+      if (cls(c) & c_high) return reason::non_ascii_local;
+    if (domain.empty()) return reason::bad_domain;
+    idn = idn_domain(domain);
+    if (idn.empty()) return reason::bad_domain;
+    domain = idn;
+  }
+  if (local.size() > max_local_octets) return reason::bad_local;
+  // Local part: dot-atom. The loops accumulate a `bad` flag instead of branching per byte:
+  // addresses are short and mostly valid, and a mispredicted branch costs more than the check.
+  unsigned bad = 0, prev_dot = 1;
+  for (char c : local) {
+    std::uint16_t k = cls(c);
+    unsigned dot = (k & c_dot) != 0;
+    bad |= (k & (c_atext | c_dot)) == 0;
+    bad |= dot & prev_dot;  // leading or doubled dot
+    prev_dot = dot;
+  }
+  if (bad | prev_dot) return reason::bad_local;
+  if (domain.empty()) return reason::bad_domain;
+  if (local.size() + 1 + domain.size() > max_email_octets) return reason::too_long;
+  // Domain: labels checked and lowercased while copied.
+  std::memcpy(out, local.data(), local.size());
+  out[local.size()] = '@';
+  char* o = out + local.size() + 1;
+  std::size_t label_len = 0;
+  unsigned dots = 0, digits_only = 1, prev_hyphen = 0;
+  prev_dot = 1;
+  for (char c : domain) {
+    std::uint16_t k = cls(c);
+    unsigned dot = (k & c_dot) != 0;
+    unsigned hyphen = (k & c_hyphen) != 0;
+    bad |= (k & (c_label | c_dot)) == 0;
+    bad |= dot & (prev_dot | prev_hyphen);  // empty label, or one ending in '-'
+    bad |= hyphen & prev_dot;               // label starting with '-'
+    label_len = dot ? 0 : label_len + 1;
+    bad |= label_len > max_label_octets;
+    digits_only = dot | (digits_only & ((k & c_digit) != 0));
+    dots += dot;
+    *o++ = lower_table[static_cast<unsigned char>(c)];
+    prev_dot = dot;
+    prev_hyphen = hyphen;
+  }
+  // Also: the last label is not empty, does not end in '-', is not all digits; there is a dot.
+  if (bad | prev_dot | prev_hyphen | digits_only | (dots == 0)) return reason::bad_domain;
+  len = static_cast<std::size_t>(o - out);
+  return reason::none;
+}
+
+reason normalize_email(std::string_view raw, std::string& out) {
+  char buf[max_email_octets];
+  std::size_t len = 0;
+  reason r = normalize_email(raw, buf, len);
+  out.assign(buf, len);
+  return r;
+}
+
+std::string dedupe_text(std::string_view e, bool case_sensitive_local) {
+  std::string out(e);
+  std::size_t at = out.rfind('@');
+  std::size_t from = (case_sensitive_local && at != std::string::npos) ? at : 0;
+  for (std::size_t i = from; i < out.size(); ++i)
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + ('a' - 'A'));
+  return out;
+}
+
+std::optional<user_type> parse_user_type_lenient(std::string_view s) {
+  s = trim_ascii(s);
+  if (auto t = parse_user_type(s)) return t;
+  auto ieq = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      char x = a[i], y = b[i];
+      if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+      if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+      if (x != y) return false;
+    }
+    return true;
+  };
+  for (user_type t : {user_type::private_user, user_type::shared_device})
+    if (ieq(s, to_string(t))) return t;
+  return std::nullopt;
+}
+
+}  // namespace onboard

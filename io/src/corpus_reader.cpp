@@ -1,0 +1,690 @@
+// corpus_reader.cpp: framing (lines, CSV records), gzip inflation and encoding checks for the
+// corpus. The hot loop is memchr over a 4 MiB buffer; nothing is allocated per record.
+#include <onboard/io/corpus_reader.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+namespace onboard::io {
+
+namespace {
+
+constexpr std::size_t gz_input_size = 1024 * 1024;
+constexpr std::size_t raw_prefix = 300;  // bytes of a too-long record kept (reports show 256 + "...")
+
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (std::size_t i = 0; i < suffix.size(); ++i) {
+    char c = s[s.size() - suffix.size() + i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != suffix[i]) return false;
+  }
+  return true;
+}
+
+bool is_blank_only(const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != ' ' && p[i] != '\t') return false;
+  return true;
+}
+
+// field_span: one CSV field inside the buffer; `escaped` means it holds "" pairs to collapse.
+struct field_span {
+  const char* b;
+  const char* e;
+  bool escaped;
+};
+
+enum class csv_parse { ok, need_more, bad };
+
+// parse_csv_record: parses the RFC 4180 record starting at p. On ok, *next is just past its
+// newline (or e at end of input) and *lines the physical lines it spans. need_more means the
+// buffer ends inside the record and more input exists (or may exist).
+csv_parse parse_csv_record(const char* p, const char* e, bool at_eof, std::vector<field_span>& fields,
+                           const char** next, std::uint64_t* lines, const char** why) {
+  fields.clear();
+  *lines = 1;
+  const char* q = p;
+  for (;;) {
+    if (q < e && *q == '"') {
+      const char* c = q + 1;
+      bool esc = false;
+      for (;;) {
+        auto* dq = static_cast<const char*>(std::memchr(c, '"', static_cast<std::size_t>(e - c)));
+        if (!dq) {
+          if (at_eof) {
+            *why = "unterminated quoted field";
+            return csv_parse::bad;
+          }
+          return csv_parse::need_more;
+        }
+        if (dq + 1 == e && !at_eof) return csv_parse::need_more;  // "" split by the buffer end?
+        if (dq + 1 < e && dq[1] == '"') {
+          esc = true;
+          c = dq + 2;
+          continue;
+        }
+        c = dq;
+        break;
+      }
+      *lines += static_cast<std::uint64_t>(std::count(q + 1, c, '\n'));
+      fields.push_back({q + 1, c, esc});
+      const char* a = c + 1;
+      if (a == e) {
+        *next = e;
+        return csv_parse::ok;
+      }
+      if (*a == ',') {
+        q = a + 1;
+        continue;
+      }
+      if (*a == '\n') {
+        *next = a + 1;
+        return csv_parse::ok;
+      }
+      if (*a == '\r') {
+        if (a + 1 == e) {
+          if (!at_eof) return csv_parse::need_more;
+          *next = e;
+          return csv_parse::ok;
+        }
+        if (a[1] == '\n') {
+          *next = a + 2;
+          return csv_parse::ok;
+        }
+      }
+      *why = "text after a closing quote";
+      return csv_parse::bad;
+    }
+    const char* c = q;
+    while (c < e && *c != ',' && *c != '\n' && *c != '"') ++c;
+    if (c == e) {
+      if (!at_eof) return csv_parse::need_more;
+      const char* fe = (c > q && c[-1] == '\r') ? c - 1 : c;
+      fields.push_back({q, fe, false});
+      *next = e;
+      return csv_parse::ok;
+    }
+    if (*c == '"') {
+      *why = "quote inside an unquoted field";
+      return csv_parse::bad;
+    }
+    if (*c == ',') {
+      fields.push_back({q, c, false});
+      q = c + 1;
+      continue;
+    }
+    const char* fe = (c > q && c[-1] == '\r') ? c - 1 : c;
+    fields.push_back({q, fe, false});
+    *next = c + 1;
+    return csv_parse::ok;
+  }
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* e = p + s.size();
+  while (p < e) {
+    // ASCII fast path: eight bytes at a time while no high bit is set.
+    while (e - p >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (w & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p >= e) break;
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;       // overlong
+      else if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;       // overlong
+      else if (c == 0xF4) hi = 0x8F;  // > U+10FFFF
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(e - p) < n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (std::size_t i = 2; i < n; ++i)
+      if ((p[i] & 0xC0) != 0x80) return false;
+    p += n;
+  }
+  return true;
+}
+
+std::string normalise_header_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c == ' ' || c == '\t' || c == '_' || c == '-' || c == '\r' || c == '\n') continue;
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back(c);
+  }
+  return out;
+}
+
+struct input_info {
+  std::string path;
+  std::string name;
+  corpus_format fmt = corpus_format::plain;
+};
+
+struct corpus_reader::impl {
+  corpus_options opt;
+  std::vector<input_info> inputs;
+  std::uint64_t file_bytes = 0;
+  std::uint64_t skipped = 0;
+
+  // The current input.
+  std::size_t cur = 0;
+  bool active = false;
+  int fd = -1;
+  bool own_fd = false;
+  bool raw_eof = false;   // no more bytes from the fd
+  bool data_eof = false;  // no more decoded bytes for this input
+  bool gz = false;
+  bool zs_init = false;
+  z_stream zs{};
+  std::unique_ptr<char[]> zin;
+  std::unique_ptr<char[]> buf;
+  std::size_t cap = 0, pos = 0, end = 0;
+  std::uint64_t line_no = 0;
+  corpus_format fmt = corpus_format::plain;
+  int col_email = -1, col_type = -1, col_user = -1, col_acct = -1;
+
+  std::vector<field_span> fields;
+  std::string scratch[4];
+  std::string detail;
+  std::string long_prefix;
+
+  ~impl() { close_source(); }
+
+  const std::string& name() const { return inputs[cur].name; }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw corpus_error(name() + ": " + what);
+  }
+
+  void close_source() {
+    if (zs_init) inflateEnd(&zs);
+    zs_init = false;
+    if (own_fd && fd >= 0) ::close(fd);
+    fd = -1;
+    own_fd = false;
+    active = false;
+  }
+
+  // read_raw: read() into [dst, dst+n), retrying on EINTR; 0 at end of input.
+  std::size_t read_raw(char* dst, std::size_t n) {
+    for (;;) {
+      ssize_t r = ::read(fd, dst, n);
+      if (r >= 0) return static_cast<std::size_t>(r);
+      if (errno == EINTR) continue;
+      fail(std::string("read failed: ") + std::strerror(errno));
+    }
+  }
+
+  // fill: compacts the buffer and appends decoded bytes; false (and data_eof) at end of input.
+  bool fill() {
+    if (data_eof) return false;
+    if (pos > 0) {
+      std::memmove(buf.get(), buf.get() + pos, end - pos);
+      end -= pos;
+      pos = 0;
+    }
+    if (end == cap) return true;  // caller guarantees a line always fits; defensive
+    if (!gz) {
+      std::size_t r = read_raw(buf.get() + end, cap - end);
+      if (r == 0) {
+        raw_eof = data_eof = true;
+        return false;
+      }
+      end += r;
+      return true;
+    }
+    return inflate_more();
+  }
+
+  bool inflate_more() {
+    for (;;) {
+      if (zs.avail_in == 0 && !raw_eof) {
+        std::size_t r = read_raw(zin.get(), gz_input_size);
+        if (r == 0) raw_eof = true;
+        zs.next_in = reinterpret_cast<Bytef*>(zin.get());
+        zs.avail_in = static_cast<uInt>(r);
+      }
+      if (zs.avail_in == 0 && raw_eof) {
+        if (!zs_stream_ended) fail("truncated gzip data");
+        data_eof = true;
+        return false;
+      }
+      if (zs_stream_ended) {
+        // Another gzip member follows (gzip allows concatenation).
+        if (inflateReset(&zs) != Z_OK) fail("corrupt gzip data");
+        zs_stream_ended = false;
+      }
+      zs.next_out = reinterpret_cast<Bytef*>(buf.get() + end);
+      zs.avail_out = static_cast<uInt>(cap - end);
+      int rc = ::inflate(&zs, Z_NO_FLUSH);
+      std::size_t produced = (cap - end) - zs.avail_out;
+      end += produced;
+      if (rc == Z_STREAM_END) {
+        zs_stream_ended = true;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        fail(std::string("corrupt gzip data (") + (zs.msg ? zs.msg : "inflate failed") + ")");
+      }
+      if (produced > 0) return true;
+    }
+  }
+  bool zs_stream_ended = false;
+
+  void open_source(std::size_t i) {
+    cur = i;
+    const input_info& in = inputs[i];
+    if (in.path == "-") {
+      fd = opt.stdin_fd;
+      own_fd = false;
+    } else {
+      fd = ::open(in.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) fail(std::string("cannot open: ") + std::strerror(errno));
+      own_fd = true;
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close_source();
+        throw corpus_error(in.name + ": is a directory");
+      }
+#ifdef POSIX_FADV_SEQUENTIAL
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+    active = true;
+    raw_eof = data_eof = gz = zs_stream_ended = false;
+    pos = end = 0;
+    line_no = 0;
+    col_email = col_type = col_user = col_acct = -1;
+    if (!buf) {
+      cap = std::max<std::size_t>(opt.buffer_size, opt.max_line * 2 + 16);
+      buf = std::make_unique<char[]>(cap);
+    }
+    // Sniff the gzip magic from the first raw bytes.
+    while (end < 2) {
+      std::size_t r = read_raw(buf.get() + end, cap - end);
+      if (r == 0) {
+        raw_eof = true;
+        break;
+      }
+      end += r;
+    }
+    if (end >= 2 && static_cast<unsigned char>(buf[0]) == 0x1f &&
+        static_cast<unsigned char>(buf[1]) == 0x8b) {
+      gz = true;
+      if (!zin) zin = std::make_unique<char[]>(std::max(gz_input_size, cap));
+      std::memcpy(zin.get(), buf.get(), end);
+      zs = z_stream{};
+      if (inflateInit2(&zs, 15 + 16) != Z_OK) fail("cannot initialise zlib");
+      zs_init = true;
+      zs.next_in = reinterpret_cast<Bytef*>(zin.get());
+      zs.avail_in = static_cast<uInt>(end);
+      end = 0;
+    } else if (raw_eof) {
+      data_eof = true;
+    }
+    while (end - pos < 3 && fill()) {
+    }
+    if (end - pos >= 3 && std::memcmp(buf.get() + pos, "\xEF\xBB\xBF", 3) == 0) pos += 3;
+
+    bool csv_by_name = ends_with_ci(in.path, ".csv") || ends_with_ci(in.path, ".csv.gz");
+    fmt = corpus_format::plain;
+    // Find the first non-blank line and try it as a CSV header.
+    for (;;) {
+      const char* p = buf.get() + pos;
+      std::size_t avail = end - pos;
+      auto* nl = static_cast<const char*>(std::memchr(p, '\n', avail));
+      if (!nl && !data_eof && avail < opt.max_line) {
+        fill();
+        continue;
+      }
+      std::size_t len = nl ? static_cast<std::size_t>(nl - p) : avail;
+      if (nl && is_blank_only(p, len - (len && p[len - 1] == '\r'))) {
+        // Leading blank lines: consume them here so line numbers stay right.
+        pos += len + 1;
+        ++line_no;
+        ++skipped;
+        continue;
+      }
+      if (!nl && avail == 0) break;  // empty input
+      try_header(csv_by_name);
+      break;
+    }
+    if (csv_by_name && fmt != corpus_format::csv) {
+      fail("no column '" + opt.email_column + "' in the CSV header" + header_list());
+    }
+    inputs[i].fmt = fmt;
+  }
+
+  std::string header_columns_;
+  std::string header_list() const {
+    return header_columns_.empty() ? std::string(" (the file is empty)")
+                                   : " (columns: " + header_columns_ + ")";
+  }
+
+  // try_header: parses the record at pos as a CSV header; on success consumes it and sets fmt.
+  void try_header(bool csv_by_name) {
+    header_columns_.clear();
+    for (;;) {
+      const char* p = buf.get() + pos;
+      const char* e = buf.get() + end;
+      const char* next = nullptr;
+      std::uint64_t lines = 0;
+      const char* why = nullptr;
+      csv_parse r = parse_csv_record(p, e, data_eof, fields, &next, &lines, &why);
+      if (r == csv_parse::need_more && end - pos < opt.max_line && fill()) continue;
+      if (r != csv_parse::ok) {
+        if (csv_by_name) fail("line " + std::to_string(line_no + 1) + ": unreadable CSV header");
+        return;
+      }
+      std::string want = normalise_header_name(opt.email_column);
+      int email = -1, type = -1, user = -1, acct = -1;
+      for (std::size_t k = 0; k < fields.size(); ++k) {
+        std::string_view raw(fields[k].b, static_cast<std::size_t>(fields[k].e - fields[k].b));
+        std::string n = normalise_header_name(raw);
+        if (!header_columns_.empty()) header_columns_ += ", ";
+        header_columns_ += std::string(trim_blanks(raw)).substr(0, 64);
+        int idx = static_cast<int>(k);
+        if (n == want && email < 0) email = idx;
+        else if (n == "usertype" && type < 0) type = idx;
+        else if (n == "username" && user < 0) user = idx;
+        else if (n == "accountid" && acct < 0) acct = idx;
+      }
+      if (email < 0) return;
+      fmt = corpus_format::csv;
+      col_email = email;
+      col_type = type;
+      col_user = user;
+      col_acct = acct;
+      line_no += lines;
+      pos = static_cast<std::size_t>(next - buf.get());
+      return;
+    }
+  }
+
+  void set_detail(std::uint64_t line, const char* what) {
+    detail = name();
+    detail += ':';
+    detail += std::to_string(line);
+    detail += ": ";
+    detail += what;
+  }
+
+  // skip_long: the record at pos has no newline within max_line bytes: keep its first bytes for
+  // the report and discard the rest at read() speed.
+  bool skip_long(corpus_record& out) {
+    long_prefix.assign(buf.get() + pos, std::min(raw_prefix, end - pos));
+    std::uint64_t line = ++line_no;
+    pos = end;
+    for (;;) {
+      if (!fill()) break;
+      auto* nl = static_cast<const char*>(std::memchr(buf.get() + pos, '\n', end - pos));
+      if (nl) {
+        pos = static_cast<std::size_t>(nl - buf.get()) + 1;
+        break;
+      }
+      pos = end;
+    }
+    out = corpus_record{};
+    out.line = line;
+    out.problem = line_problem::too_long;
+    out.raw = long_prefix;
+    set_detail(line, ("record longer than " + std::to_string(opt.max_line) + " bytes").c_str());
+    out.detail = detail;
+    return true;
+  }
+
+  void reject(corpus_record& out, std::uint64_t line, line_problem pb, std::string_view raw,
+              const char* what) {
+    out = corpus_record{};
+    out.line = line;
+    out.problem = pb;
+    out.raw = raw.substr(0, std::max(raw_prefix, std::size_t(4096)));
+    set_detail(line, what);
+    out.detail = detail;
+  }
+
+  // next_plain: one line of a plain list.
+  bool next_plain(corpus_record& out) {
+    for (;;) {
+      const char* p = buf.get() + pos;
+      std::size_t avail = end - pos;
+      auto* nl = static_cast<const char*>(std::memchr(p, '\n', avail));
+      std::size_t len;
+      if (nl) {
+        len = static_cast<std::size_t>(nl - p);
+        pos += len + 1;
+      } else {
+        if (!data_eof) {
+          if (avail >= opt.max_line) return skip_long(out);
+          fill();
+          continue;
+        }
+        if (avail == 0) return false;
+        len = avail;
+        pos = end;
+      }
+      std::uint64_t line = ++line_no;
+      if (len && p[len - 1] == '\r') --len;
+      if (len > opt.max_line) {
+        reject(out, line, line_problem::too_long, std::string_view(p, raw_prefix),
+               ("record longer than " + std::to_string(opt.max_line) + " bytes").c_str());
+        return true;
+      }
+      // Blank and comment lines: the first byte usually settles it.
+      std::size_t k = 0;
+      while (k < len && (p[k] == ' ' || p[k] == '\t')) ++k;
+      if (k == len || p[k] == '#') {
+        ++skipped;
+        continue;
+      }
+      std::string_view text(p, len);
+      if (!valid_utf8(text)) {
+        reject(out, line, line_problem::bad_utf8, text, "invalid UTF-8");
+        return true;
+      }
+      out.line = line;
+      out.email = text;
+      out.raw = text;
+      out.user_type = out.username = out.account_id = {};
+      out.problem = line_problem::none;
+      out.detail = {};
+      return true;
+    }
+  }
+
+  std::string_view field_value(int col, int slot) {
+    if (col < 0 || static_cast<std::size_t>(col) >= fields.size()) return {};
+    const field_span& f = fields[static_cast<std::size_t>(col)];
+    if (!f.escaped) return {f.b, static_cast<std::size_t>(f.e - f.b)};
+    std::string& s = scratch[slot];
+    s.clear();
+    for (const char* c = f.b; c < f.e; ++c) {
+      s.push_back(*c);
+      if (*c == '"' && c + 1 < f.e && c[1] == '"') ++c;
+    }
+    return s;
+  }
+
+  // next_csv: one CSV record (possibly several physical lines).
+  bool next_csv(corpus_record& out) {
+    for (;;) {
+      const char* p = buf.get() + pos;
+      std::size_t avail = end - pos;
+      auto* nl = static_cast<const char*>(std::memchr(p, '\n', avail));
+      if (!nl && !data_eof) {
+        if (avail >= opt.max_line) return skip_long(out);
+        fill();
+        continue;
+      }
+      if (!nl && avail == 0) return false;
+      std::size_t line_len = nl ? static_cast<std::size_t>(nl - p) : avail;
+      std::size_t content = line_len - (line_len && p[line_len - 1] == '\r');
+      if (is_blank_only(p, content)) {
+        pos += nl ? line_len + 1 : line_len;
+        ++line_no;
+        ++skipped;
+        continue;
+      }
+      const char* next = nullptr;
+      std::uint64_t lines = 1;
+      const char* why = nullptr;
+      csv_parse r;
+      if (!std::memchr(p, '"', line_len)) {
+        // Fast path: no quotes on this line, so the record is the line.
+        fields.clear();
+        const char* q = p;
+        const char* le = p + content;
+        for (;;) {
+          auto* c = static_cast<const char*>(std::memchr(q, ',', static_cast<std::size_t>(le - q)));
+          if (!c) {
+            fields.push_back({q, le, false});
+            break;
+          }
+          fields.push_back({q, c, false});
+          q = c + 1;
+        }
+        next = nl ? nl + 1 : p + avail;
+        r = csv_parse::ok;
+      } else {
+        r = parse_csv_record(p, buf.get() + end, data_eof, fields, &next, &lines, &why);
+        if (r == csv_parse::need_more) {
+          if (avail < opt.max_line && !data_eof) {
+            fill();
+            continue;
+          }
+          r = csv_parse::bad;
+          why = "quoted field still open after the record size limit";
+        }
+      }
+      std::uint64_t line = line_no + 1;
+      if (r == csv_parse::bad) {
+        // Recovery: reject only the line where the record started and resume on the next one.
+        pos += nl ? line_len + 1 : line_len;
+        ++line_no;
+        reject(out, line, line_problem::bad_csv, std::string_view(p, content), why);
+        return true;
+      }
+      std::size_t rec_len = static_cast<std::size_t>(next - p);
+      pos += rec_len;
+      line_no += lines;
+      std::string_view text(p, rec_len);
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+      if (rec_len > opt.max_line) {
+        reject(out, line, line_problem::too_long, text.substr(0, raw_prefix),
+               ("record longer than " + std::to_string(opt.max_line) + " bytes").c_str());
+        return true;
+      }
+      if (!valid_utf8(text)) {
+        reject(out, line, line_problem::bad_utf8, text, "invalid UTF-8");
+        return true;
+      }
+      if (static_cast<std::size_t>(col_email) >= fields.size()) {
+        reject(out, line, line_problem::bad_csv, text,
+               ("row has " + std::to_string(fields.size()) + " fields; the email column is field " +
+                std::to_string(col_email + 1))
+                   .c_str());
+        return true;
+      }
+      out.line = line;
+      out.raw = text;
+      out.email = field_value(col_email, 0);
+      out.user_type = field_value(col_type, 1);
+      out.username = field_value(col_user, 2);
+      out.account_id = field_value(col_acct, 3);
+      out.problem = line_problem::none;
+      out.detail = {};
+      return true;
+    }
+  }
+};
+
+corpus_reader::corpus_reader(std::vector<std::string> inputs, corpus_options options)
+    : impl_(std::make_unique<impl>()) {
+  impl_->opt = std::move(options);
+  if (impl_->opt.max_line < 16) impl_->opt.max_line = 16;
+  for (auto& path : inputs) {
+    input_info in;
+    in.name = path == "-" ? "<stdin>" : path;
+    if (path != "-") {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        impl_->file_bytes += static_cast<std::uint64_t>(st.st_size);
+    }
+    in.path = std::move(path);
+    impl_->inputs.push_back(std::move(in));
+  }
+  if (impl_->opt.preflight) {
+    // Fail before the first record rather than halfway through a run.
+    for (std::size_t i = 0; i < impl_->inputs.size(); ++i) {
+      if (impl_->inputs[i].path == "-") continue;
+      impl_->open_source(i);
+      impl_->close_source();
+    }
+    impl_->skipped = 0;
+  }
+  impl_->cur = 0;
+}
+
+corpus_reader::~corpus_reader() = default;
+
+bool corpus_reader::next(corpus_record& out) {
+  impl& s = *impl_;
+  for (;;) {
+    if (!s.active) {
+      if (s.cur >= s.inputs.size()) return false;
+      s.open_source(s.cur);
+    }
+    bool got = s.fmt == corpus_format::csv ? s.next_csv(out) : s.next_plain(out);
+    if (got) {
+      out.source = static_cast<std::uint32_t>(s.cur);
+      return true;
+    }
+    s.close_source();
+    ++s.cur;
+  }
+}
+
+const std::string& corpus_reader::input_name(std::uint32_t source) const {
+  return impl_->inputs.at(source).name;
+}
+
+std::size_t corpus_reader::input_count() const { return impl_->inputs.size(); }
+
+corpus_format corpus_reader::format(std::uint32_t source) const {
+  return impl_->inputs.at(source).fmt;
+}
+
+std::uint64_t corpus_reader::skipped_lines() const { return impl_->skipped; }
+
+std::uint64_t corpus_reader::regular_file_bytes() const { return impl_->file_bytes; }
+
+}  // namespace onboard::io

@@ -1,0 +1,90 @@
+// onboard/signing/credentials.hpp: AWS credentials and the chain the AWS tools use to find them.
+//
+// Resolution order (as the AWS CLI): explicit keys > environment (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) > shared credentials file > config file (including
+// `credential_process`). The profile is `--profile`, else AWS_PROFILE, else "default".
+//
+//   auto env = onboard::signing::process_environment();
+//   auto creds = onboard::signing::resolve_credentials({.profile = flag_profile}, env);
+//   if (!creds) { std::cerr << creds.error << "\n"; return 6; }
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace onboard::signing {
+
+// secret_string: holds key material; wiped (OPENSSL_cleanse) when destroyed or reassigned, and has
+// no stream operator so it cannot end up in a log by accident. `reveal()` is the one way in.
+class secret_string {
+ public:
+  secret_string() = default;
+  explicit secret_string(std::string s) : value_(std::move(s)) {}
+  secret_string(const secret_string& o) : value_(o.value_) {}
+  secret_string(secret_string&& o) noexcept : value_(std::move(o.value_)) { o.wipe(); }
+  secret_string& operator=(const secret_string& o);
+  secret_string& operator=(secret_string&& o) noexcept;
+  ~secret_string() { wipe(); }
+
+  const std::string& reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+
+ private:
+  void wipe() noexcept;
+  std::string value_;
+};
+
+// credentials: one set of AWS keys. `expiration` is set for temporary credentials.
+struct credentials {
+  std::string access_key_id;
+  secret_string secret_access_key;
+  secret_string session_token;  // empty when none
+  std::optional<std::chrono::system_clock::time_point> expiration;
+  std::string source;  // where they came from, e.g. "environment", "profile demo (~/.aws/credentials)"
+};
+
+// environment: a lookup of environment variables, injectable for tests.
+using environment = std::function<std::optional<std::string>(std::string_view name)>;
+
+// process_environment: the real environment (getenv).
+environment process_environment();
+
+// map_environment: an environment backed by a map (tests).
+environment map_environment(std::map<std::string, std::string> vars);
+
+// resolve_options: what the command line says. Empty fields mean "not given".
+struct resolve_options {
+  std::string profile;
+  std::string access_key_id;  // both keys given explicitly (tests, `sign --access-key`)
+  std::string secret_access_key;
+  std::string session_token;
+};
+
+// resolve_result: credentials or an error message naming what was tried (never a secret).
+struct resolve_result {
+  std::optional<credentials> value;
+  std::string error;
+  explicit operator bool() const { return value.has_value(); }
+  const credentials& operator*() const { return *value; }
+  const credentials* operator->() const { return &*value; }
+};
+
+// resolve_credentials: the chain above. `credential_process` runs the command (no shell
+// interpolation beyond /bin/sh -c, as the CLI does), parses Version/AccessKeyId/SecretAccessKey/
+// SessionToken/Expiration, and refuses already-expired credentials.
+resolve_result resolve_credentials(const resolve_options& opts, const environment& env);
+
+// profile_name: `--profile` if given, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default".
+std::string profile_name(std::string_view flag, const environment& env);
+
+// config_value: a key from the AWS config file for `profile` (`[default]` or `[profile NAME]`,
+// AWS_CONFIG_FILE overrides ~/.aws/config). Used for region, endpoint_url, ca_bundle,
+// max_attempts. Nested sections (e.g. `chime =\n  endpoint_url = ...`) are looked up as "chime.endpoint_url".
+std::optional<std::string> config_value(std::string_view profile, std::string_view key,
+                                        const environment& env);
+
+}  // namespace onboard::signing

@@ -1,0 +1,86 @@
+// Tests for onboard::batcher: grouping by (account, user type), the 50 limit, flush order,
+// deterministic ids, CreateUser singles, and storage reuse.
+#include <onboard/engine/batcher.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using onboard::batch;
+using onboard::batcher;
+using onboard::operation;
+using onboard::user_type;
+
+TEST(Batcher, FullGroupsAreEmittedAtFiftyThenPartialsInFirstSeenOrder) {
+  batcher b(operation::invite);
+  std::vector<batch> out;
+  batch x;
+  for (int i = 0; i < 130; ++i) {
+    // Three groups: acct-a/unspecified (every other), acct-b/private, acct-a/shared.
+    std::string acct = (i % 2 == 0 || i % 3 == 0) ? "acct-a" : "acct-b";
+    user_type t = i % 2 == 0 ? user_type::unspecified
+                             : (acct == "acct-b" ? user_type::private_user : user_type::shared_device);
+    if (b.add("u" + std::to_string(i) + "@x.com", 0, static_cast<std::uint64_t>(i + 1), "", acct, t)) {
+      ASSERT_TRUE(b.take(x));
+      out.push_back(x);
+    }
+  }
+  EXPECT_EQ(out.size(), 1u);  // the 65 even addresses reach 50 once
+  while (b.flush(x)) out.push_back(x);
+  ASSERT_EQ(out.size(), 4u);
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].id, i + 1);
+  EXPECT_EQ(out[0].items.size(), 50u);
+  EXPECT_EQ(out[0].account_id, "acct-a");
+  EXPECT_EQ(out[0].items.front().email, "u0@x.com");
+  EXPECT_EQ(out[0].items.back().email, "u98@x.com");
+  EXPECT_EQ(out[0].items.back().line, 99u);
+  // Partials: first-seen order of the groups: acct-a/unspecified (i=0), acct-b (i=1), acct-a/shared (i=3).
+  EXPECT_EQ(out[1].account_id, "acct-a");
+  EXPECT_EQ(out[1].type, user_type::unspecified);
+  EXPECT_EQ(out[1].items.size(), 15u);
+  EXPECT_EQ(out[2].account_id, "acct-b");
+  EXPECT_EQ(out[2].type, user_type::private_user);
+  EXPECT_EQ(out[3].type, user_type::shared_device);
+  EXPECT_EQ(out[2].items.size() + out[3].items.size(), 65u);
+  EXPECT_EQ(b.batches(), 4u);
+}
+
+TEST(Batcher, CreateMakesSingleItemBatchesWithUsernames) {
+  batcher b(operation::create);
+  batch x;
+  ASSERT_TRUE(b.add("a@x.com", 1, 7, "alice", "acct", user_type::private_user));
+  ASSERT_TRUE(b.take(x));
+  EXPECT_EQ(x.id, 1u);
+  ASSERT_EQ(x.items.size(), 1u);
+  EXPECT_EQ(x.items[0].username, "alice");
+  EXPECT_EQ(x.items[0].source, 1u);
+  EXPECT_EQ(x.items[0].line, 7u);
+  ASSERT_TRUE(b.add("b@x.com", 1, 8, "", "acct", user_type::private_user));
+  ASSERT_TRUE(b.take(x));
+  EXPECT_EQ(x.id, 2u);
+  EXPECT_EQ(x.items.at(0).email, "b@x.com");
+  EXPECT_EQ(x.items[0].username, "");
+  EXPECT_FALSE(b.flush(x));
+}
+
+TEST(Batcher, ReusedBatchesCarryNoStaleItemsAndAddBeforeTakeIsAnError) {
+  batcher b(operation::invite, 3);
+  batch x;
+  std::vector<std::string> seen;
+  for (int i = 0; i < 10; ++i)
+    if (b.add("u" + std::to_string(i) + "@x.com", 0, 1, "", "", user_type::unspecified)) {
+      ASSERT_TRUE(b.take(x));
+      ASSERT_EQ(x.items.size(), 3u);
+      for (auto& a : x.items) seen.push_back(a.email);
+    }
+  ASSERT_TRUE(b.flush(x));
+  ASSERT_EQ(x.items.size(), 1u);
+  seen.push_back(x.items[0].email);
+  ASSERT_EQ(seen.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], "u" + std::to_string(i) + "@x.com");
+  batcher c(operation::invite, 1);
+  ASSERT_TRUE(c.add("a@x.com", 0, 1, "", "", user_type::unspecified));
+  EXPECT_THROW(c.add("b@x.com", 0, 2, "", "", user_type::unspecified), std::logic_error);
+}
+
+}  // namespace

@@ -1,0 +1,208 @@
+// Tests for onboard::normalize_email, dedupe_text/key_of and report_cell: every reason code,
+// length limits, IDN, and seeded property tests.
+#include <onboard/engine/dedupe.hpp>
+#include <onboard/engine/ingest.hpp>
+#include <onboard/engine/normalize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace {
+
+using onboard::normalize_email;
+using onboard::reason;
+
+reason why(std::string_view raw) {
+  std::string out;
+  return normalize_email(raw, out);
+}
+
+std::string norm(std::string_view raw) {
+  std::string out;
+  reason r = normalize_email(raw, out);
+  EXPECT_EQ(r, reason::none) << "'" << raw << "' -> " << onboard::to_string(r);
+  return out;
+}
+
+TEST(Normalize, TrimsAndLowercasesTheDomainOnly) {
+  EXPECT_EQ(norm("  John.Smith@Example.COM \t\r"), "John.Smith@example.com");
+  EXPECT_EQ(norm("a@b.co"), "a@b.co");
+  EXPECT_EQ(norm("first+tag@sub.domain-1.example.org"), "first+tag@sub.domain-1.example.org");
+  EXPECT_EQ(norm("!#$%&'*+-/=?^_`{|}~@x.io"), "!#$%&'*+-/=?^_`{|}~@x.io");
+  EXPECT_EQ(norm("x@123.example.com"), "x@123.example.com");
+  EXPECT_EQ(norm("x@xn--bcher-kva.DE"), "x@xn--bcher-kva.de");
+}
+
+TEST(Normalize, EveryAddressReasonCode) {
+  EXPECT_EQ(why(""), reason::empty);
+  EXPECT_EQ(why(" \t "), reason::empty);
+  EXPECT_EQ(why("john.example.com"), reason::no_at);
+  EXPECT_EQ(why("@example.com"), reason::bad_local);
+  EXPECT_EQ(why(".john@example.com"), reason::bad_local);
+  EXPECT_EQ(why("john.@example.com"), reason::bad_local);
+  EXPECT_EQ(why("jo..hn@example.com"), reason::bad_local);
+  EXPECT_EQ(why("jo(hn)@example.com"), reason::bad_local);
+  EXPECT_EQ(why("a@b@example.com"), reason::bad_local);
+  EXPECT_EQ(why("\"john doe\"@example.com"), reason::bad_local);  // quoted: documented choice
+  EXPECT_EQ(why("\"john\"@example.com"), reason::bad_local);
+  EXPECT_EQ(why("john@"), reason::bad_domain);
+  EXPECT_EQ(why("john@localhost"), reason::bad_domain);
+  EXPECT_EQ(why("john@example..com"), reason::bad_domain);
+  EXPECT_EQ(why("john@.example.com"), reason::bad_domain);
+  EXPECT_EQ(why("john@example.com."), reason::bad_domain);
+  EXPECT_EQ(why("john@-example.com"), reason::bad_domain);
+  EXPECT_EQ(why("john@example-.com"), reason::bad_domain);
+  EXPECT_EQ(why("john@exa_mple.com"), reason::bad_domain);
+  EXPECT_EQ(why("john@[192.168.0.1]"), reason::bad_domain);
+  EXPECT_EQ(why("john@192.168.0.1"), reason::bad_domain);  // numeric TLD
+  EXPECT_EQ(why("john@exa\xE2\x98\x83" "mple.com"), reason::bad_domain);  // ☃: disallowed
+  EXPECT_EQ(why("john@ex ample.com"), reason::whitespace);
+  EXPECT_EQ(why("jo hn@example.com"), reason::whitespace);
+  EXPECT_EQ(why(std::string_view("jo\0hn@example.com", 17)), reason::control_char);
+  EXPECT_EQ(why("jo\thn@example.com"), reason::control_char);
+  EXPECT_EQ(why("jo\x7Fhn@example.com"), reason::control_char);
+  EXPECT_EQ(why("jo\x1B[31mhn@example.com"), reason::control_char);
+  EXPECT_EQ(why("j\xC3\xBCrgen@example.com"), reason::non_ascii_local);
+  EXPECT_EQ(why("bad\xC3(@example.com"), reason::bad_utf8);
+  EXPECT_EQ(why(std::string(250, 'a') + "@example.com"), reason::bad_local);
+}
+
+TEST(Normalize, LengthLimits) {
+  std::string local64(64, 'l');
+  std::string label63(63, 'd');
+  EXPECT_EQ(why(local64 + "@x.com"), reason::none);
+  EXPECT_EQ(why(local64 + "l@x.com"), reason::bad_local);
+  EXPECT_EQ(why("a@" + label63 + ".com"), reason::none);
+  EXPECT_EQ(why("a@" + label63 + "d.com"), reason::bad_domain);
+  // 254 octets in all is the limit: 64 + 1 + 189 (3 labels of 62 + dots + "com" fill it exactly).
+  std::string dom = std::string(61, 'a') + "." + std::string(61, 'b') + "." + std::string(61, 'c') + ".com";
+  std::string addr = local64 + "@" + dom;
+  ASSERT_EQ(addr.size(), 254u);
+  EXPECT_EQ(why(addr), reason::none);
+  EXPECT_EQ(why(local64 + "@" + "x" + dom), reason::too_long);
+}
+
+TEST(Normalize, InternationalDomainsBecomePunycode) {
+  EXPECT_EQ(norm("user@b\xC3\xBC" "cher.de"), "user@xn--bcher-kva.de");
+  EXPECT_EQ(norm("User@B\xC3\x9C" "CHER.DE"), "User@xn--bcher-kva.de");  // UTS 46 lowercases Ü
+  EXPECT_EQ(norm("a@\xE4\xBE\x8B\xE5\xAD\x90.\xE6\xB5\x8B\xE8\xAF\x95"), "a@xn--fsqu00a.xn--0zwm56d");
+  EXPECT_EQ(norm("a@fa\xC3\x9F.de"), "a@xn--fa-hia.de");  // nontransitional: ß is kept
+  std::string out;
+  ASSERT_EQ(normalize_email("a@b\xC3\xBC" "cher.de", out), reason::none);
+  std::string again;
+  EXPECT_EQ(normalize_email(out, again), reason::none);
+  EXPECT_EQ(again, out);
+}
+
+TEST(Normalize, ReasonNamesAreStableAndRoundTrip) {
+  const char* names[] = {"empty",    "no_at",        "bad_local",  "bad_domain",
+                         "too_long", "bad_utf8",     "bad_csv",    "control_char",
+                         "whitespace", "non_ascii_local", "bad_user_type"};
+  for (std::size_t i = 0; i < std::size(names); ++i) {
+    auto r = static_cast<reason>(i + 1);
+    EXPECT_EQ(onboard::to_string(r), names[i]);
+    EXPECT_EQ(onboard::parse_reason(names[i]), r);
+  }
+  EXPECT_EQ(onboard::parse_reason("nope"), std::nullopt);
+}
+
+TEST(Normalize, DedupeKeyFoldsCaseUnlessCaseSensitiveLocal) {
+  using onboard::key_of;
+  EXPECT_EQ(key_of("John@example.com", false), key_of("john@EXAMPLE.com", false));
+  EXPECT_NE(key_of("John@example.com", true), key_of("john@example.com", true));
+  EXPECT_EQ(key_of("John@example.com", true), key_of("John@EXAMPLE.COM", true));
+  EXPECT_NE(key_of("john@example.com", false), key_of("john@example.org", false));
+  EXPECT_EQ(onboard::dedupe_text("John@Example.com", false), "john@example.com");
+  EXPECT_EQ(onboard::dedupe_text("John@Example.com", true), "John@example.com");
+}
+
+TEST(Normalize, UserTypeParsing) {
+  using onboard::parse_user_type_lenient;
+  using onboard::user_type;
+  EXPECT_EQ(parse_user_type_lenient(" PrivateUser "), user_type::private_user);
+  EXPECT_EQ(parse_user_type_lenient("shareddevice"), user_type::shared_device);
+  EXPECT_EQ(parse_user_type_lenient(""), user_type::unspecified);
+  EXPECT_EQ(parse_user_type_lenient("Admin"), std::nullopt);
+}
+
+TEST(ReportCell, NeutralisesFormulasAndEscapesControlBytes) {
+  using onboard::report_cell;
+  EXPECT_EQ(report_cell("a@x.com"), "a@x.com");
+  EXPECT_EQ(report_cell("=cmd|'/c calc'!A1"), "'=cmd|'/c calc'!A1");
+  EXPECT_EQ(report_cell("+1"), "'+1");
+  EXPECT_EQ(report_cell("-1"), "'-1");
+  EXPECT_EQ(report_cell("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(report_cell("a,b"), "\"a,b\"");
+  EXPECT_EQ(report_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(report_cell(std::string_view("a\0b\r\n\x1b", 6)), "a\\x00b\\x0d\\x0a\\x1b");
+  EXPECT_EQ(report_cell("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(report_cell("bad\xC3("), "bad\\xc3(");
+  EXPECT_EQ(report_cell("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(report_cell(std::string(300, 'x')), std::string(256, 'x') + "...");
+}
+
+// random_valid: a random address that must be accepted, and what it must normalise to.
+std::pair<std::string, std::string> random_valid(std::mt19937_64& rng) {
+  static const std::string atext =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~";
+  static const std::string ldh = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+  auto pick = [&](const std::string& s) { return s[rng() % s.size()]; };
+  std::string local;
+  std::size_t atoms = 1 + rng() % 3;
+  for (std::size_t a = 0; a < atoms; ++a) {
+    if (a) local += '.';
+    std::size_t n = 1 + rng() % 12;
+    for (std::size_t i = 0; i < n; ++i) local += pick(atext);
+  }
+  std::string domain, expect_domain;
+  std::size_t labels = 2 + rng() % 3;
+  for (std::size_t l = 0; l < labels; ++l) {
+    if (l) domain += '.';
+    std::size_t n = 1 + rng() % 15;
+    std::string label;
+    for (std::size_t i = 0; i < n; ++i) {
+      char c = pick(ldh);
+      if ((i == 0 || i + 1 == n) && c == '-') c = 'q';
+      label += c;
+    }
+    if (l + 1 == labels) label += 'z';  // top-level label not all digits
+    domain += label;
+  }
+  for (char c : domain) expect_domain += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  std::string raw = std::string(rng() % 3, ' ') + local + "@" + domain + std::string(rng() % 3, '\t');
+  return {raw, local + "@" + expect_domain};
+}
+
+TEST(NormalizeProperty, RandomValidAddressesRoundTrip) {
+  std::mt19937_64 rng(0xC0FFEE);
+  for (int i = 0; i < 100000; ++i) {
+    auto [raw, expect] = random_valid(rng);
+    std::string once, twice;
+    ASSERT_EQ(normalize_email(raw, once), reason::none) << raw;
+    ASSERT_EQ(once, expect) << raw;
+    ASSERT_EQ(normalize_email(once, twice), reason::none) << once;
+    ASSERT_EQ(twice, once);
+    ASSERT_EQ(onboard::key_of(once, false), onboard::key_of(twice, false));
+    ASSERT_EQ(onboard::key_of(once, true), onboard::key_of(twice, true));
+    ASSERT_EQ(onboard::key_of(once, false), onboard::key_of(onboard::dedupe_text(once, false), false));
+  }
+}
+
+TEST(NormalizeProperty, RandomBytesNeverCrashAndAcceptedOutputIsStable) {
+  std::mt19937_64 rng(42);
+  const std::string alphabet = std::string("aB9.@-_ \t\"\x01\x7F\xC3\xA9\xFF", 17);
+  for (int i = 0; i < 100000; ++i) {
+    std::string raw;
+    std::size_t n = rng() % 40;
+    for (std::size_t k = 0; k < n; ++k) raw += alphabet[rng() % alphabet.size()];
+    std::string once, twice;
+    if (normalize_email(raw, once) != reason::none) continue;
+    ASSERT_LE(once.size(), onboard::max_email_octets);
+    ASSERT_EQ(normalize_email(once, twice), reason::none) << once;
+    ASSERT_EQ(twice, once);
+    ASSERT_EQ(onboard::key_of(once, false), onboard::key_of(twice, false));
+  }
+}
+
+}  // namespace

@@ -1,0 +1,379 @@
+// Tests for onboard::io::corpus_reader: every input format, framing edge cases, hostile lines.
+#include <onboard/io/corpus_reader.hpp>
+#include <onboard/testkit/testkit.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <random>
+#include <thread>
+#include <unistd.h>
+#include <zlib.h>
+
+namespace {
+
+using onboard::io::corpus_error;
+using onboard::io::corpus_format;
+using onboard::io::corpus_options;
+using onboard::io::corpus_reader;
+using onboard::io::corpus_record;
+using onboard::io::line_problem;
+namespace tk = onboard::testkit;
+
+// rec: an owned copy of a record, for comparisons.
+struct rec {
+  std::uint32_t source;
+  std::uint64_t line;
+  std::string email, user_type, username, account_id;
+  line_problem problem;
+  std::string detail;
+  bool operator==(const rec&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& o, const rec& r) {
+  return o << "{" << r.source << ":" << r.line << " '" << r.email << "' type='" << r.user_type
+           << "' user='" << r.username << "' acct='" << r.account_id
+           << "' problem=" << static_cast<int>(r.problem) << " " << r.detail << "}";
+}
+
+std::vector<rec> read_all(std::vector<std::string> inputs, corpus_options o = {}) {
+  corpus_reader r(std::move(inputs), o);
+  std::vector<rec> out;
+  corpus_record c;
+  while (r.next(c))
+    out.push_back({c.source, c.line, std::string(c.email), std::string(c.user_type),
+                   std::string(c.username), std::string(c.account_id), c.problem,
+                   std::string(c.detail)});
+  return out;
+}
+
+rec ok(std::uint32_t src, std::uint64_t line, std::string email, std::string type = "",
+       std::string user = "", std::string acct = "") {
+  return {src, line, std::move(email), std::move(type), std::move(user), std::move(acct),
+          line_problem::none, ""};
+}
+
+void write_gzip(const tk::fs::path& p, const std::string& data, int members = 1) {
+  gzFile f = gzopen(p.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::size_t part = data.size() / static_cast<std::size_t>(members) + 1;
+  for (std::size_t off = 0; off < data.size(); off += part) {
+    std::size_t n = std::min(part, data.size() - off);
+    ASSERT_EQ(gzwrite(f, data.data() + off, static_cast<unsigned>(n)), static_cast<int>(n));
+    if (members > 1) {
+      // A new member: close and reopen in append mode.
+      gzclose(f);
+      f = gzopen(p.c_str(), "ab");
+    }
+  }
+  gzclose(f);
+}
+
+TEST(CorpusReader, PlainSkipsBlanksAndCommentsAndKeepsLineNumbers) {
+  tk::temp_dir d;
+  tk::write_file(d / "a.txt", "# header comment\n\none@x.com\n   \n  # indented comment\ntwo@x.com  \nthree@x.com");
+  auto r = read_all({(d / "a.txt").string()});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0], ok(0, 3, "one@x.com"));
+  EXPECT_EQ(r[1], ok(0, 6, "two@x.com  "));  // trailing blanks are the engine's to trim
+  EXPECT_EQ(r[2], ok(0, 7, "three@x.com"));  // no final newline
+}
+
+TEST(CorpusReader, CrlfAndBom) {
+  tk::temp_dir d;
+  tk::write_file(d / "a.txt", "\xEF\xBB\xBFone@x.com\r\ntwo@x.com\r\n\r\nthree@x.com\r\n");
+  auto r = read_all({(d / "a.txt").string()});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0], ok(0, 1, "one@x.com"));
+  EXPECT_EQ(r[1], ok(0, 2, "two@x.com"));
+  EXPECT_EQ(r[2], ok(0, 4, "three@x.com"));
+}
+
+TEST(CorpusReader, EmptyFileAndOnlyComments) {
+  tk::temp_dir d;
+  tk::write_file(d / "e.txt", "");
+  tk::write_file(d / "c.txt", "# nothing\n\n");
+  EXPECT_TRUE(read_all({(d / "e.txt").string(), (d / "c.txt").string()}).empty());
+}
+
+TEST(CorpusReader, CsvHeaderQuotingAndColumns) {
+  tk::temp_dir d;
+  tk::write_file(d / "u.csv",
+                 "\xEF\xBB\xBF Name , E-Mail ,User Type,username,Account_ID\r\n"
+                 "\"Smith, John\",john@x.com,PrivateUser,jsmith,acct-1\r\n"
+                 "\"Multi\nline\nname\",mary@x.com,,\"m \"\"q\"\"\",\r\n"
+                 "\r\n"
+                 "plain,\"quoted@x.com\",SharedDevice,,acct-2\n"
+                 "short,last@x.com");
+  corpus_options o;
+  o.email_column = "e_mail";  // matches "E-Mail": case, blanks, '_' and '-' are ignored
+  auto r = read_all({(d / "u.csv").string()}, o);
+  ASSERT_EQ(r.size(), 4u) << ::testing::PrintToString(r);
+  EXPECT_EQ(r[0], ok(0, 2, "john@x.com", "PrivateUser", "jsmith", "acct-1"));
+  EXPECT_EQ(r[1], ok(0, 3, "mary@x.com", "", "m \"q\"", ""));
+  EXPECT_EQ(r[2], ok(0, 7, "quoted@x.com", "SharedDevice", "", "acct-2"));
+  EXPECT_EQ(r[3], ok(0, 8, "last@x.com"));
+  corpus_reader rd({(d / "u.csv").string()}, o);
+  corpus_record c;
+  ASSERT_TRUE(rd.next(c));
+  EXPECT_EQ(rd.format(0), corpus_format::csv);
+}
+
+TEST(CorpusReader, CsvDetectedFromHeaderWithoutExtension) {
+  tk::temp_dir d;
+  tk::write_file(d / "list.txt", "EMAIL,user_type\na@x.com,PrivateUser\n");
+  tk::write_file(d / "plain.txt", "a@x.com\nemail\n");
+  auto r = read_all({(d / "list.txt").string(), (d / "plain.txt").string()});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0], ok(0, 2, "a@x.com", "PrivateUser"));
+  EXPECT_EQ(r[1], ok(1, 1, "a@x.com"));
+  EXPECT_EQ(r[2], ok(1, 2, "email"));
+}
+
+TEST(CorpusReader, CsvWithoutEmailColumnIsAnErrorNamingFileAndColumn) {
+  tk::temp_dir d;
+  tk::write_file(d / "bad.csv", "name,address\nx,y@x.com\n");
+  try {
+    corpus_reader r({(d / "bad.csv").string()}, {});
+    FAIL() << "expected corpus_error";
+  } catch (const corpus_error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("bad.csv"), std::string::npos) << m;
+    EXPECT_NE(m.find("'email'"), std::string::npos) << m;
+    EXPECT_NE(m.find("name, address"), std::string::npos) << m;
+  }
+  corpus_options o;
+  o.email_column = "mail";
+  EXPECT_THROW(corpus_reader({(d / "bad.csv").string()}, o), corpus_error);
+  o.email_column = "address";
+  EXPECT_EQ(read_all({(d / "bad.csv").string()}, o).at(0).email, "y@x.com");
+}
+
+TEST(CorpusReader, MissingFileAndDirectoryAreErrorsNamingThem) {
+  tk::temp_dir d;
+  try {
+    corpus_reader r({(d / "nope.txt").string()}, {});
+    FAIL();
+  } catch (const corpus_error& e) {
+    EXPECT_NE(std::string(e.what()).find("nope.txt"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("No such file"), std::string::npos);
+  }
+  try {
+    corpus_reader r({d.path().string()}, {});
+    FAIL();
+  } catch (const corpus_error& e) {
+    EXPECT_NE(std::string(e.what()).find("directory"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CorpusReader, UnreadableFileIsAnError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads everything";
+  tk::temp_dir d;
+  tk::write_file(d / "secret.txt", "a@x.com\n");
+  ::chmod((d / "secret.txt").c_str(), 0);
+  EXPECT_THROW(corpus_reader({(d / "secret.txt").string()}, {}), corpus_error);
+}
+
+TEST(CorpusReader, GzipByExtensionAndByMagicIncludingConcatenatedMembers) {
+  tk::temp_dir d;
+  std::string text;
+  for (int i = 0; i < 50000; ++i) text += "user" + std::to_string(i) + "@example.com\n";
+  write_gzip(d / "a.txt.gz", text);
+  write_gzip(d / "disguised.txt", text, 3);
+  write_gzip(d / "u.csv.gz", "email,username\na@x.com,\"A, B\"\n");
+  for (const char* name : {"a.txt.gz", "disguised.txt"}) {
+    auto r = read_all({(d / name).string()});
+    ASSERT_EQ(r.size(), 50000u) << name;
+    EXPECT_EQ(r[0].email, "user0@example.com");
+    EXPECT_EQ(r[49999], ok(0, 50000, "user49999@example.com"));
+  }
+  auto c = read_all({(d / "u.csv.gz").string()});
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0], ok(0, 2, "a@x.com", "", "A, B"));
+}
+
+TEST(CorpusReader, CorruptOrTruncatedGzipIsAnError) {
+  tk::temp_dir d;
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "user" + std::to_string(i) + "@example.com\n";
+  write_gzip(d / "ok.gz", text);
+  std::string z = tk::read_file(d / "ok.gz");
+  tk::write_file(d / "trunc.gz", z.substr(0, z.size() / 2));
+  std::string bad = z;
+  for (std::size_t i = 20; i < bad.size() - 8; i += 7) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+  tk::write_file(d / "bad.gz", bad);
+  for (const char* name : {"trunc.gz", "bad.gz"}) {
+    try {
+      read_all({(d / name).string()});
+      FAIL() << name;
+    } catch (const corpus_error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CorpusReader, StdinThroughAPipeAndSeveralInputs) {
+  tk::temp_dir d;
+  tk::write_file(d / "a.txt", "a1@x.com\na2@x.com\n");
+  tk::write_file(d / "b.csv", "email\nb1@x.com\n");
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::thread writer([w = fds[1]] {
+    std::string s;
+    for (int i = 0; i < 20000; ++i) s += "s" + std::to_string(i) + "@x.com\n";
+    const char* p = s.data();
+    std::size_t n = s.size();
+    while (n) {
+      ssize_t k = ::write(w, p, n);
+      if (k <= 0) break;
+      p += k;
+      n -= static_cast<std::size_t>(k);
+    }
+    ::close(w);
+  });
+  corpus_options o;
+  o.stdin_fd = fds[0];
+  auto r = read_all({(d / "a.txt").string(), "-", (d / "b.csv").string()}, o);
+  writer.join();
+  ::close(fds[0]);
+  ASSERT_EQ(r.size(), 2u + 20000u + 1u);
+  EXPECT_EQ(r[0], ok(0, 1, "a1@x.com"));
+  EXPECT_EQ(r[2], ok(1, 1, "s0@x.com"));
+  EXPECT_EQ(r[20001], ok(1, 20000, "s19999@x.com"));
+  EXPECT_EQ(r.back(), ok(2, 2, "b1@x.com"));
+  corpus_reader names({(d / "a.txt").string(), "-"}, o);
+  EXPECT_EQ(names.input_name(1), "<stdin>");
+}
+
+TEST(CorpusReader, HostileLinesAreRejectedNotFatal) {
+  tk::temp_dir d;
+  std::string big(5 * 1024 * 1024, 'a');
+  std::string s = std::string("nul\0byte@x.com\n", 15) + "bad\xC3(utf8@x.com\n" +
+                  "over\xC0\xAFlong@x.com\n" + "surrogate\xED\xA0\x80@x.com\n" + big + "\n" +
+                  "after@x.com\n" + "caf\xC3\xA9@x.com\n" + big;
+  tk::write_file(d / "h.txt", s);
+  auto r = read_all({(d / "h.txt").string()});
+  ASSERT_EQ(r.size(), 8u) << ::testing::PrintToString(r);
+  EXPECT_EQ(r[0], ok(0, 1, std::string("nul\0byte@x.com", 14)));  // NUL: the engine's control_char
+  EXPECT_EQ(r[1].problem, line_problem::bad_utf8);
+  EXPECT_EQ(r[1].line, 2u);
+  EXPECT_EQ(r[2].problem, line_problem::bad_utf8);
+  EXPECT_EQ(r[3].problem, line_problem::bad_utf8);
+  EXPECT_EQ(r[4].problem, line_problem::too_long);
+  EXPECT_EQ(r[4].line, 5u);
+  EXPECT_NE(r[4].detail.find("h.txt:5:"), std::string::npos) << r[4].detail;
+  EXPECT_EQ(r[5], ok(0, 6, "after@x.com"));
+  EXPECT_EQ(r[6], ok(0, 7, "caf\xC3\xA9@x.com"));
+  EXPECT_EQ(r[7].problem, line_problem::too_long);  // unterminated giant last line
+  EXPECT_EQ(r[7].line, 8u);
+}
+
+TEST(CorpusReader, TooLongCsvLineAndLongLineInsideBuffer) {
+  tk::temp_dir d;
+  corpus_options o;
+  o.max_line = 100;
+  tk::write_file(d / "l.csv", "email\n" + std::string(150, 'b') + "@x.com\nok@x.com\n");
+  tk::write_file(d / "l.txt", std::string(150, 'b') + "\nok@x.com\n");
+  for (const char* n : {"l.csv", "l.txt"}) {
+    auto r = read_all({(d / n).string()}, o);
+    ASSERT_EQ(r.size(), 2u) << n;
+    EXPECT_EQ(r[0].problem, line_problem::too_long) << n;
+    EXPECT_EQ(r[1].email, "ok@x.com") << n;
+  }
+}
+
+TEST(CorpusReader, UnbalancedQuoteRejectsOneLineNamingFileAndLineThenRecovers) {
+  tk::temp_dir d;
+  tk::write_file(d / "q.csv",
+                 "email,name\n"
+                 "a@x.com,ok\n"
+                 "\"b@x.com,never closed\n"
+                 "c@x.com,fine\n"
+                 "d\"@x.com,stray quote\n"
+                 "\"e@x.com\"junk,after quote\n"
+                 "f@x.com,last\n");
+  auto r = read_all({(d / "q.csv").string()});
+  ASSERT_EQ(r.size(), 6u) << ::testing::PrintToString(r);
+  EXPECT_EQ(r[0], ok(0, 2, "a@x.com"));
+  EXPECT_EQ(r[1].problem, line_problem::bad_csv);
+  EXPECT_EQ(r[1].line, 3u);
+  EXPECT_NE(r[1].detail.find("q.csv:3: "), std::string::npos) << r[1].detail;
+  EXPECT_EQ(r[2], ok(0, 4, "c@x.com"));
+  EXPECT_EQ(r[3].problem, line_problem::bad_csv);
+  EXPECT_NE(r[3].detail.find("q.csv:5:"), std::string::npos) << r[3].detail;
+  EXPECT_EQ(r[4].problem, line_problem::bad_csv);
+  EXPECT_NE(r[4].detail.find("q.csv:6:"), std::string::npos) << r[4].detail;
+  EXPECT_EQ(r[5], ok(0, 7, "f@x.com"));
+}
+
+TEST(CorpusReader, UnterminatedQuoteBeyondTheRecordCapRecovers) {
+  tk::temp_dir d;
+  corpus_options o;
+  o.max_line = 64;
+  std::string s = "email\n\"open@x.com\n";
+  for (int i = 0; i < 20; ++i) s += "r" + std::to_string(i) + "@x.com\n";
+  tk::write_file(d / "q.csv", s);
+  auto r = read_all({(d / "q.csv").string()}, o);
+  ASSERT_EQ(r.size(), 21u);
+  EXPECT_EQ(r[0].problem, line_problem::bad_csv);
+  EXPECT_EQ(r[0].line, 2u);
+  EXPECT_EQ(r[1], ok(0, 3, "r0@x.com"));
+  EXPECT_EQ(r[20], ok(0, 22, "r19@x.com"));
+}
+
+TEST(CorpusReader, RowWithoutTheEmailFieldIsBadCsv) {
+  tk::temp_dir d;
+  tk::write_file(d / "r.csv", "name,email\nonly-a-name\nn,a@x.com\n");
+  auto r = read_all({(d / "r.csv").string()});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].problem, line_problem::bad_csv);
+  EXPECT_EQ(r[1], ok(0, 3, "a@x.com"));
+}
+
+// Tiny buffers force every record across refill boundaries; the records must not change.
+TEST(CorpusReader, PropertyBufferSizeDoesNotChangeRecords) {
+  std::mt19937_64 rng(12345);
+  tk::temp_dir d;
+  for (int round = 0; round < 20; ++round) {
+    std::string plain, csv = "email,username,user_type\n";
+    int n = 200 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      std::string e = "u" + std::to_string(rng() % 100000) + "@d" + std::to_string(i % 7) + ".com";
+      switch (rng() % 6) {
+        case 0: plain += "\n"; break;
+        case 1: plain += "# c\r\n"; break;
+        default: plain += e + ((rng() & 1) ? "\r\n" : "\n");
+      }
+      switch (rng() % 4) {
+        case 0: csv += "\"" + e + "\",\"multi\nline \"\"x\"\"\",PrivateUser\n"; break;
+        case 1: csv += e + ",,\r\n"; break;
+        default: csv += e + ",\"a,b\",\n";
+      }
+    }
+    tk::write_file(d / "p.txt", plain);
+    tk::write_file(d / "c.csv", csv);
+    corpus_options small;
+    small.max_line = 48;
+    small.buffer_size = 1;
+    auto a = read_all({(d / "p.txt").string(), (d / "c.csv").string()});
+    auto b = read_all({(d / "p.txt").string(), (d / "c.csv").string()}, small);
+    ASSERT_EQ(a, b) << "round " << round;
+  }
+}
+
+TEST(ValidUtf8, AcceptsWellFormedRejectsMalformed) {
+  using onboard::io::valid_utf8;
+  EXPECT_TRUE(valid_utf8(""));
+  EXPECT_TRUE(valid_utf8("plain ascii that is longer than eight bytes"));
+  EXPECT_TRUE(valid_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));  // é € 😀
+  EXPECT_TRUE(valid_utf8("\xF4\x8F\xBF\xBF"));                      // U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xC3"));                                  // truncated
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                              // overlong
+  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));                          // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));                          // surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));                      // > U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xFF"));
+  EXPECT_FALSE(valid_utf8("abcdefgh\x80"));                          // stray continuation
+}
+
+}  // namespace
