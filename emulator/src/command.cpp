@@ -54,6 +54,8 @@ service behaviour:
   --p-drop P                probability of closing the connection without an answer; half of
                             the dropped requests are applied first (the in-doubt case)
   --p-failed-invite P       per address: Status/EmailStatus Failed, not applied
+  --refuse-domain DOMAIN    InviteUsers naming an address at DOMAIN is refused with 400
+                            BadRequestException (repeatable; a policy refusal for tests)
   --seed N                  fault RNG seed; connection k uses seed+k (default: random)
   --ledger FILE             one line per applied address: invite|create<TAB>account<TAB>address
                             (created 0600, truncated at start, flushed every 100 ms and at exit)
@@ -153,6 +155,11 @@ parsed parse_args(const std::vector<std::string>& args) {
       {"--p500", [&](const std::string& v) { o.p500 = parse_probability("--p500", v); }},
       {"--p-drop", [&](const std::string& v) { o.p_drop = parse_probability("--p-drop", v); }},
       {"--p-failed-invite", [&](const std::string& v) { o.p_failed_invite = parse_probability("--p-failed-invite", v); }},
+      {"--refuse-domain", [&](const std::string& v) {
+         std::string d = v;
+         for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+         o.refuse_domains.push_back(d);
+       }},
       {"--seed", [&](const std::string& v) { o.seed = parse_number<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
       {"--ledger", [&](const std::string& v) { o.ledger_file = v; }},
       {"--idle-timeout-ms", ms("--idle-timeout-ms", o.idle_timeout)},

@@ -109,6 +109,7 @@ class service {
   reply create_user(const call& c, const request& req, bool apply);
   reply list_users(const call& c, const request& req);
   bool p_failed(rng_t& rng) const;
+  bool refused_domain(std::string_view email) const;
 
   server_options opts_;
   signing::verifier verifier_;

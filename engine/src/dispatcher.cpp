@@ -7,6 +7,9 @@
 #include <onboard/engine/rate_gate.hpp>
 #include <onboard/signing/sigv4.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,11 +42,7 @@ std::vector<std::string> emails_of(const work_batch& b) {
   return v;
 }
 
-net::awaitable<void> async_sleep(engine::retry_duration d) {
-  net::steady_timer t(co_await net::this_coro::executor,
-                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
-  co_await t.async_wait(net::use_awaitable);
-}
+
 
 address_outcome failed_outcome(const work_item& item, std::string code, std::string message,
                                unsigned attempts, std::string request_id) {
@@ -110,24 +109,79 @@ void dispatcher::set_fatal(int code, std::string message) {
     std::lock_guard lk(fatal_mu_);
     if (!fatal_) fatal_ = fatal_stop{code, std::move(message)};
   }
-  request_stop();
+  // Bad credentials or an unknown account fail every request alike: stop everything now rather
+  // than let the other connections spend more of the corpus on the same refusal.
+  request_stop(/*hard=*/true);
 }
 
-net::awaitable<void> dispatcher::async_sender(transport& t, async_queue<work_batch>& queue) {
-  while (!stopping()) {
-    auto b = co_await queue.async_pop();
-    if (!b || stopping()) break;  // a popped but unsent batch has no intent: the next run reads it again
-    co_await async_process(t, std::move(*b));
+void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue<work_batch>& queue,
+                              std::function<void(std::exception_ptr)> done) {
+  queue_ = &queue;
+  sender& s = senders_.emplace_back();
+  s.ex = ex;
+  s.t = &t;
+  net::co_spawn(ex, async_sender(s, queue),
+                net::bind_cancellation_slot(s.cancel.slot(), std::move(done)));
+}
+
+void dispatcher::request_stop(bool hard) {
+  stopping_.store(true);
+  if (queue_) queue_->close(/*discard=*/true);
+  for (auto& s : senders_) {
+    // The signal belongs to the sender's strand: emit it there, where `waiting` is also exact.
+    net::post(s.ex, [&s, hard] {
+      if (hard || s.waiting) s.cancel.emit(net::cancellation_type::terminal);
+    });
   }
 }
 
-net::awaitable<dispatcher::classified> dispatcher::async_exchange(transport& t,
+// async_pause: a backoff wait; nothing is in flight, so a stop may cut it short.
+net::awaitable<void> dispatcher::async_pause(sender& s, engine::retry_duration d) {
+  net::steady_timer t(s.ex, std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  s.waiting = true;
+  co_await t.async_wait(net::use_awaitable);
+  s.waiting = false;
+}
+
+net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>& queue) {
+  try {
+    while (!stopping()) {
+      s.waiting = true;
+      auto b = co_await queue.async_pop();
+      s.waiting = false;
+      if (!b || stopping()) break;  // a popped but unsent batch has no intent: the next run reads it again
+      co_await async_process(s, std::move(*b));
+    }
+  } catch (const boost::system::system_error& e) {
+    // Cancelled by request_stop: whatever this sender had not finished stays in the journal as an
+    // intent without outcome, which the next run verifies.
+    if (e.code() != net::error::operation_aborted) throw;
+  }
+}
+
+net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
                                                                   const std::string& partition,
                                                                   const std::string& method,
                                                                   const std::string& target,
                                                                   std::string body,
-                                                                  std::size_t addresses) {
+                                                                  std::size_t addresses,
+                                                                  const work_batch*& intent) {
+  s.waiting = true;
   auto stamp = co_await gate_.async_acquire(partition);
+  s.waiting = false;
+  classified c;
+  if (stopping()) {
+    gate_.on_abandon(partition, stamp);
+    c.cancelled = true;
+    co_return c;
+  }
+  if (intent) {
+    // Write-ahead, as late as possible: a batch still waiting for its token when the run stops
+    // has no intent, so the next run sends it without first asking ListUsers about it.
+    co_await journal_->async_record_intent(intent->id, emails_of(*intent));
+    intent = nullptr;
+  }
+  transport& t = *s.t;
 
   outgoing_request req;
   req.method = method;
@@ -144,7 +198,6 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(transport& t,
 
   bump(stats_.requests);
   bump(stats_.in_flight);
-  classified c;
   c.r = co_await t.async_exchange(req);
   stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
 
@@ -186,15 +239,17 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(transport& t,
 }
 
 // async_process: one batch from the queue to terminal outcomes for all its addresses.
-net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
-  if (journal_) co_await journal_->async_record_intent(batch.id, emails_of(batch));
-
+net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
   if (cfg_.in_doubt != in_doubt_policy::resend && !cfg_.in_doubt_addresses.empty()) {
-    if (!co_await async_verify(t, batch, /*only_earlier_in_doubt=*/true)) co_return;
+    if (!co_await async_verify(s, batch, /*only_earlier_in_doubt=*/true)) co_return;
   }
 
   const std::string partition = batch.account_id;
   const bool is_invite = cfg_.op == operation::invite;
+  // The whole batch's intent goes to the journal just before its first request (bisected halves
+  // and retries share it: they carry the same batch id and a subset of its addresses).
+  const work_batch intent_batch = batch;
+  const work_batch* intent = journal_ ? &intent_batch : nullptr;
   // Work list: a 400 on a batch splits it in two until the refused addresses are isolated; the
   // halves keep the batch id, so their outcomes close the same journal intent.
   std::vector<work_batch> pending{std::move(batch)};
@@ -214,7 +269,7 @@ net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
       if (attempts > 0) bump(stats_.retries);
       ++attempts;
       classified c =
-          co_await async_exchange(t, partition, "POST", target, std::move(body), b.items.size());
+          co_await async_exchange(s, partition, "POST", target, std::move(body), b.items.size(), intent);
       if (c.cancelled) co_return;
       if (c.tls_rejected) {
         set_fatal(exit_config, c.r.detail);
@@ -361,8 +416,8 @@ net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
           continue;
         case retry_action::reconcile:
           // Ask ListUsers which addresses arrived; only the others are sent again.
-          if (!co_await async_verify(t, b, /*only_earlier_in_doubt=*/false)) continue;
-          co_await async_sleep(policy_.backoff(cls, attempts));
+          if (!co_await async_verify(s, b, /*only_earlier_in_doubt=*/false)) continue;
+          co_await async_pause(s, policy_.backoff(cls, attempts));
           continue;
         case retry_action::park:
           --attempts;  // an empty retry budget delays the batch; it does not use up its attempts
@@ -370,7 +425,7 @@ net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
         case retry_action::retry:
         case retry_action::done:
           last_cost = d.cost;
-          co_await async_sleep(d.delay);
+          co_await async_pause(s, d.delay);
           continue;
       }
     }
@@ -379,7 +434,7 @@ net::awaitable<void> dispatcher::async_process(transport& t, work_batch batch) {
 
 // async_verify: asks ListUsers about the addresses of `batch` that may already have been applied
 // and takes out those the service knows. Returns false when nothing is left to send.
-net::awaitable<bool> dispatcher::async_verify(transport& t, work_batch& batch,
+net::awaitable<bool> dispatcher::async_verify(sender& s, work_batch& batch,
                                               bool only_earlier_in_doubt) {
   std::vector<work_item> keep;
   std::vector<address_outcome> confirmed;
@@ -402,8 +457,10 @@ net::awaitable<bool> dispatcher::async_verify(transport& t, work_batch& batch,
     std::string request_id;
     for (unsigned attempt = 1; !found; ++attempt) {
       if (stopping()) co_return false;
-      auto c = co_await async_exchange(t, batch.account_id, "GET",
-                                       chime::list_users_target(batch.account_id, item.email), {}, 1);
+      const work_batch* no_intent = nullptr;  // ListUsers is read-only: nothing to journal
+      auto c = co_await async_exchange(s, batch.account_id, "GET",
+                                       chime::list_users_target(batch.account_id, item.email), {}, 1,
+                                       no_intent);
       if (c.cancelled) co_return false;
       if (c.cls == retry_class::success) {
         auto users = chime::decode_users(c.r.response.body);
@@ -425,7 +482,7 @@ net::awaitable<bool> dispatcher::async_verify(transport& t, work_batch& batch,
       auto d = policy_.decide(c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls,
                               attempt, {});
       if (d.what == retry_action::give_up) break;
-      co_await async_sleep(d.delay);
+      co_await async_pause(s, d.delay);
     }
     if (!found) {
       spdlog::warn("could not verify {} with ListUsers; sending it again", log_email(item.email));

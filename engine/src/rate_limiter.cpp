@@ -108,6 +108,8 @@ void rate_limiter::advance(time_point now) {
   while (!successes_at_.empty() && successes_at_.front() < keep_from) successes_at_.pop_front();
   auto breaker_from = plus(now, -cfg_.breaker_window);
   while (!unavailable_at_.empty() && unavailable_at_.front() < breaker_from) unavailable_at_.pop_front();
+  while (!recent_successes_at_.empty() && recent_successes_at_.front() < breaker_from)
+    recent_successes_at_.pop_front();
 }
 
 reservation rate_limiter::reserve(time_point now) {
@@ -204,6 +206,7 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
     case response_kind::success:
       ++successes_;
       successes_at_.push_back(now);
+      recent_successes_at_.push_back(now);
       return;
     case response_kind::other_error:
       return;
@@ -214,10 +217,18 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
     case response_kind::unavailable:
       ++unavailables_;
       if (!cfg_.adaptive) return;
+      advance(now);
       unavailable_at_.push_back(now);
+      // Only a substantial share of 503s says "too fast"; a few percent of independent 503s is
+      // the service's background noise, and cutting on each one collapses the rate (seen: 5%
+      // random 503s drove a 300 req/s partition down to the 2 req/s floor).
+      const double n503 = static_cast<double>(unavailable_at_.size());
+      const double share = n503 / (n503 + static_cast<double>(recent_successes_at_.size()));
+      if (n503 < cfg_.unavailable_min_count || share < cfg_.unavailable_cut_share) return;
       if (stamp.epoch == epoch_) cut(now, cfg_.beta_unavailable);
       if (breaker_ == breaker_state::closed &&
-          static_cast<int>(unavailable_at_.size()) >= cfg_.breaker_threshold) {
+          static_cast<int>(unavailable_at_.size()) >= cfg_.breaker_threshold &&
+          share >= cfg_.breaker_share) {
         breaker_ = breaker_state::open;
         unavailable_at_.clear();
         gate_until_ = std::max(gate_until_, plus(now, uniform(cfg_.breaker_pause_min, cfg_.breaker_pause_max)));

@@ -307,7 +307,7 @@ int run_onboarding(const run_options& opts) {
   for (int i = 0; i < opts.connections; ++i) {
     auto strand = net::make_strand(ioc);
     transports.push_back(std::make_unique<https_transport>(strand, *ep.value, *tls, copts));
-    net::co_spawn(strand, disp.async_sender(*transports.back(), queue), on_sender_done);
+    disp.spawn_sender(strand, *transports.back(), queue, on_sender_done);
   }
 
   // Progress ticks until the last sender ends.

@@ -146,9 +146,8 @@ TEST_F(api, list_users_shows_invited_and_created_users_paginated) {
     std::string t = list_path + "?max-results=2" + (token.empty() ? "" : "&next-token=" + token);
     auto r = c.call("GET", t);
     ASSERT_EQ(r.status, 200u) << r.body;
-    for (const auto& u : r.json().at("Users").as_array())
-      seen.emplace_back(u.at("PrimaryEmail").as_string());
     auto jv = r.json();
+    for (const auto& u : jv.at("Users").as_array()) seen.emplace_back(u.at("PrimaryEmail").as_string());
     token = jv.as_object().contains("NextToken") ? std::string(jv.at("NextToken").as_string()) : "";
     ++pages;
   } while (!token.empty() && pages < 10);

@@ -32,9 +32,10 @@ class aws_cli : public ::testing::Test {
                      const std::string& secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY") {
     std::vector<std::string> argv = {aws, "chime"};
     argv.insert(argv.end(), args.begin(), args.end());
-    for (const auto& a : {"--endpoint-url", emu.url().c_str(), "--ca-bundle", emu.ca_path().c_str(),
-                          "--region", "us-east-1", "--output", "json"})
-      argv.emplace_back(a);
+    for (const std::string& a : {std::string("--endpoint-url"), emu.url(), std::string("--ca-bundle"),
+                                 emu.ca_path().string(), std::string("--region"), std::string("us-east-1"),
+                                 std::string("--output"), std::string("json")})
+      argv.push_back(a);
     tk::child_process::options o;
     o.env_set = {{"HOME", home_.path().string()},
                  {"AWS_CONFIG_FILE", (home_ / "config").string()},

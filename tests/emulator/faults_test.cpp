@@ -146,7 +146,8 @@ TEST(faults, p_failed_invite_marks_addresses_failed_and_does_not_apply_them) {
   ASSERT_EQ(r.status, 201u);
   std::vector<std::string> ok;
   int failed = 0;
-  for (const auto& inv : r.json().at("Invites").as_array()) {
+  auto body = r.json();
+  for (const auto& inv : body.at("Invites").as_array()) {
     if (inv.at("Status").as_string() == "Failed") {
       EXPECT_EQ(inv.at("EmailStatus").as_string(), "Failed");
       ++failed;

@@ -191,7 +191,7 @@ TEST(NormalizeProperty, RandomValidAddressesRoundTrip) {
 
 TEST(NormalizeProperty, RandomBytesNeverCrashAndAcceptedOutputIsStable) {
   std::mt19937_64 rng(42);
-  const std::string alphabet = std::string("aB9.@-_ \t\"\x01\x7F\xC3\xA9\xFF", 17);
+  const std::string alphabet = std::string("aB9.@-_ \t\"\x01\x7F\xC3\xA9\xFF", 15);
   for (int i = 0; i < 100000; ++i) {
     std::string raw;
     std::size_t n = rng() % 40;

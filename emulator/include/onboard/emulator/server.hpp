@@ -71,6 +71,7 @@ struct server_options {
   double p500 = 0;              // ServiceFailureException, not applied
   double p_drop = 0;            // close without answering; applied first with probability 1/2
   double p_failed_invite = 0;   // per address Status/EmailStatus Failed, not applied
+  std::vector<std::string> refuse_domains;  // lower-case; InviteUsers with such an address -> 400
   std::optional<std::uint64_t> seed;  // none: random
 
   std::string ledger_file;  // empty: no ledger. Created 0600, truncated at start.

@@ -15,11 +15,15 @@
 #include <onboard/engine/run_stats.hpp>
 #include <onboard/engine/transport.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -80,25 +84,38 @@ class dispatcher {
   dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
              journal* jrnl, run_stats& stats, outcome_sink sink);
 
-  // async_sender: takes batches from `queue` until it is closed or the run stops.
-  boost::asio::awaitable<void> async_sender(transport& t, async_queue<work_batch>& queue);
+  // spawn_sender: starts a sender coroutine on `ex` (the transport's strand) that takes batches
+  // from `queue` until it is closed or the run stops; `done` runs when it ends.
+  void spawn_sender(boost::asio::any_io_executor ex, transport& t, async_queue<work_batch>& queue,
+                    std::function<void(std::exception_ptr)> done);
 
-  // request_stop: senders finish the exchange in hand and take no new batch.
-  void request_stop() { stopping_.store(true); }
+  // request_stop: senders take no new batch. Senders waiting for a token or a batch are woken at
+  // once; with `hard`, requests in flight are cancelled too (they stay in doubt in the journal).
+  void request_stop(bool hard = false);
   bool stopping() const { return stopping_.load(); }
 
   // fatal: set when the run had to stop (first reason wins).
   std::optional<fatal_stop> fatal() const;
 
  private:
-  boost::asio::awaitable<void> async_process(transport& t, work_batch batch);
-  boost::asio::awaitable<bool> async_verify(transport& t, work_batch& batch,
-                                            bool only_earlier_in_doubt);
   struct classified;
-  boost::asio::awaitable<classified> async_exchange(transport& t, const std::string& partition,
+  // sender: one sender coroutine's identity: where it runs, how to cancel it, what it awaits.
+  struct sender {
+    boost::asio::any_io_executor ex;
+    transport* t = nullptr;
+    boost::asio::cancellation_signal cancel;
+    bool waiting = false;  // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
+  };
+  boost::asio::awaitable<void> async_sender(sender& s, async_queue<work_batch>& queue);
+  boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
+  boost::asio::awaitable<void> async_process(sender& s, work_batch batch);
+  boost::asio::awaitable<bool> async_verify(sender& s, work_batch& batch,
+                                            bool only_earlier_in_doubt);
+  boost::asio::awaitable<classified> async_exchange(sender& s, const std::string& partition,
                                                     const std::string& method,
                                                     const std::string& target, std::string body,
-                                                    std::size_t addresses);
+                                                    std::size_t addresses,
+                                                    const work_batch*& intent);
   void finish(const work_batch& b, std::vector<address_outcome> outcomes);
   void fail_all(const work_batch& b, const std::string& code, const std::string& message,
                 unsigned attempts, const std::string& request_id = {});
@@ -112,6 +129,8 @@ class dispatcher {
   run_stats& stats_;
   outcome_sink sink_;
   std::atomic<bool> stopping_{false};
+  std::deque<sender> senders_;  // deque: stable addresses for the coroutines
+  async_queue<work_batch>* queue_ = nullptr;
   mutable std::mutex fatal_mu_;
   std::optional<fatal_stop> fatal_;
 };

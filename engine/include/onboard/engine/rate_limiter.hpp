@@ -102,9 +102,17 @@ struct rate_limiter_config {
   // the service's bucket to overflow (it holds ~1 s of tokens in the model).
   double throttle_pause = 0.2;
 
-  // breaker_threshold / breaker_window: >= 5 503s within 10 s opens the circuit breaker (§8).
+  // breaker_threshold / breaker_window / breaker_share: >= 5 503s within 10 s (§8) that are also
+  // at least half of the answers in that window open the circuit breaker. Without the share, a
+  // fast partition (300 req/s) trips on a 0.2% error rate and idles for seconds at a time.
   int breaker_threshold = 5;
   double breaker_window = 10.0;
+  double breaker_share = 0.5;
+  // unavailable_cut_share / unavailable_min_count: a 503 cuts the rate (beta_unavailable) only when
+  // 503s are >= 10% of the answers over the breaker window and at least 3: below that they are
+  // noise that retries absorb, not a sign the service is overloaded by us.
+  double unavailable_cut_share = 0.1;
+  double unavailable_min_count = 3;
   // breaker_pause_min / _max: an open breaker pauses the partition U(5, 10) s, then lets exactly
   // one probe through; the probe's success closes it. Jittered so processes sharing a service do
   // not probe in lock step.
@@ -220,7 +228,8 @@ class rate_limiter {
   std::uint64_t epoch_ = 0;
   time_point gate_until_{};
   std::deque<time_point> successes_at_;  // 2xx times within the longest goodput window
-  std::deque<time_point> unavailable_at_;
+  std::deque<time_point> unavailable_at_;        // 503 times within the breaker window
+  std::deque<time_point> recent_successes_at_;   // 2xx times within the breaker window
   // closed: normal; open: paused until gate_until_, then the next send is the probe; probing: the
   // probe is in flight and nobody else may send.
   enum class breaker_state : std::uint8_t { closed, open, probing } breaker_ = breaker_state::closed;

@@ -1,0 +1,214 @@
+// End to end: the real `chime-onboard invite` process against the real emulator process, over
+// TLS with SigV4, asserting on what the service applied (its ledger and counters).
+#include <onboard/testkit/emulator.hpp>
+#include <onboard/testkit/testkit.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace {
+
+using namespace onboard::testkit;
+using namespace std::chrono_literals;
+
+constexpr const char* access_key = "AKIDEXAMPLE";
+constexpr const char* secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+// corpus: `unique` distinct valid addresses, each written once or twice in varying case and
+// spacing, plus some lines no mail system accepts. `expected` holds the addresses as the engine
+// will send them (trimmed, domain lowercased).
+struct corpus {
+  std::string text;
+  std::set<std::string> expected;
+};
+
+corpus make_corpus(std::size_t unique, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  corpus c;
+  std::ostringstream out;
+  out << "# exported from the HR system\n";
+  for (std::size_t i = 0; i < unique; ++i) {
+    std::string local = "user" + std::to_string(i);
+    std::string domain = (i % 3 == 0) ? "Example.COM" : "corp.example.org";
+    std::string lower_domain = domain;
+    for (auto& ch : lower_domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    c.expected.insert(local + "@" + lower_domain);
+    out << local << "@" << domain << "\n";
+    if (rng() % 10 == 0) out << "  " << local << "@" << lower_domain << "  \n";  // a duplicate
+    if (rng() % 100 == 0) out << "not-an-address-" << i << "\n";
+  }
+  c.text = out.str();
+  return c;
+}
+
+// ledger_addresses: address -> times applied, for one operation.
+std::map<std::string, int> ledger_addresses(const fs::path& ledger, std::string_view op) {
+  std::map<std::string, int> m;
+  std::istringstream in(read_file(ledger));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto t1 = line.find('\t'), t2 = line.rfind('\t');
+    if (t1 == std::string::npos || line.substr(0, t1) != op) continue;
+    ++m[line.substr(t2 + 1)];
+  }
+  return m;
+}
+
+child_process::options client_env(const temp_dir& home) {
+  child_process::options o;
+  o.env_set = {{"AWS_ACCESS_KEY_ID", access_key},
+               {"AWS_SECRET_ACCESS_KEY", secret_key},
+               {"HOME", home.path().string()},
+               {"AWS_CONFIG_FILE", (home / "no-config").string()},
+               {"AWS_SHARED_CREDENTIALS_FILE", (home / "no-credentials").string()}};
+  o.env_unset = {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME",
+                 "AWS_CA_BUNDLE", "AWS_MAX_ATTEMPTS", "AWS_REGION", "AWS_DEFAULT_REGION"};
+  return o;
+}
+
+std::vector<std::string> invite_argv(const emulator_process& emu, const fs::path& input,
+                                     const temp_dir& dir, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {cli(),           "invite",
+                                   "--account-id",  "acct-1",
+                                   "--input",       input.string(),
+                                   "--endpoint-url", emu.url(),
+                                   "--ca-bundle",   emu.ca_path().string(),
+                                   "--journal",     (dir / "run.journal").string(),
+                                   "--report",      (dir / "report.csv").string(),
+                                   "--progress",    "off",
+                                   "--output",      "json"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+// report_failed: addresses the report marks failed.
+std::set<std::string> report_failed(const fs::path& report) {
+  std::set<std::string> s;
+  std::istringstream in(read_file(report));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    auto comma = line.find(',');
+    if (line.find(",failed,") != std::string::npos) s.insert(line.substr(0, comma));
+  }
+  return s;
+}
+
+TEST(invite_e2e, every_valid_address_arrives_once_through_throttling_503s_drops_and_failures) {
+  emulator_process emu({"--accounts", "acct-1", "--rate", "300", "--burst", "300", "--p503", "0.05",
+                        "--p-drop", "0.01", "--p-failed-invite", "0.001", "--seed", "11"},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  auto c = make_corpus(100'000, 5);
+  write_file(dir / "users.txt", c.text);
+
+  auto r = run(invite_argv(emu, dir / "users.txt", dir, {"--connections", "8"}), client_env(dir),
+               5min);
+  ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;  // rejected lines, failed invites
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+
+  auto applied = ledger_addresses(emu.ledger_path(), "invite");
+  auto failed = report_failed(dir / "report.csv");
+  std::size_t twice = 0;
+  for (const auto& [a, n] : applied) twice += n > 1;
+  EXPECT_EQ(twice, 0u) << "--in-doubt verify must never invite anyone twice";
+  // Every valid unique address was either applied or reported failed by the service, nothing else.
+  std::set<std::string> seen;
+  for (const auto& [a, n] : applied) seen.insert(a);
+  seen.insert(failed.begin(), failed.end());
+  EXPECT_EQ(seen, c.expected);
+  EXPECT_LT(failed.size(), 500u);
+  EXPECT_GT(json_counter(stats, "throttled"), 0u) << "the service limit must have been hit";
+  EXPECT_GT(json_counter(stats, "status.503"), 0u);
+  EXPECT_GT(json_counter(stats, "dropped"), 0u);
+  // Keep-alive: connections are reused; new ones only replace those the server dropped (+1: the
+  // stats request itself).
+  EXPECT_LE(json_counter(stats, "connections_opened"), 8u + json_counter(stats, "dropped") + 1u)
+      << stats;
+
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "run.journal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir / "report.csv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(invite_e2e, a_wrong_secret_stops_the_run_at_once_with_exit_6) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  write_file(dir / "users.txt", make_corpus(50'000, 1).text);
+  auto env = client_env(dir);
+  env.env_set["AWS_SECRET_ACCESS_KEY"] = "not-the-secret";
+  auto start = std::chrono::steady_clock::now();
+  auto r = run(invite_argv(emu, dir / "users.txt", dir), env, 1min);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_NE(r.err.find("refused our credentials"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("not-the-secret"), std::string::npos) << "the secret must never be printed";
+  EXPECT_LT(elapsed, 2s) << "includes process start-up; the stop itself is immediate";
+  EXPECT_EQ(emu.stat("invites_applied"), 0u);
+  EXPECT_LE(emu.stat("status.401"), 8u) << "one refused request per connection at most";
+}
+
+TEST(invite_e2e, an_unknown_account_stops_the_run_with_exit_7) {
+  emulator_process emu({"--accounts", "someone-else"});
+  temp_dir dir;
+  write_file(dir / "users.txt", make_corpus(1000, 2).text);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir), client_env(dir), 1min);
+  EXPECT_EQ(r.status, 7) << r.err;
+  EXPECT_NE(r.err.find("acct-1"), std::string::npos) << r.err;
+}
+
+TEST(invite_e2e, a_refused_address_is_isolated_by_bisection_and_the_rest_go_through) {
+  emulator_process emu({"--accounts", "acct-1", "--refuse-domain", "blocked.example.net"},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  std::ostringstream text;
+  for (int i = 0; i < 120; ++i) text << "person" << i << "@example.com\n";
+  text << "victim@blocked.example.net\n";
+  for (int i = 120; i < 149; ++i) text << "person" << i << "@example.com\n";
+  write_file(dir / "users.txt", text.str());
+  auto r = run(invite_argv(emu, dir / "users.txt", dir), client_env(dir), 1min);
+  EXPECT_EQ(r.status, 4) << r.err;  // done, one address failed at the service
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+  auto applied = ledger_addresses(emu.ledger_path(), "invite");
+  EXPECT_EQ(applied.size(), 149u);
+  EXPECT_EQ(applied.count("victim@blocked.example.net"), 0u);
+  auto report = read_file(dir / "report.csv");
+  auto line_start = report.find("victim@blocked.example.net");
+  ASSERT_NE(line_start, std::string::npos);
+  auto line = report.substr(line_start, report.find('\n', line_start) - line_start);
+  EXPECT_NE(line.find("failed"), std::string::npos) << line;
+  EXPECT_NE(line.find("BadRequestException"), std::string::npos) << line;
+  EXPECT_GE(json_counter(stats, "status.400"), 2u) << "the batch and then its halves were refused";
+}
+
+TEST(invite_e2e, a_certificate_that_does_not_verify_is_refused_with_a_clear_error) {
+  emulator_process emu({"--accounts", "acct-1"});
+  temp_dir dir;
+  write_file(dir / "users.txt", "a@example.com\n");
+  auto argv = invite_argv(emu, dir / "users.txt", dir);
+  // Drop --ca-bundle: the system store does not know the emulator's self-signed certificate.
+  auto it = std::find(argv.begin(), argv.end(), "--ca-bundle");
+  argv.erase(it, it + 2);
+  auto r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+
+  argv.push_back("--no-verify-ssl");
+  r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("--no-verify-ssl"), std::string::npos) << "must warn: " << r.err;
+}
+
+}  // namespace

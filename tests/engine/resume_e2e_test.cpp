@@ -1,0 +1,158 @@
+// Resume under fire: the real `chime-onboard invite` process killed with SIGKILL at random
+// moments, again and again, against one emulator (which keeps what it applied), then resumed to
+// the end; and Ctrl-C, which must drain, print the resume command and lose nothing.
+#include <onboard/testkit/emulator.hpp>
+#include <onboard/testkit/testkit.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+using namespace onboard::testkit;
+using namespace std::chrono_literals;
+
+std::map<std::string, int> applied_invites(const fs::path& ledger) {
+  std::map<std::string, int> m;
+  std::istringstream in(read_file(ledger));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("invite\t", 0) == 0) ++m[line.substr(line.rfind('\t') + 1)];
+  return m;
+}
+
+std::set<std::string> write_corpus(const fs::path& path, std::size_t n) {
+  std::set<std::string> expected;
+  std::ostringstream out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string a = "member" + std::to_string(i) + "@example.org";
+    expected.insert(a);
+    out << a << "\n";
+  }
+  write_file(path, out.str());
+  return expected;
+}
+
+child_process::options env_for(const temp_dir& home) {
+  child_process::options o;
+  o.env_set = {{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+               {"AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+               {"HOME", home.path().string()},
+               {"AWS_CONFIG_FILE", (home / "none").string()},
+               {"AWS_SHARED_CREDENTIALS_FILE", (home / "none").string()}};
+  o.env_unset = {"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME", "AWS_CA_BUNDLE"};
+  return o;
+}
+
+std::vector<std::string> argv_for(const emulator_process& emu, const temp_dir& dir,
+                                  const std::string& in_doubt) {
+  return {cli(),          "invite",
+          "--account-id", "acct-1",
+          "--input",      (dir / "users.txt").string(),
+          "--endpoint-url", emu.url(),
+          "--ca-bundle",  emu.ca_path().string(),
+          "--journal",    (dir / "run.journal").string(),
+          "--in-doubt",   in_doubt,
+          "--connections", "6",
+          "--progress",   "off"};
+}
+
+struct crash_result {
+  std::map<std::string, int> applied;
+  std::set<std::string> expected;
+  int kills = 0;
+};
+
+crash_result kill_and_resume(const std::string& in_doubt, std::uint64_t seed) {
+  emulator_process emu({"--accounts", "acct-1", "--rate", "150", "--burst", "150", "--latency-ms",
+                        "5", "--p-drop", "0.02", "--seed", std::to_string(seed)},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  crash_result res;
+  res.expected = write_corpus(dir / "users.txt", 15'000);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> pause_ms(150, 1200);
+
+  for (int i = 0; i < 12; ++i) {
+    auto p = child_process::spawn(argv_for(emu, dir, in_doubt), env_for(dir));
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    if (p.wait(0ms)) break;  // finished before we could kill it
+    p.signal(SIGKILL);
+    EXPECT_EQ(p.wait(10s), 128 + SIGKILL);
+    ++res.kills;
+  }
+  auto r = run(argv_for(emu, dir, in_doubt), env_for(dir), 5min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(emu.stop(), 0);
+  res.applied = applied_invites(emu.ledger_path());
+  return res;
+}
+
+TEST(resume_e2e, kill_9_at_random_moments_then_resume_verify_invites_everyone_exactly_once) {
+  auto res = kill_and_resume("verify", 21);
+  EXPECT_GE(res.kills, 10);
+  std::set<std::string> got;
+  std::size_t twice = 0;
+  for (const auto& [a, n] : res.applied) {
+    got.insert(a);
+    twice += n > 1;
+  }
+  EXPECT_EQ(got, res.expected) << "every address arrives";
+  EXPECT_EQ(twice, 0u) << "--in-doubt verify never sends an address twice";
+}
+
+TEST(resume_e2e, kill_9_then_resume_resend_duplicates_only_what_was_in_flight) {
+  auto res = kill_and_resume("resend", 33);
+  EXPECT_GE(res.kills, 10);
+  std::set<std::string> got;
+  std::size_t twice = 0;
+  for (const auto& [a, n] : res.applied) {
+    got.insert(a);
+    twice += n > 1;
+  }
+  EXPECT_EQ(got, res.expected);
+  // Only batches in flight at a kill (<= 6 connections x 50) or on a dropped connection can repeat.
+  EXPECT_LE(twice, static_cast<std::size_t>(res.kills) * 6 * 50 + 2000);
+}
+
+TEST(resume_e2e, ctrl_c_drains_prints_the_resume_command_and_the_same_command_finishes) {
+  emulator_process emu({"--accounts", "acct-1", "--rate", "20", "--burst", "20"},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  auto expected = write_corpus(dir / "users.txt", 10'000);
+  auto argv = argv_for(emu, dir, "verify");
+  auto p = child_process::spawn(argv, env_for(dir));
+  std::this_thread::sleep_for(2s);
+  p.signal(SIGINT);
+  auto status = p.wait(30s);
+  ASSERT_TRUE(status.has_value()) << "Ctrl-C must end the run within the drain timeout";
+  EXPECT_EQ(*status, 5) << p.stderr_text();
+  const std::string& err = p.stderr_text();
+  EXPECT_NE(err.find("finishing requests in flight"), std::string::npos) << err;
+  EXPECT_NE(err.find("Resume with:"), std::string::npos) << err;
+  EXPECT_NE(err.find("chime-onboard invite --account-id acct-1 --input"), std::string::npos) << err;
+
+  auto before = applied_invites(emu.ledger_path());
+  EXPECT_GT(before.size(), 0u);
+  EXPECT_LT(before.size(), expected.size());
+
+  // The journal knows every address that finished; the resumed run skips them.
+  auto r = run(argv, env_for(dir), 5min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(emu.stop(), 0);
+  auto after = applied_invites(emu.ledger_path());
+  std::set<std::string> got;
+  for (const auto& [a, n] : after) {
+    got.insert(a);
+    EXPECT_EQ(n, 1) << a;
+  }
+  EXPECT_EQ(got, expected);
+}
+
+}  // namespace
