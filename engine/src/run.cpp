@@ -115,70 +115,92 @@ work_batch to_work_batch(batch&& b) {
   return w;
 }
 
+// open_journal: opens (or resumes) the run's journal and seeds what earlier runs settled: their
+// finished addresses are skipped by ingest, their in-doubt ones verified before sending. Progress
+// is keyed by the normalised address (the dedupe key), not by line, so an edited, re-sorted or
+// appended corpus still resumes correctly. nullptr after printing why it cannot be used.
+std::unique_ptr<journal> open_journal(const run_options& opts, const std::string& path,
+                                      ingest_options& iopts, dispatch_config& dcfg) {
+  journal_header h;
+  h.op = opts.op;
+  h.account_id = iopts.account_id;
+  h.type = iopts.type;
+  h.case_sensitive_local = iopts.case_sensitive_local;
+  h.tool_version = version;
+  std::unique_ptr<journal> jrnl;
+  try {
+    jrnl = journal::open(path, h, {.mode = opts.journal_mode});
+  } catch (const journal_error& e) {
+    std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n";
+    return nullptr;
+  }
+  for (const auto& n : jrnl->notes()) std::cerr << "journal: " << n << "\n";
+  const replay_state& prior = jrnl->prior();
+  std::cerr << "journal: " << path
+            << (prior.size() ? " (resuming: " + std::to_string(prior.size()) +
+                                   " addresses known from earlier runs)"
+                             : " (new)")
+            << "\n";
+  auto done = std::make_shared<dedupe_set>();
+  done->reserve(prior.size());
+  for (std::size_t i = 0; i < prior.size(); ++i) {
+    auto st = prior.at(i);
+    if (st.in_doubt) dcfg.in_doubt_addresses.emplace(st.email);
+    const bool retry = dcfg.retry_failed && st.kind == outcome_kind::failed;
+    if (st.kind && !st.in_doubt && !retry) done->insert(key_of(st.email, iopts.case_sensitive_local));
+  }
+  if (!done->empty()) iopts.already_done_keys = std::move(done);
+  return jrnl;
+}
+
+// count_addresses: with regular files, one counting pass first (about a second per 10 million
+// lines) gives the exact number of addresses to send, so progress shows a real ETA from the first
+// second. nullopt for stdin, or when the inputs cannot be read (the real pass says why).
+std::optional<std::uint64_t> count_addresses(ingest_options iopts) {
+  if (std::any_of(iopts.inputs.begin(), iopts.inputs.end(),
+                  [](const std::string& i) { return i == "-"; }))
+    return std::nullopt;
+  try {
+    iopts.rejects_path.clear();
+    iopts.duplicates_path.clear();
+    ingest counter(std::move(iopts));
+    batch b;
+    while (counter.next_batch(b)) {
+    }
+    return counter.stats().accepted;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int run_onboarding(const run_options& opts) {
   const auto started = std::chrono::steady_clock::now();
   run_stats stats;
+  ingest_options iopts = opts.ingest;
+  dispatch_config dcfg = opts.dispatch;
 
-  // The journal comes first: it says what earlier runs finished, which ingest must skip.
+  // Configuration first: a bad profile, endpoint or CA bundle stops the run before anything is
+  // read, written or sent.
+  auto ep = io::try_parse_endpoint(opts.endpoint_url);
+  if (!ep) {
+    std::cerr << "chime-onboard " << opts.command << ": --endpoint-url: " << ep.error << "\n";
+    return exit_usage;
+  }
+  std::optional<signing::credentials> creds;
+  std::optional<net::ssl::context> tls;
   std::unique_ptr<journal> jrnl;
   std::string journal_path = opts.journal_path.empty() ? default_journal_path(opts.ingest.inputs)
                                                        : opts.journal_path;
-  ingest_options iopts = opts.ingest;
-  dispatch_config dcfg = opts.dispatch;
   if (!opts.dry_run) {
-    journal_header h;
-    h.op = opts.op;
-    h.account_id = iopts.account_id;
-    h.type = iopts.type;
-    h.case_sensitive_local = iopts.case_sensitive_local;
-    h.tool_version = version;
-    try {
-      jrnl = journal::open(journal_path, h, {.mode = opts.journal_mode});
-    } catch (const journal_error& e) {
-      std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n";
-      return exit_config;
-    }
-    for (const auto& n : jrnl->notes()) std::cerr << "journal: " << n << "\n";
-    const replay_state& prior = jrnl->prior();
-    std::cerr << "journal: " << journal_path
-              << (prior.size() ? " (resuming: " + std::to_string(prior.size()) +
-                                     " addresses known from earlier runs)"
-                               : " (new)")
-              << "\n";
-    // Progress is keyed by the normalised address (dedupe key), not by line: an edited, re-sorted
-    // or appended corpus still resumes correctly.
-    auto done = std::make_shared<dedupe_set>();
-    done->reserve(prior.size());
-    for (std::size_t i = 0; i < prior.size(); ++i) {
-      auto st = prior.at(i);
-      if (st.in_doubt) dcfg.in_doubt_addresses.emplace(st.email);
-      if (st.kind && !st.in_doubt && !(opts.dispatch.retry_failed && *st.kind == outcome_kind::failed))
-        done->insert(key_of(st.email, iopts.case_sensitive_local));
-    }
-    if (!done->empty()) iopts.already_done_keys = std::move(done);
-  }
-
-  // Credentials and endpoint: configuration errors stop here, before anything is read or sent.
-  auto env = signing::process_environment();
-  std::optional<signing::credentials> creds;
-  if (!opts.dry_run) {
-    auto r = signing::resolve_credentials(opts.credentials, env);
+    auto r = signing::resolve_credentials(opts.credentials, signing::process_environment());
     if (!r) {
       std::cerr << "chime-onboard " << opts.command << ": " << r.error << "\n";
       return exit_config;
     }
     creds = *r.value;
     spdlog::debug("credentials from {}", creds->source);
-  }
-  auto ep = io::try_parse_endpoint(opts.endpoint_url);
-  if (!ep) {
-    std::cerr << "chime-onboard " << opts.command << ": --endpoint-url: " << ep.error << "\n";
-    return exit_usage;
-  }
-  std::optional<net::ssl::context> tls;
-  if (!opts.dry_run) {
     try {
       tls.emplace(io::make_client_tls_context({opts.ca_bundle, opts.verify_ssl}));
     } catch (const std::exception& e) {
@@ -188,26 +210,11 @@ int run_onboarding(const run_options& opts) {
     if (!opts.verify_ssl)
       spdlog::warn("--no-verify-ssl: the server's certificate is NOT checked; anyone on the path "
                    "can read and change this run's traffic");
+    jrnl = open_journal(opts, journal_path, iopts, dcfg);
+    if (!jrnl) return exit_config;
   }
-
-  // With regular files, one counting pass first (about a second per 10 million lines) gives the
-  // exact number of addresses to send, so progress shows a real ETA from the first second.
-  std::optional<std::uint64_t> exact_total;
-  if (!opts.dry_run && std::none_of(iopts.inputs.begin(), iopts.inputs.end(),
-                                    [](const std::string& i) { return i == "-"; })) {
-    try {
-      ingest_options count_opts = iopts;
-      count_opts.rejects_path.clear();
-      count_opts.duplicates_path.clear();
-      ingest counter(count_opts);
-      batch b;
-      while (counter.next_batch(b)) {
-      }
-      exact_total = counter.stats().accepted;
-    } catch (const std::exception&) {
-      // The real pass below reports the problem with its context.
-    }
-  }
+  const std::optional<std::uint64_t> exact_total =
+      opts.dry_run ? std::nullopt : count_addresses(iopts);
 
   std::unique_ptr<ingest> reader;
   try {

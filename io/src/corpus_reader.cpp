@@ -126,6 +126,19 @@ csv_parse parse_csv_record(const char* p, const char* e, bool at_eof, std::vecto
   }
 }
 
+// strip_neutraliser: a CSV cell written as '= '+ '- or '@ loses its leading quote. Our reports
+// (and rejects files) put a ' before a cell starting with = + - @ so a spreadsheet shows it as
+// text instead of running it as a formula; `report --failed-only` is meant to be fed back as
+// --input, so reading such a cell must undo that, or `-dash@example.com` would come back as the
+// different (and valid: ' is atext) address `'-dash@example.com`. An address never legitimately
+// starts with '= '+ '- or '@, so nothing real is changed. CSV only: a plain list is not a report.
+std::string_view strip_neutraliser(std::string_view cell) {
+  if (cell.size() >= 2 && cell[0] == '\'' &&
+      (cell[1] == '=' || cell[1] == '+' || cell[1] == '-' || cell[1] == '@'))
+    cell.remove_prefix(1);
+  return cell;
+}
+
 std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
@@ -616,10 +629,10 @@ struct corpus_reader::impl {
       }
       out.line = line;
       out.raw = text;
-      out.email = field_value(col_email, 0);
-      out.user_type = field_value(col_type, 1);
-      out.username = field_value(col_user, 2);
-      out.account_id = field_value(col_acct, 3);
+      out.email = strip_neutraliser(field_value(col_email, 0));
+      out.user_type = strip_neutraliser(field_value(col_type, 1));
+      out.username = strip_neutraliser(field_value(col_user, 2));
+      out.account_id = strip_neutraliser(field_value(col_acct, 3));
       out.problem = line_problem::none;
       out.detail = {};
       return true;

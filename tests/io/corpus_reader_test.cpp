@@ -166,12 +166,54 @@ TEST(CorpusReader, MissingFileAndDirectoryAreErrorsNamingThem) {
   }
 }
 
+// Unreadable paths that stay unreadable as root (chmod 000 does not stop root): a directory
+// where a file is expected, a file inside a folder that does not exist, and a path through a
+// regular file (ENOTDIR). Each is an error naming the path, raised before the first record.
 TEST(CorpusReader, UnreadableFileIsAnError) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads everything";
   tk::temp_dir d;
-  tk::write_file(d / "secret.txt", "a@x.com\n");
-  ::chmod((d / "secret.txt").c_str(), 0);
-  EXPECT_THROW(corpus_reader({(d / "secret.txt").string()}, {}), corpus_error);
+  tk::fs::create_directory(d / "users.csv");
+  tk::write_file(d / "plain.txt", "a@x.com\n");
+  const std::string paths[] = {(d / "users.csv").string(),
+                               (d / "no-such-folder" / "users.txt").string(),
+                               (d / "plain.txt" / "inner.txt").string()};
+  for (const auto& path : paths) {
+    try {
+      corpus_reader r({path}, {});
+      ADD_FAILURE() << "expected corpus_error for " << path;
+    } catch (const corpus_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+}
+
+// A report written by `chime-onboard report --format csv --failed-only` neutralises cells that a
+// spreadsheet would run as formulas ('-dash@...); fed back as --input, the reader undoes that, so
+// the address is the original one. Only a ' before = + - @ is removed, and only in CSV input.
+TEST(CorpusReader, CsvUndoesSpreadsheetNeutralisation) {
+  tk::temp_dir d;
+  tk::write_file(d / "failed.csv",
+                 "email,outcome,username\n"
+                 "'-dash@example.com,failed,'=user\n"
+                 "\"'+plus@example.com\",failed,\n"
+                 "'@at@example.com,failed,\n"
+                 "'=eq@example.com,failed,\n"
+                 "'quote@example.com,failed,\n"    // ' before anything else is kept
+                 "''-two@example.com,failed,\n"    // only one ' is removed, and only before = + - @
+                 "'-,failed,\n"
+                 "',failed,\n");
+  auto r = read_all({(d / "failed.csv").string()});
+  ASSERT_EQ(r.size(), 8u) << ::testing::PrintToString(r);
+  EXPECT_EQ(r[0], ok(0, 2, "-dash@example.com", "", "=user"));
+  EXPECT_EQ(r[1], ok(0, 3, "+plus@example.com"));
+  EXPECT_EQ(r[2], ok(0, 4, "@at@example.com"));
+  EXPECT_EQ(r[3], ok(0, 5, "=eq@example.com"));
+  EXPECT_EQ(r[4], ok(0, 6, "'quote@example.com"));
+  EXPECT_EQ(r[5], ok(0, 7, "''-two@example.com"));
+  EXPECT_EQ(r[6], ok(0, 8, "-"));
+  EXPECT_EQ(r[7], ok(0, 9, "'"));
+  // A plain list is not a report: its lines are taken as they are.
+  tk::write_file(d / "plain.txt", "'-dash@example.com\n");
+  EXPECT_EQ(read_all({(d / "plain.txt").string()}).at(0).email, "'-dash@example.com");
 }
 
 TEST(CorpusReader, GzipByExtensionAndByMagicIncludingConcatenatedMembers) {
