@@ -211,4 +211,32 @@ TEST(invite_e2e, a_certificate_that_does_not_verify_is_refused_with_a_clear_erro
   EXPECT_NE(r.err.find("--no-verify-ssl"), std::string::npos) << "must warn: " << r.err;
 }
 
+TEST(invite_e2e, create_users_creates_one_user_per_row_and_reports_existing_ones_as_exists) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  write_file(dir / "devices.csv",
+             "email,username,user_type\n"
+             "room1@example.com,Room One,SharedDevice\n"
+             "room2@example.com,Room Two,SharedDevice\n"
+             "alice@example.com,alice,PrivateUser\n"
+             "ROOM1@example.com,again,SharedDevice\n");
+  auto argv = invite_argv(emu, dir / "devices.csv", dir);
+  argv[1] = "create-users";
+  auto r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"created\":3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"duplicates\":1"), std::string::npos) << r.out;
+
+  // A new journal, the same users: the service answers 409, which is "exists", not a failure.
+  fs::remove(dir / "run.journal");
+  r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"exists\":3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"failed\":0"), std::string::npos) << r.out;
+  ASSERT_EQ(emu.stop(), 0);
+  auto created = ledger_addresses(emu.ledger_path(), "create");
+  EXPECT_EQ(created.size(), 3u);
+  for (const auto& [a, n] : created) EXPECT_EQ(n, 1) << a;
+}
+
 }  // namespace

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Soak: N addresses (default 1,000,000) through `chime-onboard invite` against the emulator with
+# faults on (503s, dropped connections, throttling). Samples the engine's resident memory and open
+# file descriptors every second, then checks the emulator's ledger: every address applied, none
+# twice. Not run in CI (it takes minutes); results go to bench/RESULTS.md.
+#
+#   bench/soak.sh [BUILD_DIR] [ADDRESSES]
+set -euo pipefail
+build=${1:-build/release}
+n=${2:-1000000}
+cli=$build/engine/chime-onboard
+emu=$build/emulator/chime-emulator
+work=$(mktemp -d)
+trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "soak%07d@example.com\n", i }' > "$work/users.txt"
+
+"$emu" --listen 127.0.0.1:0 --write-ca "$work/ca.pem" --accounts soak --rate "${SOAK_RATE:-2000}" --burst "${SOAK_RATE:-2000}" \
+  --p503 0.01 --p-drop 0.001 --seed 5 --ledger "$work/ledger.tsv" > "$work/emu.out" 2>&1 &
+emu_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/emu.out" && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/emu.out")
+
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+start=$(date +%s.%N)
+"$cli" invite --account-id soak --input "$work/users.txt" --endpoint-url "$url" \
+  --ca-bundle "$work/ca.pem" --connections 16 --progress off --output json \
+  > "$work/summary.json" 2> "$work/engine.err" &
+pid=$!
+
+echo "t_s rss_mib fds"
+while kill -0 $pid 2>/dev/null; do
+  rss=$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' /proc/$pid/status 2>/dev/null || echo -)
+  fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
+  printf '%.0f %s %s\n' "$(echo "$(date +%s.%N) - $start" | bc)" "$rss" "$fds"
+  sleep 1
+done
+wait $pid && rc=0 || rc=$?
+kill -TERM $emu_pid; wait $emu_pid || true
+
+echo "exit code: $rc"
+cat "$work/summary.json"
+applied=$(grep -c '^invite' "$work/ledger.tsv" || true)
+unique=$(cut -f3 "$work/ledger.tsv" | sort -u | wc -l)
+echo "ledger: $applied applied, $unique unique, expected $n"
+[[ $unique -eq $n && $applied -eq $n ]] && echo "soak: OK (nothing lost, nobody twice)" || {
+  echo "soak: FAILED"; exit 1; }

@@ -1,0 +1,113 @@
+// What `chime-onboard invite` shows while it works, as a user sees it: on a terminal (a real
+// pseudo-terminal from util-linux `script`) `--progress auto` redraws one line with '\r'; through
+// pipes it prints plain lines; `--progress json` prints one object a line for wrappers.
+#include "cli_env.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+
+namespace {
+
+using namespace onboard::testkit;
+using namespace onboard::testkit::cli_test;
+using namespace std::chrono_literals;
+
+// shell_quote: one argument for `script -c` (which runs it with /bin/sh -c).
+std::string shell_quote(const std::string& s) {
+  std::string r = "'";
+  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return r + "'";
+}
+
+// The emulator holds the engine to ~100 requests/s (small bucket), so 5,000 addresses (100
+// batches) take about a second: several redraws at 4 a second, and a short test.
+struct fixture {
+  emulator_process emu{{"--accounts", "acct-1", "--rate", "100", "--burst", "10"}};
+  temp_dir dir;
+  fixture() { write_file(dir / "users.txt", numbered_addresses(5000)); }
+  std::vector<std::string> argv(const std::string& progress, const std::string& output) {
+    auto a = invite_argv(emu, dir / "users.txt", dir.path(), {});
+    // invite_argv says --progress off --output json; these come later and win.
+    a.insert(a.end(), {"--progress", progress, "--output", output});
+    return a;
+  }
+};
+
+TEST(progress, on_a_terminal_auto_redraws_one_line_to_100_percent_then_prints_the_summary) {
+  fixture f;
+  std::string command;
+  for (const auto& a : f.argv("auto", "text")) command += (command.empty() ? "" : " ") + shell_quote(a);
+  // script: -q quiet, -f flush at once, -e the child's exit code, -c the command; the PTY's
+  // output (stdout and stderr of the command) comes out on script's stdout.
+  auto r = run({"/usr/bin/script", "-qfec", command, "/dev/null"}, client_env(f.dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const std::string& tty = r.out;
+  // The bar is redrawn in place: each draw starts with '\r' right before the percentage (a lone
+  // '\r' proves nothing: the terminal turns every '\n' into "\r\n"). The first draw, the last
+  // and at least one in between (~1 s at 4 draws a second).
+  static const std::regex draw("\r[ 0-9]{3}\\.[0-9]% [0-9]+/5000");
+  auto draws = std::distance(std::sregex_iterator(tty.begin(), tty.end(), draw), std::sregex_iterator());
+  EXPECT_GE(draws, 3) << tty;
+  EXPECT_TRUE(contains(tty, "100.0% 5000/5000")) << tty;
+  EXPECT_TRUE(contains(tty, "emails/s")) << tty;
+  EXPECT_TRUE(contains(tty, "ETA")) << tty;
+  // The final summary follows the bar.
+  auto bar_end = tty.rfind("100.0%");
+  auto summary = tty.find("summary", bar_end == std::string::npos ? 0 : bar_end);
+  ASSERT_NE(summary, std::string::npos) << tty;
+  EXPECT_TRUE(contains(tty.substr(summary), "invited")) << tty;
+  EXPECT_TRUE(contains(tty.substr(summary), "5000")) << tty;
+}
+
+TEST(progress, through_pipes_auto_prints_plain_lines_without_carriage_returns) {
+  fixture f;
+  auto r = run(f.argv("auto", "text"), client_env(f.dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << r.out;
+  std::istringstream in(r.err);
+  std::string line;
+  std::size_t progress_lines = 0;
+  bool reached_end = false;
+  while (std::getline(in, line)) {
+    if (!contains(line, "emails/s")) continue;
+    ++progress_lines;
+    EXPECT_TRUE(contains(line, "/5000")) << line;
+    reached_end = reached_end || contains(line, "100.0% 5000/5000");
+  }
+  EXPECT_GE(progress_lines, 2u) << "a first line and a final one: " << r.err;
+  EXPECT_TRUE(reached_end) << r.err;
+  EXPECT_TRUE(contains(r.out, "summary")) << r.out;
+}
+
+TEST(progress, json_mode_prints_one_object_a_line_with_done_total_and_rate) {
+  fixture f;
+  auto r = run(f.argv("json", "json"), client_env(f.dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  std::istringstream in(r.err);
+  std::string line;
+  std::size_t objects = 0;
+  std::uint64_t last_done = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto o = parse_json_object(line);
+    ASSERT_TRUE(o) << "not one JSON object: " << line;
+    ASSERT_TRUE(o->contains("done") && o->contains("total") && o->contains("rate")) << line;
+    EXPECT_TRUE(o->at("rate").is_number()) << line;
+    EXPECT_EQ(u64(*o, "total"), 5000u) << line;
+    EXPECT_GE(u64(*o, "done"), last_done) << "done never goes back: " << line;
+    last_done = u64(*o, "done");
+    ++objects;
+  }
+  EXPECT_GE(objects, 2u) << r.err;
+  EXPECT_EQ(last_done, 5000u) << "the last object is the final state: " << r.err;
+  // The summary on stdout is JSON too, and separate from the progress stream.
+  auto summary = parse_json_object(r.out);
+  ASSERT_TRUE(summary) << r.out;
+  EXPECT_EQ(u64(*summary, "invited"), 5000u);
+}
+
+}  // namespace
