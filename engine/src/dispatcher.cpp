@@ -409,11 +409,16 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
       auto d = policy_.decide(cls, attempts, age);
       switch (d.what) {
         case retry_action::give_up:
-          fail_all(b, "RetriesExhausted",
-                   "gave up after " + std::to_string(attempts) + " attempts; last: " + c.describe(),
-                   attempts, c.request_id);
-          b.items.clear();
-          continue;
+          // Only retryable failures reach here (throttling, 5xx, the network): nothing is wrong
+          // with these addresses, the service is unreachable or overwhelmed. Marking them failed
+          // would let a resume skip them; instead the run stops with no outcome recorded, so the
+          // same command sends them (after verifying the in-doubt ones) once the service is back.
+          set_fatal(exit_service, "the service did not accept batch " + std::to_string(b.id) +
+                                      " after " + std::to_string(attempts) +
+                                      " attempts (last: " + c.describe() +
+                                      "); stopping so that nothing is marked failed for a "
+                                      "passing outage");
+          co_return;
         case retry_action::reconcile:
           // Ask ListUsers which addresses arrived; only the others are sent again.
           if (!co_await async_verify(s, b, /*only_earlier_in_doubt=*/false)) continue;

@@ -178,7 +178,10 @@ void journal::wait_durable(ticket t) {
 boost::asio::awaitable<void> journal::async_record_intent(std::uint64_t batch_id,
                                                           std::span<const std::string> emails,
                                                           std::uint32_t attempt) {
-  ticket t = record_intent(batch_id, emails, attempt);
+  // Not record_intent(): in strict mode that blocks this I/O thread in fdatasync, stalling every
+  // connection served by the thread and leaving group commit at most one intent per I/O thread.
+  // The coroutine still waits for durability below, so the intent is on disk before the send.
+  ticket t = append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false);
   // std::error_code (unlike boost's) is handed back by use_awaitable rather than thrown.
   std::error_code ec = co_await async_wait_durable(t, boost::asio::use_awaitable);
   if (ec) {

