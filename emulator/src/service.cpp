@@ -1,6 +1,8 @@
 // service.cpp: Chime semantics for the emulator (see service.hpp and server.hpp for the decisions).
 #include "service.hpp"
 
+#include <onboard/io/corpus_reader.hpp>  // valid_utf8
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -183,6 +185,19 @@ void json_escape(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the pending run of characters that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Echoed request bytes (a target, a header) need not be UTF-8; JSON must be. A valid
+      // sequence is kept, any other byte becomes U+FFFD.
+      const std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      if (n > 1 && i + n <= s.size() && io::valid_utf8(s.substr(i, n))) {
+        i += n - 1;
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+      out += "\\ufffd";
+      continue;
+    }
     if (c != '"' && c != '\\' && c >= 0x20) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;

@@ -425,7 +425,10 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
           co_await async_pause(s, policy_.backoff(cls, attempts));
           continue;
         case retry_action::park:
-          --attempts;  // an empty retry budget delays the batch; it does not use up its attempts
+          // An empty retry budget delays the batch. Throttling is the service pacing us, so that
+          // wait is free; a network or 5xx failure still spends an attempt, or a dead service
+          // would keep every batch parked until the 30-minute deadline instead of stopping.
+          if (cls == retry_class::retry_throttled) --attempts;
           [[fallthrough]];
         case retry_action::retry:
         case retry_action::done:
