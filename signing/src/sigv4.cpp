@@ -168,7 +168,9 @@ std::optional<clock::time_point> parse_amz_date(std::string_view s) {
   };
   int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(9, 2), mi = num(11, 2),
       se = num(13, 2);
-  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || se < 0 || h > 23 || mi > 59 || se > 60)
+  // Years outside 1700..2200 would overflow clock::duration (nanoseconds: 1678..2262).
+  if (y < 1700 || y > 2200 || mo < 0 || d < 0 || h < 0 || mi < 0 || se < 0 || h > 23 || mi > 59 ||
+      se > 60)
     return std::nullopt;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;
