@@ -1,5 +1,7 @@
 // End to end: the real `chime-onboard invite` process against the real emulator process, over
 // TLS with SigV4, asserting on what the service applied (its ledger and counters).
+#include "cli_env.hpp"
+
 #include <onboard/testkit/emulator.hpp>
 #include <onboard/testkit/testkit.hpp>
 
@@ -17,10 +19,8 @@
 namespace {
 
 using namespace onboard::testkit;
+using namespace onboard::testkit::cli_test;
 using namespace std::chrono_literals;
-
-constexpr const char* access_key = "AKIDEXAMPLE";
-constexpr const char* secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 // corpus: `unique` distinct valid addresses, each written once or twice in varying case and
 // spacing, plus some lines no mail system accepts. `expected` holds the addresses as the engine
@@ -49,46 +49,6 @@ corpus make_corpus(std::size_t unique, std::uint64_t seed) {
   return c;
 }
 
-// ledger_addresses: address -> times applied, for one operation.
-std::map<std::string, int> ledger_addresses(const fs::path& ledger, std::string_view op) {
-  std::map<std::string, int> m;
-  std::istringstream in(read_file(ledger));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto t1 = line.find('\t'), t2 = line.rfind('\t');
-    if (t1 == std::string::npos || line.substr(0, t1) != op) continue;
-    ++m[line.substr(t2 + 1)];
-  }
-  return m;
-}
-
-child_process::options client_env(const temp_dir& home) {
-  child_process::options o;
-  o.env_set = {{"AWS_ACCESS_KEY_ID", access_key},
-               {"AWS_SECRET_ACCESS_KEY", secret_key},
-               {"HOME", home.path().string()},
-               {"AWS_CONFIG_FILE", (home / "no-config").string()},
-               {"AWS_SHARED_CREDENTIALS_FILE", (home / "no-credentials").string()}};
-  o.env_unset = {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME",
-                 "AWS_CA_BUNDLE", "AWS_MAX_ATTEMPTS", "AWS_REGION", "AWS_DEFAULT_REGION"};
-  return o;
-}
-
-std::vector<std::string> invite_argv(const emulator_process& emu, const fs::path& input,
-                                     const temp_dir& dir, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {cli(),           "invite",
-                                   "--account-id",  "acct-1",
-                                   "--input",       input.string(),
-                                   "--endpoint-url", emu.url(),
-                                   "--ca-bundle",   emu.ca_path().string(),
-                                   "--journal",     (dir / "run.journal").string(),
-                                   "--report",      (dir / "report.csv").string(),
-                                   "--progress",    "off",
-                                   "--output",      "json"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
-
 // report_failed: addresses the report marks failed.
 std::set<std::string> report_failed(const fs::path& report) {
   std::set<std::string> s;
@@ -111,13 +71,13 @@ TEST(invite_e2e, every_valid_address_arrives_once_through_throttling_503s_drops_
   auto c = make_corpus(100'000, 5);
   write_file(dir / "users.txt", c.text);
 
-  auto r = run(invite_argv(emu, dir / "users.txt", dir, {"--connections", "8"}), client_env(dir),
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8"}), client_env(dir.path()),
                5min);
   ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;  // rejected lines, failed invites
   const std::string stats = emu.stats();
   ASSERT_EQ(emu.stop(), 0);
 
-  auto applied = ledger_addresses(emu.ledger_path(), "invite");
+  auto applied = ledger_counts(emu.ledger_path(), "invite");
   auto failed = report_failed(dir / "report.csv");
   std::size_t twice = 0;
   for (const auto& [a, n] : applied) twice += n > 1;
@@ -147,10 +107,10 @@ TEST(invite_e2e, a_wrong_secret_stops_the_run_at_once_with_exit_6) {
   emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
   temp_dir dir;
   write_file(dir / "users.txt", make_corpus(50'000, 1).text);
-  auto env = client_env(dir);
+  auto env = client_env(dir.path());
   env.env_set["AWS_SECRET_ACCESS_KEY"] = "not-the-secret";
   auto start = std::chrono::steady_clock::now();
-  auto r = run(invite_argv(emu, dir / "users.txt", dir), env, 1min);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path()), env, 1min);
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.status, 6) << r.err;
   EXPECT_NE(r.err.find("refused our credentials"), std::string::npos) << r.err;
@@ -164,7 +124,7 @@ TEST(invite_e2e, an_unknown_account_stops_the_run_with_exit_7) {
   emulator_process emu({"--accounts", "someone-else"});
   temp_dir dir;
   write_file(dir / "users.txt", make_corpus(1000, 2).text);
-  auto r = run(invite_argv(emu, dir / "users.txt", dir), client_env(dir), 1min);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path()), client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 7) << r.err;
   EXPECT_NE(r.err.find("acct-1"), std::string::npos) << r.err;
 }
@@ -178,11 +138,11 @@ TEST(invite_e2e, a_refused_address_is_isolated_by_bisection_and_the_rest_go_thro
   text << "victim@blocked.example.net\n";
   for (int i = 120; i < 149; ++i) text << "person" << i << "@example.com\n";
   write_file(dir / "users.txt", text.str());
-  auto r = run(invite_argv(emu, dir / "users.txt", dir), client_env(dir), 1min);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path()), client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 4) << r.err;  // done, one address failed at the service
   const std::string stats = emu.stats();
   ASSERT_EQ(emu.stop(), 0);
-  auto applied = ledger_addresses(emu.ledger_path(), "invite");
+  auto applied = ledger_counts(emu.ledger_path(), "invite");
   EXPECT_EQ(applied.size(), 149u);
   EXPECT_EQ(applied.count("victim@blocked.example.net"), 0u);
   auto report = read_file(dir / "report.csv");
@@ -198,16 +158,16 @@ TEST(invite_e2e, a_certificate_that_does_not_verify_is_refused_with_a_clear_erro
   emulator_process emu({"--accounts", "acct-1"});
   temp_dir dir;
   write_file(dir / "users.txt", "a@example.com\n");
-  auto argv = invite_argv(emu, dir / "users.txt", dir);
+  auto argv = invite_argv(emu, dir / "users.txt", dir.path());
   // Drop --ca-bundle: the system store does not know the emulator's self-signed certificate.
   auto it = std::find(argv.begin(), argv.end(), "--ca-bundle");
   argv.erase(it, it + 2);
-  auto r = run(argv, client_env(dir), 1min);
+  auto r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 6) << r.err;
   EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
 
   argv.push_back("--no-verify-ssl");
-  r = run(argv, client_env(dir), 1min);
+  r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("--no-verify-ssl"), std::string::npos) << "must warn: " << r.err;
 }
@@ -216,10 +176,10 @@ TEST(invite_e2e, an_unreachable_service_stops_with_exit_7_and_marks_nobody_faile
   emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
   temp_dir dir;
   write_file(dir / "users.txt", make_corpus(300, 4).text);
-  auto argv = invite_argv(emu, dir / "users.txt", dir, {"--max-attempts", "2"});
+  auto argv = invite_argv(emu, dir / "users.txt", dir.path(), {"--max-attempts", "2"});
   auto url = std::find(argv.begin(), argv.end(), emu.url());
   *url = "https://127.0.0.1:1";  // nothing listens there
-  auto r = run(argv, client_env(dir), 1min);
+  auto r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 7) << r.err;
   EXPECT_NE(r.err.find("did not accept"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("resume with:"), std::string::npos) << r.err;
@@ -227,10 +187,10 @@ TEST(invite_e2e, an_unreachable_service_stops_with_exit_7_and_marks_nobody_faile
 
   // The outage passes: the same journal, the real endpoint, and every address goes out.
   *url = emu.url();
-  r = run(argv, client_env(dir), 1min);
+  r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 3) << r.err;  // done; the corpus has a few rejected lines
   ASSERT_EQ(emu.stop(), 0);
-  EXPECT_EQ(ledger_addresses(emu.ledger_path(), "invite").size(), 300u);
+  EXPECT_EQ(ledger_counts(emu.ledger_path(), "invite").size(), 300u);
 }
 
 TEST(invite_e2e, create_users_creates_one_user_per_row_and_reports_existing_ones_as_exists) {
@@ -242,21 +202,21 @@ TEST(invite_e2e, create_users_creates_one_user_per_row_and_reports_existing_ones
              "room2@example.com,Room Two,SharedDevice\n"
              "alice@example.com,alice,PrivateUser\n"
              "ROOM1@example.com,again,SharedDevice\n");
-  auto argv = invite_argv(emu, dir / "devices.csv", dir);
+  auto argv = invite_argv(emu, dir / "devices.csv", dir.path());
   argv[1] = "create-users";
-  auto r = run(argv, client_env(dir), 1min);
+  auto r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("\"created\":3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"duplicates\":1"), std::string::npos) << r.out;
 
   // A new journal, the same users: the service answers 409, which is "exists", not a failure.
   fs::remove(dir / "run.journal");
-  r = run(argv, client_env(dir), 1min);
+  r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("\"exists\":3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"failed\":0"), std::string::npos) << r.out;
   ASSERT_EQ(emu.stop(), 0);
-  auto created = ledger_addresses(emu.ledger_path(), "create");
+  auto created = ledger_counts(emu.ledger_path(), "create");
   EXPECT_EQ(created.size(), 3u);
   for (const auto& [a, n] : created) EXPECT_EQ(n, 1) << a;
 }
