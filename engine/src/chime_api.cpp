@@ -1,56 +1,15 @@
 #include <onboard/engine/chime_api.hpp>
 
-#include <boost/json.hpp>
+#include <onboard/engine/report_writer.hpp>
+#include <onboard/signing/sigv4.hpp>
 
-#include <cstdio>
+#include <boost/json.hpp>
 
 namespace onboard::chime {
 
 namespace json = boost::json;
 
 namespace {
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
-void append_uri_encoded(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (is_unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-}
-
-// append_json_string: a JSON string literal. Addresses are validated before they get here, but the
-// account id and usernames come from user input, so everything is escaped properly.
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string string_member(const json::object& o, std::string_view key) {
   auto it = o.find(key);
@@ -80,17 +39,15 @@ user user_from(const json::object& o) {
 }  // namespace
 
 std::string users_target(std::string_view account_id, operation op) {
-  std::string t = "/accounts/";
-  append_uri_encoded(t, account_id);
+  // The account id is a URI label: every byte outside RFC 3986's unreserved set is %-encoded.
+  std::string t = "/accounts/" + signing::uri_encode(account_id, /*keep_slash=*/false);
   t += op == operation::invite ? "/users?operation=add" : "/users?operation=create";
   return t;
 }
 
 std::string list_users_target(std::string_view account_id, std::string_view email) {
-  std::string t = "/accounts/";
-  append_uri_encoded(t, account_id);
-  t += "/users?user-email=";
-  append_uri_encoded(t, email);
+  std::string t = "/accounts/" + signing::uri_encode(account_id, /*keep_slash=*/false);
+  t += "/users?user-email=" + signing::uri_encode(email, /*keep_slash=*/false);
   return t;
 }
 
@@ -100,12 +57,12 @@ std::string invite_users_body(std::span<const std::string> emails, user_type typ
   body += "{\"UserEmailList\":[";
   for (std::size_t i = 0; i < emails.size(); ++i) {
     if (i) body += ',';
-    append_json_string(body, emails[i]);
+    json_string(body, emails[i]);
   }
   body += ']';
   if (type != user_type::unspecified) {
     body += ",\"UserType\":";
-    append_json_string(body, to_string(type));
+    json_string(body, to_string(type));
   }
   body += '}';
   return body;
@@ -116,9 +73,9 @@ std::string create_user_body(std::string_view email, std::string_view username, 
   auto member = [&](std::string_view name, std::string_view value) {
     if (value.empty()) return;
     if (body.size() > 1) body += ',';
-    append_json_string(body, name);
+    json_string(body, name);
     body += ':';
-    append_json_string(body, value);
+    json_string(body, value);
   };
   member("Email", email);
   member("Username", username);

@@ -133,7 +133,6 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   o.json_output = f.output->value() == "json";
   o.dry_run = f.dry_run->given();
   if (!apply_log_options(p, *f.log)) return std::nullopt;
-  o.redact = f.log->redact->given();
   return o;
 }
 

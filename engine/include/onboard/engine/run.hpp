@@ -49,7 +49,6 @@ struct run_options {
   progress_mode progress = progress_mode::automatic;
   bool json_output = false;
   bool dry_run = false;
-  bool redact = false;
   std::chrono::seconds drain_timeout{20};
 };
 
