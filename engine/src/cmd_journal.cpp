@@ -164,6 +164,7 @@ std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto a = s.at(i);
     if (failed_only && a.kind != outcome_kind::failed) continue;
+    if (!a.kind && !a.in_doubt) continue;  // its only intent was withdrawn: never sent
     if (!a.kind) {
       w.write(report_row::in_doubt(a.email));
     } else {

@@ -35,14 +35,44 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-std::vector<std::string> emails_of(const work_batch& b) {
-  std::vector<std::string> v;
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> addresses_of(const work_batch& b) {
+  std::vector<std::string_view> v;
   v.reserve(b.items.size());
   for (const auto& i : b.items) v.push_back(i.email);
   return v;
 }
 
+// invite_matcher: finds the Invite the service returned for each address of a batch. The service
+// answers in request order, so the invite at the item's own position is tried first; a map
+// (case-insensitive, as the service may change the case) is built only if that fails.
+class invite_matcher {
+ public:
+  explicit invite_matcher(const std::vector<chime::invite>& invites) : invites_(invites) {}
 
+  const chime::invite* find(std::size_t position, std::string_view email) {
+    if (position < invites_.size() && iequals(invites_[position].email_address, email))
+      return &invites_[position];
+    if (by_email_.empty())
+      for (const auto& i : invites_) by_email_.emplace(lower(i.email_address), &i);
+    auto it = by_email_.find(lower(email));
+    return it == by_email_.end() ? nullptr : it->second;
+  }
+
+ private:
+  const std::vector<chime::invite>& invites_;
+  std::unordered_map<std::string, const chime::invite*> by_email_;
+};
 
 address_outcome failed_outcome(const work_item& item, std::string code, std::string message,
                                unsigned attempts, std::string request_id) {
@@ -93,6 +123,25 @@ std::string_view incoming_response::header(std::string_view name) const {
   }
   return {};
 }
+
+namespace {
+
+// not_applied: the exchange certainly did not apply the request: it was never completely written
+// or cancelled before that, or the service refused it (429 and 503 mean "not applied"; a 4xx
+// refuses the request as a whole).
+bool not_applied(const exchange_result& r) {
+  switch (r.error) {
+    case transport_error::not_sent:
+    case transport_error::tls_rejected:
+    case transport_error::cancelled: return true;
+    case transport_error::in_doubt: return false;
+    case transport_error::none: break;
+  }
+  const unsigned st = r.response.status;
+  return st == 429 || st == 503 || (st >= 400 && st < 500);
+}
+
+}  // namespace
 
 dispatcher::dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
                        journal* jrnl, run_stats& stats, outcome_sink sink)
@@ -146,17 +195,60 @@ net::awaitable<void> dispatcher::async_pause(sender& s, engine::retry_duration d
 net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>& queue) {
   try {
     while (!stopping()) {
-      s.waiting = true;
-      auto b = co_await queue.async_pop();
-      s.waiting = false;
-      if (!b || stopping()) break;  // a popped but unsent batch has no intent: the next run reads it again
-      co_await async_process(s, std::move(*b));
+      if (s.ahead) {
+        s.current = std::move(s.ahead);
+        s.current_ticket = std::exchange(s.ahead_ticket, 0);
+        s.ahead.reset();
+      } else {
+        s.waiting = true;
+        auto b = co_await queue.async_pop();
+        s.waiting = false;
+        if (!b) break;
+        s.current = std::move(b);
+        s.current_ticket = 0;
+      }
+      s.current_sent = false;
+      s.current_maybe_applied = false;
+      if (stopping()) break;  // a popped but unsent batch: the next run reads it again
+      take_ahead(s, queue);
+      co_await async_process(s, *s.current);
+      s.current.reset();
     }
   } catch (const boost::system::system_error& e) {
     // Cancelled by request_stop: whatever this sender had not finished stays in the journal as an
     // intent without outcome, which the next run verifies.
     if (e.code() != net::error::operation_aborted) throw;
   }
+  release_unsent(s);
+}
+
+// take_ahead: with a journal, the next queued batch (if one is ready) becomes this sender's
+// `ahead` and its intent is appended now; its fdatasync then runs while the current request is
+// on the wire. Not when an earlier run left addresses in doubt: those batches are verified before
+// their intent is written, and a withdrawn intent must not hide that doubt.
+void dispatcher::take_ahead(sender& s, async_queue<work_batch>& queue) {
+  if (!journal_ || s.ahead || !cfg_.in_doubt_addresses.empty()) return;
+  s.ahead = queue.try_pop();
+  if (s.ahead) s.ahead_ticket = journal_->append_intent(s.ahead->id, addresses_of(*s.ahead));
+}
+
+// release_unsent: a stopping sender withdraws the intents of batches that no request can have
+// applied (appended ahead and never sent, or only ever refused with 429/503/4xx or not written),
+// so the next run sends those addresses without first asking ListUsers about each of them.
+// Addresses of the batch that already have an outcome are left alone by the replay.
+void dispatcher::release_unsent(sender& s) {
+  if (!journal_) return;
+  try {
+    const bool has_intent = s.current_ticket || s.current_sent;
+    if (s.current && has_intent && !s.current_maybe_applied)
+      journal_->record_release(s.current->id, addresses_of(*s.current));
+    if (s.ahead && s.ahead_ticket) journal_->record_release(s.ahead->id, addresses_of(*s.ahead));
+  } catch (const std::exception& e) {
+    // Only costs the next run some ListUsers calls (the intents stay in doubt).
+    spdlog::warn("could not withdraw unsent intents: {}", e.what());
+  }
+  s.current.reset();
+  s.ahead.reset();
 }
 
 net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
@@ -165,7 +257,7 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
                                                                   const std::string& target,
                                                                   std::string body,
                                                                   std::size_t addresses,
-                                                                  const work_batch*& intent) {
+                                                                  bool carries_intent) {
   s.waiting = true;
   auto stamp = co_await gate_.async_acquire(partition);
   s.waiting = false;
@@ -175,11 +267,15 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
     c.cancelled = true;
     co_return c;
   }
-  if (intent) {
-    // Write-ahead, as late as possible: a batch still waiting for its token when the run stops
-    // has no intent, so the next run sends it without first asking ListUsers about it.
-    co_await journal_->async_record_intent(intent->id, emails_of(*intent));
-    intent = nullptr;
+  if (carries_intent && journal_ && !s.current_sent) {
+    // Write-ahead. Recorded as late as possible unless it was appended ahead (take_ahead): a batch
+    // still waiting for its token when the run stops has no intent, so the next run sends it
+    // without first asking ListUsers about it.
+    if (s.current_ticket)
+      co_await journal_->async_durable(s.current_ticket);
+    else
+      co_await journal_->async_record_intent(s.current->id, addresses_of(*s.current));
+    s.current_sent = true;
   }
   transport& t = *s.t;
 
@@ -198,7 +294,7 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
 
   bump(stats_.requests);
   bump(stats_.in_flight);
-  c.r = co_await t.async_exchange(req);
+  c.r = co_await t.async_exchange(std::move(req));
   stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
 
   const incoming_response& resp = c.r.response;
@@ -225,6 +321,7 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
       c.cls = retry_class::retry_transient;
       break;
   }
+  if (carries_intent && !not_applied(c.r)) s.current_maybe_applied = true;
   if (c.r.error != transport_error::none) bump(stats_.transport_errors);
   if (status == 429) bump(stats_.throttled);
   if (status >= 500) bump(stats_.unavailable);
@@ -239,20 +336,20 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
 }
 
 // async_process: one batch from the queue to terminal outcomes for all its addresses.
-net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
+// `batch` is s.current: verification takes the confirmed addresses out of it before its intent is
+// written, so that the intent covers exactly what is sent.
+net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
   if (cfg_.in_doubt != in_doubt_policy::resend && !cfg_.in_doubt_addresses.empty()) {
     if (!co_await async_verify(s, batch, /*only_earlier_in_doubt=*/true)) co_return;
   }
 
   const std::string partition = batch.account_id;
   const bool is_invite = cfg_.op == operation::invite;
-  // The whole batch's intent goes to the journal just before its first request (bisected halves
-  // and retries share it: they carry the same batch id and a subset of its addresses).
-  const work_batch intent_batch = batch;
-  const work_batch* intent = journal_ ? &intent_batch : nullptr;
+  // The whole batch's intent (s.current's) goes to the journal before its first request; bisected
+  // halves and retries share it: they carry the same batch id and a subset of its addresses.
   // Work list: a 400 on a batch splits it in two until the refused addresses are isolated; the
   // halves keep the batch id, so their outcomes close the same journal intent.
-  std::vector<work_batch> pending{std::move(batch)};
+  std::vector<work_batch> pending{batch};
   while (!pending.empty()) {
     work_batch b = std::move(pending.back());
     pending.pop_back();
@@ -263,13 +360,13 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
     while (!b.items.empty()) {
       if (stopping() && attempts > 0) co_return;  // no outcome yet: in doubt for the next run
       std::string target = chime::users_target(b.account_id, cfg_.op);
-      std::string body = is_invite ? chime::invite_users_body(emails_of(b), b.type)
+      std::string body = is_invite ? chime::invite_users_body(addresses_of(b), b.type)
                                    : chime::create_user_body(b.items[0].email, b.items[0].username,
                                                              b.type);
       if (attempts > 0) bump(stats_.retries);
       ++attempts;
       classified c =
-          co_await async_exchange(s, partition, "POST", target, std::move(body), b.items.size(), intent);
+          co_await async_exchange(s, partition, "POST", target, std::move(body), b.items.size(), true);
       if (c.cancelled) co_return;
       if (c.tls_rejected) {
         set_fatal(exit_config, c.r.detail);
@@ -291,17 +388,18 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch batch) {
                          b.id, inv.error);
             unreadable = true;
           } else {
-            std::unordered_map<std::string, const chime::invite*> by_email;
-            for (const auto& i : *inv.value) by_email.emplace(lower(i.email_address), &i);
-            for (const auto& item : b.items) {
-              auto it = by_email.find(lower(item.email));
-              if (it == by_email.end()) {
+            invite_matcher match(*inv.value);
+            outs.reserve(b.items.size());
+            for (std::size_t k = 0; k < b.items.size(); ++k) {
+              const work_item& item = b.items[k];
+              const chime::invite* found = match.find(k, item.email);
+              if (!found) {
                 outs.push_back(failed_outcome(item, "MissingFromResponse",
                                               "the service returned no Invite for this address",
                                               attempts, c.request_id));
                 continue;
               }
-              const chime::invite& i = *it->second;
+              const chime::invite& i = *found;
               if (i.status == "Failed" && cfg_.retry_failed && !retried_failed) {
                 retry_items.push_back(item);
                 continue;
@@ -465,10 +563,10 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, work_batch& batch,
     std::string request_id;
     for (unsigned attempt = 1; !found; ++attempt) {
       if (stopping()) co_return false;
-      const work_batch* no_intent = nullptr;  // ListUsers is read-only: nothing to journal
+      // ListUsers is read-only: nothing to journal.
       auto c = co_await async_exchange(s, batch.account_id, "GET",
                                        chime::list_users_target(batch.account_id, item.email), {}, 1,
-                                       no_intent);
+                                       /*carries_intent=*/false);
       if (c.cancelled) co_return false;
       if (c.cls == retry_class::success) {
         auto users = chime::decode_users(c.r.response.body);
@@ -517,9 +615,17 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, work_batch& batch,
 void dispatcher::finish(const work_batch& b, std::vector<address_outcome> outcomes) {
   if (outcomes.empty()) return;
   if (journal_) journal_->record_outcomes(b.id, outcomes);
+  // Outcomes usually come in the batch's order; the map is the fallback for the rest.
   std::unordered_map<std::string_view, const work_item*> items;
-  for (const auto& i : b.items) items.emplace(i.email, &i);
-  for (const auto& o : outcomes) {
+  auto item_of = [&](std::size_t k, const address_outcome& o) -> const work_item* {
+    if (k < b.items.size() && b.items[k].email == o.email) return &b.items[k];
+    if (items.empty())
+      for (const auto& i : b.items) items.emplace(i.email, &i);
+    auto it = items.find(o.email);
+    return it == items.end() ? nullptr : it->second;
+  };
+  for (std::size_t k = 0; k < outcomes.size(); ++k) {
+    const address_outcome& o = outcomes[k];
     switch (o.kind) {
       case outcome_kind::invited: bump(stats_.invited); break;
       case outcome_kind::created: bump(stats_.created); break;
@@ -531,9 +637,9 @@ void dispatcher::finish(const work_batch& b, std::vector<address_outcome> outcom
     }
     bump(stats_.done);
     if (sink_) {
-      auto it = items.find(o.email);
+      const work_item* item = item_of(k, o);
       work_item fallback{o.email, {}, 0, 0};
-      sink_(it != items.end() ? *it->second : fallback, o);
+      sink_(item ? *item : fallback, o);
     }
   }
 }

@@ -32,12 +32,12 @@ transport_error classify_transport_error(const io::transport_error& e) {
   return transport_error::in_doubt;
 }
 
-boost::asio::awaitable<exchange_result> https_transport::async_exchange(const outgoing_request& req) {
+boost::asio::awaitable<exchange_result> https_transport::async_exchange(outgoing_request req) {
   io::http_request r;
   r.method = req.method == "GET" ? io::http::verb::get : io::http::verb::post;
-  r.target = req.target;
-  r.headers = req.headers;
-  r.body = req.body;
+  r.target = std::move(req.target);
+  r.headers = std::move(req.headers);
+  r.body = std::move(req.body);
   auto res = co_await conn_.async_request(std::move(r));
   exchange_result out;
   if (res.ok()) {

@@ -16,13 +16,14 @@ namespace fs = std::filesystem;
 namespace {
 
 template <typename Emails>
-std::string encode_intent(std::uint64_t batch_id, std::uint32_t attempt, const Emails& emails) {
+std::string encode_intent(std::uint64_t batch_id, std::uint32_t attempt, const Emails& emails,
+                          jf::record_type type = jf::rec_intent) {
   std::string out;
   std::size_t bytes = 32;
   for (const auto& e : emails) bytes += e.size() + 2;
   out.reserve(bytes + jf::frame_header);
   auto at = jf::begin_frame(out);
-  jf::put_u8(out, jf::rec_intent);
+  jf::put_u8(out, type);
   jf::put_u64(out, batch_id);
   jf::put_u32(out, attempt);
   jf::put_u64(out, static_cast<std::uint64_t>(jf::now_unix_ms()));
@@ -134,6 +135,25 @@ journal::ticket journal::record_intent(std::uint64_t batch_id,
   return append_record(encode_intent(batch_id, attempt, emails), true);
 }
 
+journal::ticket journal::append_intent(std::uint64_t batch_id,
+                                       std::span<const std::string_view> emails,
+                                       std::uint32_t attempt) {
+  ticket t = append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false);
+  // Someone will wait for this soon: start the commit now rather than after max_delay, so that
+  // it overlaps whatever the caller does before sending.
+  std::lock_guard lk(mu_);
+  if (durable_ < t) {
+    urgent_ = true;
+    flusher_cv_.notify_one();
+  }
+  return t;
+}
+
+journal::ticket journal::record_release(std::uint64_t batch_id,
+                                        std::span<const std::string_view> emails) {
+  return append_record(encode_intent(batch_id, 0, emails, jf::rec_release), /*wait=*/true);
+}
+
 journal::ticket journal::record_outcomes(std::uint64_t batch_id,
                                          std::span<const address_outcome> outcomes) {
   std::string out;
@@ -180,8 +200,17 @@ boost::asio::awaitable<void> journal::async_record_intent(std::uint64_t batch_id
                                                           std::uint32_t attempt) {
   // Not record_intent(): in strict mode that blocks this I/O thread in fdatasync, stalling every
   // connection served by the thread and leaving group commit at most one intent per I/O thread.
-  // The coroutine still waits for durability below, so the intent is on disk before the send.
-  ticket t = append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false);
+  // The coroutine still waits for durability, so the intent is on disk before the send.
+  co_await async_durable(append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false));
+}
+
+boost::asio::awaitable<void> journal::async_record_intent(std::uint64_t batch_id,
+                                                          std::span<const std::string_view> emails,
+                                                          std::uint32_t attempt) {
+  co_await async_durable(append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false));
+}
+
+boost::asio::awaitable<void> journal::async_durable(ticket t) {
   // std::error_code (unlike boost's) is handed back by use_awaitable rather than thrown.
   std::error_code ec = co_await async_wait_durable(t, boost::asio::use_awaitable);
   if (ec) {

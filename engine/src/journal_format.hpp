@@ -35,6 +35,7 @@ enum record_type : std::uint8_t {
   rec_session = 'S',  // i64 unix_ms, u8 durability, u32 pid, str tool_version
   rec_intent = 'I',   // u64 batch, u32 attempt, i64 unix_ms, u32 n, n x str email
   rec_outcome = 'O',  // u64 batch, i64 unix_ms, u32 n, n x address (see put_outcome)
+  rec_release = 'R',  // as rec_intent: that intent withdrawn, its request never sent
 };
 
 inline void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }

@@ -165,7 +165,7 @@ std::optional<std::string_view> frame_payload(std::string_view file, std::uint64
 
 bool known_type(char t) {
   return t == jf::rec_header || t == jf::rec_session || t == jf::rec_intent ||
-         t == jf::rec_outcome;
+         t == jf::rec_outcome || t == jf::rec_release;
 }
 
 // readable_after: whether any valid frame starts after `bad`. That tells damage (good records
@@ -264,6 +264,8 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       lookup_all(emails_, idx);
       for (auto i : idx) {
         auto& e = s_.entries_[i];
+        e.prev_intent = e.intent;
+        e.prev_in_doubt = e.in_doubt;
         e.intent = intent_no;
         e.in_doubt = true;
       }
@@ -319,6 +321,33 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       }
       ++s_.totals_.outcome_records;
       s_.totals_.outcomes_recorded += n;
+      touch(ms);
+      return true;
+    }
+    case jf::rec_release: {
+      // An intent recorded ahead of its send and withdrawn unsent: its addresses go back to what
+      // they were before it (normally "never sent"; "in doubt" if an earlier intent left them so).
+      auto batch_id = r.u64();
+      r.u32();  // attempt
+      auto ms = static_cast<std::int64_t>(r.u64());
+      std::uint32_t n = r.u32();
+      if (r.bad || n > 0xFFFF) return false;
+      emails_.clear();
+      for (std::uint32_t i = 0; i < n; ++i) {
+        auto email = r.str();
+        if (r.bad || email.empty()) return false;
+        emails_.push_back(email);
+      }
+      if (r.p != r.end) return false;
+      lookup_all(emails_, idx_);
+      for (auto i : idx_) {
+        auto& e = s_.entries_[i];
+        if (!e.in_doubt || e.intent == 0 || intents_[e.intent - 1].batch_id != batch_id) continue;
+        e.intent = e.prev_intent;
+        e.in_doubt = e.prev_in_doubt;
+      }
+      recent_.erase(batch_id);
+      ++s_.totals_.release_records;
       touch(ms);
       return true;
     }
@@ -405,8 +434,9 @@ void replay_builder::run() {
 void replay_builder::finish() {
   std::map<std::uint32_t, in_doubt_batch> doubt;
   auto& t = s_.totals_;
-  t.addresses = s_.entries_.size();
   for (const auto& e : s_.entries_) {
+    // An address whose only intent was withdrawn was never sent: not part of the run yet.
+    if (e.kind <= 3 || e.in_doubt) ++t.addresses;
     switch (e.kind) {
       case static_cast<std::uint8_t>(outcome_kind::invited): ++t.invited; break;
       case static_cast<std::uint8_t>(outcome_kind::created): ++t.created; break;

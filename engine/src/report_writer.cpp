@@ -22,6 +22,11 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return n;
 }
 
+// is_plain_json_char: printable ASCII that a JSON string holds as is.
+constexpr bool is_plain_json_char(unsigned char c) {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 }  // namespace
 
 std::optional<report_format> parse_report_format(std::string_view s) {
@@ -68,6 +73,14 @@ void json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   for (std::size_t i = 0; i < s.size();) {
+    // Addresses are plain printable ASCII almost always: copy such runs in one append.
+    std::size_t run = i;
+    while (run < s.size() && is_plain_json_char(static_cast<unsigned char>(s[run]))) ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       if (std::size_t n = utf8_length(s, i)) {

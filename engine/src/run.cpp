@@ -213,8 +213,9 @@ int run_onboarding(const run_options& opts) {
     jrnl = open_journal(opts, journal_path, iopts, dcfg);
     if (!jrnl) return exit_config;
   }
+  // The total only feeds the progress display: without one, the counting pass is wasted work.
   const std::optional<std::uint64_t> exact_total =
-      opts.dry_run ? std::nullopt : count_addresses(iopts);
+      opts.dry_run || opts.progress == progress_mode::off ? std::nullopt : count_addresses(iopts);
 
   std::unique_ptr<ingest> reader;
   try {
@@ -289,6 +290,9 @@ int run_onboarding(const run_options& opts) {
   net::steady_timer progress_timer(ioc);
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   net::steady_timer drain_timer(ioc);
+  // control: serialises the signal handler with the end-of-run clean-up, both of which touch the
+  // timers and the signal set (neither is safe to use from two threads at once).
+  auto control = net::make_strand(ioc);
   bool interrupted = false;
 
   // When the last sender ends, everything else that keeps the io_context alive is released.
@@ -302,7 +306,7 @@ int run_onboarding(const run_options& opts) {
       }
     }
     if (--senders_left == 0) {
-      net::post(ioc, [&] {
+      net::post(control, [&] {
         progress_timer.cancel();
         drain_timer.cancel();
         boost::system::error_code ignored;
@@ -317,8 +321,8 @@ int run_onboarding(const run_options& opts) {
     disp.spawn_sender(strand, *transports.back(), queue, on_sender_done);
   }
 
-  // Progress ticks until the last sender ends.
-  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
+  // Progress ticks until the last sender ends (on `control`, beside the clean-up that cancels it).
+  net::co_spawn(control, [&]() -> net::awaitable<void> {
     for (;;) {
       progress.set_total_final(ingest_done.load());
       progress.tick(std::chrono::steady_clock::now());
@@ -348,15 +352,18 @@ int run_onboarding(const run_options& opts) {
         interrupted = true;
         std::cerr << "\nchime-onboard: " << (sig == SIGINT ? "interrupted" : "terminated")
                   << "; finishing requests in flight (again to stop at once)\n";
-        disp.request_stop();
-        queue.close(/*discard=*/true);
+        if (senders_left.load() == 0) return;  // the run is ending anyway
+        // Armed before the stop is requested: the clean-up that cancels them runs on this strand
+        // after the last sender ends, which may be moments after request_stop().
         drain_timer.expires_after(opts.drain_timeout);
         drain_timer.async_wait([&](const boost::system::error_code& e) {
           if (!e) ioc.stop();  // requests still in flight stay in doubt in the journal
         });
-        signals.async_wait(on_signal);
+        signals.async_wait(net::bind_executor(control, on_signal));
+        disp.request_stop();
+        queue.close(/*discard=*/true);
       };
-  signals.async_wait(on_signal);
+  signals.async_wait(net::bind_executor(control, on_signal));
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });

@@ -2,6 +2,8 @@
 // emulator, with the message a person needs next to it; and every command's --help.
 #include "cli_env.hpp"
 
+#include <onboard/engine/journal.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -124,6 +126,12 @@ TEST(exit_codes, five_when_interrupted_with_a_resume_hint) {
   EXPECT_TRUE(contains(text, "interrupted; nothing is lost. Resume with:")) << text;
   EXPECT_TRUE(contains(text, "chime-onboard invite --account-id acct-1")) << text;
   EXPECT_TRUE(contains(text, (dir / "run.journal").string())) << text;
+  // The drain let every request in hand finish, and the intents of batches nothing applied (taken
+  // ahead, or throttled when the signal came) were withdrawn: the resume has nothing to verify.
+  auto journal = onboard::replay_journal(dir / "run.journal");
+  EXPECT_EQ(journal.counts().in_doubt, 0u);
+  EXPECT_GT(journal.counts().invited, 0u);
+  EXPECT_EQ(journal.counts().addresses, journal.counts().invited);
 }
 
 TEST(exit_codes, six_for_a_wrong_secret) {

@@ -112,6 +112,59 @@ TEST(Journal, RoundTripIntentsOutcomesAndInDoubt) {
   EXPECT_EQ(s.sessions().size(), 1u);
 }
 
+std::vector<std::string_view> views(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+TEST(Journal, ReleasedIntentLeavesItsAddressesUnsent) {
+  tk::temp_dir dir;
+  auto path = dir / "run.journal";
+  auto a = emails(1, 3);
+  auto b = emails(2, 2);
+  {
+    auto j = journal::open(path, header_for());
+    // Batch 1 was sent and left in doubt by an earlier attempt; batch 2's intent was appended
+    // ahead and withdrawn when the run stopped. Then batch 1's addresses get a second intent
+    // (ahead) that is withdrawn too: they must stay in doubt from the first.
+    j->wait_durable(j->record_intent(1, a));
+    j->wait_durable(j->append_intent(2, views(b)));
+    j->record_release(2, views(b));
+    j->wait_durable(j->append_intent(3, views(a)));
+    j->record_release(3, views(a));
+    j->close();
+  }
+  auto s = replay_journal(path);
+  EXPECT_EQ(s.tail(), tail_state::clean);
+  EXPECT_EQ(s.counts().in_doubt, 3u);
+  ASSERT_EQ(s.in_doubt().size(), 1u);
+  EXPECT_EQ(s.in_doubt()[0].batch_id, 1u);
+  EXPECT_EQ(s.in_doubt()[0].emails, a);
+  auto st = s.find(b[0]);
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->in_doubt);
+  EXPECT_FALSE(st->kind);
+  EXPECT_EQ(s.counts().release_records, 2u);
+}
+
+TEST(Journal, ReleaseDoesNotUndoAnOutcomeOrALaterIntent) {
+  tk::temp_dir dir;
+  auto path = dir / "run.journal";
+  auto a = emails(1, 2);
+  {
+    auto j = journal::open(path, header_for());
+    j->append_intent(1, views(a));
+    j->record_outcomes(1, std::vector{invited(a[0])});  // a[0] answered, a[1] not yet
+    j->wait_durable(j->record_intent(4, std::vector<std::string>{a[1]}));  // a retry elsewhere
+    j->record_release(1, views(a));  // stale: neither address is batch 1's any more
+    j->close();
+  }
+  auto s = replay_journal(path);
+  EXPECT_EQ(s.counts().invited, 1u);
+  EXPECT_EQ(s.counts().in_doubt, 1u);
+  ASSERT_EQ(s.in_doubt().size(), 1u);
+  EXPECT_EQ(s.in_doubt()[0].batch_id, 4u);
+}
+
 TEST(Journal, ResumeSeesPriorAndAppends) {
   tk::temp_dir dir;
   auto path = dir / "run.journal";

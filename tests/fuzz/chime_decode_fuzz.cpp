@@ -1,9 +1,11 @@
 // fuzz_chime_decode: the Chime response decoders on arbitrary bodies. A decoder returns a value or
 // an error, never both, never neither; decode_error is total (its code may be empty for a header
-// like ":x" or a `__type` ending in '#', which callers treat as unknown).
+// like ":x" or a `__type` ending in '#', which callers treat as unknown). decode_invites, a
+// streaming decoder, must agree exactly with the document-based reference in testkit.
 #include "fuzz_common.hpp"
 
 #include <onboard/engine/chime_api.hpp>
+#include <testkit/invites_reference.hpp>
 
 #include <cstdlib>
 
@@ -15,6 +17,19 @@ template <class T>
 void check_decoded(const onboard::chime::decoded<T>& d) {
   check(d.value.has_value() != !d.error.empty());
 }
+bool same(const onboard::chime::invite& a, const onboard::chime::invite& b) {
+  return a.invite_id == b.invite_id && a.status == b.status &&
+         a.email_address == b.email_address && a.email_status == b.email_status;
+}
+void check_agrees(std::string_view body) {
+  auto fast = onboard::chime::decode_invites(body);
+  auto ref = onboard::testkit::reference_decode_invites(body);
+  check_decoded(fast);
+  check(fast.error == ref.error);
+  if (!fast) return;
+  check(fast.value->size() == ref.value->size());
+  for (std::size_t i = 0; i < fast.value->size(); ++i) check(same((*fast.value)[i], (*ref.value)[i]));
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -23,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // input goes through every decoder, so plain JSON seeds work as they are).
   auto rest = all;
   auto header = onboard::fuzz::take_line(rest);
-  check_decoded(onboard::chime::decode_invites(all));
+  check_agrees(all);
   check_decoded(onboard::chime::decode_created_user(all));
   check_decoded(onboard::chime::decode_users(all));
   for (unsigned status : {400u, 429u, 500u, 503u}) {

@@ -102,6 +102,17 @@ class async_queue {
         boost::asio::use_awaitable);
   }
 
+  // try_pop: the next item if one is queued now (never waits).
+  std::optional<T> try_pop() {
+    std::unique_lock lk(mu_);
+    if (items_.empty()) return std::nullopt;
+    std::optional<T> v(std::move(items_.front()));
+    items_.pop_front();
+    lk.unlock();
+    not_full_.notify_one();
+    return v;
+  }
+
   std::size_t size() const {
     std::lock_guard lk(mu_);
     return items_.size();

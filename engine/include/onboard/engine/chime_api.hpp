@@ -25,6 +25,7 @@ std::string users_target(std::string_view account_id, operation op);
 std::string list_users_target(std::string_view account_id, std::string_view email);
 
 // invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when unspecified).
+std::string invite_users_body(std::span<const std::string_view> emails, user_type type);
 std::string invite_users_body(std::span<const std::string> emails, user_type type);
 
 // create_user_body: `{"Email":...,"Username":...,"UserType":...}`, empty members omitted.

@@ -26,6 +26,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_set>
@@ -105,17 +106,30 @@ class dispatcher {
     transport* t = nullptr;
     boost::asio::cancellation_signal cancel;
     bool waiting = false;  // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
+    // The batch being processed. Its intent is either recorded just before its first request or,
+    // when it was taken as `ahead`, was appended then (current_ticket != 0) and is awaited there.
+    std::optional<work_batch> current;
+    std::uint64_t current_ticket = 0;
+    bool current_sent = false;  // its intent is durable and a request has gone out
+    // current_maybe_applied: some request carrying its addresses may have been applied (a 2xx,
+    // a 500/502/504, a timeout or reset after writing); until then a stop may withdraw its intent.
+    bool current_maybe_applied = false;
+    // ahead: the next batch, taken while `current` is in flight so that the commit of its intent
+    // overlaps that exchange instead of delaying its own send.
+    std::optional<work_batch> ahead;
+    std::uint64_t ahead_ticket = 0;
   };
   boost::asio::awaitable<void> async_sender(sender& s, async_queue<work_batch>& queue);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
-  boost::asio::awaitable<void> async_process(sender& s, work_batch batch);
+  boost::asio::awaitable<void> async_process(sender& s, work_batch& batch);
+  void take_ahead(sender& s, async_queue<work_batch>& queue);
+  void release_unsent(sender& s);
   boost::asio::awaitable<bool> async_verify(sender& s, work_batch& batch,
                                             bool only_earlier_in_doubt);
   boost::asio::awaitable<classified> async_exchange(sender& s, const std::string& partition,
                                                     const std::string& method,
                                                     const std::string& target, std::string body,
-                                                    std::size_t addresses,
-                                                    const work_batch*& intent);
+                                                    std::size_t addresses, bool carries_intent);
   void finish(const work_batch& b, std::vector<address_outcome> outcomes);
   void fail_all(const work_batch& b, const std::string& code, const std::string& message,
                 unsigned attempts, const std::string& request_id = {});

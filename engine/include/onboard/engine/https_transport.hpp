@@ -12,7 +12,7 @@ class https_transport final : public transport {
   https_transport(io::https_connection::executor_type ex, const io::endpoint& ep,
                   io::ssl::context& ctx, io::connection_options opts);
 
-  boost::asio::awaitable<exchange_result> async_exchange(const outgoing_request& req) override;
+  boost::asio::awaitable<exchange_result> async_exchange(outgoing_request req) override;
   const std::string& host_header() const override { return conn_.remote().host_header; }
   std::string target(std::string_view path) const override { return conn_.remote().target(path); }
 

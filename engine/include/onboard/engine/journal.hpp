@@ -130,7 +130,7 @@ class replay_state {
     std::uint64_t addresses = 0;
     std::uint64_t invited = 0, created = 0, exists = 0, failed = 0;
     std::uint64_t in_doubt = 0;
-    std::uint64_t intent_records = 0, outcome_records = 0;
+    std::uint64_t intent_records = 0, outcome_records = 0, release_records = 0;
     std::uint64_t outcomes_recorded = 0;  // per-address outcomes over all records (retries count)
   };
 
@@ -176,10 +176,12 @@ class replay_state {
     std::uint64_t email_off = 0;      // the address's bytes in the mapping
     std::uint64_t outcome_rec = 0;    // payload offset of its latest outcome record (0: none)
     std::uint32_t intent = 0;         // 1 + index of its latest intent during replay (0: none)
+    std::uint32_t prev_intent = 0;    // `intent` before that one (what a release restores)
     std::uint16_t email_len = 0;
     std::uint16_t outcome_index = 0;  // its position inside that outcome record
     std::uint8_t kind = 0;
     bool in_doubt = false;
+    bool prev_in_doubt = false;       // `in_doubt` before the latest intent
   };
   std::optional<std::size_t> index_of(std::string_view email) const;
   std::filesystem::path path_;
@@ -271,6 +273,19 @@ class journal {
   // Throws journal_error (the request must not be sent) when the journal has failed.
   boost::asio::awaitable<void> async_record_intent(std::uint64_t batch_id,
                                                    std::span<const std::string> emails,
+                                                   std::uint32_t attempt = 1);
+  // append_intent: record_intent ahead of time, never blocking, with the commit started at once:
+  // a sender records the intent of its next batch while the current request is in flight, then
+  // awaits async_durable() just before sending it, by when the fdatasync has usually finished.
+  ticket append_intent(std::uint64_t batch_id, std::span<const std::string_view> emails,
+                       std::uint32_t attempt = 1);
+  // record_release: withdraws an intent recorded ahead whose request was never sent (the run
+  // stopped first), so that the next run sends those addresses without verifying them.
+  ticket record_release(std::uint64_t batch_id, std::span<const std::string_view> emails);
+  // async_durable: completes once `t` is durable; throws journal_error when the journal failed.
+  boost::asio::awaitable<void> async_durable(ticket t);
+  boost::asio::awaitable<void> async_record_intent(std::uint64_t batch_id,
+                                                   std::span<const std::string_view> emails,
                                                    std::uint32_t attempt = 1);
 
   // commit: makes everything recorded so far durable (blocking), e.g. on Ctrl-C before exiting.

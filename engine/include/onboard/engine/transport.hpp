@@ -52,8 +52,9 @@ struct exchange_result {
 class transport {
  public:
   virtual ~transport() = default;
-  // async_exchange: sends `req` and reads the response (reconnecting first when needed).
-  virtual boost::asio::awaitable<exchange_result> async_exchange(const outgoing_request& req) = 0;
+  // async_exchange: sends `req` and reads the response (reconnecting first when needed). The
+  // request is taken by value: a body is built for one attempt and moved, never copied.
+  virtual boost::asio::awaitable<exchange_result> async_exchange(outgoing_request req) = 0;
   // host_header: the `Host` value requests must carry (and sign).
   virtual const std::string& host_header() const = 0;
   // target: the request-target for an API path (an endpoint URL may carry a base path).
