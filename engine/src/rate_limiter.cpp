@@ -90,7 +90,7 @@ void rate_limiter::update_rate(time_point now) {
       while (now >= next_double_) {
         if (limited_) rate_ = clamp_rate(rate_ * 2.0, now);
         limited_ = false;
-        next_double_ = plus(next_double_, cfg_.slow_start_interval);
+        next_double_ = plus(next_double_, doubling_interval());
       }
       return;
     case limiter_phase::cubic: {
@@ -99,6 +99,13 @@ void rate_limiter::update_rate(time_point now) {
       return;
     }
   }
+}
+
+double rate_limiter::doubling_interval() const {
+  if (!lat_seen_) return cfg_.slow_start_interval;
+  double p95 = lat_mean_ + 2.0 * lat_dev_;
+  return std::clamp(cfg_.slow_start_rtts * p95, cfg_.slow_start_min_interval,
+                    cfg_.slow_start_interval);
 }
 
 void rate_limiter::advance(time_point now) {

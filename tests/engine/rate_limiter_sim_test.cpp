@@ -33,6 +33,22 @@ TEST_P(limiter_sim_test, reconverges_within_10s_after_the_limit_halves) {
   EXPECT_LT(r.share_429_after_halving, l >= 50 ? 0.05 : 0.10);
 }
 
+TEST_P(limiter_sim_test, near_the_service_slow_start_is_faster_and_as_gentle) {
+  // 1-4 ms answers (a client beside the service, or the emulator): doublings follow round trips
+  // (slow_start_rtts), so the ramp takes far less than the internet-latency bound, with the
+  // same utilisation and no more 429s.
+  const double l = GetParam();
+  rate_limiter_config cfg;
+  for (std::uint64_t seed : {1u, 2u}) {
+    auto r = sim::run_proposed(
+        sim::scenario{.limit = l, .latency_lo = 0.001, .latency_hi = 0.004, .seed = seed}, cfg);
+    SCOPED_TRACE(testing::Message() << "L=" << l << " seed=" << seed);
+    EXPECT_GE(r.utilisation_2nd_half, 0.95);
+    EXPECT_LT(r.share_429_all, l >= 50 ? 0.02 : 0.05);
+    EXPECT_LE(r.ramp_time, std::log2(l / cfg.start_rate) * cfg.slow_start_min_interval + 1.0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(limits, limiter_sim_test, ::testing::Values(5.0, 50.0, 500.0),
                          [](const auto& p) { return "L" + std::to_string(static_cast<int>(p.param)); });
 

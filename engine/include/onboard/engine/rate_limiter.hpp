@@ -57,12 +57,19 @@ struct rate_limiter_config {
   double burst_seconds = 0.2;
 
   // start_rate: first rate, req/s (2 = 100 invites/s). Low because the first seconds are blind;
-  // slow start reaches 500 rps in ~4 s anyway. A warm start passes 0.8 x the last run's W_max.
+  // slow start reaches 500 rps in ~4 s anyway (~1 s near the service, see slow_start_rtts).
   double start_rate = 2.0;
   // slow_start_interval: the rate doubles once per interval while no throttle has been seen and
   // reservations had to wait (the limiter, not the caller's backlog, was the bottleneck). 0.5 s is
-  // about one round trip, so each doubling is (mostly) seen by the service before the next.
+  // about one round trip over the internet, so each doubling is (mostly) seen by the service
+  // before the next; it is also the interval until the first latency sample.
   double slow_start_interval = 0.5;
+  // The interval shrinks to slow_start_rtts round trips (p95 latency, mean + 2 deviations) when
+  // the service answers faster, down to slow_start_min_interval: what a doubling needs is that
+  // the service has seen the previous rate and its answer is back, which near the service (a
+  // data-centre client, the emulator) takes milliseconds, not half a second.
+  double slow_start_rtts = 4.0;
+  double slow_start_min_interval = 0.1;
 
   // beta_throttle: the multiplicative cut on a 429 episode. 0.9 rather than CUBIC's 0.7: the cut
   // is applied to measured goodput (already <= the limit), not to the overshooting send rate, and
@@ -210,6 +217,8 @@ class rate_limiter {
   void cut(time_point now, double beta);
   double goodput_window() const;
   double clamp_rate(double r, time_point now) const;
+  // doubling_interval: slow start's current doubling period (see slow_start_rtts).
+  double doubling_interval() const;
   double uniform(double lo, double hi);
 
   rate_limiter_config cfg_;
