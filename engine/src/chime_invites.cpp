@@ -130,6 +130,7 @@ class invites_handler {
       invites_is_array_ = false;
       element_not_object_ = false;
       invites_.clear();
+      invites_.reserve(50);  // a full batch: no reallocation while filling
     }
     if (!in_invites() || depth_ != invites_depth + 1 || !field_) return nullptr;
     std::string* target = &(invites_.back().*field_);

@@ -240,24 +240,29 @@ void replay_builder::touch(std::int64_t ms) {
     s_.sessions_.back().last_unix_ms = ms;
 }
 
+// read_address_list: the body of an intent or release record (batch, attempt, time, addresses
+// into emails_); false when it does not parse exactly.
+bool replay_builder::read_address_list(jf::reader& r, intent_info& info) {
+  info.batch_id = r.u64();
+  info.attempt = r.u32();
+  info.unix_ms = static_cast<std::int64_t>(r.u64());
+  std::uint32_t n = r.u32();
+  if (r.bad || n > 0xFFFF) return false;
+  emails_.clear();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto email = r.str();
+    if (r.bad || email.empty()) return false;
+    emails_.push_back(email);
+  }
+  return r.p == r.end;
+}
+
 bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) {
   jf::reader r{payload.data(), payload.data() + payload.size()};
   switch (r.u8()) {
     case jf::rec_intent: {
       intent_info info{};
-      info.batch_id = r.u64();
-      info.attempt = r.u32();
-      info.unix_ms = static_cast<std::int64_t>(r.u64());
-      std::uint32_t n = r.u32();
-      if (r.bad) return false;
-      if (n > 0xFFFF) return false;
-      emails_.clear();
-      for (std::uint32_t i = 0; i < n; ++i) {
-        auto email = r.str();
-        if (r.bad || email.empty()) return false;
-        emails_.push_back(email);
-      }
-      if (r.p != r.end) return false;
+      if (!read_address_list(r, info)) return false;
       intents_.push_back(info);
       auto intent_no = static_cast<std::uint32_t>(intents_.size());
       auto& idx = recent_[info.batch_id];
@@ -327,18 +332,10 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
     case jf::rec_release: {
       // An intent recorded ahead of its send and withdrawn unsent: its addresses go back to what
       // they were before it (normally "never sent"; "in doubt" if an earlier intent left them so).
-      auto batch_id = r.u64();
-      r.u32();  // attempt
-      auto ms = static_cast<std::int64_t>(r.u64());
-      std::uint32_t n = r.u32();
-      if (r.bad || n > 0xFFFF) return false;
-      emails_.clear();
-      for (std::uint32_t i = 0; i < n; ++i) {
-        auto email = r.str();
-        if (r.bad || email.empty()) return false;
-        emails_.push_back(email);
-      }
-      if (r.p != r.end) return false;
+      intent_info info{};
+      if (!read_address_list(r, info)) return false;
+      const auto batch_id = info.batch_id;
+      const auto ms = info.unix_ms;
       lookup_all(emails_, idx_);
       for (auto i : idx_) {
         auto& e = s_.entries_[i];

@@ -7,6 +7,8 @@
 
 #include <onboard/engine/journal.hpp>
 
+#include "journal_format.hpp"
+
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -54,6 +56,7 @@ class replay_builder {
   void lookup_all(std::span<const std::string_view> emails, std::vector<std::uint32_t>& out);
   void grow();
   bool apply(std::string_view payload, std::uint64_t payload_off);
+  bool read_address_list(jf::reader& r, intent_info& info);
   void touch(std::int64_t ms);
   void finish();
 
