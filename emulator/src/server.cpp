@@ -3,6 +3,7 @@
 // expiry, so no thread ever blocks and no client can hold a connection open for free.
 #include <onboard/emulator/server.hpp>
 
+#include "response_head.hpp"
 #include "service.hpp"
 #include "tls.hpp"
 
@@ -16,9 +17,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <condition_variable>
 #include <ctime>
 #include <iostream>
@@ -71,6 +74,7 @@ struct session {
   tls_stream_t stream;
   std::uint64_t index;
   bool idle = false;  // only touched on the session's strand
+  std::string head;   // the response head, its capacity reused by every response
 };
 }  // namespace detail
 using detail::session;
@@ -116,20 +120,24 @@ void server::impl::unregister(const std::shared_ptr<session>& s) {
 
 net::awaitable<bool> server::impl::write_reply(session& s, detail::reply r, unsigned version,
                                                bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set("x-amzn-RequestId", detail::new_uuid());
-  res.set(http::field::date, http_date());
-  res.set(http::field::content_type, "application/json");
-  if (!r.error_type.empty()) res.set("x-amzn-ErrorType", r.error_type);
-  if (r.retry_after && opts.retry_after_seconds)
-    res.set(http::field::retry_after, std::to_string(*opts.retry_after_seconds));
-  res.keep_alive(keep_alive);
-  res.body() = std::move(r.body);
-  res.prepare_payload();
+  char request_id[detail::uuid_text_size];
+  detail::format_uuid(detail::draw_uuid(), request_id);
+  detail::response_head h;
+  h.status = r.status;
+  h.version = version;
+  h.keep_alive = keep_alive;
+  h.request_id = std::string_view(request_id, sizeof request_id);
+  h.date = http_date();
+  h.error_type = r.error_type;
+  if (r.retry_after) h.retry_after = opts.retry_after_seconds;
+  h.content_length = r.body.size();
+  s.head.clear();
+  detail::append_response_head(s.head, h);
   // Counted before writing, so a client that has its answer also sees it in the stats.
   if (r.count) svc.stats().count_status(r.status);
   beast::get_lowest_layer(s.stream).expires_after(opts.request_timeout);
-  auto [ec, n] = co_await http::async_write(s.stream, res, use_tuple);
+  const std::array<net::const_buffer, 2> message{net::buffer(s.head), net::buffer(r.body)};
+  auto [ec, n] = co_await net::async_write(s.stream, message, use_tuple);
   co_return !ec;
 }
 

@@ -1,16 +1,21 @@
 // service.cpp: Chime semantics for the emulator (see service.hpp and server.hpp for the decisions).
 #include "service.hpp"
 
+#include "swar.hpp"
+
 #include <onboard/io/corpus_reader.hpp>  // valid_utf8
 
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,23 +71,44 @@ ledger::~ledger() {
 }
 
 namespace {
-void append_field(std::string& out, std::string_view f) {
-  for (char ch : f) {
-    if (ch == '\t') out += "\\t";
-    else if (ch == '\\') out += "\\\\";
-    else out += ch;
+std::size_t first_tab_or_backslash(std::string_view f) {
+  std::size_t i = 0;
+  for (; i + 8 <= f.size(); i += 8) {
+    const auto w = swar::load(f.data() + i);
+    if (swar::has_byte(w, '\t') || swar::has_byte(w, '\\')) break;
   }
+  while (i < f.size() && f[i] != '\t' && f[i] != '\\') ++i;
+  return i;
+}
+
+// append_field: `f` with '\t' and '\\' escaped; addresses almost never hold either, so the common
+// case is one append.
+void append_field(std::string& out, std::string_view f) {
+  for (auto special = first_tab_or_backslash(f); special < f.size(); special = first_tab_or_backslash(f)) {
+    out.append(f.substr(0, special));
+    out += f[special] == '\t' ? "\\t" : "\\\\";
+    f.remove_prefix(special + 1);
+  }
+  out.append(f);
 }
 }  // namespace
 
-void ledger::append(std::string_view op, std::string_view account, std::string_view address) {
+void ledger::append(std::string_view op, std::string_view account,
+                    std::span<const std::string_view> addresses) {
+  if (addresses.empty()) return;
   std::lock_guard lk(mu_);
+  const std::size_t line_start = buf_.size();
   buf_.append(op);
   buf_ += '\t';
   append_field(buf_, account);
   buf_ += '\t';
-  append_field(buf_, address);
-  buf_ += '\n';
+  // Every line starts with the same "op<TAB>account<TAB>", escaped once.
+  const std::size_t prefix_size = buf_.size() - line_start;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (i > 0) buf_.append(buf_, line_start, prefix_size);
+    append_field(buf_, addresses[i]);
+    buf_ += '\n';
+  }
   if (buf_.size() >= 256 * 1024) write_locked();
 }
 
@@ -111,7 +137,14 @@ bool matches_email_pattern(std::string_view s) {
   // Java-style full match of `.+@.+\..+`: '.' matches anything but line terminators. With the
   // leftmost usable '@' and the rightmost usable '.', the pattern matches iff they leave at least
   // one character before '@', between them, and after '.'.
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  // Line terminators start with '\n', '\r' (below 0x0E) or a non-ASCII byte; whole words with
+  // neither are skipped, and the exact checks run from the first word that may hold one.
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    const auto w = swar::load(s.data() + i);
+    if (swar::has_byte_below(w, '\r' + 1) || swar::has_high_byte(w)) break;
+  }
+  for (; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '\n' || c == '\r') return false;
     if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) return false;
@@ -160,19 +193,6 @@ std::string percent_decode(std::string_view s, bool* ok) {
 
 namespace {
 
-std::uint64_t splitmix(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Ids must not consume the fault RNG (that would make fault sequences depend on response sizes).
-thread_local std::uint64_t id_state = [] {
-  std::random_device rd;
-  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-}();
-
 void append_hex(std::string& out, std::uint64_t v, int digits) {
   static constexpr char hexd[] = "0123456789abcdef";
   char tmp[16];
@@ -180,8 +200,29 @@ void append_hex(std::string& out, std::uint64_t v, int digits) {
   out.append(tmp, static_cast<std::size_t>(digits));
 }
 
+// plain_json: whether `s` goes into JSON as it is (printable ASCII without '"' or '\\'), as
+// addresses and ids nearly always do.
+bool plain_json(std::string_view s) {
+  auto plain_byte = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    const auto w = swar::load(s.data() + i);
+    if (swar::has_byte_below(w, 0x20) || swar::has_high_byte(w) || swar::has_byte(w, '"') ||
+        swar::has_byte(w, '\\'))
+      return false;
+  }
+  for (; i < s.size(); ++i)
+    if (!plain_byte(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
 void json_escape(std::string& out, std::string_view s) {
   out += '"';
+  if (plain_json(s)) {
+    out.append(s);
+    out += '"';
+    return;
+  }
   std::size_t run = 0;  // start of the pending run of characters that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
@@ -212,28 +253,24 @@ void json_escape(std::string& out, std::string_view s) {
   out += '"';
 }
 
-std::string iso8601(clock::time_point t) {
+// append_iso8601: `t` as 2024-01-02T03:04:05.678Z, the form Chime uses for InvitedOn/RegisteredOn.
+void append_iso8601(std::string& out, clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];  // roomy: the compiler cannot bound tm_year
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        static_cast<int>(ms % 1000));
+  out.append(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
 }
 
-void lower_into(std::string& out, std::string_view s) {
-  out.assign(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-}
-
-std::string lower(std::string_view s) {
-  std::string out;
-  lower_into(out, s);
-  return out;
+// lowered_equals: whether `s` with 'A'..'Z' lowered is `lower` (compared without a copy).
+bool lowered_equals(std::string_view s, std::string_view lower) {
+  auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return s.size() == lower.size() &&
+         std::equal(s.begin(), s.end(), lower.begin(), [&](char x, char y) { return fold(x) == y; });
 }
 
 bool has_non_space(std::string_view s) {
@@ -243,6 +280,10 @@ bool has_non_space(std::string_view s) {
 }
 
 bool valid_user_type(std::string_view t) { return t == "PrivateUser" || t == "SharedDevice"; }
+
+user_type user_type_of(std::string_view valid) {
+  return valid == "SharedDevice" ? user_type::shared_device : user_type::private_user;
+}
 
 std::string_view code_for(std::string_view shape) {
   if (shape == "BadRequestException") return "BadRequest";
@@ -289,26 +330,6 @@ std::string enum_error(std::string_view value, std::string_view where) {
 
 }  // namespace
 
-std::string new_uuid() {
-  std::string out;
-  out.reserve(36);
-  append_uuid(out);
-  return out;
-}
-
-void append_uuid(std::string& out) {
-  std::uint64_t a = splitmix(id_state), b = splitmix(id_state);
-  append_hex(out, a >> 32, 8);
-  out += '-';
-  append_hex(out, (a >> 16) & 0xFFFF, 4);
-  out += '-';
-  append_hex(out, 0x4000 | (a & 0x0FFF), 4);  // version 4, variant 1: looks like what AWS sends
-  out += '-';
-  append_hex(out, 0x8000 | ((b >> 48) & 0x3FFF), 4);
-  out += '-';
-  append_hex(out, b & 0xFFFFFFFFFFFFull, 12);
-}
-
 std::string error_body(std::string_view code, std::string_view message) {
   std::string b = "{\"Code\":";
   json_escape(b, code);
@@ -329,25 +350,13 @@ reply make_error(unsigned status, std::string_view shape, std::string_view messa
 // ---------------------------------------------------------------------------------------------
 // accounts
 
-struct user_record {
-  std::string user_id;
-  std::string email;
-  std::string display_name;
-  std::string user_type;
-  bool created = false;
-  clock::time_point invited_on;
-  clock::time_point registered_on;
-};
-
 struct account_state {
   std::mutex mu;
   // token bucket
   double tokens = 0;
   std::chrono::steady_clock::time_point refilled{};
   bool bucket_init = false;
-  // users in insertion order (the ListUsers order), indexed by lower-cased address
-  std::vector<user_record> users;
-  std::unordered_map<std::string, std::size_t> by_email;
+  user_store users;
 };
 
 service::service(const server_options& opts)
@@ -375,11 +384,9 @@ bool service::refused_domain(std::string_view email) const {
   if (opts_.refuse_domains.empty()) return false;
   auto at = email.rfind('@');
   if (at == std::string_view::npos) return false;
-  std::string domain(email.substr(at + 1));
-  for (auto& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto& d : opts_.refuse_domains)
-    if (domain == d) return true;
-  return false;
+  const auto domain = email.substr(at + 1);
+  return std::any_of(opts_.refuse_domains.begin(), opts_.refuse_domains.end(),
+                     [&](const std::string& d) { return lowered_equals(domain, d); });
 }
 
 void service::flush_ledger() {
@@ -594,57 +601,72 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
 
 namespace {
 
-// parse_body: the JSON object of a request body ("" counts as {}), or a 400.
-bool parse_body(std::string_view body, json::value& out, json::storage_ptr sp, reply& err) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    out = json::object(sp);
-    return true;
-  }
+// parse_body: the JSON object of a request body ("" counts as {}), or a 400 in `err`. The value
+// lives in `sp` (a stack buffer in the callers), so parsing allocates little and nothing is copied.
+std::optional<json::value> parse_body(std::string_view body, json::storage_ptr sp, reply& err) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::value(json::object(sp));
   boost::system::error_code ec;
-  out = json::parse(body, ec, sp);
+  json::value v = json::parse(body, ec, sp);
   if (ec) {
     err = make_error(400, "BadRequestException", "Malformed JSON request body: " + ec.message());
-    return false;
+    return std::nullopt;
   }
-  if (!out.is_object()) {
+  if (!v.is_object()) {
     err = make_error(400, "BadRequestException", "The request body must be a JSON object");
-    return false;
+    return std::nullopt;
   }
-  return true;
+  return v;
 }
 
-void append_user_json(std::string& out, const std::string& account, const user_record& u) {
-  out += "{\"UserId\":";
-  json_escape(out, u.user_id);
-  out += ",\"AccountId\":";
+void append_user_json(std::string& out, std::string_view account, const user_view& u) {
+  out += "{\"UserId\":\"";
+  append_uuid(out, u.id);
+  out += "\",\"AccountId\":";
   json_escape(out, account);
   out += ",\"PrimaryEmail\":";
   json_escape(out, u.email);
   out += ",\"DisplayName\":";
   json_escape(out, u.display_name);
-  out += ",\"LicenseType\":\"Pro\",\"UserType\":";
-  json_escape(out, u.user_type);
+  out += ",\"LicenseType\":\"Pro\",\"UserType\":\"";
+  out += user_type_name(u.type);
   if (u.created) {
-    out += ",\"UserRegistrationStatus\":\"Registered\",\"UserInvitationStatus\":\"Accepted\"";
-    out += ",\"RegisteredOn\":\"" + iso8601(u.registered_on) + "\"";
+    out += "\",\"UserRegistrationStatus\":\"Registered\",\"UserInvitationStatus\":\"Accepted\"";
+    out += ",\"RegisteredOn\":\"";
+    append_iso8601(out, u.registered_on);
   } else {
-    out += ",\"UserRegistrationStatus\":\"Unregistered\",\"UserInvitationStatus\":\"Pending\"";
+    out += "\",\"UserRegistrationStatus\":\"Unregistered\",\"UserInvitationStatus\":\"Pending";
   }
-  out += ",\"InvitedOn\":\"" + iso8601(u.invited_on) + "\"";
-  out += ",\"AlexaForBusinessMetadata\":{\"IsAlexaForBusinessEnabled\":false}}";
+  out += "\",\"InvitedOn\":\"";
+  append_iso8601(out, u.invited_on);
+  out += "\",\"AlexaForBusinessMetadata\":{\"IsAlexaForBusinessEnabled\":false}}";
 }
 
-std::string display_name_for(std::string_view email) { return std::string(email.substr(0, email.find('@'))); }
+void append_invite_json(std::string& out, std::string_view address, bool failed) {
+  out += "{\"InviteId\":\"";
+  append_uuid(out, draw_uuid());
+  out += failed ? "\",\"Status\":\"Failed\",\"EmailAddress\":" : "\",\"Status\":\"Pending\",\"EmailAddress\":";
+  json_escape(out, address);
+  out += failed ? ",\"EmailStatus\":\"Failed\"}" : ",\"EmailStatus\":\"Sent\"}";
+}
+
+// Chime's limit on UserEmailList.
+constexpr std::size_t max_invites = 50;
+
+// invite_tally: what one InviteUsers did, published to the shared counters once per request.
+struct invite_tally {
+  std::uint64_t applied = 0, duplicates = 0, failed = 0;
+  std::array<std::string_view, max_invites> ledger_lines{};  // applied addresses, in order
+};
 
 }  // namespace
 
 reply service::invite_users(const call& c, const request& req, rng_t& rng, bool apply) {
   unsigned char buf[16 * 1024];
   json::monotonic_resource mr(buf, sizeof buf);
-  json::value v;
   reply err;
-  if (!parse_body(req.body, v, &mr, err)) return err;
-  const auto& obj = v.get_object();
+  auto v = parse_body(req.body, &mr, err);
+  if (!v) return err;
+  const auto& obj = v->get_object();
 
   std::vector<std::string> errors;
   std::string_view user_type = "PrivateUser";
@@ -663,7 +685,7 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   if (list) {
     if (list->empty())
       errors.push_back("Value '[]' at 'userEmailList' failed to satisfy constraint: Member must have length greater than or equal to 1");
-    else if (list->size() > 50)
+    else if (list->size() > max_invites)
       errors.push_back("Value at 'userEmailList' failed to satisfy constraint: Member must have length "
                        "less than or equal to 50 (got " + std::to_string(list->size()) + ")");
     else {
@@ -681,53 +703,46 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   }
   if (!errors.empty()) return bad_request(errors);
 
-  auto now = clock::now();
+  const auto now = clock::now();
+  const auto type = user_type_of(user_type);
   reply r;
   r.status = 201;
   r.body.reserve(64 + list->size() * 140);
   r.body += "{\"Invites\":[";
-  bool first = true;
+  invite_tally tally;
+  std::array<user_store::address_key, max_invites> keys;
+  for (std::size_t i = 0; i < list->size(); ++i) keys[i] = user_store::key_of((*list)[i].get_string());
   std::lock_guard lk(c.account->mu);
-  for (const auto& e : *list) {
-    std::string_view addr = e.get_string();
+  auto& users = c.account->users;
+  if (apply)
+    for (std::size_t i = 0; i < list->size(); ++i) users.prefetch(keys[i]);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    std::string_view addr = (*list)[i].get_string();
     bool failed = p_failed(rng);
-    if (!first) r.body += ',';
-    first = false;
-    r.body += "{\"InviteId\":\"";
-    append_uuid(r.body);
-    r.body += "\",\"Status\":";
-    r.body += failed ? "\"Failed\"" : "\"Pending\"";
-    r.body += ",\"EmailAddress\":";
-    json_escape(r.body, addr);
-    r.body += ",\"EmailStatus\":";
-    r.body += failed ? "\"Failed\"}" : "\"Sent\"}";
+    if (i > 0) r.body += ',';
+    append_invite_json(r.body, addr, failed);
     if (failed) {
-      stats_.failed_invites.fetch_add(1, std::memory_order_relaxed);
+      ++tally.failed;
       continue;
     }
     if (!apply) continue;
-    auto& a = *c.account;
-    // Re-invites are common (retries, resumes): look up without allocating a key.
-    thread_local std::string key;
-    lower_into(key, addr);
-    auto it = a.by_email.find(key);
-    bool inserted = it == a.by_email.end();
-    if (inserted) it = a.by_email.emplace(key, a.users.size()).first;
-    if (inserted) {
-      user_record u;
-      u.user_id = new_uuid();
-      u.email = std::string(addr);
-      u.display_name = display_name_for(addr);
-      u.user_type = std::string(user_type);
-      u.invited_on = now;
-      a.users.push_back(std::move(u));
-    } else {
-      stats_.duplicates_applied.fetch_add(1, std::memory_order_relaxed);
-      if (!a.users[it->second].created) a.users[it->second].invited_on = now;
+    new_user u;
+    u.email = addr;
+    u.type = type;
+    u.at = now;
+    // A known address wastes its id, which is cheaper than a second lookup to ask first.
+    u.id = draw_uuid();
+    auto [at, added] = users.insert(u, keys[i]);
+    if (!added) {
+      ++tally.duplicates;
+      users.reinvited(at, now);
     }
-    stats_.invites_applied.fetch_add(1, std::memory_order_relaxed);
-    if (ledger_) ledger_->append("invite", c.account_id, addr);
+    tally.ledger_lines[tally.applied++] = addr;
   }
+  if (ledger_) ledger_->append("invite", c.account_id, std::span(tally.ledger_lines).first(tally.applied));
+  stats_.failed_invites.fetch_add(tally.failed, std::memory_order_relaxed);
+  stats_.duplicates_applied.fetch_add(tally.duplicates, std::memory_order_relaxed);
+  stats_.invites_applied.fetch_add(tally.applied, std::memory_order_relaxed);
   r.body += "]}";
   return r;
 }
@@ -740,10 +755,10 @@ bool service::p_failed(rng_t& rng) const {
 reply service::create_user(const call& c, const request& req, bool apply) {
   unsigned char buf[4096];
   json::monotonic_resource mr(buf, sizeof buf);
-  json::value v;
   reply err;
-  if (!parse_body(req.body, v, &mr, err)) return err;
-  const auto& obj = v.get_object();
+  auto v = parse_body(req.body, &mr, err);
+  if (!v) return err;
+  const auto& obj = v->get_object();
 
   std::vector<std::string> errors;
   std::string_view user_type = "PrivateUser", username, email;
@@ -766,33 +781,32 @@ reply service::create_user(const call& c, const request& req, bool apply) {
   }
   if (!errors.empty()) return bad_request(errors);
 
-  auto now = clock::now();
+  new_user u;
+  u.email = email;
+  u.username = username;
+  u.type = user_type_of(user_type);
+  u.created = true;
+  u.at = clock::now();
   std::lock_guard lk(c.account->mu);
-  auto& a = *c.account;
-  auto key = lower(email);
-  if (a.by_email.count(key))
+  auto& users = c.account->users;
+  if (users.find(email) != user_store::npos)
     return make_error(409, "ConflictException",
                       "User with email " + std::string(email) + " already exists in account '" +
                           c.account_id + "'");
-  user_record u;
-  u.user_id = new_uuid();
-  u.email = std::string(email);
-  u.display_name = username.empty() ? display_name_for(email) : std::string(username);
-  u.user_type = std::string(user_type);
-  u.created = true;
-  u.invited_on = now;
-  u.registered_on = now;
+  u.id = draw_uuid();
   reply r;
   r.status = 201;
+  r.body.reserve(400 + email.size() + username.size() + c.account_id.size());
   r.body = "{\"User\":";
-  append_user_json(r.body, c.account_id, u);
-  r.body += '}';
   if (apply) {
-    a.by_email.emplace(std::move(key), a.users.size());
-    a.users.push_back(std::move(u));
+    auto at = users.insert(u).first;
+    append_user_json(r.body, c.account_id, users.view(at));
     stats_.creates_applied.fetch_add(1, std::memory_order_relaxed);
-    if (ledger_) ledger_->append("create", c.account_id, email);
+    if (ledger_) ledger_->append("create", c.account_id, std::span(&email, 1));
+  } else {
+    append_user_json(r.body, c.account_id, view_of(u));
   }
+  r.body += '}';
   return r;
 }
 
@@ -802,12 +816,12 @@ reply service::list_users(const call& c, const request& req) {
   if (qpos != std::string_view::npos) parse_query(req.target.substr(qpos + 1), params);
 
   std::vector<std::string> errors;
-  std::string email_key;
+  const std::string* email = nullptr;  // the user-email filter, when valid
   std::string_view user_type;
   std::size_t max_results = 100, offset = 0;
   if (auto* e = find_param(params, "user-email")) {
     if (!matches_email_pattern(*e)) errors.push_back(pattern_error(*e, "userEmail"));
-    else email_key = lower(*e);
+    else email = e;
   }
   if (auto* t = find_param(params, "user-type")) {
     if (!valid_user_type(*t)) errors.push_back(enum_error(*t, "userType"));
@@ -841,21 +855,20 @@ reply service::list_users(const call& c, const request& req) {
   r.status = 200;
   r.body = "{\"Users\":[";
   std::size_t emitted = 0, i = offset;
-  auto matches = [&](const user_record& u) { return user_type.empty() || u.user_type == user_type; };
-  if (!email_key.empty()) {
-    auto it = a.by_email.find(email_key);
-    if (it != a.by_email.end() && it->second >= offset && matches(a.users[it->second])) {
-      append_user_json(r.body, c.account_id, a.users[it->second]);
-    }
-    i = a.users.size();
+  const auto& users = a.users;
+  auto matches = [&](std::size_t u) { return user_type.empty() || user_type_name(users.type(u)) == user_type; };
+  if (email) {
+    auto u = users.find(*email);
+    if (u != user_store::npos && u >= offset && matches(u)) append_user_json(r.body, c.account_id, users.view(u));
+    i = users.size();
   } else {
-    for (; i < a.users.size() && emitted < max_results; ++i) {
-      if (!matches(a.users[i])) continue;
+    for (; i < users.size() && emitted < max_results; ++i) {
+      if (!matches(i)) continue;
       if (emitted++) r.body += ',';
-      append_user_json(r.body, c.account_id, a.users[i]);
+      append_user_json(r.body, c.account_id, users.view(i));
     }
     // Only hand out a token when something is left to see.
-    while (i < a.users.size() && !matches(a.users[i])) ++i;
+    while (i < users.size() && !matches(i)) ++i;
   }
   r.body += ']';
   if (i < a.users.size()) r.body += ",\"NextToken\":\"page-" + std::to_string(i) + "\"";

@@ -7,6 +7,8 @@
 //   if (!call.done) { wait(svc.draw_latency(rng)); reply = svc.execute(call, req, rng); }
 #pragma once
 
+#include "user_store.hpp"
+
 #include <onboard/emulator/server.hpp>
 #include <onboard/signing/sigv4.hpp>
 
@@ -48,7 +50,8 @@ class ledger {
   ~ledger();
   ledger(const ledger&) = delete;
   ledger& operator=(const ledger&) = delete;
-  void append(std::string_view op, std::string_view account, std::string_view address);
+  // append: one line per address, written together so a request's lines stay in apply order.
+  void append(std::string_view op, std::string_view account, std::span<const std::string_view> addresses);
   void flush();
 
  private:
@@ -122,8 +125,6 @@ class service {
 // Helpers shared with the session and exercised directly by the tests.
 bool matches_email_pattern(std::string_view s);  // `.+@.+\..+`, whole string, no line breaks
 std::string percent_decode(std::string_view s, bool* ok);
-std::string new_uuid();
-void append_uuid(std::string& out);
 std::string error_body(std::string_view code, std::string_view message);
 reply make_error(unsigned status, std::string_view shape, std::string_view message);
 
