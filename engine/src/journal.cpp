@@ -139,11 +139,14 @@ journal::ticket journal::append_intent(std::uint64_t batch_id,
                                        std::span<const std::string_view> emails,
                                        std::uint32_t attempt) {
   ticket t = append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false);
-  // Someone will wait for this soon: start the commit now rather than after max_delay, so that
-  // it overlaps whatever the caller does before sending.
+  // Someone will wait for this soon: commit within ahead_delay rather than max_delay, so that
+  // the fdatasync overlaps the caller's request in flight, and intents of other connections
+  // appended meanwhile share it.
   std::lock_guard lk(mu_);
-  if (durable_ < t) {
-    urgent_ = true;
+  auto by = std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.ahead_delay);
+  if (durable_ < t && (soon_ == std::chrono::steady_clock::time_point{} || by < soon_)) {
+    soon_ = by;
     flusher_cv_.notify_one();
   }
   return t;
@@ -279,8 +282,10 @@ void journal::run_flusher() {
       continue;
     }
     if (!urgent_ && !stopping_) {
-      // Outcomes nobody waits for: let more join this commit, up to max_delay after the first.
+      // Records nobody waits for: let more join this commit, up to max_delay after the first
+      // (ahead_delay after an intent recorded ahead).
       auto deadline = first_pending_ + options_.max_delay;
+      if (soon_ != std::chrono::steady_clock::time_point{}) deadline = std::min(deadline, soon_);
       if (std::chrono::steady_clock::now() < deadline) {
         flusher_cv_.wait_until(lk, deadline);
         continue;
@@ -290,6 +295,7 @@ void journal::run_flusher() {
     std::swap(spare_, pending_);
     ticket target = appended_;
     urgent_ = false;
+    soon_ = {};
     lk.unlock();
 
     // Records that arrive while this write + fdatasync runs form the next group.

@@ -218,6 +218,11 @@ struct journal_options {
   durability mode = durability::batched;
   // max_delay: longest an outcome waits for its group commit (batched), or for write(2) (off).
   std::chrono::milliseconds max_delay{20};
+  // ahead_delay: longest an intent recorded ahead (append_intent) waits for its commit when
+  // nobody awaits it yet. Short enough to be durable before its batch is sent (a request round
+  // trip later), long enough that one fdatasync covers the intents of many connections; a waiter
+  // still starts the commit at once.
+  std::chrono::microseconds ahead_delay{3000};
   // max_pending_bytes: a group commit starts early once this much is waiting.
   std::size_t max_pending_bytes = 1u << 20;
   // truncate_damaged: cut a damaged (not merely torn) journal at its first bad record instead of
@@ -274,8 +279,8 @@ class journal {
   boost::asio::awaitable<void> async_record_intent(std::uint64_t batch_id,
                                                    std::span<const std::string> emails,
                                                    std::uint32_t attempt = 1);
-  // append_intent: record_intent ahead of time, never blocking, with the commit started at once:
-  // a sender records the intent of its next batch while the current request is in flight, then
+  // append_intent: record_intent ahead of time, never blocking, committed within ahead_delay: a
+  // sender records the intent of its next batch while the current request is in flight, then
   // awaits async_durable() just before sending it, by when the fdatasync has usually finished.
   ticket append_intent(std::uint64_t batch_id, std::span<const std::string_view> emails,
                        std::uint32_t attempt = 1);
@@ -318,6 +323,7 @@ class journal {
   ticket appended_ = 0;                 // end of the last recorded frame (file offset)
   ticket durable_ = 0;                  // everything before this is durable
   bool urgent_ = false;                 // someone waits: commit without waiting for max_delay
+  std::chrono::steady_clock::time_point soon_{};  // commit by then (intents ahead; {} = none)
   bool stopping_ = false;
   bool closed_ = false;
   std::chrono::steady_clock::time_point first_pending_{};
