@@ -225,6 +225,7 @@ int main(int argc, char** argv) {
     o.inputs = {path.string()};
     o.account_id = "bench-account";
     onboard::ingest in(std::move(o));
+    const bool two_threads = in.parallel();
     onboard::batch b;
     std::uint64_t n = 0;
     while (in.next_batch(b)) n += b.items.size();
@@ -233,9 +234,10 @@ int main(int argc, char** argv) {
     times.push_back(s);
     cpu_times.push_back(cpu);
     last = in.stats();
-    std::printf("run %d: %.3f s wall, %.3f s CPU  (%.1f M lines/s; accepted %llu, duplicates %llu, rejected %llu, "
-                "batches %llu, addresses in batches %llu)\n",
-                run + 1, s, cpu, last.lines / s / 1e6, static_cast<unsigned long long>(last.accepted),
+    std::printf("run %d: %.3f s wall, %.3f s CPU  (%.1f M lines/s, %s; accepted %llu, duplicates %llu, "
+                "rejected %llu, batches %llu, addresses in batches %llu)\n",
+                run + 1, s, cpu, last.lines / s / 1e6, two_threads ? "two threads" : "one thread",
+                static_cast<unsigned long long>(last.accepted),
                 static_cast<unsigned long long>(last.duplicates),
                 static_cast<unsigned long long>(last.rejected),
                 static_cast<unsigned long long>(last.batches), static_cast<unsigned long long>(n));

@@ -102,20 +102,34 @@ inline std::uint64_t lower_ascii(std::uint64_t w) {
   return w | (upper >> 2);
 }
 
-// hash_folded: hash128 of `p` as if bytes from `fold_from` on were lowercased, without copying.
-dedupe_key hash_folded(const unsigned char* p, std::size_t size, std::size_t fold_from) noexcept {
+// tail_words: the last 1..15 bytes p[0, n) of a string of `size` bytes, zero-padded to two
+// words. When the string is at least 16 bytes long, the 16 bytes ending at its end are loaded and
+// shifted, instead of copied byte by byte; the result is the same.
+inline void tail_words(const unsigned char* p, std::size_t n, std::size_t size, std::uint64_t& x,
+                       std::uint64_t& y) {
+  if (size >= 16) {
+    u128 v = (static_cast<u128>(load64(p + n - 8)) << 64) | load64(p + n - 16);
+    v >>= 8 * (16 - n);
+    x = static_cast<std::uint64_t>(v);
+    y = static_cast<std::uint64_t>(v >> 64);
+    return;
+  }
+  unsigned char tail[16] = {};
+  std::memcpy(tail, p, n);
+  x = load64(tail);
+  y = load64(tail + 8);
+}
+
+// hash_words: hash128 of `p` with each word passed through fold(word, offset) first, so callers
+// can hash a case-folded view of the text without copying it. Templated on the fold so that the
+// all-bytes and no-bytes cases carry no per-word branches.
+template <class Fold>
+dedupe_key hash_words(const unsigned char* p, std::size_t size, Fold fold_word) noexcept {
   static_assert(std::endian::native == std::endian::little, "byte masks assume little endian");
   std::size_t n = size;
   std::size_t off = 0;
   std::uint64_t a = k0 ^ (size * k2);
   std::uint64_t b = k1 + size;
-  auto fold_word = [&](std::uint64_t w, std::size_t at) {
-    if (at + 8 <= fold_from) return w;
-    std::uint64_t l = lower_ascii(w);
-    if (at >= fold_from) return l;
-    std::uint64_t mask = ~0ull << (8 * (fold_from - at));
-    return (w & ~mask) | (l & mask);
-  };
   auto block = [&](std::uint64_t x, std::uint64_t y) {
     a = fold(x ^ k2 ^ a, y ^ k3);
     b ^= x * k4;
@@ -130,13 +144,26 @@ dedupe_key hash_folded(const unsigned char* p, std::size_t size, std::size_t fol
     n -= 16;
   }
   if (n > 0) {
-    unsigned char tail[16] = {};
-    std::memcpy(tail, p, n);
-    block(fold_word(load64(tail), off), fold_word(load64(tail + 8), off + 8));
+    std::uint64_t x, y;
+    tail_words(p, n, size, x, y);
+    block(fold_word(x, off), fold_word(y, off + 8));
   }
   std::uint64_t hi = fmix(b ^ k3);
   std::uint64_t lo = fmix(a ^ rotl(hi, 17));
   return {lo, hi};
+}
+
+// hash_folded: hash128 of `p` as if bytes from `fold_from` on were lowercased.
+dedupe_key hash_folded(const unsigned char* p, std::size_t size, std::size_t fold_from) noexcept {
+  if (fold_from == 0) return hash_words(p, size, [](std::uint64_t w, std::size_t) { return lower_ascii(w); });
+  if (fold_from >= size) return hash_words(p, size, [](std::uint64_t w, std::size_t) { return w; });
+  return hash_words(p, size, [fold_from](std::uint64_t w, std::size_t at) {
+    if (at + 8 <= fold_from) return w;
+    std::uint64_t l = lower_ascii(w);
+    if (at >= fold_from) return l;
+    std::uint64_t mask = ~0ull << (8 * (fold_from - at));
+    return (w & ~mask) | (l & mask);
+  });
 }
 
 }  // namespace

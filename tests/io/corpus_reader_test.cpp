@@ -418,4 +418,25 @@ TEST(ValidUtf8, AcceptsWellFormedRejectsMalformed) {
   EXPECT_FALSE(valid_utf8("abcdefgh\x80"));                          // stray continuation
 }
 
+TEST(ValidUtf8, OneBadByteAnywhereInAnyLengthIsFound) {
+  // The ASCII check works in overlapping 16- and 8-byte blocks: a lone bad byte must be seen at
+  // every position of every length around the block sizes, and a good multibyte one accepted.
+  using onboard::io::valid_utf8;
+  for (std::size_t n = 0; n <= 70; ++n) {
+    std::string s(n, 'a');
+    ASSERT_TRUE(valid_utf8(s)) << n;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string bad = s;
+      bad[i] = '\xFF';
+      ASSERT_FALSE(valid_utf8(bad)) << n << " at " << i;
+      if (i + 1 < n) {
+        std::string good = s;
+        good[i] = '\xC3';
+        good[i + 1] = '\xA9';
+        ASSERT_TRUE(valid_utf8(good)) << n << " at " << i;
+      }
+    }
+  }
+}
+
 }  // namespace

@@ -18,8 +18,16 @@
 //   auto opts = onboard::ingest_options_from_flags(parser, *flags);  // nullopt: usage error printed
 //
 // Streaming and bounded: memory is the reader's buffer, the dedupe table (~25 bytes per unique
-// address) and at most 49 pending addresses per (account, user type) group. Reading stops
-// whenever a batch is ready, so a consumer that sends slowly is the backpressure.
+// address), at most 49 pending addresses per (account, user type) group and the read-ahead below.
+// Reading stops when the read-ahead is full, so a consumer that sends slowly is the backpressure.
+//
+// Two threads for large files: when every input is a named regular file (together at least
+// ingest_options::parallel_min_bytes), a second thread reads, frames, normalises, validates and
+// hashes records up to ~16k ahead, while the thread calling next_batch dedupes, writes the report
+// files and batches, strictly in input order. Results, counters and report files are identical to
+// a single-threaded run; a fatal input error surfaces from next_batch after every record before
+// it. Stdin and pipes are always read on the calling thread (16 records ahead), so destroying an
+// ingest never waits for input that may never come.
 //
 // Every record ends in exactly one bucket: lines == accepted + rejected + duplicates +
 // already_done. "First occurrence wins": a later copy of an address (same dedupe key, see
@@ -36,6 +44,7 @@
 
 #include <array>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +59,13 @@ namespace cli {
 class parser;
 struct option;
 }  // namespace cli
+
+namespace detail {
+struct staged_record;
+struct staged_chunk;
+class read_stage;
+class chunk_source;
+}  // namespace detail
 
 // ingest_error: the input cannot be read at all (missing/unreadable file, CSV without the email
 // column, corrupt gzip, a report file that cannot be created). what() names the file.
@@ -76,6 +92,9 @@ struct ingest_options {
   // and ~20 bytes per address instead of a string set. Either or both may be given.
   std::shared_ptr<const dedupe_set> already_done_keys;
   io::corpus_options reader;              // buffer sizes, line cap, stdin fd (tests)
+  // parallel_min_bytes: read on a second thread when every input is a regular file and together
+  // they hold at least this many bytes (see above); 0 whenever possible, UINT64_MAX never.
+  std::uint64_t parallel_min_bytes = std::uint64_t(1) << 20;
 };
 
 // ingest_stats: counters, updated as batches are pulled; final once next_batch returned false.
@@ -121,22 +140,28 @@ class ingest {
   // seen: the keys of this run so far (accepted and already-done addresses).
   const dedupe_set& seen() const noexcept { return seen_; }
 
+  // parallel: whether the inputs are read on a second thread.
+  bool parallel() const noexcept;
+
  private:
-  struct pending;
   class csv_file;
-  bool fill_window();
-  void reject(const io::corpus_record& rec, reason why, std::string_view value);
+  bool next_chunk();
+  void prefetch(std::size_t i) const noexcept;
+  bool take(const detail::staged_record& r, batch& out);
   void finish();
 
   ingest_options options_;
   std::unique_ptr<io::corpus_reader> reader_;
   dedupe_set seen_;
+  const dedupe_set* done_keys_ = nullptr;  // options_.already_done_keys when not empty
   batcher batcher_;
   std::unique_ptr<csv_file> rejects_, duplicates_;
-  std::unique_ptr<pending[]> window_;
-  std::size_t wpos_ = 0, wlen_ = 0;
+  std::unique_ptr<detail::read_stage> stage_;
+  std::unique_ptr<detail::chunk_source> chunks_;  // after stage_ and reader_: stopped first
+  const detail::staged_chunk* chunk_ = nullptr;
+  std::size_t pos_ = 0;  // next record of chunk_ to take
   bool eof_ = false, finished_ = false;
-  io::corpus_record rec_;
+  std::exception_ptr error_;  // a fatal input error, rethrown by every later next_batch
   std::array<std::uint64_t, reason_count> by_reason_{};
   mutable ingest_stats stats_;
 };

@@ -65,6 +65,12 @@ inline constexpr std::size_t max_label_octets = 63;
 // hold max_email_octets bytes. Returns reason::none when accepted.
 reason normalize_email(std::string_view raw, char* out, std::size_t& len);
 
+namespace detail {
+// normalize_email_bytewise: normalize_email without its fast path for short printable-ASCII
+// addresses; the two must agree on every input (tests compare them).
+reason normalize_email_bytewise(std::string_view raw, char* out, std::size_t& len);
+}  // namespace detail
+
 // normalize_email: convenience form; `out` is the normalised address when reason::none.
 reason normalize_email(std::string_view raw, std::string& out);
 

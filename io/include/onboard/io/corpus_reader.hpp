@@ -104,6 +104,10 @@ class corpus_reader {
   // regular_file_bytes: total size of the named regular-file inputs (a sizing hint; 0 if unknown).
   std::uint64_t regular_file_bytes() const;
 
+  // all_regular_files: whether every input is a named regular file (no stdin, pipe or device), so
+  // reading is certain to reach the end without waiting on a writer.
+  bool all_regular_files() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
