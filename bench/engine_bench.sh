@@ -8,14 +8,17 @@
 # Scenarios:
 #   ceiling    emulator --threads 1, no limit, no latency; CEIL_N addresses, --connections 32:
 #              adaptive (--rate 0), --fixed-rate --rate 100000, and durability off/batched/strict
-#              (fixed rate, so the limiter's ramp does not hide the journal); vs wrk -c32 replaying
-#              one signed 50-address InviteUsers (bench/emulator_wrk.sh).
+#              (fixed rate, so the limiter's ramp does not hide the journal); vs wrk -c32
+#              (bench/emulator_wrk.sh, emulator with a ledger as for the engine) replaying one
+#              signed 50-address InviteUsers, and replaying WRK_DISTINCT distinct ones (new users:
+#              the server work the engine causes).
 #   throttled  emulator --rate 20 --burst 20 (the engine is not told); THR_N addresses.
 #   peers      bench/peers/boto3_invite.py, PEER_THREADS threads, retry modes legacy / standard /
 #              adaptive, on both the ceiling and the throttled emulator.
 #
 # Knobs (environment): REPS (3, repetitions of each engine ceiling case and of wrk; medians are
-# reported), CEIL_N (200000), THR_N (20000), PEER_THREADS (32), WRK_SECONDS (5),
+# reported), CEIL_N (200000), THR_N (20000), PEER_THREADS (32), WRK_SECONDS (5), WRK_DISTINCT
+# (60000 pre-signed requests for the distinct wrk runs: more than wrk sends in WRK_SECONDS),
 # PEER_DEADLINE (90 s; batches a peer has not finished by then count as lost), KEEP (a directory
 # to keep the raw JSON lines, logs and ledgers in).
 set -euo pipefail
@@ -30,6 +33,7 @@ THR_N=${THR_N:-20000}
 CONNS=32
 PEER_THREADS=${PEER_THREADS:-32}
 WRK_SECONDS=${WRK_SECONDS:-5}
+WRK_DISTINCT=${WRK_DISTINCT:-60000}
 PEER_DEADLINE=${PEER_DEADLINE:-90}
 for x in "$engine" "$emu"; do [ -x "$x" ] || { echo "no $x (build the release preset first)" >&2; exit 2; }; done
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
@@ -162,12 +166,18 @@ log "build $build; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 1. Ceiling -------------------------------------------------------------------------------------
 for rep in $(seq "$REPS"); do
-  log "ceiling rep $rep/$REPS: wrk -c$CONNS ${WRK_SECONDS}s"
-  out=$("$here/emulator_wrk.sh" "$build" "$WRK_SECONDS" "$CONNS" 2>&1) || { echo "$out" >&2; exit 1; }
-  echo "$out" >"$tmp/wrk.$rep.out"
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  percpu=$(sed -n 's/.*; \([0-9]*\) req per server CPU-second.*/\1/p' <<<"$out")
-  record "{\"kind\":\"wrk\",\"name\":\"wrk\",\"rps\":$rps,\"emu_cpu_ms_per_req\":$(awk -v p="$percpu" 'BEGIN{print (p>0)?1000/p:0}')}"
+  for wrk_mode in one distinct; do
+    log "ceiling rep $rep/$REPS: wrk -c$CONNS ${WRK_SECONDS}s ($wrk_mode)"
+    distinct=0
+    [ "$wrk_mode" = distinct ] && distinct=$WRK_DISTINCT
+    out=$(WRK_DISTINCT=$distinct EMULATOR_FLAGS="--ledger $tmp/wrk.ledger" \
+      "$here/emulator_wrk.sh" "$build" "$WRK_SECONDS" "$CONNS" 2>&1) || { echo "$out" >&2; exit 1; }
+    rm -f "$tmp/wrk.ledger"
+    echo "$out" >"$tmp/wrk-$wrk_mode.$rep.out"
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    percpu=$(sed -n 's/.*; \([0-9]*\) req per server CPU-second.*/\1/p' <<<"$out")
+    record "{\"kind\":\"wrk\",\"name\":\"wrk-$wrk_mode\",\"rps\":$rps,\"emu_cpu_ms_per_req\":$(awk -v p="$percpu" 'BEGIN{print (p>0)?1000/p:0}')}"
+  done
   log "ceiling rep $rep/$REPS: engine adaptive"
   engine_run "ceil-adaptive.$rep" "$tmp/ceil.txt" -- --connections "$CONNS" --rate 0
   log "ceiling rep $rep/$REPS: engine fixed 100000 (durability batched/off/strict)"
@@ -200,11 +210,15 @@ def runs(rs): return ", ".join("%.0f" % r["rps"] for r in rs)
 
 print(f"\nstarted {started}; {reps} repetitions (medians); ceiling {ceil_n} addresses, throttled {thr_n}; "
       f"connections 32; peers {threads} threads\n")
-wrk = group("wrk"); w = med(wrk, "rps")
-print("### Ceiling (emulator --threads 1, no limit, no latency)\n")
-print("| client | req/s (median) | runs | x wrk | engine CPU ms/req | emulator CPU ms/req | lost/twice |")
-print("|---|---:|---|---:|---:|---:|---|")
-print(f"| wrk -c32 (one signed request replayed) | {w:.0f} | {runs(wrk)} | 1.00 | - | {med(wrk, 'emu_cpu_ms_per_req'):.3f} | - |")
+wrk1 = group("wrk-one"); w1 = med(wrk1, "rps")
+wrk = group("wrk-distinct"); w = med(wrk, "rps")
+print("### Ceiling (emulator --threads 1 with a ledger, no limit, no latency)\n")
+print("x wrk compares with wrk replaying distinct requests (the same server work as the engine's); "
+      "x wrk-one with wrk replaying one request (the server's cheaper re-invite path).\n")
+print("| client | req/s (median) | runs | x wrk | x wrk-one | engine CPU ms/req | emulator CPU ms/req | lost/twice |")
+print("|---|---:|---|---:|---:|---:|---:|---|")
+print(f"| wrk -c32, distinct signed requests (new users) | {w:.0f} | {runs(wrk)} | 1.00 | {w / w1:.2f} | - | {med(wrk, 'emu_cpu_ms_per_req'):.3f} | - |")
+print(f"| wrk -c32, one signed request replayed | {w1:.0f} | {runs(wrk1)} | {w1 / w:.2f} | 1.00 | - | {med(wrk1, 'emu_cpu_ms_per_req'):.3f} | - |")
 for name, label in [("ceil-adaptive", "engine --rate 0 (adaptive)"),
                     ("ceil-fixed-batched", "engine --fixed-rate --rate 100000, batched"),
                     ("ceil-fixed-off", "engine --fixed-rate --rate 100000, --durability off"),
@@ -212,7 +226,7 @@ for name, label in [("ceil-adaptive", "engine --rate 0 (adaptive)"),
     g = group(name)
     if not g: continue
     bad = sum(r["rc"] != 0 for r in g)
-    print(f"| {label} | {med(g, 'rps'):.0f} | {runs(g)} | {med(g, 'rps') / w:.2f} | "
+    print(f"| {label} | {med(g, 'rps'):.0f} | {runs(g)} | {med(g, 'rps') / w:.2f} | {med(g, 'rps') / w1:.2f} | "
           f"{med(g, 'engine_cpu_ms_per_req'):.3f} | {med(g, 'emu_cpu_ms_per_req'):.3f} | "
           f"{sum(r['missing'] for r in g)}/{sum(r['twice'] for r in g)}{' (rc!=0: %d)' % bad if bad else ''} |")
 b, o = med(group("ceil-fixed-batched"), "rps"), med(group("ceil-fixed-off"), "rps")
