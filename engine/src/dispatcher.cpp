@@ -126,6 +126,9 @@ std::string_view incoming_response::header(std::string_view name) const {
 
 namespace {
 
+// paced_wait: a token wait longer than this means the rate gate, not the network, sets the pace.
+constexpr auto paced_wait = std::chrono::milliseconds(2);
+
 // not_applied: the exchange certainly did not apply the request: it was never completely written
 // or cancelled before that, or the service refused it (429 and 503 mean "not applied"; a 4xx
 // refuses the request as a whole).
@@ -226,8 +229,12 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>
 // `ahead` and its intent is appended now; its fdatasync then runs while the current request is
 // on the wire. Not when an earlier run left addresses in doubt: those batches are verified before
 // their intent is written, and a withdrawn intent must not hide that doubt.
+//
+// Only while the rate gate lets requests through at once: a paced sender waits for its token
+// anyway, so a late intent costs nothing there, while an intent taken ahead would add a batch in
+// doubt after a crash (ListUsers calls on resume, at the throttled rate).
 void dispatcher::take_ahead(sender& s, async_queue<work_batch>& queue) {
-  if (!journal_ || s.ahead || !cfg_.in_doubt_addresses.empty()) return;
+  if (!journal_ || s.ahead || s.paced || !cfg_.in_doubt_addresses.empty()) return;
   s.ahead = queue.try_pop();
   if (s.ahead) s.ahead_ticket = journal_->append_intent(s.ahead->id, addresses_of(*s.ahead));
 }
@@ -259,8 +266,10 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
                                                                   std::size_t addresses,
                                                                   bool carries_intent) {
   s.waiting = true;
+  const auto asked = std::chrono::steady_clock::now();
   auto stamp = co_await gate_.async_acquire(partition);
   s.waiting = false;
+  s.paced = std::chrono::steady_clock::now() - asked > paced_wait;
   classified c;
   if (stopping()) {
     gate_.on_abandon(partition, stamp);

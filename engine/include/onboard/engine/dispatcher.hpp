@@ -118,6 +118,7 @@ class dispatcher {
     // overlaps that exchange instead of delaying its own send.
     std::optional<work_batch> ahead;
     std::uint64_t ahead_ticket = 0;
+    bool paced = false;  // its last token came after a wait: the rate gate sets the pace
   };
   boost::asio::awaitable<void> async_sender(sender& s, async_queue<work_batch>& queue);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
