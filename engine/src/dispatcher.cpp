@@ -35,6 +35,7 @@ std::string lower(std::string_view s) {
   return r;
 }
 
+// iequals: ASCII case-insensitive equality (header names, addresses as the service echoes them).
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -113,14 +114,8 @@ struct dispatcher::classified {
 };
 
 std::string_view incoming_response::header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k.size() != name.size()) continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < k.size() && eq; ++i)
-      eq = std::tolower(static_cast<unsigned char>(k[i])) ==
-           std::tolower(static_cast<unsigned char>(name[i]));
-    if (eq) return v;
-  }
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
   return {};
 }
 
@@ -219,7 +214,7 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>
     }
   } catch (const boost::system::system_error& e) {
     // Cancelled by request_stop: whatever this sender had not finished stays in the journal as an
-    // intent without outcome, which the next run verifies.
+    // intent without outcome, which the next run verifies, unless release_unsent can withdraw it.
     if (e.code() != net::error::operation_aborted) throw;
   }
   release_unsent(s);
