@@ -6,6 +6,9 @@
 // It accepts and refuses exactly what the document-based decoders beside it would: not JSON, not
 // an object, no `Invites` array (the last `Invites` member counts, as in a parsed object), an
 // element that is not an object. A member that is not a string reads as empty.
+//
+// Decoding into a caller's vector reuses its invites' strings: a sender decodes response after
+// response into the same vector, so after the first one no invite allocates.
 #include <onboard/engine/chime_api.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -24,19 +27,17 @@ class invites_handler {
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  // result: the decoded invites, or why the body is not an InviteUsers response.
-  decoded<std::vector<invite>> result() && {
-    decoded<std::vector<invite>> r;
-    if (!top_is_object_)
-      r.error = "response is not a JSON object";
-    else if (!invites_is_array_)
-      r.error = "response has no Invites array";
-    else if (element_not_object_)
-      r.error = "an element of Invites is not an object";
-    else
-      r.value = std::move(invites_);
-    return r;
+  explicit invites_handler(std::vector<invite>& out) : invites_(out) {}
+
+  // error: why the body is not an InviteUsers response; empty when it is one (then the invites
+  // are the vector's first count() elements).
+  std::string_view error() const {
+    if (!top_is_object_) return "response is not a JSON object";
+    if (!invites_is_array_) return "response has no Invites array";
+    if (element_not_object_) return "an element of Invites is not an object";
+    return {};
   }
+  std::size_t count() const { return used_; }
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -45,7 +46,7 @@ class invites_handler {
     if (depth_ == 0) top_is_object_ = true;
     const bool opens_invite = in_invites() && depth_ == invites_depth;
     value_target();
-    if (opens_invite) invites_.emplace_back();
+    if (opens_invite) next_invite();
     ++depth_;
     return true;
   }
@@ -129,14 +130,27 @@ class invites_handler {
       invites_key_ = false;
       invites_is_array_ = false;
       element_not_object_ = false;
-      invites_.clear();
-      invites_.reserve(50);  // a full batch: no reallocation while filling
+      used_ = 0;
     }
     if (!in_invites() || depth_ != invites_depth + 1 || !field_) return nullptr;
-    std::string* target = &(invites_.back().*field_);
+    std::string* target = &(invites_[used_ - 1].*field_);
     target->clear();
     field_ = nullptr;
     return target;
+  }
+
+  // next_invite: the next element, reused (members cleared, capacity kept) when the vector has it.
+  void next_invite() {
+    if (used_ == invites_.size()) {
+      invites_.emplace_back();
+    } else {
+      invite& i = invites_[used_];
+      i.invite_id.clear();
+      i.status.clear();
+      i.email_address.clear();
+      i.email_status.clear();
+    }
+    ++used_;
   }
 
   bool scalar() {
@@ -153,22 +167,36 @@ class invites_handler {
   bool element_not_object_ = false;
   std::string invite::*field_ = nullptr;  // member the next string at invite depth fills
   std::string part_;
-  std::vector<invite> invites_;
+  std::vector<invite>& invites_;
+  std::size_t used_ = 0;
 };
 
 }  // namespace
 
-decoded<std::vector<invite>> decode_invites(std::string_view body) {
-  json::basic_parser<invites_handler> parser{json::parse_options{}};
+bool decode_invites(std::string_view body, std::vector<invite>& out, std::string& error) {
+  json::basic_parser<invites_handler> parser{json::parse_options{}, out};
   error_code ec;
   std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && used < body.size()) ec = json::error::extra_data;
   if (ec) {
-    decoded<std::vector<invite>> r;
-    r.error = "response is not JSON: " + ec.message();
-    return r;
+    error = "response is not JSON: " + ec.message();
+    out.clear();
+    return false;
   }
-  return std::move(parser.handler()).result();
+  if (std::string_view why = parser.handler().error(); !why.empty()) {
+    error.assign(why);
+    out.clear();
+    return false;
+  }
+  out.resize(parser.handler().count());
+  return true;
+}
+
+decoded<std::vector<invite>> decode_invites(std::string_view body) {
+  decoded<std::vector<invite>> r;
+  std::vector<invite> v;
+  if (decode_invites(body, v, r.error)) r.value = std::move(v);
+  return r;
 }
 
 }  // namespace onboard::chime

@@ -59,7 +59,7 @@ std::vector<std::string_view> addresses_of(const work_batch& b) {
 // (case-insensitive, as the service may change the case) is built only if that fails.
 class invite_matcher {
  public:
-  explicit invite_matcher(const std::vector<chime::invite>& invites) : invites_(invites) {}
+  explicit invite_matcher(std::span<const chime::invite> invites) : invites_(invites) {}
 
   const chime::invite* find(std::size_t position, std::string_view email) {
     if (position < invites_.size() && iequals(invites_[position].email_address, email))
@@ -71,9 +71,49 @@ class invite_matcher {
   }
 
  private:
-  const std::vector<chime::invite>& invites_;
+  std::span<const chime::invite> invites_;
   std::unordered_map<std::string, const chime::invite*> by_email_;
 };
+
+// outcome_buffer: the outcomes of one response, written over the elements a sender kept from its
+// previous response (assigning into a string with room does not allocate).
+class outcome_buffer {
+ public:
+  explicit outcome_buffer(std::vector<address_outcome>& store) : store_(store) {}
+  // next: the next element, holding whatever the previous response left: assign every member.
+  address_outcome& next() {
+    if (used_ == store_.size()) store_.emplace_back();
+    return store_[used_++];
+  }
+  void push(address_outcome o) { next() = std::move(o); }
+  std::span<const address_outcome> view() const { return {store_.data(), used_}; }
+
+ private:
+  std::vector<address_outcome>& store_;
+  std::size_t used_ = 0;
+};
+
+// set_invite_outcome: the outcome an Invite of the service's response gives `item` (every member
+// assigned: `o` is reused).
+void set_invite_outcome(address_outcome& o, const work_item& item, const chime::invite& i,
+                        unsigned attempts, std::string_view request_id) {
+  const bool failed = i.status == "Failed";
+  o.email.assign(item.email);
+  o.kind = failed ? outcome_kind::failed : outcome_kind::invited;
+  o.id.assign(i.invite_id);
+  o.status.assign(i.status);
+  o.email_status.assign(i.email_status);
+  o.request_id.assign(request_id);
+  o.attempts = attempts;
+  if (failed) {
+    o.error_code.assign("InviteFailed");
+    o.message.assign("the service reported Status Failed, EmailStatus ");
+    o.message.append(i.email_status);
+  } else {
+    o.error_code.clear();
+    o.message.clear();
+  }
+}
 
 address_outcome failed_outcome(const work_item& item, std::string code, std::string message,
                                unsigned attempts, std::string request_id) {
@@ -382,25 +422,23 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
 
       if (cls == retry_class::success) {
         policy_.on_success(last_cost);
-        std::vector<address_outcome> outs;
+        outcome_buffer outs(s.outcomes);
         std::vector<work_item> retry_items;
         bool unreadable = false;
         if (is_invite) {
-          auto inv = chime::decode_invites(c.r.response.body);
-          if (!inv) {
+          if (!chime::decode_invites(c.r.response.body, s.invites, s.decode_error)) {
             spdlog::warn("batch {}: unreadable InviteUsers response ({}); treating as in doubt",
-                         b.id, inv.error);
+                         b.id, s.decode_error);
             unreadable = true;
           } else {
-            invite_matcher match(*inv.value);
-            outs.reserve(b.items.size());
+            invite_matcher match(s.invites);
             for (std::size_t k = 0; k < b.items.size(); ++k) {
               const work_item& item = b.items[k];
               const chime::invite* found = match.find(k, item.email);
               if (!found) {
-                outs.push_back(failed_outcome(item, "MissingFromResponse",
-                                              "the service returned no Invite for this address",
-                                              attempts, c.request_id));
+                outs.push(failed_outcome(item, "MissingFromResponse",
+                                         "the service returned no Invite for this address",
+                                         attempts, c.request_id));
                 continue;
               }
               const chime::invite& i = *found;
@@ -408,19 +446,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
                 retry_items.push_back(item);
                 continue;
               }
-              address_outcome o;
-              o.email = item.email;
-              o.kind = i.status == "Failed" ? outcome_kind::failed : outcome_kind::invited;
-              o.id = i.invite_id;
-              o.status = i.status;
-              o.email_status = i.email_status;
-              o.request_id = c.request_id;
-              o.attempts = attempts;
-              if (o.kind == outcome_kind::failed) {
-                o.error_code = "InviteFailed";
-                o.message = "the service reported Status Failed, EmailStatus " + i.email_status;
-              }
-              outs.push_back(std::move(o));
+              set_invite_outcome(outs.next(), item, i, attempts, c.request_id);
             }
           }
         } else {
@@ -437,11 +463,11 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
             o.status = u.value->invitation_status;
             o.request_id = c.request_id;
             o.attempts = attempts;
-            outs.push_back(std::move(o));
+            outs.push(std::move(o));
           }
         }
         if (!unreadable) {
-          finish(b, std::move(outs));
+          finish(b, outs.view());
           b.items = std::move(retry_items);
           retried_failed = true;
           continue;
@@ -464,7 +490,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
             o.attempts = attempts;
             outs.push_back(std::move(o));
           }
-          finish(b, std::move(outs));
+          finish(b, outs);
           b.items.clear();
           continue;
         }
@@ -611,12 +637,12 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, work_batch& batch,
       keep.push_back(std::move(item));
     }
   }
-  finish(confirmed_items, std::move(confirmed));
+  finish(confirmed_items, confirmed);
   batch.items = std::move(keep);
   co_return !batch.items.empty();
 }
 
-void dispatcher::finish(const work_batch& b, std::vector<address_outcome> outcomes) {
+void dispatcher::finish(const work_batch& b, std::span<const address_outcome> outcomes) {
   if (outcomes.empty()) return;
   if (journal_) journal_->record_outcomes(b.id, outcomes);
   // Outcomes usually come in the batch's order; the map is the fallback for the rest.
@@ -652,7 +678,7 @@ void dispatcher::fail_all(const work_batch& b, const std::string& code, const st
                           unsigned attempts, const std::string& request_id) {
   std::vector<address_outcome> outs;
   for (const auto& i : b.items) outs.push_back(failed_outcome(i, code, message, attempts, request_id));
-  finish(b, std::move(outs));
+  finish(b, outs);
 }
 
 }  // namespace onboard

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -114,6 +115,60 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
                    clean_env(dir.path()), 30s);
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(again.out.find(",failed,"), std::string::npos) << "no failed address left: " << again.out;
+}
+
+
+// One connection turns response after response into outcomes in the same reused storage, so no
+// row may carry anything an earlier address's row said: an invited address never shows an error,
+// a failed one always its own, and every id and address appears once.
+TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
+  constexpr std::size_t n = 600;  // 12 responses, each with some Failed invites
+  temp_dir dir;
+  write_file(dir / "users.txt", numbered_addresses(n));
+  emulator_process emu({"--accounts", "acct-1", "--p-failed-invite", "0.3", "--seed", "5"},
+                       emulator_process::with_ledger());
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "1"}),
+               client_env(dir.path()), 1min);
+  ASSERT_EQ(r.status, 4) << r.err;
+  ASSERT_EQ(emu.stop(), 0);
+  auto applied = ledger_counts(emu.ledger_path());
+
+  const std::string text = read_file(dir / "report.csv");
+  const std::vector<std::string> header = csv_cells(text.substr(0, text.find('\n')));
+  auto column = [&](std::string_view name) {
+    auto it = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(it, header.end()) << name << " column missing: " << text.substr(0, 200);
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t email = column("email"), outcome = column("outcome"), id = column("id"),
+                    status = column("status"), email_status = column("email_status"),
+                    error_code = column("error_code"), message = column("message");
+  std::set<std::string> emails, ids;
+  std::size_t invited = 0, failed = 0;
+  for (const auto& row : csv_lines(dir / "report.csv")) {
+    auto c = csv_cells(row);
+    ASSERT_EQ(c.size(), header.size()) << row;
+    EXPECT_TRUE(emails.insert(c[email]).second) << "address reported twice: " << row;
+    if (c[outcome] == "invited") {
+      ++invited;
+      EXPECT_EQ(c[error_code], "") << row;
+      EXPECT_EQ(c[message], "") << row;
+      EXPECT_NE(c[status], "Failed") << row;
+      EXPECT_EQ(applied.count(c[email]), 1u) << "reported invited, not applied: " << row;
+      EXPECT_TRUE(!c[id].empty() && ids.insert(c[id]).second) << "missing or repeated id: " << row;
+    } else {
+      ++failed;
+      EXPECT_EQ(c[outcome], "failed") << row;
+      EXPECT_EQ(c[error_code], "InviteFailed") << row;
+      EXPECT_EQ(c[status], "Failed") << row;
+      EXPECT_EQ(c[message], "the service reported Status Failed, EmailStatus " + c[email_status]) << row;
+      EXPECT_EQ(applied.count(c[email]), 0u) << "reported failed, but applied: " << row;
+    }
+  }
+  EXPECT_EQ(emails.size(), n);
+  EXPECT_EQ(invited, applied.size());
+  EXPECT_GT(invited, n / 2);
+  EXPECT_GT(failed, n / 10);
 }
 
 }  // namespace

@@ -49,6 +49,10 @@ struct decoded {
 
 // decode_invites: parses an InviteUsers 201 body.
 decoded<std::vector<invite>> decode_invites(std::string_view body);
+// decode_invites: the same into `out`, whose elements are reused (their strings keep their
+// capacity), so a caller decoding one response after another stops allocating. On failure `out`
+// is empty and `error` says why.
+bool decode_invites(std::string_view body, std::vector<invite>& out, std::string& error);
 
 // user: the members of a Chime `User` the engine uses.
 struct user {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <onboard/engine/async_queue.hpp>
+#include <onboard/engine/chime_api.hpp>
 #include <onboard/engine/outcome.hpp>
 #include <onboard/engine/retry_policy.hpp>
 #include <onboard/engine/run_stats.hpp>
@@ -119,6 +120,11 @@ class dispatcher {
     std::optional<work_batch> ahead;
     std::uint64_t ahead_ticket = 0;
     bool paced = false;  // its last token came after a wait: the rate gate sets the pace
+    // Scratch for turning a response into outcomes, reused from response to response so that
+    // its strings stop allocating after the first (finish() has consumed it before the next).
+    std::vector<chime::invite> invites;
+    std::vector<address_outcome> outcomes;
+    std::string decode_error;
   };
   boost::asio::awaitable<void> async_sender(sender& s, async_queue<work_batch>& queue);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
@@ -131,7 +137,7 @@ class dispatcher {
                                                     const std::string& method,
                                                     const std::string& target, std::string body,
                                                     std::size_t addresses, bool carries_intent);
-  void finish(const work_batch& b, std::vector<address_outcome> outcomes);
+  void finish(const work_batch& b, std::span<const address_outcome> outcomes);
   void fail_all(const work_batch& b, const std::string& code, const std::string& message,
                 unsigned attempts, const std::string& request_id = {});
   void set_fatal(int code, std::string message);
