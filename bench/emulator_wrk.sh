@@ -11,6 +11,9 @@
 # replays them in turn, so the emulator creates users as it does for the engine; make N at least
 # the number of requests wrk will send (the summary says how many addresses were re-invites).
 # Extra emulator flags go in EMULATOR_FLAGS (e.g. "--ledger /tmp/l.tsv", as the engine runs use).
+# REPLAY_WITH=BUILD/bench/bench_transport replays the same requests through the engine's own HTTPS
+# stack (bench/transport_bench.cpp) instead of wrk, with the same output lines; REPLAY_ARGS are
+# added to its command line (e.g. "--threads 2").
 # Signatures are valid for the emulator's 5-minute clock-skew window, counted from signing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +23,12 @@ conns=${3:-32}
 distinct=${WRK_DISTINCT:-0}
 emu="$build/emulator/chime-emulator"
 [ -x "$emu" ] || { echo "no $emu (build chime-emulator first)" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+replayer=${REPLAY_WITH:-}
+if [ -n "$replayer" ]; then
+  [ -x "$replayer" ] || { echo "REPLAY_WITH: no $replayer" >&2; exit 2; }
+else
+  command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+fi
 [[ "$distinct" =~ ^[0-9]+$ ]] || { echo "WRK_DISTINCT must be a number of requests" >&2; exit 2; }
 
 tmp=$(mktemp -d)
@@ -103,9 +111,18 @@ applied0=$(stat_of invites_applied)
 dups0=$(stat_of duplicates_applied)
 ticks0=$(cpu_ticks)
 if [ "$distinct" -gt 0 ]; then mode="$distinct distinct pre-signed requests in turn"; else mode="one request replayed"; fi
-echo "wrk -t1 -c$conns -d${duration}s against $url (emulator --threads 1 ${EMULATOR_FLAGS:-}, SigV4 on, 50 addresses/request, $mode)"
-WRK_REQUEST_FILE="$tmp/requests" WRK_DISTINCT="$distinct" WRK_THREADS=1 \
-  wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/wrk_invite.lua" "$url" | tee "$tmp/wrk"
+if [ -n "$replayer" ]; then
+  echo "$(basename "$replayer") -c$conns -d${duration}s against $url (emulator --threads 1 ${EMULATOR_FLAGS:-}, SigV4 on, 50 addresses/request, $mode)"
+  "$replayer" --url "$url" --ca-bundle "$tmp/ca.pem" --requests "$tmp/requests" \
+    --connections "$conns" --seconds "$duration" ${REPLAY_ARGS:-} | tee "$tmp/replay"
+  # The same two lines as wrk's output, for the parsing below and for callers.
+  awk '{for (i = 1; i <= NF; i++) if ($i == "req/s;") print "Requests/sec: " $(i - 1); print $2 " requests in"}' \
+    "$tmp/replay" >"$tmp/wrk"
+else
+  echo "wrk -t1 -c$conns -d${duration}s against $url (emulator --threads 1 ${EMULATOR_FLAGS:-}, SigV4 on, 50 addresses/request, $mode)"
+  WRK_REQUEST_FILE="$tmp/requests" WRK_DISTINCT="$distinct" WRK_THREADS=1 \
+    wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/wrk_invite.lua" "$url" | tee "$tmp/wrk"
+fi
 ticks1=$(cpu_ticks)
 applied=$(( $(stat_of invites_applied) - applied0 ))
 dups=$(( $(stat_of duplicates_applied) - dups0 ))

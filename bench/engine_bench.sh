@@ -11,7 +11,9 @@
 #              (fixed rate, so the limiter's ramp does not hide the journal); vs wrk -c32
 #              (bench/emulator_wrk.sh, emulator with a ledger as for the engine) replaying one
 #              signed 50-address InviteUsers, and replaying WRK_DISTINCT distinct ones (new users:
-#              the server work the engine causes).
+#              the server work the engine causes); and the same distinct requests replayed through
+#              the engine's own HTTPS stack alone (bench_transport: Asio + OpenSSL + Beast, no
+#              ingest, signing, journal or decoding), which says how much of any gap is the stack.
 #   throttled  emulator --rate 20 --burst 20 (the engine is not told); THR_N addresses.
 #   peers      bench/peers/boto3_invite.py, PEER_THREADS threads, retry modes legacy / standard /
 #              adaptive, on both the ceiling and the throttled emulator.
@@ -166,17 +168,19 @@ log "build $build; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 1. Ceiling -------------------------------------------------------------------------------------
 for rep in $(seq "$REPS"); do
-  for wrk_mode in one distinct; do
+  for wrk_mode in one distinct stack; do
     log "ceiling rep $rep/$REPS: wrk -c$CONNS ${WRK_SECONDS}s ($wrk_mode)"
-    distinct=0
-    [ "$wrk_mode" = distinct ] && distinct=$WRK_DISTINCT
-    out=$(WRK_DISTINCT=$distinct EMULATOR_FLAGS="--ledger $tmp/wrk.ledger" \
+    distinct=0 replayer=
+    [ "$wrk_mode" != one ] && distinct=$WRK_DISTINCT
+    [ "$wrk_mode" = stack ] && replayer="$build/bench/bench_transport"
+    out=$(REPLAY_WITH=$replayer WRK_DISTINCT=$distinct EMULATOR_FLAGS="--ledger $tmp/wrk.ledger" \
       "$here/emulator_wrk.sh" "$build" "$WRK_SECONDS" "$CONNS" 2>&1) || { echo "$out" >&2; exit 1; }
     rm -f "$tmp/wrk.ledger"
     echo "$out" >"$tmp/wrk-$wrk_mode.$rep.out"
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     percpu=$(sed -n 's/.*; \([0-9]*\) req per server CPU-second.*/\1/p' <<<"$out")
-    record "{\"kind\":\"wrk\",\"name\":\"wrk-$wrk_mode\",\"rps\":$rps,\"emu_cpu_ms_per_req\":$(awk -v p="$percpu" 'BEGIN{print (p>0)?1000/p:0}')}"
+    client_ms=$(sed -n 's/.*client CPU \([0-9.]*\) ms\/request.*/\1/p' <<<"$out")
+    record "{\"kind\":\"wrk\",\"name\":\"wrk-$wrk_mode\",\"rps\":$rps,\"client_cpu_ms_per_req\":${client_ms:-null},\"emu_cpu_ms_per_req\":$(awk -v p="$percpu" 'BEGIN{print (p>0)?1000/p:0}')}"
   done
   log "ceiling rep $rep/$REPS: engine adaptive"
   engine_run "ceil-adaptive.$rep" "$tmp/ceil.txt" -- --connections "$CONNS" --rate 0
@@ -219,6 +223,11 @@ print("| client | req/s (median) | runs | x wrk | x wrk-one | engine CPU ms/req 
 print("|---|---:|---|---:|---:|---:|---:|---|")
 print(f"| wrk -c32, distinct signed requests (new users) | {w:.0f} | {runs(wrk)} | 1.00 | {w / w1:.2f} | - | {med(wrk, 'emu_cpu_ms_per_req'):.3f} | - |")
 print(f"| wrk -c32, one signed request replayed | {w1:.0f} | {runs(wrk1)} | {w1 / w:.2f} | 1.00 | - | {med(wrk1, 'emu_cpu_ms_per_req'):.3f} | - |")
+stack = group("wrk-stack")
+if stack:
+    st = med(stack, "rps")
+    print(f"| bench_transport -c32 (the engine's HTTPS stack alone), distinct signed requests | {st:.0f} | {runs(stack)} | "
+          f"{st / w:.2f} | {st / w1:.2f} | {med(stack, 'client_cpu_ms_per_req'):.3f} | {med(stack, 'emu_cpu_ms_per_req'):.3f} | - |")
 for name, label in [("ceil-adaptive", "engine --rate 0 (adaptive)"),
                     ("ceil-fixed-batched", "engine --fixed-rate --rate 100000, batched"),
                     ("ceil-fixed-off", "engine --fixed-rate --rate 100000, --durability off"),
