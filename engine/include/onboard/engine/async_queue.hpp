@@ -2,8 +2,10 @@
 // to many coroutines (the senders).
 //
 // The producer blocks while the queue is full: that is the backpressure that keeps reading from
-// running far ahead of sending. Consumers never block a thread: `async_pop` suspends the coroutine
-// until an item or the close arrives.
+// running far ahead of sending. A blocked producer is woken when the queue has drained to half,
+// not on every pop: reading is much faster than sending, so waking it per item would cost two
+// context switches for every item it pushes. Consumers never block a thread: `async_pop` suspends
+// the coroutine until an item or the close arrives.
 //
 //   async_queue<batch> q{64};
 //   std::thread reader{[&] { while (auto b = ing.next_batch()) q.push(std::move(*b)); q.close(); }};
@@ -28,13 +30,18 @@ namespace onboard {
 template <class T>
 class async_queue {
  public:
-  explicit async_queue(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+  explicit async_queue(std::size_t capacity)
+      : capacity_(capacity ? capacity : 1), resume_at_(capacity_ / 2) {}
 
-  // push: hands `v` to a waiting consumer or queues it, blocking while the queue is full.
-  // Returns false (dropping `v`) once the queue is closed.
+  // push: hands `v` to a waiting consumer or queues it. When the queue is full, blocks until it
+  // has drained to half its capacity. Returns false (dropping `v`) once the queue is closed.
   bool push(T v) {
     std::unique_lock lk(mu_);
-    not_full_.wait(lk, [&] { return closed_ || items_.size() < capacity_ || !waiters_.empty(); });
+    if (!closed_ && items_.size() >= capacity_ && waiters_.empty()) {
+      ++producers_waiting_;
+      not_full_.wait(lk, [&] { return closed_ || items_.size() <= resume_at_ || !waiters_.empty(); });
+      --producers_waiting_;
+    }
     if (closed_) return false;
     if (!waiters_.empty()) {
       auto w = std::move(waiters_.front());
@@ -68,7 +75,7 @@ class async_queue {
       if (!items_.empty()) {
         std::optional<T> v(std::move(items_.front()));
         items_.pop_front();
-        not_full_.notify_one();
+        wake_producer_locked();
         co_return v;
       }
       if (closed_) co_return std::nullopt;
@@ -88,16 +95,16 @@ class async_queue {
             if (!items_.empty()) {
               v.emplace(std::move(items_.front()));
               items_.pop_front();
+              wake_producer_locked();
             }
             lk.unlock();
-            not_full_.notify_one();
             complete(std::move(v));
             return;
           }
           waiters_.push_back(std::move(complete));
-          lk.unlock();
           // A producer blocked on a full queue may now hand its item straight to us.
-          not_full_.notify_one();
+          if (producers_waiting_) not_full_.notify_all();
+          lk.unlock();
         },
         boost::asio::use_awaitable);
   }
@@ -108,8 +115,7 @@ class async_queue {
     if (items_.empty()) return std::nullopt;
     std::optional<T> v(std::move(items_.front()));
     items_.pop_front();
-    lk.unlock();
-    not_full_.notify_one();
+    wake_producer_locked();
     return v;
   }
 
@@ -120,7 +126,16 @@ class async_queue {
 
  private:
   using waiter = std::function<void(std::optional<T>)>;
+
+  // wake_producer_locked: after a pop (mu_ held), wakes a blocked producer once the queue is
+  // down to resume_at_. Exactly at that size, so each drain wakes it once.
+  void wake_producer_locked() {
+    if (producers_waiting_ && items_.size() == resume_at_) not_full_.notify_all();
+  }
+
   const std::size_t capacity_;
+  const std::size_t resume_at_;  // a blocked producer resumes at this size
+  std::size_t producers_waiting_ = 0;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::deque<T> items_;
