@@ -393,15 +393,25 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
   // halves and retries share it: they carry the same batch id and a subset of its addresses.
   // Work list: a 400 on a batch splits it in two until the refused addresses are isolated; the
   // halves keep the batch id, so their outcomes close the same journal intent.
-  std::vector<work_batch> pending{batch};
-  while (!pending.empty()) {
-    work_batch b = std::move(pending.back());
-    pending.pop_back();
+  //
+  // The batch itself is sent in place: in the common case one response settles all of its
+  // addresses and nothing is copied. What would change its items (a retry of some, a
+  // verification) works on a copy instead (writable()), so that s.current keeps every address
+  // for release_unsent.
+  std::vector<work_batch> pending;
+  std::optional<work_batch> own;
+  for (work_batch* bp = &batch; bp;) {
+    auto writable = [&]() -> work_batch& {
+      if (bp == &batch) bp = &own.emplace(batch);
+      return *bp;
+    };
     unsigned attempts = 0;
     unsigned last_cost = 0;
     bool retried_failed = false;
     const auto first_try = std::chrono::steady_clock::now();
-    while (!b.items.empty()) {
+    bool settled = false;  // every address of *bp has its outcome (or is in a pending half)
+    while (!settled && !bp->items.empty()) {
+      const work_batch& b = *bp;
       if (stopping() && attempts > 0) co_return;  // no outcome yet: in doubt for the next run
       std::string target = chime::users_target(b.account_id, cfg_.op);
       std::string body = is_invite ? chime::invite_users_body(addresses_of(b), b.type)
@@ -468,7 +478,11 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
         }
         if (!unreadable) {
           finish(b, outs.view());
-          b.items = std::move(retry_items);
+          if (retry_items.empty()) {
+            settled = true;
+            continue;
+          }
+          writable().items = std::move(retry_items);
           retried_failed = true;
           continue;
         }
@@ -491,7 +505,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
             outs.push_back(std::move(o));
           }
           finish(b, outs);
-          b.items.clear();
+          settled = true;
           continue;
         }
         case retry_class::bisect: {
@@ -499,14 +513,14 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
           auto mid = b.items.begin() + static_cast<std::ptrdiff_t>(b.items.size() / 2);
           pending.push_back(work_batch{b.id, b.account_id, b.type, {mid, b.items.end()}});
           pending.push_back(work_batch{b.id, b.account_id, b.type, {b.items.begin(), mid}});
-          b.items.clear();
+          settled = true;
           continue;
         }
         case retry_class::fatal_rejected: {
           auto e = chime::decode_error(c.r.response.status, c.r.response.header("x-amzn-ErrorType"),
                                        c.r.response.body);
           fail_all(b, e.code, e.message, attempts, c.request_id);
-          b.items.clear();
+          settled = true;
           continue;
         }
         case retry_class::fatal_auth:
@@ -529,7 +543,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
                    "the request may have been applied (" + c.describe() +
                        "); not re-sent because of --in-doubt skip",
                    attempts, c.request_id);
-          b.items.clear();
+          settled = true;
           continue;
         }
       }
@@ -549,7 +563,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
           co_return;
         case retry_action::reconcile:
           // Ask ListUsers which addresses arrived; only the others are sent again.
-          if (!co_await async_verify(s, b, /*only_earlier_in_doubt=*/false)) continue;
+          if (!co_await async_verify(s, writable(), /*only_earlier_in_doubt=*/false)) continue;
           co_await async_pause(s, policy_.backoff(cls, attempts));
           continue;
         case retry_action::park:
@@ -565,6 +579,9 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
           continue;
       }
     }
+    if (pending.empty()) break;
+    bp = &own.emplace(std::move(pending.back()));
+    pending.pop_back();
   }
 }
 
@@ -667,9 +684,11 @@ void dispatcher::finish(const work_batch& b, std::span<const address_outcome> ou
     }
     bump(stats_.done);
     if (sink_) {
-      const work_item* item = item_of(k, o);
-      work_item fallback{o.email, {}, 0, 0};
-      sink_(item ? *item : fallback, o);
+      if (const work_item* item = item_of(k, o)) {
+        sink_(*item, o);
+      } else {
+        sink_(work_item{o.email, {}, 0, 0}, o);
+      }
     }
   }
 }

@@ -120,15 +120,18 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
 
 // One connection turns response after response into outcomes in the same reused storage, so no
 // row may carry anything an earlier address's row said: an invited address never shows an error,
-// a failed one always its own, and every id and address appears once.
-TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
+// a failed one always its own, and every id and address appears once. With --retry-failed the
+// failed addresses of each response are sent once more, as a smaller batch of their own.
+void expect_rows_consistent(bool retry_failed) {
+  SCOPED_TRACE(retry_failed ? "--retry-failed" : "no retry");
   constexpr std::size_t n = 600;  // 12 responses, each with some Failed invites
   temp_dir dir;
   write_file(dir / "users.txt", numbered_addresses(n));
   emulator_process emu({"--accounts", "acct-1", "--p-failed-invite", "0.3", "--seed", "5"},
                        emulator_process::with_ledger());
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "1"}),
-               client_env(dir.path()), 1min);
+  std::vector<std::string> extra = {"--connections", "1"};
+  if (retry_failed) extra.push_back("--retry-failed");
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), extra), client_env(dir.path()), 1min);
   ASSERT_EQ(r.status, 4) << r.err;
   ASSERT_EQ(emu.stop(), 0);
   auto applied = ledger_counts(emu.ledger_path());
@@ -142,9 +145,10 @@ TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
   };
   const std::size_t email = column("email"), outcome = column("outcome"), id = column("id"),
                     status = column("status"), email_status = column("email_status"),
-                    error_code = column("error_code"), message = column("message");
+                    error_code = column("error_code"), message = column("message"),
+                    attempts = column("attempts");
   std::set<std::string> emails, ids;
-  std::size_t invited = 0, failed = 0;
+  std::size_t invited = 0, failed = 0, invited_on_retry = 0;
   for (const auto& row : csv_lines(dir / "report.csv")) {
     auto c = csv_cells(row);
     ASSERT_EQ(c.size(), header.size()) << row;
@@ -156,6 +160,7 @@ TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
       EXPECT_NE(c[status], "Failed") << row;
       EXPECT_EQ(applied.count(c[email]), 1u) << "reported invited, not applied: " << row;
       EXPECT_TRUE(!c[id].empty() && ids.insert(c[id]).second) << "missing or repeated id: " << row;
+      if (c[attempts] == "2") ++invited_on_retry;
     } else {
       ++failed;
       EXPECT_EQ(c[outcome], "failed") << row;
@@ -163,12 +168,21 @@ TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
       EXPECT_EQ(c[status], "Failed") << row;
       EXPECT_EQ(c[message], "the service reported Status Failed, EmailStatus " + c[email_status]) << row;
       EXPECT_EQ(applied.count(c[email]), 0u) << "reported failed, but applied: " << row;
+      EXPECT_EQ(c[attempts], retry_failed ? "2" : "1") << row;
     }
   }
   EXPECT_EQ(emails.size(), n);
   EXPECT_EQ(invited, applied.size());
   EXPECT_GT(invited, n / 2);
-  EXPECT_GT(failed, n / 10);
+  EXPECT_GT(failed, retry_failed ? n / 50 : n / 10);
+  if (retry_failed) EXPECT_GT(invited_on_retry, n / 10) << "the retries went through";
+  else EXPECT_EQ(invited_on_retry, 0u);
+}
+
+TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) { expect_rows_consistent(false); }
+
+TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said_with_retry_failed) {
+  expect_rows_consistent(true);
 }
 
 }  // namespace
