@@ -117,7 +117,7 @@ if [ -n "$replayer" ]; then
     --connections "$conns" --seconds "$duration" ${REPLAY_ARGS:-} | tee "$tmp/replay"
   # The same two lines as wrk's output, for the parsing below and for callers.
   awk '{for (i = 1; i <= NF; i++) if ($i == "req/s;") print "Requests/sec: " $(i - 1); print $2 " requests in"}' \
-    "$tmp/replay" >"$tmp/wrk"
+    "$tmp/replay" | tee "$tmp/wrk"
 else
   echo "wrk -t1 -c$conns -d${duration}s against $url (emulator --threads 1 ${EMULATOR_FLAGS:-}, SigV4 on, 50 addresses/request, $mode)"
   WRK_REQUEST_FILE="$tmp/requests" WRK_DISTINCT="$distinct" WRK_THREADS=1 \
