@@ -58,23 +58,39 @@ inline dedupe_key sanitize(dedupe_key k) {
 }
 
 constexpr std::size_t huge_page = 2u << 20;
+// Below this a block comes from calloc (the heap hands back memory it has already touched).
+constexpr std::size_t mmap_min = 64u << 10;
+// Blocks up to this size are faulted in, writable, when allocated. Otherwise the first probe of
+// each page reads it (mapping the shared zero page) and the first insert then writes it: a
+// copy-on-write fault whose TLB shootdown interrupts every other thread of the process — the
+// senders, in a run — once per 4 KiB page. Bigger blocks (a table reserved for millions of
+// lines) stay lazy, in 2 MiB pages, so their zeroing overlaps the reading instead of preceding it.
+constexpr std::size_t populate_max = 8u << 20;
+
+std::size_t mapped_bytes(std::size_t bytes) {
+  const std::size_t unit = bytes >= huge_page ? huge_page : 4096;
+  return (bytes + unit - 1) & ~(unit - 1);
+}
 
 // alloc_zeroed: zeroed memory for n T's. Big blocks are mmap'ed and marked for transparent huge
 // pages: a lookup in a 200 MB table is a TLB miss with 4 KiB pages (a two-level walk under a
 // hypervisor), which also makes software prefetches stall; 2 MiB pages remove most of that.
 template <class T>
 T* alloc_zeroed(std::size_t n) {
-  std::size_t bytes = n * sizeof(T);
-  if (bytes < huge_page) {
+  const std::size_t bytes = n * sizeof(T);
+  if (bytes < mmap_min) {
     void* p = std::calloc(n, sizeof(T));
     if (!p) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
-  bytes = (bytes + huge_page - 1) & ~(huge_page - 1);
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const std::size_t len = mapped_bytes(bytes);
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-  ::madvise(p, bytes, MADV_HUGEPAGE);
+  if (bytes >= huge_page) ::madvise(p, len, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+  if (bytes <= populate_max) ::madvise(p, len, MADV_POPULATE_WRITE);  // best effort (Linux >= 5.14)
 #endif
   return static_cast<T*>(p);
 }
@@ -82,12 +98,12 @@ T* alloc_zeroed(std::size_t n) {
 template <class T>
 void free_zeroed(T* p, std::size_t n) noexcept {
   if (!p) return;
-  std::size_t bytes = n * sizeof(T);
-  if (bytes < huge_page) {
+  const std::size_t bytes = n * sizeof(T);
+  if (bytes < mmap_min) {
     std::free(p);
     return;
   }
-  ::munmap(p, (bytes + huge_page - 1) & ~(huge_page - 1));
+  ::munmap(p, mapped_bytes(bytes));
 }
 
 // lower_ascii: `w` with its bytes 'A'..'Z' turned to 'a'..'z' (eight at a time; bytes >= 0x80
