@@ -211,6 +211,20 @@ void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue
                 net::bind_cancellation_slot(s.cancel.slot(), std::move(done)));
 }
 
+work_batch dispatcher::spent_batch() {
+  std::lock_guard lk(spent_mu_);
+  if (spent_.empty()) return {};
+  work_batch b = std::move(spent_.back());
+  spent_.pop_back();
+  return b;
+}
+
+void dispatcher::recycle(work_batch&& b) {
+  std::lock_guard lk(spent_mu_);
+  // Enough for the batches queued and in hand at any time; beyond that, let them go.
+  if (spent_.size() < 2 * senders_.size() + 8) spent_.push_back(std::move(b));
+}
+
 void dispatcher::request_stop(bool hard) {
   stopping_.store(true);
   if (queue_) queue_->close(/*discard=*/true);
@@ -250,6 +264,7 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>
       if (stopping()) break;  // a popped but unsent batch: the next run reads it again
       take_ahead(s, queue);
       co_await async_process(s, *s.current);
+      recycle(std::move(*s.current));
       s.current.reset();
     }
   } catch (const boost::system::system_error& e) {

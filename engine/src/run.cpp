@@ -105,13 +105,21 @@ summary input_summary(const ingest_stats& st) {
   return s;
 }
 
-work_batch to_work_batch(batch&& b) {
-  work_batch w;
+// to_work_batch: `b` copied into `w` (a spent batch: assigning into its strings reuses their
+// capacity; `b` keeps its own for the batcher's next batch).
+work_batch to_work_batch(const batch& b, work_batch w) {
   w.id = b.id;
-  w.account_id = std::move(b.account_id);
+  w.account_id.assign(b.account_id);
   w.type = b.type;
-  w.items.reserve(b.items.size());
-  for (auto& a : b.items) w.items.push_back({std::move(a.email), std::move(a.username), a.source, a.line});
+  w.items.resize(b.items.size());
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    const planned_address& a = b.items[i];
+    work_item& item = w.items[i];
+    item.email.assign(a.email);
+    item.username.assign(a.username);
+    item.source = a.source;
+    item.line = a.line;
+  }
   return w;
 }
 
@@ -273,7 +281,7 @@ int run_onboarding(const run_options& opts) {
       while (reader->next_batch(b)) {
         std::size_t n = b.items.size();
         if (!exact_total) bump(stats.total, n);
-        if (!queue.push(to_work_batch(std::move(b)))) break;
+        if (!queue.push(to_work_batch(b, disp.spent_batch()))) break;
       }
     } catch (const std::exception& e) {
       ingest_failure = e.what();

@@ -99,6 +99,12 @@ class dispatcher {
   // fatal: set when the run had to stop (first reason wins).
   std::optional<fatal_stop> fatal() const;
 
+  // spent_batch: a batch a sender has finished with, for the reader to refill (its strings keep
+  // their capacity), or an empty one. Any thread. Refilling instead of allocating keeps the
+  // reader's allocations from being freed by the senders' threads, where every free of another
+  // thread's memory contends for that thread's malloc arena.
+  work_batch spent_batch();
+
  private:
   struct classified;
   // sender: one sender coroutine's identity: where it runs, how to cancel it, what it awaits.
@@ -141,6 +147,7 @@ class dispatcher {
   void fail_all(const work_batch& b, const std::string& code, const std::string& message,
                 unsigned attempts, const std::string& request_id = {});
   void set_fatal(int code, std::string message);
+  void recycle(work_batch&& b);
 
   dispatch_config cfg_;
   const signing::signer& signer_;
@@ -154,6 +161,8 @@ class dispatcher {
   async_queue<work_batch>* queue_ = nullptr;
   mutable std::mutex fatal_mu_;
   std::optional<fatal_stop> fatal_;
+  std::mutex spent_mu_;
+  std::vector<work_batch> spent_;  // finished batches for spent_batch(); bounded by recycle()
 };
 
 }  // namespace onboard
