@@ -31,7 +31,7 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.ca_bundle = &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
   f.no_verify_ssl = &p.add_flag("no-verify-ssl", "do not check the server's certificate (warns)");
   f.connections = &p.add_value("connections", "N", "persistent HTTPS connections", "8");
-  f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "0");
+  f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
   f.rate = &p.add_value("rate", "R",
                         "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");
   f.burst = &p.add_value("burst", "B", "token-bucket burst (0: automatic)", "0");

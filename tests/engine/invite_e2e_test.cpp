@@ -103,6 +103,33 @@ TEST(invite_e2e, every_valid_address_arrives_once_through_throttling_503s_drops_
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// The default is one I/O thread; with two, the senders' strands run on either thread (the TSan
+// preset runs this test: hand-offs between the reader, the journal flusher and both I/O threads).
+TEST(invite_e2e, two_io_threads_deliver_every_address_once_through_503s_and_drops) {
+  emulator_process emu({"--accounts", "acct-1", "--p503", "0.05", "--p-drop", "0.02",
+                        "--p-failed-invite", "0.01", "--seed", "12"},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  auto c = make_corpus(5'000, 6);
+  write_file(dir / "users.txt", c.text);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8", "--threads", "2"}),
+               client_env(dir.path()), 5min);
+  ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+  auto applied = ledger_counts(emu.ledger_path(), "invite");
+  auto failed = report_failed(dir / "report.csv");
+  std::set<std::string> seen;
+  for (const auto& [a, n] : applied) {
+    EXPECT_EQ(n, 1) << a << " invited twice";
+    seen.insert(a);
+  }
+  seen.insert(failed.begin(), failed.end());
+  EXPECT_EQ(seen, c.expected);
+  EXPECT_GT(json_counter(stats, "status.503"), 0u);
+  EXPECT_GT(json_counter(stats, "dropped"), 0u);
+}
+
 TEST(invite_e2e, a_wrong_secret_stops_the_run_at_once_with_exit_6) {
   emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
   temp_dir dir;
