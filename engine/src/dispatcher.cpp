@@ -38,6 +38,7 @@ std::string lower(std::string_view s) {
 // iequals: ASCII case-insensitive equality (header names, addresses as the service echoes them).
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the usual case, and a vectorised compare
   for (std::size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
     if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');

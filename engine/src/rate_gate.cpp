@@ -4,6 +4,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <optional>
+
 namespace onboard::engine {
 
 rate_limiter& rate_gate::limiter_locked(std::string_view partition) {
@@ -37,7 +39,9 @@ net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) 
     }
   } guard{this, lim, &res};
 
-  net::steady_timer timer(co_await net::this_coro::executor);
+  // The timer is made only when there is something to wait for: most acquisitions of an
+  // unthrottled run get their token at once, and making a timer looks up the timer service.
+  std::optional<net::steady_timer> timer;
   for (;;) {
     time_point wake;
     {
@@ -50,8 +54,9 @@ net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) 
       }
       wake = *w;
     }
-    timer.expires_at(wake);
-    co_await timer.async_wait(net::use_awaitable);
+    if (!timer) timer.emplace(co_await net::this_coro::executor);
+    timer->expires_at(wake);
+    co_await timer->async_wait(net::use_awaitable);
   }
 }
 
