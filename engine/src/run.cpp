@@ -29,6 +29,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <unistd.h>
@@ -225,6 +226,10 @@ int run_onboarding(const run_options& opts) {
   const std::optional<std::uint64_t> exact_total =
       opts.dry_run || opts.progress == progress_mode::off ? std::nullopt : count_addresses(iopts);
 
+  // Sending paces a real run, far below what one ingest thread reads: a second reading thread
+  // would only add hand-offs beside the I/O thread. `plan` and --dry-run keep it (ingest is all
+  // they do).
+  if (!opts.dry_run) iopts.parallel_min_bytes = std::numeric_limits<std::uint64_t>::max();
   std::unique_ptr<ingest> reader;
   try {
     reader = std::make_unique<ingest>(iopts);
