@@ -6,7 +6,9 @@
 #   bench/engine_bench.sh [BUILD_DIR]            (default build/release; not run in CI, ~5-8 min)
 #
 # Scenarios:
-#   ceiling    emulator --threads 1, no limit, no latency; CEIL_N addresses, --connections 32:
+#   ceiling    emulator --threads 1, no limit, no latency; CEIL_N addresses (about 2 s of sending, so
+#              that start-up — 32 TLS handshakes, the journal — weighs no more than it does in wrk's
+#              5 s), --connections 32:
 #              adaptive (--rate 0), --fixed-rate --rate 100000, and durability off/batched/strict
 #              (fixed rate, so the limiter's ramp does not hide the journal); vs wrk -c32
 #              (bench/emulator_wrk.sh, emulator with a ledger as for the engine) replaying one
@@ -19,8 +21,8 @@
 #              adaptive, on both the ceiling and the throttled emulator.
 #
 # Knobs (environment): REPS (3, repetitions of each engine ceiling case and of wrk; medians are
-# reported), CEIL_N (200000), THR_N (20000), PEER_THREADS (32), WRK_SECONDS (5), WRK_DISTINCT
-# (60000 pre-signed requests for the distinct wrk runs: more than wrk sends in WRK_SECONDS),
+# reported), CEIL_N (1000000), THR_N (20000), PEER_THREADS (32), WRK_SECONDS (5), WRK_DISTINCT
+# (100000 pre-signed requests for the distinct wrk runs: more than wrk sends in WRK_SECONDS),
 # PEER_DEADLINE (90 s; batches a peer has not finished by then count as lost), KEEP (a directory
 # to keep the raw JSON lines, logs and ledgers in).
 set -euo pipefail
@@ -30,12 +32,12 @@ engine="$build/engine/chime-onboard"
 emu="$build/emulator/chime-emulator"
 py=/usr/bin/python3
 REPS=${REPS:-3}
-CEIL_N=${CEIL_N:-200000}
+CEIL_N=${CEIL_N:-1000000}
 THR_N=${THR_N:-20000}
 CONNS=32
 PEER_THREADS=${PEER_THREADS:-32}
 WRK_SECONDS=${WRK_SECONDS:-5}
-WRK_DISTINCT=${WRK_DISTINCT:-60000}
+WRK_DISTINCT=${WRK_DISTINCT:-100000}
 PEER_DEADLINE=${PEER_DEADLINE:-90}
 for x in "$engine" "$emu"; do [ -x "$x" ] || { echo "no $x (build the release preset first)" >&2; exit 2; }; done
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
