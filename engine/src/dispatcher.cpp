@@ -703,7 +703,7 @@ void dispatcher::finish(const work_batch& b, std::span<const address_outcome> ou
       if (const work_item* item = item_of(k, o)) {
         sink_(*item, o);
       } else {
-        sink_(work_item{o.email, {}, 0, 0}, o);
+        sink_(work_item{o.email, 0, 0, {}}, o);
       }
     }
   }

@@ -106,24 +106,6 @@ summary input_summary(const ingest_stats& st) {
   return s;
 }
 
-// to_work_batch: `b` copied into `w` (a spent batch: assigning into its strings reuses their
-// capacity; `b` keeps its own for the batcher's next batch).
-work_batch to_work_batch(const batch& b, work_batch w) {
-  w.id = b.id;
-  w.account_id.assign(b.account_id);
-  w.type = b.type;
-  w.items.resize(b.items.size());
-  for (std::size_t i = 0; i < b.items.size(); ++i) {
-    const planned_address& a = b.items[i];
-    work_item& item = w.items[i];
-    item.email.assign(a.email);
-    item.username.assign(a.username);
-    item.source = a.source;
-    item.line = a.line;
-  }
-  return w;
-}
-
 // open_journal: opens (or resumes) the run's journal and seeds what earlier runs settled: their
 // finished addresses are skipped by ingest, their in-doubt ones verified before sending. Progress
 // is keyed by the normalised address (the dedupe key), not by line, so an edited, re-sorted or
@@ -282,11 +264,10 @@ int run_onboarding(const run_options& opts) {
   std::string ingest_failure;
   std::thread ingest_thread([&] {
     try {
-      batch b;
-      while (reader->next_batch(b)) {
-        std::size_t n = b.items.size();
-        if (!exact_total) bump(stats.total, n);
-        if (!queue.push(to_work_batch(b, disp.spent_batch()))) break;
+      // Each batch is filled over one a sender has finished with, and moved to the senders.
+      for (batch b = disp.spent_batch(); reader->next_batch(b); b = disp.spent_batch()) {
+        if (!exact_total) bump(stats.total, b.items.size());
+        if (!queue.push(std::move(b))) break;
       }
     } catch (const std::exception& e) {
       ingest_failure = e.what();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <onboard/engine/async_queue.hpp>
+#include <onboard/engine/batcher.hpp>
 #include <onboard/engine/chime_api.hpp>
 #include <onboard/engine/outcome.hpp>
 #include <onboard/engine/retry_policy.hpp>
@@ -46,21 +47,10 @@ class journal;
 // in_doubt_policy: what to do with a request that may or may not have been applied.
 enum class in_doubt_policy { verify, resend, skip };
 
-// work_item: one address to send, with where it came from (for the report).
-struct work_item {
-  std::string email;
-  std::string username;  // CreateUser only
-  std::uint32_t source = 0;
-  std::uint64_t line = 0;
-};
-
-// work_batch: what one InviteUsers call carries (<= 50 items), or one CreateUser.
-struct work_batch {
-  std::uint64_t id = 0;
-  std::string account_id;
-  user_type type = user_type::unspecified;
-  std::vector<work_item> items;
-};
+// work_batch: what one InviteUsers call carries (<= 50 items), or one CreateUser: the batcher's
+// own batch, handed from the reader to a sender and back (spent_batch) without copying a string.
+using work_item = planned_address;
+using work_batch = batch;
 
 // dispatch_config: the knobs of the sending side.
 struct dispatch_config {
@@ -99,10 +89,10 @@ class dispatcher {
   // fatal: set when the run had to stop (first reason wins).
   std::optional<fatal_stop> fatal() const;
 
-  // spent_batch: a batch a sender has finished with, for the reader to refill (its strings keep
-  // their capacity), or an empty one. Any thread. Refilling instead of allocating keeps the
-  // reader's allocations from being freed by the senders' threads, where every free of another
-  // thread's memory contends for that thread's malloc arena.
+  // spent_batch: a batch a sender has finished with, for the reader to refill (ingest::next_batch
+  // hands its strings to the batcher, which fills them again), or an empty one. Any thread.
+  // Refilling instead of allocating keeps the reader's allocations from being freed by the
+  // senders' threads, where every free of another thread's memory contends for its malloc arena.
   work_batch spent_batch();
 
  private:
