@@ -265,6 +265,10 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<work_batch>
       if (stopping()) break;  // a popped but unsent batch: the next run reads it again
       take_ahead(s, queue);
       co_await async_process(s, *s.current);
+      // A stop can end async_process before the batch is settled (its request refused with a 429
+      // just as the stop came): keep it, so that release_unsent can withdraw an intent that no
+      // request applied.
+      if (stopping()) break;
       recycle(std::move(*s.current));
       s.current.reset();
     }
