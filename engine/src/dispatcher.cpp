@@ -222,7 +222,8 @@ work_batch dispatcher::spent_batch() {
 
 void dispatcher::recycle(work_batch&& b) {
   std::lock_guard lk(spent_mu_);
-  // Enough for the batches queued and in hand at any time; beyond that, let them go.
+  // The reader takes one per batch and senders return one per batch, so a few per sender keep it
+  // supplied; beyond that, let them go.
   if (spent_.size() < 2 * senders_.size() + 8) spent_.push_back(std::move(b));
 }
 
@@ -420,7 +421,7 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
   // for release_unsent.
   std::vector<work_batch> pending;
   std::optional<work_batch> own;
-  for (work_batch* bp = &batch; bp;) {
+  for (work_batch* bp = &batch;;) {
     auto writable = [&]() -> work_batch& {
       if (bp == &batch) bp = &own.emplace(batch);
       return *bp;
@@ -456,9 +457,10 @@ net::awaitable<void> dispatcher::async_process(sender& s, work_batch& batch) {
         std::vector<work_item> retry_items;
         bool unreadable = false;
         if (is_invite) {
-          if (!chime::decode_invites(c.r.response.body, s.invites, s.decode_error)) {
+          std::string why;
+          if (!chime::decode_invites(c.r.response.body, s.invites, why)) {
             spdlog::warn("batch {}: unreadable InviteUsers response ({}); treating as in doubt",
-                         b.id, s.decode_error);
+                         b.id, why);
             unreadable = true;
           } else {
             invite_matcher match(s.invites);

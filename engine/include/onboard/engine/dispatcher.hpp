@@ -120,7 +120,6 @@ class dispatcher {
     // its strings stop allocating after the first (finish() has consumed it before the next).
     std::vector<chime::invite> invites;
     std::vector<address_outcome> outcomes;
-    std::string decode_error;
   };
   boost::asio::awaitable<void> async_sender(sender& s, async_queue<work_batch>& queue);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
