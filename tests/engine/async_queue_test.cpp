@@ -18,15 +18,20 @@ namespace {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
-// pop_all: pops with a coroutine until the queue says it is closed and empty.
-std::vector<int> pop_all(async_queue<int>& q) {
-  net::io_context ioc;
+// pop_all: pops with a coroutine on `ioc` until the queue says it is closed and empty. A thread
+// that pushes or closes posts to `ioc`, so `ioc` must outlive that thread's last call.
+std::vector<int> pop_all(async_queue<int>& q, net::io_context& ioc) {
   std::vector<int> got;
   net::co_spawn(ioc, [&]() -> net::awaitable<void> {
     while (auto v = co_await q.async_pop()) got.push_back(*v);
   }, net::detached);
   ioc.run();
   return got;
+}
+
+std::vector<int> pop_all(async_queue<int>& q) {
+  net::io_context ioc;
+  return pop_all(q, ioc);
 }
 
 // wait_for: polls `done` for up to two seconds.
@@ -57,11 +62,12 @@ TEST(async_queue, a_discarding_close_drops_what_is_queued) {
 
 TEST(async_queue, a_waiting_consumer_gets_an_item_pushed_from_another_thread) {
   async_queue<int> q(2);
+  net::io_context ioc;  // outlives the producer, which posts to it until its close() returns
   std::thread producer([&] {
     for (int i = 0; i < 100; ++i) q.push(i);
     q.close();
   });
-  auto got = pop_all(q);
+  auto got = pop_all(q, ioc);
   producer.join();
   ASSERT_EQ(got.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
