@@ -10,6 +10,7 @@
 # (its cheap re-invite path). WRK_DISTINCT=N pre-signs N requests with 50 new addresses each and
 # replays them in turn, so the emulator creates users as it does for the engine; make N at least
 # the number of requests wrk will send (the summary says how many addresses were re-invites).
+# Besides wrk's own output, a "wrk: client CPU ... ms/request" line says what the client spent.
 # Extra emulator flags go in EMULATOR_FLAGS (e.g. "--ledger /tmp/l.tsv", as the engine runs use).
 # REPLAY_WITH=BUILD/bench/bench_transport replays the same requests through the engine's own HTTPS
 # stack (bench/transport_bench.cpp) instead of wrk, with the same output lines; REPLAY_ARGS are
@@ -120,8 +121,17 @@ if [ -n "$replayer" ]; then
     "$tmp/replay" | tee "$tmp/wrk"
 else
   echo "wrk -t1 -c$conns -d${duration}s against $url (emulator --threads 1 ${EMULATOR_FLAGS:-}, SigV4 on, 50 addresses/request, $mode)"
-  WRK_REQUEST_FILE="$tmp/requests" WRK_DISTINCT="$distinct" WRK_THREADS=1 \
-    wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/wrk_invite.lua" "$url" | tee "$tmp/wrk"
+  # In a subshell, so that `times` reports wrk's CPU alone (the subshell's children: wrk).
+  (
+    WRK_REQUEST_FILE="$tmp/requests" WRK_DISTINCT="$distinct" WRK_THREADS=1 \
+      wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/wrk_invite.lua" "$url" >"$tmp/wrk"
+    times >"$tmp/times"
+  )
+  cat "$tmp/wrk"
+  # `times`' second line: the children's user and system time, as "0m2.480s 0m1.490s".
+  client_s=$(awk 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); t += a[1] * 60 + a[2]} printf "%.3f", t}' "$tmp/times")
+  reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk")
+  awk -v c="$client_s" -v r="$reqs" 'BEGIN {if (r > 0) printf "wrk: client CPU %.3f ms/request (%.2f CPU-s for %d requests)\n", 1000 * c / r, c, r}'
 fi
 ticks1=$(cpu_ticks)
 applied=$(( $(stat_of invites_applied) - applied0 ))

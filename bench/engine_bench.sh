@@ -16,6 +16,9 @@
 #              the server work the engine causes); and the same distinct requests replayed through
 #              the engine's own HTTPS stack alone (bench_transport: Asio + OpenSSL + Beast, no
 #              ingest, signing, journal or decoding), which says how much of any gap is the stack.
+#              Every client's CPU per request is reported (wrk's too), and a budget line says how
+#              much CPU a request 0.8 x wrk-one leaves the client once the emulator has had what it
+#              needs for the engine's requests (client and server share the machine's cores).
 #   throttled  emulator --rate 20 --burst 20 (the engine is not told); THR_N addresses.
 #   peers      bench/peers/boto3_invite.py, PEER_THREADS threads, retry modes legacy / standard /
 #              adaptive, on both the ceiling and the throttled emulator.
@@ -223,10 +226,13 @@ print("### Ceiling (emulator --threads 1 with a ledger, no limit, no latency)\n"
 print("x wrk-one compares with wrk replaying one signed request (the issue's baseline; after the first, the "
       "server's re-invite path); x wrk with wrk replaying as many distinct requests as the engine sends "
       "(the same users created), then re-inviting them.\n")
-print("| client | req/s (median) | runs | x wrk | x wrk-one | engine CPU ms/req | emulator CPU ms/req | lost/twice |")
+def cpu(rs, k):
+    v = [r[k] for r in rs if r.get(k) is not None]
+    return "%.3f" % statistics.median(v) if v else "-"
+print("| client | req/s (median) | runs | x wrk | x wrk-one | client CPU ms/req | emulator CPU ms/req | lost/twice |")
 print("|---|---:|---|---:|---:|---:|---:|---|")
-print(f"| wrk -c32, distinct signed requests (new users) | {w:.0f} | {runs(wrk)} | 1.00 | {w / w1:.2f} | - | {med(wrk, 'emu_cpu_ms_per_req'):.3f} | - |")
-print(f"| wrk -c32, one signed request replayed | {w1:.0f} | {runs(wrk1)} | {w1 / w:.2f} | 1.00 | - | {med(wrk1, 'emu_cpu_ms_per_req'):.3f} | - |")
+print(f"| wrk -c32, distinct signed requests (new users) | {w:.0f} | {runs(wrk)} | 1.00 | {w / w1:.2f} | {cpu(wrk, 'client_cpu_ms_per_req')} | {med(wrk, 'emu_cpu_ms_per_req'):.3f} | - |")
+print(f"| wrk -c32, one signed request replayed | {w1:.0f} | {runs(wrk1)} | {w1 / w:.2f} | 1.00 | {cpu(wrk1, 'client_cpu_ms_per_req')} | {med(wrk1, 'emu_cpu_ms_per_req'):.3f} | - |")
 stack = group("wrk-stack")
 if stack:
     st = med(stack, "rps")
@@ -242,6 +248,19 @@ for name, label in [("ceil-adaptive", "engine --rate 0 (adaptive)"),
     print(f"| {label} | {med(g, 'rps'):.0f} | {runs(g)} | {med(g, 'rps') / w:.2f} | {med(g, 'rps') / w1:.2f} | "
           f"{med(g, 'engine_cpu_ms_per_req'):.3f} | {med(g, 'emu_cpu_ms_per_req'):.3f} | "
           f"{sum(r['missing'] for r in g)}/{sum(r['twice'] for r in g)}{' (rc!=0: %d)' % bad if bad else ''} |")
+# What 0.8 x wrk-one leaves the client: the server thread and the client share the machine's cores,
+# so at rate R the client may spend (cores - R * server CPU a request) / R a request. The server's
+# cost is the one it has for the engine's requests (new users), from the engine's own runs.
+fixed = group("ceil-fixed-batched")
+if fixed:
+    import os
+    cores, target = os.cpu_count(), 0.8 * w1
+    emu = med(fixed, "emu_cpu_ms_per_req")
+    budget = (cores * 1000 - target * emu) / target
+    print(f"\nbudget at 0.8 x wrk-one ({target:.0f} req/s, {cores} cores, emulator {emu:.3f} ms CPU for each of the "
+          f"engine's requests): the emulator alone needs {target * emu / 1000:.2f} cores (one thread: at most 1.00); "
+          f"the client may spend {budget:.3f} ms CPU a request; the engine spent {med(fixed, 'engine_cpu_ms_per_req'):.3f}, "
+          f"its HTTPS stack alone {cpu(stack, 'client_cpu_ms_per_req') if stack else '-'}")
 b, o = med(group("ceil-fixed-batched"), "rps"), med(group("ceil-fixed-off"), "rps")
 s = med(group("ceil-fixed-strict"), "rps")
 print(f"\njournal overhead (fixed rate, medians): batched vs off {100 * (1 - b / o):+.1f}% "

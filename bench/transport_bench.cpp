@@ -132,7 +132,10 @@ int main(int argc, char** argv) {
   const auto deadline = start + std::chrono::duration<double>(seconds);
   const double cpu0 = cpu_seconds();
   for (int c = 0; c < connections; ++c) {
-    conns.push_back(std::make_unique<io::https_connection>(net::make_strand(ioc), *ep.value, tls));
+    // As in the engine: a strand per connection only when several threads run the io_context.
+    net::any_io_executor ex = threads > 1 ? net::any_io_executor(net::make_strand(ioc))
+                                          : net::any_io_executor(ioc.get_executor());
+    conns.push_back(std::make_unique<io::https_connection>(std::move(ex), *ep.value, tls));
     io::https_connection& conn = *conns.back();
     net::co_spawn(conn.get_executor(), [&]() -> net::awaitable<void> {
       while (std::chrono::steady_clock::now() < deadline) {
