@@ -20,9 +20,10 @@ using onboard::testkit::read_file;
 
 constexpr const char* missing_marker = "<suite folder missing>";
 
+// suite_dir: $ONBOARD_SIGV4_SUITE, else the folder CMake found (tests/CMakeLists.txt).
 fs::path suite_dir() {
   if (const char* env = std::getenv("ONBOARD_SIGV4_SUITE"); env && *env) return env;
-  return fs::path(ONBOARD_SOURCE_DIR "/../shared/testdata/sigv4");
+  return fs::path(ONBOARD_SIGV4_SUITE_DIR);
 }
 
 std::vector<std::string> case_names() {
