@@ -26,8 +26,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -93,6 +96,21 @@ class live_report {
   io::durable_file file_;
   report_writer writer_;
 };
+
+// report_path_problem: why `path` cannot be created as the report, "" when it probably can. Checked
+// before the journal is created, so that a mistyped --report costs nothing; the report itself is
+// only opened once the input is (it names the input files), and truncated then.
+std::string report_path_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "'" + path + "' is a directory";
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) return "no directory '" + dir.string() + "' to write '" + path + "' in";
+  if (::access(dir.c_str(), W_OK) != 0)
+    return "cannot write in '" + dir.string() + "': " + std::strerror(errno);
+  return {};
+}
 
 summary input_summary(const ingest_stats& st) {
   summary s;
@@ -201,6 +219,12 @@ int run_onboarding(const run_options& opts) {
     if (!opts.verify_ssl)
       spdlog::warn("--no-verify-ssl: the server's certificate is NOT checked; anyone on the path "
                    "can read and change this run's traffic");
+    if (!opts.report_path.empty()) {
+      if (auto why = report_path_problem(opts.report_path); !why.empty()) {
+        std::cerr << "chime-onboard " << opts.command << ": --report: " << why << "\n";
+        return exit_usage;
+      }
+    }
     jrnl = open_journal(opts, journal_path, iopts, dcfg);
     if (!jrnl) return exit_config;
   }

@@ -59,6 +59,28 @@ TEST(exit_codes, two_for_usage_errors_each_naming_the_flag) {
   EXPECT_TRUE(contains(r.err, "no-such-command")) << r.err;
 }
 
+TEST(exit_codes, two_for_a_report_path_that_cannot_be_written_before_any_journal_exists) {
+  temp_dir dir;
+  write_file(dir / "users.txt", "a@example.com\n");
+  const std::string input = (dir / "users.txt").string();
+  struct bad_report {
+    std::string path, must_say;
+  };
+  const bad_report cases[] = {
+      {(dir / "no-such-dir" / "r.csv").string(), "no-such-dir"},
+      {dir.path().string(), "is a directory"},
+  };
+  for (const auto& c : cases) {
+    auto r = run({cli(), "invite", "--account-id", "acct-1", "--input", input, "--endpoint-url",
+                  "https://127.0.0.1:9", "--report", c.path},
+                 client_env(dir.path()), 30s);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_TRUE(contains(r.err, "--report")) << r.err;
+    EXPECT_TRUE(contains(r.err, c.must_say)) << r.err;
+    EXPECT_FALSE(fs::exists(dir / "users.txt.journal")) << "no journal for a run that never started";
+  }
+}
+
 TEST(exit_codes, three_when_some_input_lines_were_rejected) {
   emulator_process emu({"--accounts", "acct-1"});
   temp_dir dir;
