@@ -11,9 +11,12 @@ namespace onboard::detail {
 namespace {
 
 // Background chunks are large so that the hand-off (a lock and a wake-up) is paid once per
-// thousands of records; four of them bound the read-ahead to about 16k records.
+// thousands of records. Sixteen of them bound the read-ahead to about 64k records (~6 MB): the
+// two threads run at about the same speed, so each stalls whenever the other has a slow stretch,
+// and a deeper pool absorbs more of that (waits measured 0.06-0.10 s a 10M-line run, against
+// 0.08-0.17 s with four; 32 gained nothing more).
 constexpr std::size_t background_chunk_records = 4096;
-constexpr std::size_t background_pool = 4;
+constexpr std::size_t background_pool = 16;
 // On the caller's thread, read no further ahead than the batching needs, so that records typed
 // into an interactive stdin are not held back.
 constexpr std::size_t inline_chunk_records = 16;

@@ -23,7 +23,7 @@
 //
 // Two threads for large files: when every input is a named regular file (together at least
 // ingest_options::parallel_min_bytes), a second thread reads, frames, normalises, validates and
-// hashes records up to ~16k ahead, while the thread calling next_batch dedupes, writes the report
+// hashes records up to ~64k ahead, while the thread calling next_batch dedupes, writes the report
 // files and batches, strictly in input order. Results, counters and report files are identical to
 // a single-threaded run; a fatal input error surfaces from next_batch after every record before
 // it. Stdin and pipes are always read on the calling thread (16 records ahead), so destroying an
