@@ -211,7 +211,7 @@ done
 # Report -----------------------------------------------------------------------------------------
 log "done"
 $py - "$results" "$started" "$REPS" "$CEIL_N" "$THR_N" "$PEER_THREADS" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 path, started, reps, ceil_n, thr_n, threads = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 def group(prefix): return [r for r in rows if r["name"].split(".")[0] == prefix]
@@ -253,7 +253,6 @@ for name, label in [("ceil-adaptive", "engine --rate 0 (adaptive)"),
 # cost is the one it has for the engine's requests (new users), from the engine's own runs.
 fixed = group("ceil-fixed-batched")
 if fixed:
-    import os
     cores, target = os.cpu_count(), 0.8 * w1
     emu = med(fixed, "emu_cpu_ms_per_req")
     budget = (cores * 1000 - target * emu) / target
