@@ -18,7 +18,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include <atomic>
@@ -132,10 +131,9 @@ int main(int argc, char** argv) {
   const auto deadline = start + std::chrono::duration<double>(seconds);
   const double cpu0 = cpu_seconds();
   for (int c = 0; c < connections; ++c) {
-    // As in the engine: a strand per connection only when several threads run the io_context.
-    net::any_io_executor ex = threads > 1 ? net::any_io_executor(net::make_strand(ioc))
-                                          : net::any_io_executor(ioc.get_executor());
-    conns.push_back(std::make_unique<io::https_connection>(std::move(ex), *ep.value, tls));
+    // The executor the engine gives each connection (run.cpp).
+    conns.push_back(std::make_unique<io::https_connection>(io::connection_executor(ioc, threads),
+                                                           *ep.value, tls));
     io::https_connection& conn = *conns.back();
     net::co_spawn(conn.get_executor(), [&]() -> net::awaitable<void> {
       while (std::chrono::steady_clock::now() < deadline) {

@@ -10,6 +10,7 @@
 #include <onboard/engine/summary.hpp>
 #include <onboard/io/durable_file.hpp>
 #include <onboard/io/endpoint.hpp>
+#include <onboard/io/https_connection.hpp>
 #include <onboard/io/tls_context.hpp>
 #include <onboard/signing/sigv4.hpp>
 
@@ -334,9 +335,7 @@ int run_onboarding(const run_options& opts) {
     }
   };
   for (int i = 0; i < opts.connections; ++i) {
-    // A connection's handlers need a strand only when two threads could run them at once.
-    net::any_io_executor ex = threads == 1 ? net::any_io_executor(ioc.get_executor())
-                                           : net::any_io_executor(net::make_strand(ioc));
+    net::any_io_executor ex = io::connection_executor(ioc, threads);
     transports.push_back(std::make_unique<https_transport>(ex, *ep.value, *tls, copts));
     disp.spawn_sender(ex, *transports.back(), queue, on_sender_done);
   }

@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -67,6 +68,11 @@ std::string_view to_string(transport_error_kind kind) {
     case transport_error_kind::cancelled: return "cancelled";
   }
   return "unknown";
+}
+
+net::any_io_executor connection_executor(net::io_context& ioc, int threads) {
+  if (threads > 1) return net::make_strand(ioc);
+  return ioc.get_executor();
 }
 
 bool transport_error::in_doubt() const {

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/strand.hpp>
+
 namespace onboard::io {
 namespace {
 
@@ -68,6 +70,16 @@ class Https : public ::testing::Test {
 std::string describe(const request_result& r) {
   if (r.ok()) return "HTTP " + std::to_string(r.response().status);
   return std::string(to_string(r.error().kind)) + ": " + r.error().message;
+}
+
+TEST(ConnectionExecutor, StrandOnlyWhenSeveralThreadsRunTheContext) {
+  net::io_context ioc;
+  using strand = net::strand<net::io_context::executor_type>;
+  EXPECT_EQ(connection_executor(ioc, 1).target<strand>(), nullptr);
+  EXPECT_NE(connection_executor(ioc, 1).target<net::io_context::executor_type>(), nullptr);
+  EXPECT_NE(connection_executor(ioc, 2).target<strand>(), nullptr);
+  // Two connections on several threads do not share a strand.
+  EXPECT_NE(*connection_executor(ioc, 2).target<strand>(), *connection_executor(ioc, 2).target<strand>());
 }
 
 TEST_F(Https, RoundTripWithVerificationAndHostHeader) {

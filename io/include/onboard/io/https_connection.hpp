@@ -19,6 +19,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -172,6 +173,11 @@ struct connection_stats {
 
   connection_stats& operator+=(const connection_stats& o);
 };
+
+// connection_executor: the executor for one connection's handlers on `ioc` run by `threads`
+// threads: a strand of its own only when several threads could run its handlers at once (with one
+// thread a strand only adds a queue to every completion).
+net::any_io_executor connection_executor(net::io_context& ioc, int threads);
 
 // https_connection: see the file comment. Not thread-safe: call it from one coroutine at a time,
 // on get_executor() (a strand when the io_context runs on several threads). stats() excepted.
