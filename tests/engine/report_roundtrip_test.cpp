@@ -117,7 +117,6 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
   EXPECT_EQ(again.out.find(",failed,"), std::string::npos) << "no failed address left: " << again.out;
 }
 
-
 // One connection turns response after response into outcomes in the same reused storage, so no
 // row may carry anything an earlier address's row said: an invited address never shows an error,
 // a failed one always its own, and every id and address appears once. With --retry-failed the
