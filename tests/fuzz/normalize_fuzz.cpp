@@ -1,6 +1,7 @@
 // fuzz_normalize: the address normaliser/validator. Checks the documented invariants: accepted
 // addresses are <= 254 octets, ASCII, contain '@', and normalising is idempotent; the hot-path form
-// and the std::string form agree; dedupe_text and the reason names are total.
+// and the std::string form agree, and so do every vectorised fast path the CPU has and the
+// byte-wise passes; dedupe_text and the reason names are total.
 #include "fuzz_common.hpp"
 
 #include <onboard/engine/normalize.hpp>
@@ -23,6 +24,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t len = 0;
   const auto why2 = onboard::normalize_email(raw, buf, len);
   check(why == why2);
+  // Every vectorised fast path this CPU has must agree with the byte-wise passes.
+  char ref[onboard::max_email_octets];
+  std::size_t ref_len = 0;
+  const auto ref_why = onboard::detail::normalize_email_bytewise(raw, ref, ref_len);
+  check(ref_why == why);
+  for (auto path : {onboard::detail::fast_path::sse2, onboard::detail::fast_path::avx512}) {
+    if (!onboard::detail::fast_path_available(path)) continue;
+    char via[onboard::max_email_octets];
+    std::size_t via_len = 0;
+    check(onboard::detail::normalize_email_via(path, raw, via, via_len) == ref_why);
+    if (ref_why == onboard::reason::none)
+      check(std::string_view(via, via_len) == std::string_view(ref, ref_len));
+  }
   check(onboard::parse_reason(onboard::to_string(why)).value_or(onboard::reason::none) == why);
 
   if (why == onboard::reason::none) {

@@ -69,6 +69,14 @@ namespace detail {
 // normalize_email_bytewise: normalize_email without its fast path for short printable-ASCII
 // addresses; the two must agree on every input (tests compare them).
 reason normalize_email_bytewise(std::string_view raw, char* out, std::size_t& len);
+
+// fast_path: the vectorised classifiers of that fast path. normalize_email uses the best one the
+// CPU has (best_fast_path); tests and fuzzers run every available one against the byte-wise passes.
+enum class fast_path : std::uint8_t { sse2, avx512 };
+bool fast_path_available(fast_path p);
+fast_path best_fast_path();
+// normalize_email_via: normalize_email through fast path `p` (sse2 when `p` is unavailable).
+reason normalize_email_via(fast_path p, std::string_view raw, char* out, std::size_t& len);
 }  // namespace detail
 
 // normalize_email: convenience form; `out` is the normalised address when reason::none.
