@@ -9,10 +9,10 @@ namespace onboard {
 batcher::batcher(operation op, std::size_t limit)
     : limit_(op == operation::create ? 1 : (limit == 0 ? 1 : limit)) {}
 
-batcher::group& batcher::find_group(std::string_view account_id, user_type type) {
+batcher::group_id batcher::group_of(std::string_view account_id, user_type type) {
   if (last_ < groups_.size()) {
-    group& g = groups_[last_];
-    if (g.type == type && g.account_id == account_id) return g;
+    const group& g = groups_[last_];
+    if (g.type == type && g.account_id == account_id) return last_;
   }
   key_scratch_.assign(1, static_cast<char>(type));
   key_scratch_.append(account_id);
@@ -24,7 +24,7 @@ batcher::group& batcher::find_group(std::string_view account_id, user_type type)
     g.type = type;
   }
   last_ = it->second;
-  return groups_[last_];
+  return last_;
 }
 
 void batcher::emit(group& g) {
@@ -37,17 +37,17 @@ void batcher::emit(group& g) {
   has_ready_ = true;
 }
 
-bool batcher::add(std::string_view email, std::uint32_t source, std::uint64_t line,
-                  std::string_view username, std::string_view account_id, user_type type) {
+bool batcher::add(group_id id, std::string_view email, std::uint32_t source, std::uint64_t line,
+                  std::string_view username) {
   // A completed batch not yet taken would be overwritten by the next one.
   if (has_ready_) throw std::logic_error("batcher::add: take() the completed batch first");
-  group& g = find_group(account_id, type);
+  group& g = groups_.at(id);
   if (g.n < g.items.size()) {
     planned_address& a = g.items[g.n];
     a.email.assign(email);
     a.source = source;
     a.line = line;
-    a.username.assign(username);
+    if (!username.empty() || !a.username.empty()) a.username.assign(username);
   } else {
     g.items.push_back(planned_address{std::string(email), source, line, std::string(username)});
   }

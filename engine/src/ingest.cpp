@@ -213,10 +213,17 @@ bool ingest::take(const detail::staged_record& r, batch& out) {
     return false;
   }
   ++stats_.accepted;
-  std::string_view acct = r.own_account ? chunk_->text.view(r.account)
-                                        : std::string_view(options_.account_id);
-  if (!batcher_.add(email, r.source, r.line, chunk_->text.view(r.username), acct, r.type))
-    return false;
+  batcher::group_id group;
+  if (r.own_account || r.type != options_.type) {
+    std::string_view acct = r.own_account ? chunk_->text.view(r.account)
+                                          : std::string_view(options_.account_id);
+    group = batcher_.group_of(acct, r.type);
+  } else {
+    // Most records go to the run's default group: look it up once.
+    if (!default_group_) default_group_ = batcher_.group_of(options_.account_id, options_.type);
+    group = *default_group_;
+  }
+  if (!batcher_.add(group, email, r.source, r.line, chunk_->text.view(r.username))) return false;
   batcher_.take(out);
   ++stats_.batches;
   ++stats_.requests;

@@ -83,4 +83,44 @@ TEST(Batcher, ReusedBatchesCarryNoStaleItemsAndAddBeforeTakeIsAnError) {
   EXPECT_THROW(c.add("b@x.com", 0, 2, "", "", user_type::unspecified), std::logic_error);
 }
 
+TEST(Batcher, GroupIdsAreStableAndAddingByIdIsAddingByName) {
+  batcher b(operation::invite, 2);
+  const batcher::group_id a = b.group_of("acct-a", user_type::unspecified);
+  const batcher::group_id s = b.group_of("acct-a", user_type::shared_device);
+  EXPECT_NE(a, s);
+  EXPECT_EQ(b.group_of("acct-b", user_type::unspecified), b.group_of("acct-b", user_type::unspecified));
+  EXPECT_EQ(b.group_of("acct-a", user_type::unspecified), a);
+  batch x;
+  ASSERT_FALSE(b.add(a, "a1@x.com", 0, 1, ""));
+  ASSERT_TRUE(b.add("a2@x.com", 0, 2, "", "acct-a", user_type::unspecified));
+  ASSERT_TRUE(b.take(x));
+  EXPECT_EQ(x.account_id, "acct-a");
+  EXPECT_EQ(x.type, user_type::unspecified);
+  ASSERT_EQ(x.items.size(), 2u);
+  EXPECT_EQ(x.items[1].email, "a2@x.com");
+  // Groups flush in the order they were first looked up, even before their first address.
+  ASSERT_FALSE(b.add(s, "s1@x.com", 0, 3, ""));
+  ASSERT_FALSE(b.add("b1@x.com", 0, 4, "", "acct-b", user_type::unspecified));
+  ASSERT_TRUE(b.flush(x));
+  EXPECT_EQ(x.type, user_type::shared_device);
+  ASSERT_TRUE(b.flush(x));
+  EXPECT_EQ(x.account_id, "acct-b");
+  EXPECT_FALSE(b.flush(x));
+  EXPECT_THROW(b.add(batcher::group_id{99}, "z@x.com", 0, 5, ""), std::out_of_range);
+}
+
+TEST(Batcher, RecycledItemsLoseTheUsernamesOfEarlierBatches) {
+  batcher b(operation::invite, 2);
+  batch x;
+  int batches = 0;
+  for (int i = 0; i < 16; ++i) {
+    const std::string user = i < 8 ? "user" + std::to_string(i) : "";
+    if (!b.add("u" + std::to_string(i) + "@x.com", 0, 1, user, "acct", user_type::unspecified)) continue;
+    ASSERT_TRUE(b.take(x));
+    ++batches;
+    for (const auto& a : x.items) EXPECT_EQ(a.username.empty(), i >= 8) << a.email;
+  }
+  EXPECT_EQ(batches, 8);
+}
+
 }  // namespace

@@ -52,9 +52,20 @@ class batcher {
   // batcher: `limit` is forced to 1 for operation::create.
   explicit batcher(operation op, std::size_t limit = max_invite_batch);
 
+  // group_id: one (account, user type) group, valid for the batcher's life. A caller that sends
+  // most addresses to one group looks it up once instead of once per address.
+  using group_id = std::size_t;
+
+  // group_of: the group of (account_id, type), made on first use (groups flush in first-use order).
+  group_id group_of(std::string_view account_id, user_type type);
+
   // add: appends an address; true when this completed a batch, which take() then returns.
+  bool add(group_id g, std::string_view email, std::uint32_t source, std::uint64_t line,
+           std::string_view username);
   bool add(std::string_view email, std::uint32_t source, std::uint64_t line,
-           std::string_view username, std::string_view account_id, user_type type);
+           std::string_view username, std::string_view account_id, user_type type) {
+    return add(group_of(account_id, type), email, source, line, username);
+  }
 
   // take: moves the completed batch into `out` (recycling out's storage); false if none.
   bool take(batch& out);
@@ -71,7 +82,6 @@ class batcher {
     std::vector<planned_address> items;  // items[0, n) are live; the rest are spare capacity
     std::size_t n = 0;
   };
-  group& find_group(std::string_view account_id, user_type type);
   void emit(group& g);
 
   std::size_t limit_;

@@ -155,6 +155,7 @@ class ingest {
   dedupe_set seen_;
   const dedupe_set* done_keys_ = nullptr;  // options_.already_done_keys when not empty
   batcher batcher_;
+  std::optional<batcher::group_id> default_group_;  // (options_.account_id, options_.type)
   std::unique_ptr<csv_file> rejects_, duplicates_;
   std::unique_ptr<detail::read_stage> stage_;
   std::unique_ptr<detail::chunk_source> chunks_;  // after stage_ and reader_: stopped first
