@@ -6,7 +6,8 @@
 //
 // The corpus is deterministic (seeded): ~20% duplicates (re-cased, some with blanks around them),
 // ~1% invalid lines, the rest unique addresses. Prints each run (its CPU split between the
-// dedupe/batching thread and the read thread), the median, peak RSS (getrusage ru_maxrss, i.e. the
+// dedupe/batching thread and the read thread, and how many chunks of keys the read thread hashed
+// for the other), the median, peak RSS (getrusage ru_maxrss, i.e. the
 // whole process including generation), and sort's time and ratio.
 //
 // Then the memory floor of the design: as many prefetched inserts of random 128-bit keys (as many
@@ -283,11 +284,14 @@ int main(int argc, char** argv) {
     cpu_times.push_back(cpu);
     consumer_times.push_back(consumer);
     last = in.stats();
+    const std::string threads =
+        two_threads ? "two threads, read thread hashed " +
+                          std::to_string(in.chunks_hashed_by_reader()) + " chunks"
+                    : "one thread";
     std::printf("run %d: %.3f s wall, %.3f s CPU = %.3f dedupe/batching thread + %.3f read thread  "
                 "(%.1f M lines/s, %s; accepted %llu, duplicates %llu, rejected %llu, batches %llu, "
                 "addresses in batches %llu)\n",
-                run + 1, s, cpu, consumer, cpu - consumer, last.lines / s / 1e6,
-                two_threads ? "two threads" : "one thread",
+                run + 1, s, cpu, consumer, cpu - consumer, last.lines / s / 1e6, threads.c_str(),
                 static_cast<unsigned long long>(last.accepted),
                 static_cast<unsigned long long>(last.duplicates),
                 static_cast<unsigned long long>(last.rejected),

@@ -85,6 +85,7 @@ void staged_chunk::clear() noexcept {
   skipped_lines = 0;
   end = false;
   error = nullptr;
+  keys = key_state::done;
 }
 
 read_stage::read_stage(io::corpus_reader& reader, const ingest_options& options, bool render_rejects)
@@ -109,6 +110,9 @@ void read_stage::fill(staged_chunk& c, std::size_t max_records) {
   }
   c.records.resize(complete);  // drops a record left half-made by an exception
   c.skipped_lines = reader_.skipped_lines();
+}
+
+void read_stage::add_keys(staged_chunk& c) const noexcept {
   // Keys are computed in a pass of their own: each hash is a chain of dependent multiplies, and
   // back to back the core overlaps consecutive chains instead of waiting on each in turn.
   const bool csl = options_.case_sensitive_local;
@@ -183,6 +187,7 @@ const staged_chunk& chunk_source::next() {
   if (!worker_.joinable()) {
     current_ = pool_.front().get();
     stage_.fill(*current_, chunk_records_);
+    stage_.add_keys(*current_);
     return *current_;
   }
   std::unique_lock lk(mu_);
@@ -194,7 +199,30 @@ const staged_chunk& chunk_source::next() {
   has_full_.wait(lk, [this] { return !full_.empty(); });
   current_ = full_.front();
   full_.pop_front();
+  if (current_->keys == key_state::pending) {
+    current_->keys = key_state::done;
+    lk.unlock();
+    stage_.add_keys(*current_);
+  } else {
+    hashed_.wait(lk, [this] { return current_->keys == key_state::done; });
+  }
   return *current_;
+}
+
+// claim_unhashed: the newest published chunk nobody is hashing yet, now the reader's; null when
+// there is none. The newest, because the consumer takes the oldest next. Called with mu_ held.
+staged_chunk* chunk_source::claim_unhashed() {
+  for (auto it = full_.rbegin(); it != full_.rend(); ++it) {
+    if ((*it)->keys != key_state::pending) continue;
+    (*it)->keys = key_state::reader;
+    return *it;
+  }
+  return nullptr;
+}
+
+std::uint64_t chunk_source::hashed_by_reader() const {
+  std::lock_guard lk(mu_);
+  return hashed_by_reader_;
 }
 
 void chunk_source::run() noexcept {
@@ -202,7 +230,19 @@ void chunk_source::run() noexcept {
     staged_chunk* c = nullptr;
     {
       std::unique_lock lk(mu_);
-      has_free_.wait(lk, [this] { return stop_ || !free_.empty(); });
+      while (!stop_ && free_.empty()) {
+        // The pool is full, so the consumer is behind: take hashing off its hands.
+        if (staged_chunk* h = claim_unhashed()) {
+          lk.unlock();
+          stage_.add_keys(*h);
+          lk.lock();
+          h->keys = key_state::done;
+          ++hashed_by_reader_;
+          hashed_.notify_one();
+          continue;
+        }
+        has_free_.wait(lk);
+      }
       if (stop_) return;
       c = free_.back();
       free_.pop_back();
@@ -211,6 +251,7 @@ void chunk_source::run() noexcept {
     const bool last = c->end || c->error;
     {
       std::lock_guard lk(mu_);
+      c->keys = key_state::pending;
       full_.push_back(c);
     }
     has_full_.notify_one();

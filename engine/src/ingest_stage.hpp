@@ -86,6 +86,9 @@ struct staged_record {
   text_span account;   // CSV only
 };
 
+// key_state: whether a chunk's dedupe keys are computed yet, and by whom (see chunk_source).
+enum class key_state : std::uint8_t { done, pending, reader };
+
 // staged_chunk: consecutive records of the input and what happened after the last of them.
 struct staged_chunk {
   std::vector<staged_record> records;
@@ -93,6 +96,7 @@ struct staged_chunk {
   std::uint64_t skipped_lines = 0;  // the reader's blank/comment count after these records
   bool end = false;                 // the inputs are exhausted
   std::exception_ptr error;         // reading failed after these records (ingest_error or other)
+  key_state keys = key_state::done;  // background mode: guarded by chunk_source's mutex
 
   void clear() noexcept;
 };
@@ -103,8 +107,13 @@ class read_stage {
   read_stage(io::corpus_reader& reader, const ingest_options& options, bool render_rejects);
 
   // fill: clears `c` and appends up to `max_records` records; at the end of input or on a fatal
-  // input error, sets c.end or c.error (corpus errors become ingest_error) and stops.
+  // input error, sets c.end or c.error (corpus errors become ingest_error) and stops. The accepted
+  // records' keys are left to add_keys().
   void fill(staged_chunk& c, std::size_t max_records);
+
+  // add_keys: computes the dedupe key of every accepted record of `c`. Touches nothing but `c`, so
+  // it may run on either thread (chunk_source decides which).
+  void add_keys(staged_chunk& c) const noexcept;
 
  private:
   void read_one(staged_chunk& c, const io::corpus_record& rec);
@@ -120,6 +129,12 @@ class read_stage {
 // chunk_source: hands out a read_stage's chunks in input order, either filled on demand on the
 // caller's thread or read ahead on a background thread through a small pool of chunks (bounded
 // memory, and a slow consumer stops the reading).
+//
+// In background mode the hashing (add_keys, a fifth of the read side's work) floats between the
+// threads so that neither waits for the other: the reader publishes chunks unhashed; the consumer
+// hashes a chunk when it takes it, unless the reader got there first, which it does instead of
+// idling whenever the pool is full (the consumer is behind). Hashing goes to whichever thread has
+// time, whatever the machine and the input make of the two sides' speeds.
 class chunk_source {
  public:
   chunk_source(read_stage& stage, bool background);
@@ -133,8 +148,12 @@ class chunk_source {
 
   bool background() const noexcept { return worker_.joinable(); }
 
+  // hashed_by_reader: chunks whose keys the background thread computed (tests, benchmarks).
+  std::uint64_t hashed_by_reader() const;
+
  private:
   void run() noexcept;
+  staged_chunk* claim_unhashed();
 
   read_stage& stage_;
   std::vector<std::unique_ptr<staged_chunk>> pool_;
@@ -142,11 +161,12 @@ class chunk_source {
   std::size_t chunk_records_;
 
   // Background mode: chunks move free_ -> (filled by the worker) -> full_ -> current_ -> free_.
-  std::mutex mu_;
-  std::condition_variable has_free_, has_full_;
+  mutable std::mutex mu_;
+  std::condition_variable has_free_, has_full_, hashed_;
   std::vector<staged_chunk*> free_;
   std::deque<staged_chunk*> full_;
   bool stop_ = false;
+  std::uint64_t hashed_by_reader_ = 0;
   std::thread worker_;
 };
 

@@ -211,6 +211,33 @@ TEST(IngestParallel, CorruptGzipThrowsAfterTheRecordsBeforeItAndKeepsThrowing) {
   }
 }
 
+// Keys are hashed by whichever thread has time: with a consumer that keeps stalling, the read
+// thread fills the pool and hashes chunks the consumer has not reached; the output must not change.
+TEST(IngestParallel, SameOutputWhenTheReadThreadHashesForASlowConsumer) {
+  tk::temp_dir d;
+  tk::write_file(d / "a.txt", corpus(150000, 6));
+  const std::vector<std::string> inputs = {(d / "a.txt").string()};
+  result one = run(d, options_for(d, inputs, false), false);
+  result two;
+  std::uint64_t hashed = 0;
+  {
+    ingest_options o = options_for(d, inputs, true);
+    ingest in(o);
+    ASSERT_TRUE(in.parallel());
+    batch b;
+    while (in.next_batch(b)) {
+      if (b.id % 4 == 0) ::usleep(1000);  // at most ~200k records a second, even under TSan
+      two.batches.push_back(b);
+    }
+    two.stats = in.stats();
+    hashed = in.chunks_hashed_by_reader();
+    two.rejects = tk::read_file(o.rejects_path);
+    two.duplicates = tk::read_file(o.duplicates_path);
+  }
+  expect_same(one, two);
+  EXPECT_GT(hashed, 0u);
+}
+
 TEST(IngestParallel, DestroyingPartWayStopsTheReader) {
   tk::temp_dir d;
   tk::write_file(d / "a.txt", corpus(200000, 5));
