@@ -159,7 +159,7 @@ long peak_rss_kb() {
 }
 
 // dedupe_floor: seconds for `unique + repeats` inserts into a fresh dedupe_set reserved the way
-// ingest reserves it for a file of `file_bytes`, prefetching 16 keys ahead as ingest does.
+// ingest reserves it for a file of `file_bytes`, prefetching 8 keys ahead as ingest does.
 double dedupe_floor(std::uint64_t unique, std::uint64_t repeats, std::uint64_t file_bytes) {
   std::vector<onboard::dedupe_key> keys;
   keys.reserve(unique + repeats);
@@ -177,7 +177,7 @@ double dedupe_floor(std::uint64_t unique, std::uint64_t repeats, std::uint64_t f
   set.reserve(static_cast<std::size_t>(file_bytes / 32));  // as ingest.cpp does
   std::uint64_t inserted = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i + 16 < keys.size()) set.prefetch(keys[i + 16]);
+    if (i + 8 < keys.size()) set.prefetch(keys[i + 8]);
     inserted += set.insert(keys[i], 0, nullptr);
   }
   const double s = seconds_since(t);
