@@ -57,14 +57,12 @@ csv_row& csv_row::number(std::uint64_t v) {
   return *this;
 }
 
-char* text_arena::reserve(std::size_t n) {
-  if (cap_ - used_ < n) {
-    std::size_t cap = std::max(cap_ * 2, used_ + n + 4096);
-    auto grown = std::make_unique_for_overwrite<char[]>(cap);
-    if (used_) std::memcpy(grown.get(), buf_.get(), used_);
-    buf_ = std::move(grown);
-    cap_ = cap;
-  }
+char* text_arena::grow(std::size_t n) {
+  std::size_t cap = std::max(cap_ * 2, used_ + n + 4096);
+  auto grown = std::make_unique_for_overwrite<char[]>(cap);
+  if (used_) std::memcpy(grown.get(), buf_.get(), used_);
+  buf_ = std::move(grown);
+  cap_ = cap;
   return buf_.get() + used_;
 }
 

@@ -59,7 +59,7 @@ struct text_span {
 class text_arena {
  public:
   // reserve: room for `n` more bytes at the returned pointer; commit() says how many were used.
-  char* reserve(std::size_t n);
+  char* reserve(std::size_t n) { return cap_ - used_ >= n ? buf_.get() + used_ : grow(n); }
   text_span commit(std::size_t n);
   text_span append(std::string_view v);
   std::string_view view(text_span s) const noexcept { return {buf_.get() + s.off, s.len}; }
@@ -67,6 +67,8 @@ class text_arena {
   std::size_t size() const noexcept { return used_; }
 
  private:
+  char* grow(std::size_t n);
+
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0, used_ = 0;
 };

@@ -303,26 +303,28 @@ ONBOARD_AVX512_TARGET bool normalize_short_avx512(std::string_view s, char* out,
 
 #endif
 
-using fast_path_fn = bool (*)(std::string_view, char*, std::size_t&);
-
-fast_path_fn fast_path_of(detail::fast_path p) {
-  switch (p) {
-#if defined(ONBOARD_HAVE_AVX512_PATH)
-    case detail::fast_path::avx512: return normalize_short_avx512;
-#endif
-    default: return normalize_short_sse2;
-  }
-}
-
-// normalize_with: normalize_email with a chosen fast path.
-reason normalize_with(fast_path_fn fast, std::string_view raw, char* out, std::size_t& len) {
+// normalize_via: normalize_email with fast path `Fast`, compiled into one function per path so
+// that the per-address cost of choosing a path is one indirect call.
+template <bool (*Fast)(std::string_view, char*, std::size_t&)>
+reason normalize_via(std::string_view raw, char* out, std::size_t& len) {
   // Most lines have nothing to trim: both ends are printable.
   std::string_view s = raw;
   if (!s.empty() && (static_cast<unsigned char>(s.front()) <= ' ' ||
                      static_cast<unsigned char>(s.back()) <= ' '))
     s = trim_ascii(s);
-  if (fast(s, out, len)) return reason::none;
+  if (Fast(s, out, len)) return reason::none;
   return detail::normalize_email_bytewise(raw, out, len);
+}
+
+using normalize_fn = reason (*)(std::string_view, char*, std::size_t&);
+
+normalize_fn normalizer_for(detail::fast_path p) {
+  switch (p) {
+#if defined(ONBOARD_HAVE_AVX512_PATH)
+    case detail::fast_path::avx512: return normalize_via<normalize_short_avx512>;
+#endif
+    default: return normalize_via<normalize_short_sse2>;
+  }
 }
 
 // idn_domain: punycode form of a UTF-8 domain, or empty when libidn2 refuses it.
@@ -360,8 +362,8 @@ std::string_view trim_ascii(std::string_view s) noexcept {
 }
 
 reason normalize_email(std::string_view raw, char* out, std::size_t& len) {
-  static const fast_path_fn fast = fast_path_of(detail::best_fast_path());
-  return normalize_with(fast, raw, out, len);
+  static const normalize_fn normalize = normalizer_for(detail::best_fast_path());
+  return normalize(raw, out, len);
 }
 
 namespace detail {
@@ -386,7 +388,7 @@ fast_path best_fast_path() {
 }
 
 reason normalize_email_via(fast_path p, std::string_view raw, char* out, std::size_t& len) {
-  return normalize_with(fast_path_of(fast_path_available(p) ? p : fast_path::sse2), raw, out, len);
+  return normalizer_for(fast_path_available(p) ? p : fast_path::sse2)(raw, out, len);
 }
 
 reason normalize_email_bytewise(std::string_view raw, char* out, std::size_t& len) {
