@@ -1,14 +1,15 @@
 // ingest_stage.hpp (internal to ingest.cpp): the read side of ingest as a stage that can run on a
-// thread of its own. It reads and frames records, normalises, validates and hashes each address,
-// and packs the results, in input order, into chunks of a few thousand records; the caller's
-// thread then only dedupes and batches (ingest::next_batch). Everything that must happen in input
-// order against shared state (dedupe, counters, report files, the already-done callback) stays on
-// the consumer side, so the output is the same whichever thread did the reading.
+// thread of its own. It reads and frames records, normalises and validates each address, and
+// packs the results, in input order, into chunks of a few thousand records; each chunk's dedupe
+// keys are hashed by whichever thread has time (chunk_source); the caller's thread dedupes and
+// batches (ingest::next_batch). Everything that must happen in input order against shared state
+// (dedupe, counters, report files, the already-done callback) stays on the consumer side, so the
+// output is the same whichever thread did the reading or the hashing.
 //
 //   detail::read_stage stage(reader, options, /*render_rejects=*/true);
 //   detail::chunk_source src(stage, /*background=*/true);
 //   for (;;) {
-//     const detail::staged_chunk& c = src.next();   // the previous chunk goes back to the pool
+//     const detail::staged_chunk& c = src.next();   // hashed; the previous chunk goes back
 //     for (const auto& r : c.records) use(r, c.text.view(r.text));
 //     if (c.error) std::rethrow_exception(c.error);
 //     if (c.end) break;
