@@ -21,8 +21,8 @@ constexpr std::size_t report_value_cap = 256;
 // How many records ahead of the insert a dedupe slot is prefetched: enough to cover a memory
 // access (a TLB miss too: the table is far beyond the TLB's reach) while the records in between
 // are processed, and no more: on AMD Zen 4 under KVM, 10M lines in alternating runs took median
-// 0.829 s at 8, 0.830 at 12, 0.871 at 4, 0.921 at 16 and 1.027 at 32 (more prefetches in flight
-// than the core can walk pages for just queue). Issuing them in runs instead was slower too.
+// 0.79-0.83 s at 8, 0.83 at 12, 0.87 at 4, 0.92-0.93 at 16 and 1.03 at 32 (more prefetches in
+// flight than the core can walk pages for just queue). Issuing them in runs was slower too.
 constexpr std::size_t prefetch_distance = 8;
 
 }  // namespace
