@@ -3,6 +3,7 @@
 #include <onboard/engine/commands.hpp>
 #include <onboard/engine/exit_codes.hpp>
 #include <onboard/engine/journal.hpp>
+#include <onboard/engine/json_text.hpp>
 #include <onboard/engine/report_writer.hpp>
 #include <onboard/io/durable_file.hpp>
 
@@ -156,7 +157,7 @@ std::string status_json(const replay_state& s) {
               : s.tail() == tail_state::torn ? "torn"
                                               : "damaged";
   o["ignored_bytes"] = s.bad_bytes();
-  return json::serialize(o) + "\n";
+  return json_text(o) + "\n";
 }
 
 std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_only) {

@@ -4,6 +4,7 @@
 #include <onboard/engine/commands.hpp>
 #include <onboard/engine/exit_codes.hpp>
 #include <onboard/engine/ingest.hpp>
+#include <onboard/engine/json_text.hpp>
 
 #include <boost/json.hpp>
 
@@ -97,7 +98,7 @@ int cmd_plan(const args_t& args) {
     o["rate"] = *rate;
     o["estimated_seconds"] = estimated;
     o["read_seconds"] = elapsed;
-    std::cout << boost::json::serialize(o) << "\n";
+    std::cout << onboard::json_text(o) << "\n";
   } else {
     std::ostringstream out;
     out << "plan (" << to_string(flags->op) << ", " << inputs.size()

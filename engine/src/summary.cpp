@@ -1,5 +1,7 @@
 #include <onboard/engine/summary.hpp>
 
+#include <onboard/engine/json_text.hpp>
+
 #include <boost/json.hpp>
 
 #include <cstdio>
@@ -69,7 +71,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
     o["reconnects"] = s.reconnects;
     o["elapsed_seconds"] = s.elapsed_seconds;
     o["emails_per_second"] = s.emails_per_second;
-    out << boost::json::serialize(o) << "\n";
+    out << json_text(o) << "\n";
     return;
   }
   out << "\nsummary\n";

@@ -30,6 +30,9 @@ TEST(IngestPlanCli, JsonFromStdinAndAFile) {
   EXPECT_EQ(v.at("batches").as_int64(), 4);  // 50 + 50 + 20 (unspecified) + 1 (PrivateUser)
   EXPECT_EQ(v.at("requests").as_int64(), 4);
   EXPECT_DOUBLE_EQ(v.at("estimated_seconds").to_number<double>(), 2.0);
+  // Numbers as people write them, not Boost.JSON's exponent form (2E0).
+  EXPECT_NE(r.out.find("\"rate\":2.0,\"estimated_seconds\":2.0,"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('E'), std::string::npos) << r.out;
   EXPECT_NE(tk::read_file(d / "rej.csv").find("<stdin>,122,not-an-address,no_at"), std::string::npos);
 }
 

@@ -1,0 +1,65 @@
+// json_text.cpp: compact JSON text with doubles written by std::to_chars (shortest round trip).
+#include <onboard/engine/json_text.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <cmath>
+
+namespace onboard {
+
+namespace {
+
+void append_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+  out += text;
+  // Whole numbers: keep them floating point for whoever parses the output.
+  if (text.find_first_of(".eE") == std::string_view::npos) out += ".0";
+}
+
+void append(std::string& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: return append_double(out, v.get_double());
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += boost::json::serialize(boost::json::string_view(kv.key()));
+        out += ':';
+        append(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append(out, e);
+      }
+      out += ']';
+      return;
+    }
+    default: out += boost::json::serialize(v);  // strings (escaped), integers, bools, null
+  }
+}
+
+}  // namespace
+
+std::string json_text(const boost::json::value& v) {
+  std::string out;
+  append(out, v);
+  return out;
+}
+
+}  // namespace onboard
