@@ -23,33 +23,30 @@ void append_double(std::string& out, double d) {
   if (text.find_first_of(".eE") == std::string_view::npos) out += ".0";
 }
 
+// append_joined: `open`, each element of `r` written by `write`, commas between, `close`.
+template <class Range, class Write>
+void append_joined(std::string& out, char open, char close, const Range& r, Write write) {
+  out += open;
+  bool first = true;
+  for (const auto& e : r) {
+    if (!first) out += ',';
+    first = false;
+    write(e);
+  }
+  out += close;
+}
+
 void append(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::double_: return append_double(out, v.get_double());
-    case boost::json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
+    case boost::json::kind::object:
+      return append_joined(out, '{', '}', v.get_object(), [&](const auto& kv) {
         out += boost::json::serialize(boost::json::string_view(kv.key()));
         out += ':';
         append(out, kv.value());
-      }
-      out += '}';
-      return;
-    }
-    case boost::json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        append(out, e);
-      }
-      out += ']';
-      return;
-    }
+      });
+    case boost::json::kind::array:
+      return append_joined(out, '[', ']', v.get_array(), [&](const auto& e) { append(out, e); });
     default: out += boost::json::serialize(v);  // strings (escaped), integers, bools, null
   }
 }
