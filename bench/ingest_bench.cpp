@@ -7,8 +7,8 @@
 // The corpus is deterministic (seeded): ~20% duplicates (re-cased, some with blanks around them),
 // ~1% invalid lines, the rest unique addresses. Prints each run (its CPU split between the
 // dedupe/batching thread and the read thread, and how many chunks of keys the read thread hashed
-// for the other), the median, peak RSS (getrusage ru_maxrss, i.e. the
-// whole process including generation), and sort's time and ratio.
+// for the other), the median, peak RSS (getrusage ru_maxrss, i.e. the whole process including
+// generation), and sort's time and ratio.
 //
 // Then the memory floor of the design: as many prefetched inserts of random 128-bit keys (as many
 // repeats as the corpus had duplicates) into a fresh table sized as ingest sizes it, keys already

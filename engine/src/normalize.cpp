@@ -242,22 +242,21 @@ enum : unsigned char {
   k_upper = 128,   // 'A'..'Z'
 };
 
+// make_vector_classes: the byte-wise passes' class table, restated one byte per ASCII code for the
+// permute: derived from it, so the two paths cannot disagree about a character.
 constexpr std::array<unsigned char, 128> make_vector_classes() {
   std::array<unsigned char, 128> t{};
-  for (int c = 0x21; c <= 0x7E; ++c) {
+  for (std::size_t c = 0x21; c <= 0x7E; ++c) {
+    const std::uint16_t k = classes[c];
     unsigned char v = k_graphic;
-    if (std::string_view("\"(),:;<>@[\\]").find(static_cast<char>(c)) == std::string_view::npos)
-      v |= k_atext;
-    const bool upper = c >= 'A' && c <= 'Z';
-    const bool alpha = upper || (c >= 'a' && c <= 'z');
-    const bool digit = c >= '0' && c <= '9';
-    if (alpha || digit || c == '-' || c == '.') v |= k_label;
-    if (digit) v |= k_digit;
-    if (c == '.') v |= k_dot;
-    if (c == '-') v |= k_hyphen;
+    if (k & (c_atext | c_dot)) v |= k_atext;
+    if (k & (c_label | c_dot)) v |= k_label;
+    if (k & c_digit) v |= k_digit;
+    if (k & c_dot) v |= k_dot;
+    if (k & c_hyphen) v |= k_hyphen;
+    if (k & c_upper) v |= k_upper;
     if (c == '@') v |= k_at;
-    if (upper) v |= k_upper;
-    t[static_cast<std::size_t>(c)] = v;
+    t[c] = v;
   }
   return t;
 }
