@@ -29,8 +29,10 @@ struct dedupe_key {
   friend bool operator==(const dedupe_key&, const dedupe_key&) = default;
 };
 
-// hash128: the project's own 128-bit hash (two independent 64-bit lanes, one multiply-fold, one
-// multiply-rotate). Stable across runs and machines: the journal may persist keys.
+// hash128: the project's own 128-bit hash (16-byte blocks multiply-folded into two 64-bit lanes;
+// see dedupe.cpp). The same on every machine, with or without SSE2, and pinned by dedupe_test.
+// Keys live only in memory (a resumed run rebuilds them from the journal's addresses), so the
+// function may change between versions, never within one.
 dedupe_key hash128(const void* data, std::size_t size) noexcept;
 
 // key_of: key of a normalised address. The domain is always folded to lowercase, the local part
