@@ -67,14 +67,26 @@ inline dedupe_key sanitize(dedupe_key k) {
 constexpr std::size_t huge_page = 2u << 20;
 // Below this a block comes from calloc (the heap hands back memory it has already touched).
 constexpr std::size_t mmap_min = 64u << 10;
-// Every mmap'ed block is faulted in, writable, when allocated. Otherwise the first probe of each
-// page reads it (mapping the shared zero page) and the first insert then writes it: a
-// copy-on-write fault whose TLB shootdown interrupts every other thread of the process (the read
-// thread, the senders) once per page. Random inserts touch every page of a table within its
-// first few thousand keys anyway, so faulting lazily saves no memory; and for the huge pages of a
-// large table it was measured to make a fresh process's ingest of 10M lines bimodal: 1.47-1.53 s
-// in half the runs against 0.92-1.00 s with the table populated up front (which costs ~0.02-0.05 s
-// of the 0.8-1.0 s, and overlaps the read thread's start, see ingest.cpp).
+// Every mmap'ed block is faulted in, writable, before the first insert (when allocated, or by
+// prefault() after reserve(n, false)). Otherwise the first probe of each page reads it (mapping
+// the shared zero page) and the first insert then writes it: a copy-on-write fault whose TLB
+// shootdown interrupts every other thread of the process (the read thread, the senders) once per
+// page. Random inserts touch every page of a table within its first few thousand keys anyway, so
+// faulting lazily saves no memory; and for the huge pages of a large table it was measured to
+// make a fresh process's ingest of 10M lines bimodal: 1.47-1.53 s in half the runs against
+// 0.92-1.00 s with the table populated up front. That costs ~0.02 s for 190 MB of memory the
+// guest has used before, but ~0.2 s for memory the host has to back afresh (a fresh process's
+// usual case), hence prefault() for sharing it between threads.
+
+// populate: faults in `len` bytes at p, writable (best effort: Linux >= 5.14).
+void populate(void* p, std::size_t len) {
+#ifdef MADV_POPULATE_WRITE
+  ::madvise(p, len, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)len;
+#endif
+}
 
 std::size_t mapped_bytes(std::size_t bytes) {
   const std::size_t unit = bytes >= huge_page ? huge_page : 4096;
@@ -85,7 +97,7 @@ std::size_t mapped_bytes(std::size_t bytes) {
 // pages: a lookup in a 200 MB table is a TLB miss with 4 KiB pages (a two-level walk under a
 // hypervisor), which also makes software prefetches stall; 2 MiB pages remove most of that.
 template <class T>
-T* alloc_zeroed(std::size_t n) {
+T* alloc_zeroed(std::size_t n, bool fault_in) {
   const std::size_t bytes = n * sizeof(T);
   if (bytes < mmap_min) {
     void* p = std::calloc(n, sizeof(T));
@@ -98,10 +110,15 @@ T* alloc_zeroed(std::size_t n) {
 #ifdef MADV_HUGEPAGE
   if (bytes >= huge_page) ::madvise(p, len, MADV_HUGEPAGE);
 #endif
-#ifdef MADV_POPULATE_WRITE
-  ::madvise(p, len, MADV_POPULATE_WRITE);  // best effort (Linux >= 5.14)
-#endif
+  if (fault_in) populate(p, len);
   return static_cast<T*>(p);
+}
+
+// prefault_block: what alloc_zeroed(n, true) would have faulted in.
+template <class T>
+void prefault_block(T* p, std::size_t n) {
+  const std::size_t bytes = n * sizeof(T);
+  if (p && bytes >= mmap_min) populate(p, mapped_bytes(bytes));
 }
 
 template <class T>
@@ -283,9 +300,9 @@ void dedupe_set::release() noexcept {
   }
 }
 
-void dedupe_set::grow(shard& s, std::size_t new_cap) {
-  auto* slots = alloc_zeroed<dedupe_key>(new_cap);
-  std::uint64_t* tags = track_tags_ ? alloc_zeroed<std::uint64_t>(new_cap) : nullptr;
+void dedupe_set::grow(shard& s, std::size_t new_cap, bool fault_in) {
+  auto* slots = alloc_zeroed<dedupe_key>(new_cap, fault_in);
+  std::uint64_t* tags = track_tags_ ? alloc_zeroed<std::uint64_t>(new_cap, fault_in) : nullptr;
   for (std::size_t i = 0; i < s.cap; ++i) {
     const dedupe_key& k = s.slots[i];
     if (k.lo == 0) continue;
@@ -307,7 +324,7 @@ bool dedupe_set::insert(const dedupe_key& key, std::uint64_t tag, std::uint64_t*
   if (!shards_) shards_ = std::make_unique<shard[]>(shard_count);
   dedupe_key k = sanitize(key);
   shard& s = shards_[k.hi >> shard_shift];
-  if (s.size >= s.limit) grow(s, s.cap < 16 ? 16 : s.cap + s.cap / 2);
+  if (s.size >= s.limit) grow(s, s.cap < 16 ? 16 : s.cap + s.cap / 2, true);
   std::size_t i = slot_of(k.lo, s.cap);
   for (;;) {
     dedupe_key& slot = s.slots[i];
@@ -347,12 +364,20 @@ void dedupe_set::prefetch(const dedupe_key& key) const noexcept {
   if (s.cap) __builtin_prefetch(s.slots + slot_of(k.lo, s.cap), 1, 3);
 }
 
-void dedupe_set::reserve(std::size_t n) {
+void dedupe_set::reserve(std::size_t n, bool fault_in) {
   if (!shards_) shards_ = std::make_unique<shard[]>(shard_count);
   std::size_t per = n / shard_count + 1;
   std::size_t cap = per + per / 3 + 16;  // keeps load under 75%
   for (std::size_t i = 0; i < shard_count; ++i)
-    if (shards_[i].cap < cap) grow(shards_[i], cap);
+    if (shards_[i].cap < cap) grow(shards_[i], cap, fault_in);
+}
+
+void dedupe_set::prefault(std::size_t part, std::size_t parts) const {
+  if (!shards_ || parts == 0 || part >= parts) return;
+  for (std::size_t i = part * shard_count / parts; i < (part + 1) * shard_count / parts; ++i) {
+    prefault_block(shards_[i].slots, shards_[i].cap);
+    prefault_block(shards_[i].tags, shards_[i].cap);
+  }
 }
 
 std::size_t dedupe_set::memory_bytes() const noexcept {

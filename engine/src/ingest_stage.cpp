@@ -159,7 +159,7 @@ void read_stage::reject(staged_chunk& c, staged_record& r, reason why, std::stri
   }
 }
 
-chunk_source::chunk_source(read_stage& stage, bool background)
+chunk_source::chunk_source(read_stage& stage, bool background, std::function<void()> prelude)
     : stage_(stage), chunk_records_(background ? background_chunk_records : inline_chunk_records) {
   std::size_t n = background ? background_pool : 1;
   for (std::size_t i = 0; i < n; ++i) {
@@ -168,7 +168,7 @@ chunk_source::chunk_source(read_stage& stage, bool background)
   }
   if (!background) return;
   for (auto& c : pool_) free_.push_back(c.get());
-  worker_ = std::thread([this] { run(); });
+  worker_ = std::thread([this, prelude = std::move(prelude)] { run(prelude); });
 }
 
 chunk_source::~chunk_source() {
@@ -223,7 +223,8 @@ std::uint64_t chunk_source::hashed_by_reader() const {
   return hashed_by_reader_;
 }
 
-void chunk_source::run() noexcept {
+void chunk_source::run(const std::function<void()>& prelude) noexcept {
+  if (prelude) prelude();
   for (;;) {
     staged_chunk* c = nullptr;
     {

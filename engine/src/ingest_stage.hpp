@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -140,7 +141,9 @@ class read_stage {
 // time, whatever the machine and the input make of the two sides' speeds.
 class chunk_source {
  public:
-  chunk_source(read_stage& stage, bool background);
+  // chunk_source: in background mode, `prelude` runs first on the background thread (setup work
+  // the caller wants done in parallel with its own); the inline mode ignores it.
+  chunk_source(read_stage& stage, bool background, std::function<void()> prelude = {});
   ~chunk_source();  // stops and joins the background thread
   chunk_source(const chunk_source&) = delete;
   chunk_source& operator=(const chunk_source&) = delete;
@@ -155,7 +158,7 @@ class chunk_source {
   std::uint64_t hashed_by_reader() const;
 
  private:
-  void run() noexcept;
+  void run(const std::function<void()>& prelude) noexcept;
   staged_chunk* claim_unhashed();
 
   read_stage& stage_;

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unistd.h>
 
 // dedupe.cpp built without SSE2 (tests/CMakeLists.txt renames its namespace).
 namespace onboard_portable {
@@ -70,6 +73,36 @@ TEST(Dedupe, ZeroKeyReserveAndMove) {
   dedupe_set t = std::move(s);
   EXPECT_TRUE(t.contains(dedupe_key{0, 0}));
   EXPECT_EQ(t.size(), 1u);
+}
+
+// resident_bytes: this process's resident memory (/proc/self/statm).
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<std::size_t>(resident * static_cast<unsigned long long>(sysconf(_SC_PAGESIZE))) : 0;
+}
+
+TEST(Dedupe, ReserveWithoutFaultingInThenPrefaultInPartsFromTwoThreads) {
+  dedupe_set s;
+  s.reserve(4000000, /*fault_in=*/false);  // ~85 MB of slots
+  const std::size_t table = s.memory_bytes();
+  const std::size_t before = resident_bytes();
+  std::thread other([&] { s.prefault(1, 2); });
+  s.prefault(0, 2);
+  other.join();
+  // MADV_POPULATE_WRITE (Linux >= 5.14; Debian 12 has 6.1) makes the whole table resident.
+  EXPECT_GE(resident_bytes() - before, table * 9 / 10) << "table " << table;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> ref;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t id = rng() % 150000;  // repeats are common
+    const dedupe_key k = onboard::hash128(&id, sizeof id);
+    ASSERT_EQ(s.insert(k), ref.insert({k.lo, k.hi}).second);
+  }
+  EXPECT_EQ(s.size(), ref.size());
 }
 
 TEST(Dedupe, HashIsStableAndSensitiveToEveryByteAndLength) {
