@@ -207,12 +207,12 @@ struct fold_from {
 //
 // The text is read as 16-byte blocks at offsets 0, 16, 32... and a last one ending exactly at
 // the end (overlapping the one before it when n is not a multiple of 16; at 16 bytes, the same
-// block twice); a shorter text as two overlapping words, or one zero-padded word. With the length, which seeds both lanes, the
-// blocks determine the text, and no byte is copied or handled alone. Each block is
-// multiply-folded with its position's secrets into one 64-bit lane while its plain sum is xored
-// into the other lane, the lanes alternating block by block: a difference that one multiply-fold
-// happens to cancel still shows in the other lane, so distinct texts need two independent 64-bit
-// coincidences to collide. Every block position has secrets of its own, so blocks cannot be
+// block twice); a shorter text as two overlapping words, or one zero-padded word. With the
+// length, which seeds both lanes, the blocks determine the text, and no byte is copied or handled
+// alone. Each block is multiply-folded with its position's secrets into one 64-bit lane while its
+// plain sum is xored into the other lane, the lanes alternating block by block: a difference that
+// one multiply-fold happens to cancel still shows in the other lane, so distinct texts need two
+// independent 64-bit coincidences to collide. Every block position has secrets of its own, so blocks cannot be
 // swapped unnoticed. A 17-32-byte address, nearly every one, costs two independent 128-bit
 // multiplies and the finaliser, a bijection of the 128-bit state.
 template <class Fold>
@@ -233,7 +233,7 @@ dedupe_key hash_text(const unsigned char* p, std::size_t n, Fold fold) noexcept 
       hi ^= b.x + b.y;
     }
   };
-  if (n - 16 <= 16) {
+  if (n - 16 <= 16) {  // unsigned: false under 16
     // 16-32 bytes: two blocks, with fixed positions, so no loop and no branch (at 16 bytes both
     // are the whole text).
     absorb(0, fold.load(p, 0));
@@ -250,7 +250,7 @@ dedupe_key hash_text(const unsigned char* p, std::size_t n, Fold fold) noexcept 
     if (n) std::memcpy(w, p, n);
     absorb(0, {fold.word(load64(w), 0), 0});
   }
-  // (lo + hi, hi ^ rotl(lo + hi, 32)) is a bijection of (lo, hi), and the two fmix run side by side.
+  // (lo + hi, hi ^ rotl(lo + hi, 32)) is a bijection of (lo, hi); the two fmix run side by side.
   const std::uint64_t sum = lo + hi;
   return {fmix(sum), fmix(hi ^ std::rotl(sum, 32))};
 }

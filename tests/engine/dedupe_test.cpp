@@ -82,7 +82,8 @@ std::size_t resident_bytes() {
   unsigned long long size = 0, resident = 0;
   const int got = std::fscanf(f, "%llu %llu", &size, &resident);
   std::fclose(f);
-  return got == 2 ? static_cast<std::size_t>(resident * static_cast<unsigned long long>(sysconf(_SC_PAGESIZE))) : 0;
+  if (got != 2) return 0;
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
 TEST(Dedupe, ReserveWithoutFaultingInThenPrefaultInPartsFromTwoThreads) {
@@ -182,10 +183,13 @@ TEST(Dedupe, KeysAreTheHashOfTheCaseFoldedText) {
 
 TEST(Dedupe, PortableBuildGivesTheSameKeys) {
   std::mt19937_64 rng(12);
-  auto same = [](onboard_portable::dedupe_key p, dedupe_key k) { return p.lo == k.lo && p.hi == k.hi; };
+  auto same = [](onboard_portable::dedupe_key p, dedupe_key k) {
+    return p.lo == k.lo && p.hi == k.hi;
+  };
   for (int i = 0; i < 200000; ++i) {
     std::string s = random_text(rng);
-    ASSERT_TRUE(same(onboard_portable::hash128(s.data(), s.size()), onboard::hash128(s.data(), s.size()))) << i;
+    const void* d = s.data();
+    ASSERT_TRUE(same(onboard_portable::hash128(d, s.size()), onboard::hash128(d, s.size()))) << i;
     ASSERT_TRUE(same(onboard_portable::key_of(s, false), onboard::key_of(s, false))) << i;
     ASSERT_TRUE(same(onboard_portable::key_of(s, true), onboard::key_of(s, true))) << i;
   }
