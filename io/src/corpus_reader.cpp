@@ -278,6 +278,36 @@ struct corpus_reader::impl {
     throw corpus_error(name() + ": " + what);
   }
 
+  // reject_other_compression: fails on an input that starts like a compressed format other than
+  // gzip, which would otherwise be read as text and every line rejected. Looks only at the bytes
+  // the first read brought (no waiting on an interactive stdin for more).
+  void reject_other_compression() const {
+    struct format {
+      std::string_view magic, name, command;
+    };
+    static constexpr format formats[] = {
+        {"BZh", "bzip2", "bzip2 -dc"},
+        {"\xFD" "7zXZ", "xz", "xz -dc"},
+        {"\x28\xB5\x2F\xFD", "zstd", "zstd -dc"},
+        {"PK\x03\x04", "zip", "unzip -p"},
+        {"7z\xBC\xAF\x27\x1C", "7-Zip", "7z x -so"},
+    };
+    const std::string_view head(buf.get(), end);
+    for (const format& f : formats) {
+      if (head.substr(0, f.magic.size()) != f.magic) continue;
+      // "BZh" is also how a text line can start: bzip2 follows it with the block size digit and
+      // a block magic.
+      if (f.name == "bzip2" && (head.size() < 10 || head[3] < '1' || head[3] > '9' ||
+                                head.substr(4, 6) != "\x31\x41\x59\x26\x53\x59"))
+        continue;
+      const std::string& path = inputs[cur].path;
+      fail("looks " + std::string(f.name) + "-compressed; only gzip is read directly: " +
+           (path == "-" ? "decompress it before piping it in (" + std::string(f.command) + ")"
+                        : "decompress it first, or pipe it in: " + std::string(f.command) + " " +
+                              path + " | chime-onboard ... --input -"));
+    }
+  }
+
   void close_source() {
     if (zs_init) inflateEnd(&zs);
     zs_init = false;
@@ -399,8 +429,9 @@ struct corpus_reader::impl {
       zs.next_in = reinterpret_cast<Bytef*>(zin.get());
       zs.avail_in = static_cast<uInt>(end);
       end = 0;
-    } else if (raw_eof) {
-      data_eof = true;
+    } else {
+      reject_other_compression();
+      if (raw_eof) data_eof = true;
     }
     while (end - pos < 3 && fill()) {
     }

@@ -254,6 +254,34 @@ TEST(CorpusReader, CorruptOrTruncatedGzipIsAnError) {
   }
 }
 
+TEST(CorpusReader, OtherCompressedFormatsAreAnErrorNamingTheFormat) {
+  // Read as text, each of these would yield a file's worth of rejected lines instead.
+  tk::temp_dir d;
+  const std::pair<const char*, std::string> inputs[] = {
+      {"users.txt.bz2", std::string("BZh91AY&SY\x12\x34") + std::string(40, '\x7f')},
+      {"users.txt.xz", std::string("\xFD" "7zXZ\0\0\x04\xE6", 10) + std::string(40, '\x01')},
+      {"users.zst", std::string("\x28\xB5\x2F\xFD\x04\x58") + std::string(40, '\x02')},
+      {"users.zip", std::string("PK\x03\x04\x14\0", 6) + std::string(40, '\x03')},
+      {"users.7z", std::string("7z\xBC\xAF\x27\x1C\0\x04", 8) + std::string(40, '\x04')},
+  };
+  const char* const names[] = {"bzip2", "xz", "zstd", "zip", "7-Zip"};
+  for (std::size_t i = 0; i < std::size(inputs); ++i) {
+    tk::write_file(d / inputs[i].first, inputs[i].second);
+    try {
+      read_all({(d / inputs[i].first).string()});
+      ADD_FAILURE() << "expected corpus_error for " << inputs[i].first;
+    } catch (const corpus_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(inputs[i].first), std::string::npos) << what;
+      EXPECT_NE(what.find(std::string("looks ") + names[i] + "-compressed"), std::string::npos)
+          << what;
+    }
+  }
+  // Text that merely starts like a bzip2 header is read as text.
+  tk::write_file(d / "bzh.txt", "BZh@example.com\nb@example.com\n");
+  EXPECT_EQ(read_all({(d / "bzh.txt").string()}).size(), 2u);
+}
+
 TEST(CorpusReader, StdinThroughAPipeAndSeveralInputs) {
   tk::temp_dir d;
   tk::write_file(d / "a.txt", "a1@x.com\na2@x.com\n");

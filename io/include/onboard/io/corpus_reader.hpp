@@ -30,7 +30,8 @@
 //     Recovery for an unterminated quote: only the line where the record started is rejected;
 //     reading resumes at the next physical line, so one stray quote costs one line, not the file.
 // Fatal problems throw corpus_error naming the input: missing/unreadable file, a directory, a CSV
-// without the email column, corrupt or truncated gzip, read errors.
+// without the email column, corrupt or truncated gzip, an input compressed any other way (bzip2,
+// xz, zstd, zip, 7-Zip: recognised by their magic bytes), read errors.
 #pragma once
 
 #include <cstddef>
