@@ -212,9 +212,9 @@ struct fold_from {
 // alone. Each block is multiply-folded with its position's secrets into one 64-bit lane while its
 // plain sum is xored into the other lane, the lanes alternating block by block: a difference that
 // one multiply-fold happens to cancel still shows in the other lane, so distinct texts need two
-// independent 64-bit coincidences to collide. Every block position has secrets of its own, so blocks cannot be
-// swapped unnoticed. A 17-32-byte address, nearly every one, costs two independent 128-bit
-// multiplies and the finaliser, a bijection of the 128-bit state.
+// independent 64-bit coincidences to collide. Every block position has secrets of its own, so
+// blocks cannot be swapped unnoticed. A 16-32-byte address, nearly every one, costs two
+// independent 128-bit multiplies and the finaliser, a bijection of the 128-bit state.
 template <class Fold>
 dedupe_key hash_text(const unsigned char* p, std::size_t n, Fold fold) noexcept {
   static_assert(std::endian::native == std::endian::little, "word offsets assume little endian");

@@ -24,10 +24,10 @@
 // Two threads for large files: when every input is a named regular file (together at least
 // ingest_options::parallel_min_bytes), a second thread reads, frames, normalises and validates
 // records up to ~64k ahead, while the thread calling next_batch dedupes, writes the report files
-// and batches, strictly in input order; hashing goes to whichever of the two has time. Results, counters and report files are identical to
-// a single-threaded run; a fatal input error surfaces from next_batch after every record before
-// it. Stdin and pipes are always read on the calling thread (16 records ahead), so destroying an
-// ingest never waits for input that may never come.
+// and batches, strictly in input order; hashing goes to whichever of the two has time. Results,
+// counters and report files are identical to a single-threaded run; a fatal input error surfaces
+// from next_batch after every record before it. Stdin and pipes are always read on the calling
+// thread (16 records ahead), so destroying an ingest never waits for input that may never come.
 //
 // Every record ends in exactly one bucket: lines == accepted + rejected + duplicates +
 // already_done. "First occurrence wins": a later copy of an address (same dedupe key, see
