@@ -35,3 +35,25 @@ function(onboard_library name folder)
                                      PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/src")
   target_link_libraries(${name} PUBLIC ${ARGN} PRIVATE onboard_options)
 endfunction()
+
+# onboard_hot_path(FILES...): files of the per-line path of an ingest (millions of calls per run).
+# In optimised builds they are compiled with -O3 and, with GCC, as fat LTO objects (GIMPLE beside
+# the ordinary code): a program marked with onboard_link_hot_path inlines across them at link
+# time (corpus reader -> read stage -> normaliser -> key, and consumer -> table -> batcher);
+# every other program, the tests included, links their ordinary code, at no extra link time.
+# bench/RESULTS.md ("Ingest", sessions 6 and 7) has what each of the two measured.
+function(onboard_hot_path)
+  set(_opts "$<$<CONFIG:RelWithDebInfo,Release>:-O3>")
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    list(APPEND _opts "$<$<CONFIG:RelWithDebInfo,Release>:-flto=auto>"
+                      "$<$<CONFIG:RelWithDebInfo,Release>:-ffat-lto-objects>")
+  endif()
+  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS "${_opts}")
+endfunction()
+
+# onboard_link_hot_path(TARGET): links TARGET with link-time optimisation of the hot-path files.
+function(onboard_link_hot_path target)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_link_options(${target} PRIVATE "$<$<CONFIG:RelWithDebInfo,Release>:-flto=auto>")
+  endif()
+endfunction()

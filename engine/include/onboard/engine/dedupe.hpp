@@ -60,7 +60,8 @@ class dedupe_set {
 
   // prefetch: hint that `k` will be looked up soon (hides the cache miss of a large table).
   // Deliberately out of line: GCC 12 treats an inline body that only prefetches as free of side
-  // effects and deletes the call outright.
+  // effects and deletes the call outright. (The hot path's link-time inlining, see
+  // cmake/OnboardTargets.cmake, keeps it: the prefetch is in ingest's disassembly.)
   void prefetch(const dedupe_key& k) const noexcept;
 
   // reserve: sizes the table for `n` keys in total, avoiding growth on the way. Its memory is
