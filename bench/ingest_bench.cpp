@@ -385,7 +385,7 @@ int main(int argc, char** argv) {
   if (sort_ok) {
     const double s = median_of(sort_times);
     std::printf("LC_ALL=C sort -u median: %.3f s wall over %zu runs (min %.3f, max %.3f), "
-                "%.3f s CPU  -> ingest is %.1fx faster (wall, median to median), %.1fx (CPU); 8x "
+                "%.3f s CPU  -> ingest is %.2fx faster (wall, median to median), %.2fx (CPU); 8x "
                 "would be %.3f s, of which the dedupe floor above is %.0f%%\n",
                 s, sort_times.size(), *std::min_element(sort_times.begin(), sort_times.end()),
                 *std::max_element(sort_times.begin(), sort_times.end()),
