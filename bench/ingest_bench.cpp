@@ -137,11 +137,12 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// cpu_seconds: user + system CPU time of this process so far. On a shared machine the wall time
-// includes waiting for a core; the CPU time says what the code itself costs.
-double cpu_seconds() {
+// cpu_seconds: user + system CPU time of this process (or, with RUSAGE_CHILDREN, of its waited-for
+// children) so far. On a shared machine the wall time includes waiting for a core; the CPU time
+// says what the code itself costs.
+double cpu_seconds(int who = RUSAGE_SELF) {
   rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
+  getrusage(who, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
@@ -228,8 +229,7 @@ struct sort_time {
 // run_sort: times `LC_ALL=C sort -u FILE > /dev/null`.
 sort_time run_sort(const fs::path& file) {
   std::fflush(stdout);  // or the child's stdio would print our buffered output again
-  rusage before{}, after{};
-  getrusage(RUSAGE_CHILDREN, &before);
+  const double cpu0 = cpu_seconds(RUSAGE_CHILDREN);
   auto t = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
@@ -241,11 +241,7 @@ sort_time run_sort(const fs::path& file) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
-  const double wall = seconds_since(t);
-  getrusage(RUSAGE_CHILDREN, &after);
-  auto secs = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
-  return {wall, secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) -
-                    secs(before.ru_stime)};
+  return {seconds_since(t), cpu_seconds(RUSAGE_CHILDREN) - cpu0};
 }
 
 }  // namespace
