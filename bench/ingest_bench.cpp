@@ -364,13 +364,13 @@ int main(int argc, char** argv) {
   // sort has freed ~1 GB). Its median is compared with ingest's: one sort run against a median
   // of ingest runs let a single slow or fast sort decide the ratio.
   bool sort_ok = sort;
-  for (int run = 0; sort && run < sort_runs; ++run) {
+  for (int run = 0; sort_ok && run < sort_runs; ++run) {
     const double steal0 = steal_seconds();
     const sort_time t = run_sort(path);
     if (t.wall < 0) {
       std::printf("sort -u run %d: failed to run\n", run + 1);
       sort_ok = false;
-      break;
+      continue;
     }
     sort_times.push_back(t.wall);
     sort_cpu_times.push_back(t.cpu);

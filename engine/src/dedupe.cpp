@@ -75,7 +75,7 @@ constexpr std::size_t mmap_min = 64u << 10;
 // faulting lazily saves no memory; and for the huge pages of a large table it was measured to
 // make a fresh process's ingest of 10M lines bimodal: 1.47-1.53 s in half the runs against
 // 0.92-1.00 s with the table populated up front. That costs ~0.02 s for 190 MB of memory the
-// guest has used before, but ~0.2 s for memory the host has to back afresh (a fresh process's
+// guest has used before, but 0.2-0.5 s for memory the host has to back afresh (a fresh process's
 // usual case), hence prefault() for sharing it between threads.
 
 // populate: faults in `len` bytes at p, writable (best effort: Linux >= 5.14).

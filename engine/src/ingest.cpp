@@ -143,7 +143,7 @@ ingest::ingest(ingest_options options)
   stage_ = std::make_unique<detail::read_stage>(*reader_, options_, rejects_ != nullptr);
   // Size the table from the input size (assuming >= 32 bytes a line, so lists of long CSV rows
   // under-reserve and grow rather than over-reserve); growth would otherwise rehash ~2x. Its
-  // memory (~190 MB at 10M lines, ~0.2 s to fault in for a fresh process) is faulted in by both
+  // memory (~190 MB at 10M lines, 0.2-0.5 s to fault in for a fresh process) is faulted in by both
   // threads at once, half each: the read thread's half before it starts reading.
   seen_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
                     reader_->regular_file_bytes() / 32, std::uint64_t(64) << 20)),
