@@ -74,9 +74,11 @@ constexpr std::size_t mmap_min = 64u << 10;
 // page. Random inserts touch every page of a table within its first few thousand keys anyway, so
 // faulting lazily saves no memory; and for the huge pages of a large table it was measured to
 // make a fresh process's ingest of 10M lines bimodal: 1.47-1.53 s in half the runs against
-// 0.92-1.00 s with the table populated up front. That costs ~0.02 s for 190 MB of memory the
-// guest has used before, but 0.2-0.5 s for memory the host has to back afresh (a fresh process's
-// usual case), hence prefault() for sharing it between threads.
+// 0.92-1.00 s with the table populated up front. That costs ~0.03 s for 190 MB of memory freed a
+// moment before, but 0.2-0.5 s for memory that has been free for a few seconds: this KVM guest
+// reports free 2 MiB blocks to the host (virtio-balloon free page reporting), which then backs
+// them afresh when they are touched again. A fresh process's table is usually such memory, hence
+// prefault() for sharing the cost between threads.
 
 // populate: faults in `len` bytes at p, writable (best effort: Linux >= 5.14).
 void populate(void* p, std::size_t len) {

@@ -70,7 +70,7 @@ class dedupe_set {
   void reserve(std::size_t n, bool fault_in = true);
 
   // prefault: faults in part `part` of `parts` (whole shards) of the reserved memory, so that
-  // several threads can share the cost (0.2-0.5 s for 190 MB the host has not backed yet). Safe to
+  // several threads can share the cost (0.2-0.5 s for 190 MB the host must back afresh). Safe to
   // call from another thread as long as nothing inserts meanwhile.
   void prefault(std::size_t part, std::size_t parts) const;
 
