@@ -360,10 +360,10 @@ int main(int argc, char** argv) {
     std::printf("  rejected %-16s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
   const double floor = dedupe_floor(last.accepted, last.duplicates, fs::file_size(path));
   // sort -u runs last: on this VM whatever ran right after one was slower (an ingest run by
-  // 0.2-0.3 s, the floor above 1.06 s instead of ~0.4 s). Memory left free for a few seconds, as
-  // everything is while sort runs, is handed back to the host (free page reporting), and the next
-  // table has to be backed afresh. Its median is compared with ingest's: one sort run against a
-  // median of ingest runs let a single slow or fast sort decide the ratio.
+  // 0.2-0.3 s, the floor above 1.06 s instead of ~0.4 s): memory this process and sort free stays
+  // free for the seconds sort runs, the guest hands it back to the host (free page reporting),
+  // and the next table has to be backed afresh. Its median is compared with ingest's: one sort
+  // run against a median of ingest runs let a single slow or fast sort decide the ratio.
   bool sort_ok = sort;
   for (int run = 0; sort_ok && run < sort_runs; ++run) {
     const double steal0 = steal_seconds();
