@@ -36,6 +36,15 @@ function(onboard_library name folder)
   target_link_libraries(${name} PUBLIC ${ARGN} PRIVATE onboard_options)
 endfunction()
 
+# Which builds get the hot path's treatment, and whether it includes LTO: one rule for both
+# functions below, so the compile and the link cannot disagree.
+set(_onboard_optimised "$<CONFIG:RelWithDebInfo,Release>")
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(_onboard_hot_path_lto ON)
+else()
+  set(_onboard_hot_path_lto OFF)
+endif()
+
 # onboard_hot_path(FILES...): files of the per-line path of an ingest (millions of calls per run).
 # In optimised builds they are compiled with -O3 and, with GCC, as fat LTO objects (GIMPLE beside
 # the ordinary code): a program marked with onboard_link_hot_path inlines across them at link
@@ -43,17 +52,17 @@ endfunction()
 # every other program, the tests included, links their ordinary code, at no extra link time.
 # bench/RESULTS.md ("Ingest", sessions 6 and 7) has what each of the two measured.
 function(onboard_hot_path)
-  set(_opts "$<$<CONFIG:RelWithDebInfo,Release>:-O3>")
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    list(APPEND _opts "$<$<CONFIG:RelWithDebInfo,Release>:-flto=auto>"
-                      "$<$<CONFIG:RelWithDebInfo,Release>:-ffat-lto-objects>")
+  set(_opts "$<${_onboard_optimised}:-O3>")
+  if(_onboard_hot_path_lto)
+    list(APPEND _opts "$<${_onboard_optimised}:-flto=auto>"
+                      "$<${_onboard_optimised}:-ffat-lto-objects>")
   endif()
   set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS "${_opts}")
 endfunction()
 
 # onboard_link_hot_path(TARGET): links TARGET with link-time optimisation of the hot-path files.
 function(onboard_link_hot_path target)
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    target_link_options(${target} PRIVATE "$<$<CONFIG:RelWithDebInfo,Release>:-flto=auto>")
+  if(_onboard_hot_path_lto)
+    target_link_options(${target} PRIVATE "$<${_onboard_optimised}:-flto=auto>")
   endif()
 endfunction()
