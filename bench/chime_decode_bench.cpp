@@ -3,7 +3,7 @@
 // response to response) and into a fresh vector.
 //
 //   build/release/bench/bench_chime_decode --benchmark_min_time=0.5
-#include <onboard/engine/chime_api.hpp>
+#include <onboard/chime/chime_api.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -16,8 +16,8 @@
 // repeats as the corpus had duplicates) into a fresh table sized as ingest sizes it, keys already
 // in memory, on one thread. It is what deduplication alone costs on this machine, whatever the
 // parsing around it (each insert is a cache and TLB miss in a table of ~200 MB at 10M lines).
-#include <onboard/engine/dedupe.hpp>
-#include <onboard/engine/ingest.hpp>
+#include <onboard/ingest/dedupe.hpp>
+#include <onboard/ingest/ingest.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -7,7 +7,7 @@
 //       durability off / batched / strict; prints batches/s, addresses/s.
 //
 //   bench_journal --addresses 1000000 --threads 4 --seconds 3 --dir /var/tmp [--max-delay-ms 20]
-#include <onboard/engine/journal.hpp>
+#include <onboard/journal/journal.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -1,11 +1,11 @@
 // bench_limiter_sim: prints the engine's adaptive limiter against a port of botocore's adaptive
-// mode in the simulated fleet of tests/engine/limiter_sim.hpp (service token bucket rate L,
+// mode in the simulated fleet of tests/engine/dispatch/limiter_sim.hpp (service token bucket rate L,
 // burst L; C = max(32, 1.2 L) senders; latency U(0.25, 0.55) s; 120 s; seeds 1-3), steady and
 // with the limit halving at 60 s. Not a timing benchmark: the numbers are the point.
 //
 //   bench_limiter_sim            # the comparison table
 //   bench_limiter_sim --csv      # the same as CSV
-#include "../tests/engine/limiter_sim.hpp"
+#include "../tests/engine/dispatch/limiter_sim.hpp"
 
 #include <cstdio>
 #include <cstring>

@@ -26,14 +26,23 @@ if(ONBOARD_SANITIZE)
   endif()
 endif()
 
-# onboard_library(NAME FOLDER DEPS...): a static library from FOLDER/src/*.cpp with public headers
-# under FOLDER/include. Sources are globbed so adding a module never means editing CMake.
-function(onboard_library name folder)
+# onboard_library(NAME DEPS...): a static library from the current folder's src/*.cpp with public
+# headers under its include/onboard/<part>/. Sources are globbed so adding a module never means
+# editing CMake. DEPS is the whole list of what the library may use: a header of any other part
+# of the project is not on its include path, so an arrow that runs the wrong way fails to compile
+# (tests/layering proves it).
+#
+# NAME_internal (an INTERFACE target) exposes src/ on purpose, for white-box tests and fuzzers;
+# nothing else may link it.
+function(onboard_library name)
   file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp")
   add_library(${name} STATIC ${_srcs})
   target_include_directories(${name} PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}/include"
                                      PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/src")
   target_link_libraries(${name} PUBLIC ${ARGN} PRIVATE onboard_options)
+  add_library(${name}_internal INTERFACE)
+  target_include_directories(${name}_internal INTERFACE "${CMAKE_CURRENT_SOURCE_DIR}/src")
+  target_link_libraries(${name}_internal INTERFACE ${name})
 endfunction()
 
 # Which builds get the hot path's treatment, and whether it includes LTO: one rule for both

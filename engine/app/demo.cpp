@@ -2,11 +2,13 @@
 // in-process emulator (fresh self-signed certificate, a rate limit the engine is not told, a few
 // faults), a generated corpus, a real `invite` run over TLS, then the summary and what to do next.
 #include <onboard/emulator/server.hpp>
-#include <onboard/engine/cli_args.hpp>
-#include <onboard/engine/commands.hpp>
-#include <onboard/engine/exit_codes.hpp>
-#include <onboard/engine/logging.hpp>
-#include <onboard/engine/run.hpp>
+#include <onboard/cli/cli_args.hpp>
+#include "demo.hpp"
+
+#include <onboard/cli/commands.hpp>
+#include <onboard/cli/exit_codes.hpp>
+#include <onboard/cli/logging.hpp>
+#include <onboard/cli/run.hpp>
 
 #include <filesystem>
 #include <fstream>

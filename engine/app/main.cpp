@@ -1,8 +1,10 @@
 // chime-onboard: one binary, git-style subcommands.
-#include <onboard/engine/commands.hpp>
-#include <onboard/engine/exit_codes.hpp>
+#include "demo.hpp"
+
+#include <onboard/cli/commands.hpp>
+#include <onboard/cli/exit_codes.hpp>
 #include <onboard/emulator/command.hpp>
-#include <onboard/engine/logging.hpp>
+#include <onboard/cli/logging.hpp>
 
 #include <cstring>
 #include <exception>

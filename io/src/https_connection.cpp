@@ -56,33 +56,9 @@ std::chrono::milliseconds reconnect_backoff::next_delay() {
   return std::chrono::milliseconds(base.count() - half + jitter(rng_));
 }
 
-std::string_view to_string(transport_error_kind kind) {
-  switch (kind) {
-    case transport_error_kind::connect_failed: return "connect_failed";
-    case transport_error_kind::tls_failed: return "tls_failed";
-    case transport_error_kind::timeout_before_send: return "timeout_before_send";
-    case transport_error_kind::write_failed: return "write_failed";
-    case transport_error_kind::reset_after_send: return "reset_after_send";
-    case transport_error_kind::timeout_after_send: return "timeout_after_send";
-    case transport_error_kind::bad_response: return "bad_response";
-    case transport_error_kind::cancelled: return "cancelled";
-  }
-  return "unknown";
-}
-
 net::any_io_executor connection_executor(net::io_context& ioc, int threads) {
   if (threads > 1) return net::make_strand(ioc);
   return ioc.get_executor();
-}
-
-bool transport_error::in_doubt() const {
-  switch (kind) {
-    case transport_error_kind::reset_after_send:
-    case transport_error_kind::timeout_after_send:
-    case transport_error_kind::bad_response: return true;
-    case transport_error_kind::cancelled: return request_written;
-    default: return false;
-  }
 }
 
 std::optional<std::string_view> http_response::header(std::string_view name) const {

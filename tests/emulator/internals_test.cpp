@@ -2,10 +2,11 @@
 // scans (swar.hpp) against byte-by-byte tests, the user store against the rule it replaced (a map
 // keyed by the ASCII-lower-cased address, in insertion order), and the hand-written response head
 // against what Beast's serializer writes for the same http::response.
-// The headers are the emulator's private ones (emulator/src), hence the relative includes.
-#include "../../emulator/src/response_head.hpp"
-#include "../../emulator/src/swar.hpp"
-#include "../../emulator/src/user_store.hpp"
+// The headers are the emulator's private ones (emulator/src), reached through
+// onboard_emulator_internal.
+#include "response_head.hpp"
+#include "swar.hpp"
+#include "user_store.hpp"
 
 #include <boost/beast/http.hpp>
 
@@ -221,9 +222,10 @@ TEST(user_store, uuids_are_version_4_text_and_differ) {
 // beast_bytes: the response as server.cpp built it with Beast before the head was hand-written.
 std::string beast_bytes(const response_head& h, const std::string& body) {
   http::response<http::string_body> res{static_cast<http::status>(h.status), h.version};
-  res.set("x-amzn-RequestId", h.request_id);
+  if (!h.request_id.empty()) res.set("x-amzn-RequestId", h.request_id);
   res.set(http::field::date, h.date);
-  res.set(http::field::content_type, "application/json");
+  res.set(http::field::content_type, h.content_type);
+  if (!h.location.empty()) res.set(http::field::location, h.location);
   if (!h.error_type.empty()) res.set("x-amzn-ErrorType", h.error_type);
   if (h.retry_after) res.set(http::field::retry_after, std::to_string(*h.retry_after));
   res.keep_alive(h.keep_alive);
@@ -260,6 +262,41 @@ TEST(response_head, is_what_beast_writes_for_every_status_version_and_header_com
               ++checked;
             }
   EXPECT_EQ(checked, 12 * 2 * 2 * 2 * 3 * 3);
+}
+
+TEST(response_head, proxy_answers_without_request_id_with_html_and_location_match_beast) {
+  // The answer modes' captive portal (200) and redirect (302), and a default head for contrast.
+  using sv = std::string_view;
+  const sv request_ids[] = {sv{}, sv{"01234567-89ab-4def-bedc-ba9876543210"}};
+  const sv content_types[] = {sv{"text/html"}, sv{"application/json"}};
+  const sv locations[] = {sv{}, sv{"https://portal.proxy.invalid/login"}};
+  int checked = 0;
+  for (unsigned status : {200u, 302u, 500u})
+    for (unsigned version : {10u, 11u})
+      for (bool keep_alive : {true, false})
+        for (sv request_id : request_ids)
+          for (sv content_type : content_types)
+            for (sv location : locations) {
+              response_head h;
+              h.status = status;
+              h.version = version;
+              h.keep_alive = keep_alive;
+              h.request_id = request_id;
+              h.date = "Tue, 02 Jan 2024 03:04:05 GMT";
+              h.content_type = content_type;
+              h.location = location;
+              const std::string body = "<html></html>";
+              h.content_length = body.size();
+              std::string ours;
+              append_response_head(ours, h);
+              ASSERT_EQ(ours + body, beast_bytes(h, body))
+                  << status << " " << request_id << " " << content_type << " " << location;
+              if (request_id.empty()) {
+                EXPECT_EQ(ours.find("x-amzn-RequestId"), std::string::npos);
+              }
+              ++checked;
+            }
+  EXPECT_EQ(checked, 3 * 2 * 2 * 2 * 2 * 2);
 }
 
 }  // namespace

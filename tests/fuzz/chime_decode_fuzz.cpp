@@ -4,7 +4,7 @@
 // streaming decoder, must agree exactly with the document-based reference in testkit.
 #include "fuzz_common.hpp"
 
-#include <onboard/engine/chime_api.hpp>
+#include <onboard/chime/chime_api.hpp>
 #include <testkit/invites_reference.hpp>
 
 #include <cstdlib>

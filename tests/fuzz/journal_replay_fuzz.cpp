@@ -2,8 +2,9 @@
 // return a state whose accessors (status, report, lookups) all work; never crash or hang.
 #include "fuzz_common.hpp"
 
-#include <onboard/engine/journal.hpp>
-#include <onboard/engine/report_writer.hpp>
+#include <onboard/cli/journal_views.hpp>
+#include <onboard/journal/journal.hpp>
+#include <onboard/cli/report_writer.hpp>
 
 #include <cstdlib>
 #include <filesystem>

@@ -4,7 +4,7 @@
 // byte-wise passes; dedupe_text and the reason names are total.
 #include "fuzz_common.hpp"
 
-#include <onboard/engine/normalize.hpp>
+#include <onboard/ingest/normalize.hpp>
 
 #include <cstdlib>
 #include <string>

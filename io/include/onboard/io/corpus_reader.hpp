@@ -1,6 +1,6 @@
 // onboard/io/corpus_reader.hpp: streaming reader for the address corpus (plain lists, CSV, gzip,
 // stdin, several inputs in one run). It frames records and checks their encoding; deciding whether
-// an address is acceptable is the engine's job (onboard/engine/normalize.hpp).
+// an address is acceptable is the engine's job (onboard/ingest/normalize.hpp).
 //
 // Memory does not grow with the input: one 4 MiB buffer (plus 1 MiB for gzip input) per reader,
 // records are string_views into it, valid until the next call to next().

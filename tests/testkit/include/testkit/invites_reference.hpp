@@ -3,7 +3,7 @@
 // decoder written for speed; tests and the chime_decode fuzzer hold it to this reference.
 #pragma once
 
-#include <onboard/engine/chime_api.hpp>
+#include <onboard/chime/chime_api.hpp>
 
 #include <boost/json.hpp>
 

@@ -1,0 +1,81 @@
+// onboard/chime/chime_api.hpp: the Amazon Chime REST shapes the engine speaks (InviteUsers,
+// CreateUser, ListUsers), encoded and decoded exactly as the service model
+// (botocore chime 2018-05-01) describes them.
+//
+//   auto target = chime::users_target("acct-1", operation::invite);   // "/accounts/acct-1/users?operation=add"
+//   auto body   = chime::invite_users_body(emails, user_type::private_user);
+//   auto r      = chime::decode_invites(resp_body);                  // invites or a decode error
+#pragma once
+
+#include <onboard/core/outcome.hpp>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace onboard::chime {
+
+// users_target: request-target for InviteUsers (`?operation=add`) or CreateUser (`?operation=create`).
+// The account id is a URI label, so every byte outside RFC 3986's unreserved set is %-encoded.
+std::string users_target(std::string_view account_id, operation op);
+
+// list_users_target: ListUsers filtered to one address (how in-doubt batches are verified).
+std::string list_users_target(std::string_view account_id, std::string_view email);
+
+// invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when unspecified).
+std::string invite_users_body(std::span<const std::string_view> emails, user_type type);
+std::string invite_users_body(std::span<const std::string> emails, user_type type);
+
+// create_user_body: `{"Email":...,"Username":...,"UserType":...}`, empty members omitted.
+std::string create_user_body(std::string_view email, std::string_view username, user_type type);
+
+// invite: one element of InviteUsersResponse.Invites.
+struct invite {
+  std::string invite_id;
+  std::string status;        // Pending | Accepted | Failed
+  std::string email_address;
+  std::string email_status;  // NotSent | Sent | Failed
+};
+
+// decoded<T>: a value or the reason the body could not be decoded (never a half-filled value).
+template <class T>
+struct decoded {
+  std::optional<T> value;
+  std::string error;
+  explicit operator bool() const { return value.has_value(); }
+};
+
+// decode_invites: parses an InviteUsers 201 body.
+decoded<std::vector<invite>> decode_invites(std::string_view body);
+// decode_invites: the same into `out`, whose elements are reused (their strings keep their
+// capacity), so a caller decoding one response after another stops allocating. On failure `out`
+// is empty and `error` says why.
+bool decode_invites(std::string_view body, std::vector<invite>& out, std::string& error);
+
+// user: the members of a Chime `User` the engine uses.
+struct user {
+  std::string user_id;
+  std::string primary_email;
+  std::string invitation_status;  // UserInvitationStatus
+  std::string registration_status;
+};
+
+// decode_created_user: parses a CreateUser 201 body.
+decoded<user> decode_created_user(std::string_view body);
+
+// decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a query).
+decoded<std::vector<user>> decode_users(std::string_view body);
+
+// service_error: an error response as botocore reads it: the code is the `x-amzn-ErrorType` header
+// (text from the first ':' dropped), else the body's `code`/`Code`/`__type` (namespace prefix
+// dropped), else the HTTP status; the message is the body's `message`/`Message`.
+struct service_error {
+  std::string code;
+  std::string message;
+};
+service_error decode_error(unsigned status, std::string_view error_type_header,
+                           std::string_view body);
+
+}  // namespace onboard::chime

@@ -1,0 +1,49 @@
+// onboard/cli/aws_settings.hpp: where the region, endpoint, CA bundle and attempt limit come
+// from, resolved as the AWS CLI does: command-line flag > environment variable > config file >
+// default. Each value remembers its source so `--log-level debug` can say why it was chosen.
+//
+//   aws_flags f{.region = region_flag.value(), .endpoint_url = endpoint_flag.value()};
+//   auto s = resolve_aws_settings(f, signing::process_environment());
+#pragma once
+
+#include <onboard/signing/credentials.hpp>
+
+#include <string>
+
+namespace onboard {
+
+// default_chime_endpoint: the public global endpoint of the Chime API.
+inline constexpr const char* default_chime_endpoint = "https://service.chime.aws.amazon.com";
+
+// aws_flags: what the command line said (empty: not given).
+struct aws_flags {
+  std::string profile;
+  std::string region;
+  std::string endpoint_url;
+  std::string ca_bundle;
+  std::string max_attempts;
+};
+
+// setting: a resolved value and where it came from ("--region", "AWS_REGION", "config", "default").
+struct setting {
+  std::string value;
+  std::string source;
+};
+
+struct aws_settings {
+  std::string profile;
+  setting region;
+  setting endpoint_url;
+  setting ca_bundle;     // empty value: system CAs
+  setting max_attempts;  // a decimal string; validated by the caller
+};
+
+// resolve_aws_settings:
+//   region:       --region > AWS_REGION > AWS_DEFAULT_REGION > config `region` > us-east-1
+//   endpoint_url: --endpoint-url > AWS_ENDPOINT_URL_CHIME > AWS_ENDPOINT_URL >
+//                 config `chime.endpoint_url` > config `endpoint_url` > the public endpoint
+//   ca_bundle:    --ca-bundle > AWS_CA_BUNDLE > config `ca_bundle`
+//   max_attempts: --max-attempts > AWS_MAX_ATTEMPTS > config `max_attempts` > 10
+aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environment& env);
+
+}  // namespace onboard

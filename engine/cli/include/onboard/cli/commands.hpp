@@ -1,0 +1,21 @@
+// onboard/cli/commands.hpp: the subcommands of `chime-onboard`. Each takes the arguments after
+// the command name and returns an exit code (onboard/cli/exit_codes.hpp).
+#pragma once
+
+#include <onboard/core/version.hpp>
+
+#include <string>
+#include <vector>
+
+namespace onboard {
+
+using args_t = std::vector<std::string>;
+
+int cmd_sign(const args_t& args);          // engine/cli/src/cmd_sign.cpp
+int cmd_plan(const args_t& args);          // engine/cli/src/cmd_plan.cpp
+int cmd_invite(const args_t& args);        // engine/cli/src/cmd_invite.cpp
+int cmd_create_users(const args_t& args);  // engine/cli/src/cmd_invite.cpp
+int cmd_status(const args_t& args);        // engine/cli/src/cmd_journal.cpp
+int cmd_report(const args_t& args);        // engine/cli/src/cmd_journal.cpp
+
+}  // namespace onboard

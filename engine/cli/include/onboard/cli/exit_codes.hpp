@@ -1,0 +1,43 @@
+// onboard/cli/exit_codes.hpp: what `chime-onboard` returns, so scripts can act on it.
+#pragma once
+
+#include <onboard/dispatch/fatal.hpp>
+
+namespace onboard {
+
+// exit_code: documented in README and every command's --help. Values are stable.
+enum exit_code : int {
+  exit_ok = 0,               // everything done
+  exit_internal = 1,         // unexpected internal error (a bug: please report)
+  exit_usage = 2,            // bad command line or unreadable input option
+  exit_rejected_inputs = 3,  // done; some input lines were rejected (see --rejects)
+  exit_failed_addresses = 4, // done; the service refused some addresses (see the report)
+  exit_interrupted = 5,      // interrupted (signal, fatal I/O); re-run the same command to resume
+  exit_config = 6,           // configuration or authentication failure (credentials, 401/403, TLS)
+  exit_service = 7,          // the service refused the run (404 account) or stayed unreachable; resumable
+};
+
+// exit_code_of: the one place a reason to stop becomes an exit code.
+constexpr exit_code exit_code_of(fatal_kind k) {
+  switch (k) {
+    case fatal_kind::credentials:
+    case fatal_kind::tls: return exit_config;
+    case fatal_kind::account_not_found:
+    case fatal_kind::service_unavailable: return exit_service;
+  }
+  return exit_internal;
+}
+
+inline constexpr const char* exit_codes_help =
+    "exit codes:\n"
+    "  0  everything done\n"
+    "  1  internal error\n"
+    "  2  usage error\n"
+    "  3  done, some input lines rejected\n"
+    "  4  done, some addresses failed at the service\n"
+    "  5  interrupted; re-run the same command to resume\n"
+    "  6  configuration or authentication failure\n"
+    "  7  the service refused the run (unknown account) or stayed unreachable\n"
+    "     through all retries; re-run the same command to resume\n";
+
+}  // namespace onboard

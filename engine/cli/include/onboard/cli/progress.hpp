@@ -1,0 +1,64 @@
+// onboard/cli/progress.hpp: what a long run shows while it works, and the account it gives at
+// the end.
+//
+// On a terminal, one line redrawn a few times a second (done/total, emails/s, ETA from the
+// measured rate, in flight, throttled, retries, failures). Elsewhere (CI, pipes), a plain line every
+// few seconds. `json` emits one object per interval for wrappers.
+//
+//   progress_display p{progress_mode::automatic, stats, std::cerr};
+//   p.tick(now);            // from a timer; draws when it is time
+//   p.finish(now);          // final line at 100% (or where the run stopped)
+#pragma once
+
+#include <onboard/core/text.hpp>
+#include <onboard/dispatch/run_stats.hpp>
+
+#include <chrono>
+#include <deque>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+namespace onboard {
+
+enum class progress_mode { automatic, bar, plain, json, off };
+
+// parse_progress_mode: "auto|bar|plain|json|off".
+std::optional<progress_mode> parse_progress_mode(std::string_view s);
+
+class progress_display {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // progress_display: `automatic` picks `bar` when `is_tty` else `plain`.
+  progress_display(progress_mode mode, const run_stats& stats, std::ostream& out, bool is_tty);
+
+  // interval: how often tick() should be called.
+  clock::duration interval() const;
+
+  // tick: samples the counters and draws a line.
+  void tick(clock::time_point now);
+
+  // finish: draws the final state and ends the redrawn line.
+  void finish(clock::time_point now);
+
+  // rate: addresses per second over the last few seconds.
+  double rate() const;
+
+  // ingest_done: the total is final (the reader finished), so the ETA can be trusted.
+  void set_total_final(bool v) { total_final_ = v; }
+
+ private:
+  std::string line(clock::time_point now) const;
+  std::string json_line(clock::time_point now) const;
+  progress_mode mode_;
+  const run_stats& stats_;
+  std::ostream& out_;
+  clock::time_point start_;
+  std::deque<std::pair<clock::time_point, std::uint64_t>> samples_;
+  bool total_final_ = false;
+  std::size_t last_width_ = 0;
+};
+
+
+}  // namespace onboard

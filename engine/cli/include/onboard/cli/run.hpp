@@ -1,0 +1,68 @@
+// onboard/cli/run.hpp: one whole onboarding run (`invite`, `create-users`, the demo): ingest on
+// its own thread, senders on the io_context, the journal, the report, progress, signals, summary.
+//
+//   run_options o; o.ingest.inputs = {"users.csv"}; o.account_id = "acct"; ...
+//   int rc = run_onboarding(o);   // an exit code from exit_codes.hpp
+#pragma once
+
+#include <onboard/dispatch/dispatcher.hpp>
+#include <onboard/ingest/ingest.hpp>
+#include <onboard/journal/journal.hpp>
+#include <onboard/cli/progress.hpp>
+#include <onboard/signing/credentials.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace onboard {
+
+namespace cli {
+class parser;
+}
+
+struct run_options {
+  std::string command = "invite";  // for messages and the resume hint
+  std::vector<std::string> argv;   // the command line, echoed in the resume hint
+  ingest_options ingest;
+  operation op = operation::invite;
+
+  // Where and who.
+  std::string endpoint_url;
+  std::string region = "us-east-1";
+  std::string ca_bundle;
+  bool verify_ssl = true;
+  signing::resolve_options credentials;
+
+  // Sending.
+  int connections = 8;
+  // One I/O thread drives thousands of requests a second, far beyond any account's limit; more
+  // threads only add cross-thread hand-offs (malloc arenas, the scheduler's lock).
+  int threads = 1;  // 0: one per core
+  double rate = 0;  // requests/s ceiling; 0: learn the service's limit
+  double burst = 0;
+  bool adaptive = true;
+  dispatch_config dispatch;
+
+  // Records.
+  std::string journal_path;  // empty: beside the first input
+  durability journal_mode = durability::batched;
+  std::string report_path;
+  progress_mode progress = progress_mode::automatic;
+  bool json_output = false;
+  bool dry_run = false;
+  std::chrono::seconds drain_timeout{20};
+};
+
+// add_run_options / run_options_from_flags: the flags `invite` and `create-users` share.
+struct run_flags;
+run_flags* add_run_options(cli::parser& p, operation op);
+// run_options_from_flags: nullopt after printing a usage error (exit 2).
+std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, operation op);
+
+// default_journal_path: "<first input>.journal", or "chime-onboard.journal" for stdin.
+std::string default_journal_path(const std::vector<std::string>& inputs);
+
+int run_onboarding(const run_options& opts);
+
+}  // namespace onboard

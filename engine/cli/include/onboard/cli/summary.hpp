@@ -1,0 +1,41 @@
+// onboard/cli/summary.hpp: the account a run gives at the end, as a table for people or one
+// JSON object (`--output json`) for scripts.
+#pragma once
+
+#include <onboard/dispatch/run_stats.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+
+namespace onboard {
+
+struct summary {
+  // Input.
+  std::uint64_t lines = 0;
+  std::uint64_t accepted = 0;
+  std::map<std::string, std::uint64_t> rejected;  // reason -> count
+  std::uint64_t rejected_total = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t already_done = 0;  // finished by an earlier run (journal)
+  std::uint64_t batches = 0;
+  // Outcomes of this run.
+  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, verified = 0;
+  std::map<std::string, std::uint64_t> failed_by_code;
+  std::uint64_t not_done = 0;  // accepted addresses left for a resume
+  // Traffic.
+  std::uint64_t requests = 0, throttled = 0, unavailable = 0, retries = 0, in_doubt = 0;
+  std::uint64_t bisections = 0, reconnects = 0;
+  double elapsed_seconds = 0;
+  double emails_per_second = 0;
+};
+
+// fill_outcomes: copies the dispatcher's counters and the elapsed time into `s`.
+void fill_outcomes(summary& s, const run_stats& stats, std::chrono::steady_clock::duration elapsed);
+
+// print_summary: a table (text) or one JSON object on a line.
+void print_summary(const summary& s, bool json, std::ostream& out);
+
+}  // namespace onboard

@@ -1,0 +1,168 @@
+// `chime-onboard invite` and `chime-onboard create-users`: flags to run_options, then run.
+#include "ingest_flags.hpp"
+
+#include <onboard/cli/aws_settings.hpp>
+#include <onboard/cli/cli_args.hpp>
+#include <onboard/cli/commands.hpp>
+#include <onboard/cli/exit_codes.hpp>
+#include <onboard/cli/logging.hpp>
+#include <onboard/cli/run.hpp>
+
+#include <thread>
+
+namespace onboard {
+
+struct run_flags {
+  ingest_flags* ingest = nullptr;
+  cli::option *profile, *region, *endpoint_url, *ca_bundle, *no_verify_ssl;
+  cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
+  cli::option *journal, *durability, *in_doubt, *retry_failed, *report;
+  cli::option *progress, *output, *dry_run;
+  log_flags* log = nullptr;
+};
+
+run_flags* add_run_options(cli::parser& p, operation op) {
+  static run_flags f;  // one command line per process
+  f.ingest = add_ingest_options(p, op);
+  f.profile = &p.add_value("profile", "NAME", "AWS profile (else AWS_PROFILE, else default)");
+  f.region = &p.add_value("region", "REGION",
+                          "signing region (else AWS_REGION, AWS_DEFAULT_REGION, config; us-east-1)");
+  f.endpoint_url = &p.add_value(
+      "endpoint-url", "URL",
+      "API endpoint (else AWS_ENDPOINT_URL_CHIME, AWS_ENDPOINT_URL, config; the public endpoint)");
+  f.ca_bundle = &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
+  f.no_verify_ssl = &p.add_flag("no-verify-ssl", "do not check the server's certificate (warns)");
+  f.connections = &p.add_value("connections", "N", "persistent HTTPS connections", "8");
+  f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
+  f.rate = &p.add_value("rate", "R",
+                        "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");
+  f.burst = &p.add_value("burst", "B", "token-bucket burst (0: automatic)", "0");
+  f.fixed_rate = &p.add_flag("fixed-rate", "send at exactly --rate, without adapting to 429s");
+  f.max_attempts = &p.add_value("max-attempts", "N",
+                                "attempts per batch on 5xx and network errors (else "
+                                "AWS_MAX_ATTEMPTS, config max_attempts; 10); 429s are paced, not counted");
+  f.journal = &p.add_value("journal", "FILE", "write-ahead journal (default: beside the first input)");
+  f.durability = &p.add_value("durability", "MODE", "journal fsync policy: strict|batched|off", "batched");
+  f.in_doubt = &p.add_value("in-doubt", "POLICY",
+                            "requests that may have been applied: verify (ListUsers first)|resend|skip",
+                            "verify");
+  f.retry_failed = &p.add_flag("retry-failed", "retry addresses the service marked Failed (this "
+                                               "run and earlier ones) once more");
+  f.report = &p.add_value("report", "FILE", "per-address results (.csv or .jsonl), mode 0600");
+  f.progress = &p.add_value("progress", "MODE", "auto|bar|plain|json|off", "auto");
+  f.output = &p.add_value("output", "FORMAT", "summary on stdout: text|json", "text");
+  f.dry_run = &p.add_flag("dry-run", "read and plan only, send nothing (same as `plan`)");
+  f.log = add_log_options(p);
+  p.add_epilog(exit_codes_help);
+  return &f;
+}
+
+std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, operation op) {
+  run_options o;
+  o.op = op;
+  o.dispatch.op = op;
+  auto ing = ingest_options_from_flags(p, *f.ingest);
+  if (!ing) return std::nullopt;
+  o.ingest = std::move(*ing);
+  o.ingest.op = op;
+  if (o.ingest.inputs.empty()) {
+    p.usage_error("at least one --input is needed (a file, or - for stdin)");
+    return std::nullopt;
+  }
+  if (o.ingest.account_id.empty()) {
+    p.usage_error("--account-id is required");
+    return std::nullopt;
+  }
+
+  aws_flags af{f.profile->value(), f.region->value(), f.endpoint_url->value(), f.ca_bundle->value(),
+               f.max_attempts->given() ? f.max_attempts->value() : ""};
+  auto env = signing::process_environment();
+  aws_settings s = resolve_aws_settings(af, env);
+  o.credentials.profile = f.profile->value();
+  o.region = s.region.value;
+  o.endpoint_url = s.endpoint_url.value;
+  o.ca_bundle = s.ca_bundle.value;
+  o.verify_ssl = !f.no_verify_ssl->given();
+
+  auto conns = p.integer(*f.connections, 1, 1024);
+  auto threads = p.integer(*f.threads, 0, 256);
+  auto rate = p.number(*f.rate, 0, 1e6);
+  auto burst = p.number(*f.burst, 0, 1e6);
+  if (!conns || !threads || !rate || !burst) return std::nullopt;
+  o.connections = static_cast<int>(*conns);
+  o.threads = static_cast<int>(*threads);
+  o.rate = *rate;
+  o.burst = *burst;
+  o.adaptive = !f.fixed_rate->given();
+  if (!o.adaptive && o.rate <= 0) {
+    p.usage_error("--fixed-rate needs --rate R");
+    return std::nullopt;
+  }
+  cli::option attempts_opt = *f.max_attempts;
+  attempts_opt.values = {s.max_attempts.value};
+  if (s.max_attempts.source != "--max-attempts") attempts_opt.name += " (from " + s.max_attempts.source + ")";
+  auto attempts = p.integer(attempts_opt, 1, 1000);
+  if (!attempts) return std::nullopt;
+  o.dispatch.max_attempts = static_cast<int>(*attempts);
+
+  auto mode = parse_durability(f.durability->value());
+  if (!mode) {
+    p.usage_error("--durability must be strict, batched or off");
+    return std::nullopt;
+  }
+  o.journal_mode = *mode;
+  const std::string& doubt = f.in_doubt->value();
+  if (doubt == "verify") o.dispatch.in_doubt = in_doubt_policy::verify;
+  else if (doubt == "resend") o.dispatch.in_doubt = in_doubt_policy::resend;
+  else if (doubt == "skip") o.dispatch.in_doubt = in_doubt_policy::skip;
+  else {
+    p.usage_error("--in-doubt must be verify, resend or skip");
+    return std::nullopt;
+  }
+  o.dispatch.retry_failed = f.retry_failed->given();
+  o.journal_path = f.journal->value();
+  o.report_path = f.report->value();
+  auto pm = parse_progress_mode(f.progress->value());
+  if (!pm) {
+    p.usage_error("--progress must be auto, bar, plain, json or off");
+    return std::nullopt;
+  }
+  o.progress = *pm;
+  if (f.output->value() != "text" && f.output->value() != "json") {
+    p.usage_error("--output must be text or json");
+    return std::nullopt;
+  }
+  o.json_output = f.output->value() == "json";
+  o.dry_run = f.dry_run->given();
+  if (!apply_log_options(p, *f.log)) return std::nullopt;
+  return o;
+}
+
+namespace {
+
+int run_command(const args_t& args, operation op) {
+  const bool invite = op == operation::invite;
+  cli::parser p(invite ? "invite" : "create-users",
+                invite ? "Invite every address of the inputs to a Chime Team account (InviteUsers, "
+                         "50 a request), journalled and resumable."
+                       : "Create one Chime user per input row (CreateUser: email, username, "
+                         "user_type columns), journalled and resumable.",
+                invite ? "chime-onboard invite --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
+                         "--input staff.csv --report staff-report.csv"
+                       : "chime-onboard create-users --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
+                         "--input devices.csv --user-type SharedDevice --report devices.csv.report.csv");
+  run_flags* f = add_run_options(p, op);
+  if (auto rc = p.parse(args)) return *rc;
+  auto o = run_options_from_flags(p, *f, op);
+  if (!o) return exit_usage;
+  o->command = invite ? "invite" : "create-users";
+  o->argv = args;
+  return run_onboarding(*o);
+}
+
+}  // namespace
+
+int cmd_invite(const args_t& args) { return run_command(args, operation::invite); }
+int cmd_create_users(const args_t& args) { return run_command(args, operation::create); }
+
+}  // namespace onboard

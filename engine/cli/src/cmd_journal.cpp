@@ -1,0 +1,240 @@
+// cmd_journal.cpp: `chime-onboard status` and `chime-onboard report`: read-only views of a journal.
+#include <onboard/cli/cli_args.hpp>
+#include <onboard/cli/commands.hpp>
+#include <onboard/cli/exit_codes.hpp>
+#include <onboard/journal/journal.hpp>
+#include <onboard/cli/json_text.hpp>
+#include <onboard/cli/journal_views.hpp>
+#include <onboard/cli/report_writer.hpp>
+#include <onboard/core/text.hpp>
+#include <onboard/io/durable_file.hpp>
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+namespace onboard {
+
+namespace {
+
+std::string iso_time(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return "never";
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string size_text(std::uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+// load: replays `path` for a read-only command; prints the error (naming the file) on failure and
+// the tail note (torn or damaged) on success.
+std::optional<replay_state> load(std::string_view command, const std::string& path) {
+  try {
+    auto s = replay_journal(path);
+    if (s.tail() == tail_state::torn) std::cerr << "note: " << s.tail_note() << "\n";
+    if (s.tail() == tail_state::damaged) std::cerr << "warning: " << s.tail_note() << "\n";
+    return s;
+  } catch (const journal_error& e) {
+    std::cerr << "chime-onboard " << command << ": " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
+  const auto& h = s.header();
+  const auto& t = s.counts();
+  std::string o;
+  auto line = [&o](std::string_view label, const std::string& value) {
+    o.append(label);
+    if (label.size() < 16) o.append(16 - label.size(), ' ');
+    o.append(value);
+    o.push_back('\n');
+  };
+  line("journal", s.path().string() + " (" + size_text(s.valid_bytes()) + ", " +
+                      std::to_string(s.sessions().size()) + " session" +
+                      (s.sessions().size() == 1 ? "" : "s") + ")");
+  line("created", iso_time(h.created_unix_ms) + " by chime-onboard " + h.tool_version);
+  std::string type = std::string(to_string(h.type));
+  line("run", std::string(to_string(h.op)) + " into account " + h.account_id +
+                  (type.empty() ? "" : ", user type " + type) + ", local parts case-" +
+                  (h.case_sensitive_local ? "sensitive" : "insensitive"));
+  line("addresses", std::to_string(t.addresses));
+  line("  invited", std::to_string(t.invited));
+  line("  created", std::to_string(t.created));
+  line("  exists", std::to_string(t.exists));
+  line("  failed", std::to_string(t.failed) +
+                       (t.failed ? " (re-run with --retry-failed to try them again)" : ""));
+  std::string doubt = std::to_string(t.in_doubt);
+  if (t.in_doubt)
+    doubt += " in " + std::to_string(s.in_doubt().size()) + " batch" +
+             (s.in_doubt().size() == 1 ? "" : "es") +
+             " (sent or about to be when the run stopped; checked with ListUsers on resume)";
+  line("  in doubt", doubt);
+  std::size_t shown = 0;
+  for (const auto& b : s.in_doubt()) {
+    if (++shown > 10) {
+      o += "    ... " + std::to_string(s.in_doubt().size() - 10) + " more batches\n";
+      break;
+    }
+    o += "    batch " + std::to_string(b.batch_id) + " (attempt " + std::to_string(b.attempt) +
+         ", " + iso_time(b.intent_unix_ms) + "): " + std::to_string(b.emails.size()) +
+         " address" + (b.emails.size() == 1 ? "" : "es") + ":";
+    for (std::size_t i = 0; i < b.emails.size() && i < 3; ++i) o += " " + b.emails[i];
+    if (b.emails.size() > 3) o += " ...";
+    o += "\n";
+  }
+  char rate[96];
+  std::snprintf(rate, sizeof rate, "%.1f addresses/s over %s of activity", s.rate_per_second(),
+                format_duration(s.active_seconds()).c_str());
+  line("rate", s.active_seconds() > 0 ? rate : "unknown (no activity yet)");
+  std::string last = iso_time(s.last_activity_unix_ms());
+  if (s.last_activity_unix_ms() > 0 && now_unix_ms >= s.last_activity_unix_ms())
+    last += " (" +
+            format_duration(static_cast<double>(now_unix_ms - s.last_activity_unix_ms()) / 1000.0) +
+            " ago)";
+  line("last activity", last);
+  if (s.tail() != tail_state::clean) line("tail", s.tail_note());
+  return o;
+}
+
+std::string status_json(const replay_state& s) {
+  namespace json = boost::json;
+  const auto& h = s.header();
+  const auto& t = s.counts();
+  json::object o;
+  o["journal"] = s.path().string();
+  o["operation"] = to_string(h.op);
+  o["account_id"] = h.account_id;
+  o["user_type"] = to_string(h.type);
+  o["case_sensitive_local"] = h.case_sensitive_local;
+  o["tool_version"] = h.tool_version;
+  o["created"] = iso_time(h.created_unix_ms);
+  o["sessions"] = s.sessions().size();
+  o["totals"] = json::object{{"addresses", t.addresses}, {"invited", t.invited},
+                             {"created", t.created},     {"exists", t.exists},
+                             {"failed", t.failed},       {"in_doubt", t.in_doubt}};
+  json::array batches;
+  for (const auto& b : s.in_doubt()) {
+    json::array emails;
+    for (const auto& e : b.emails) emails.emplace_back(e);
+    batches.push_back(json::object{{"batch_id", b.batch_id},
+                                   {"attempt", b.attempt},
+                                   {"intent_time", iso_time(b.intent_unix_ms)},
+                                   {"addresses", std::move(emails)}});
+  }
+  o["in_doubt_batches"] = std::move(batches);
+  o["rate_per_second"] = s.rate_per_second();
+  o["active_seconds"] = s.active_seconds();
+  o["last_activity"] = iso_time(s.last_activity_unix_ms());
+  o["tail"] = s.tail() == tail_state::clean ? "clean"
+              : s.tail() == tail_state::torn ? "torn"
+                                              : "damaged";
+  o["ignored_bytes"] = s.bad_bytes();
+  return json_text(o) + "\n";
+}
+
+std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_only) {
+  std::uint64_t rows = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto a = s.at(i);
+    if (failed_only && a.kind != outcome_kind::failed) continue;
+    if (!a.kind && !a.in_doubt) continue;  // its only intent was withdrawn: never sent
+    if (!a.kind) {
+      w.write(report_row::in_doubt(a.email));
+    } else {
+      auto o = s.outcome_at(i);
+      w.write(*o);
+    }
+    ++rows;
+  }
+  w.finish();
+  return rows;
+}
+
+int cmd_status(const args_t& args) {
+  cli::parser p{"status", "Summarise a run from its journal: totals by outcome, in-doubt batches, "
+                          "rate and last activity. Read-only: safe while the run is going.",
+                "chime-onboard status --journal acme-invite.journal --output json"};
+  auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
+  auto& output = p.add_value("output", "FORMAT", "text or json", "text");
+  p.add_epilog(exit_codes_help);
+  if (auto rc = p.parse(args)) return *rc;
+  if (!journal_opt) return p.usage_error("--journal FILE is required");
+  if (output.value() != "text" && output.value() != "json")
+    return p.usage_error("--output must be text or json, not '" + output.value() + "'");
+  auto s = load("status", journal_opt.value());
+  if (!s) return exit_usage;
+  std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }()));
+  std::cout.flush();
+  return std::cout ? exit_ok : exit_internal;
+}
+
+int cmd_report(const args_t& args) {
+  cli::parser p{"report",
+                "Write per-address results from a journal: address, outcome, id, status, "
+                "email_status, error_code, message, attempts, request_id. Addresses whose request "
+                "was in flight when the run stopped are listed as in_doubt.",
+                "chime-onboard report --journal acme-invite.journal --format csv --failed-only "
+                "--output-file retry.csv"};
+  auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
+  auto& format = p.add_value("format", "FORMAT", "csv or jsonl", "csv");
+  auto& failed_only = p.add_flag(
+      "failed-only", "only addresses that failed (a CSV with an email column: usable as --input)");
+  auto& output_file =
+      p.add_value("output-file", "FILE", "write here (created 0600, replaced atomically)", "-");
+  p.add_epilog(exit_codes_help);
+  if (auto rc = p.parse(args)) return *rc;
+  if (!journal_opt) return p.usage_error("--journal FILE is required");
+  auto fmt = parse_report_format(format.value());
+  if (!fmt) return p.usage_error("--format must be csv or jsonl, not '" + format.value() + "'");
+  auto s = load("report", journal_opt.value());
+  if (!s) return exit_usage;
+
+  std::uint64_t rows = 0;
+  const std::string& out = output_file.value();
+  try {
+    if (out.empty() || out == "-") {
+      report_writer w([](std::string_view b) { std::cout.write(b.data(), static_cast<std::streamsize>(b.size())); },
+                      *fmt);
+      rows = write_report(*s, w, failed_only.given());
+      std::cout.flush();
+      if (!std::cout) {
+        std::cerr << "chime-onboard report: writing to stdout failed\n";
+        return exit_internal;
+      }
+    } else {
+      io::atomic_file f(out);
+      report_writer w([&f](std::string_view b) { f.append(b); }, *fmt);
+      rows = write_report(*s, w, failed_only.given());
+      f.commit();
+      std::cerr << "wrote " << rows << " rows to " << out << "\n";
+    }
+  } catch (const std::system_error& e) {
+    std::cerr << "chime-onboard report: " << e.what() << "\n";
+    return exit_internal;
+  }
+  if (failed_only.given() && s->counts().in_doubt)
+    std::cerr << "note: " << s->counts().in_doubt
+              << " addresses are in doubt (not in this report); re-run the original command to "
+                 "resolve them\n";
+  return exit_ok;
+}
+
+}  // namespace onboard

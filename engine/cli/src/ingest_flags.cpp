@@ -1,0 +1,61 @@
+// ingest_flags.cpp: declaring and reading the shared input flags.
+#include "ingest_flags.hpp"
+
+#include <deque>
+
+namespace onboard {
+
+ingest_flags* add_ingest_options(cli::parser& p, operation op) {
+  static std::deque<ingest_flags> all;  // stable addresses; a handful per process at most
+  ingest_flags& f = all.emplace_back();
+  f.op = op;
+  f.input = &p.add_list("input", "FILE",
+                        "corpus: a list (one address a line), CSV with an email column, or either "
+                        "gzipped; - reads stdin");
+  f.account_id = &p.add_value("account-id", "ID",
+                              "Chime account id (a CSV account_id column overrides it per row)");
+  f.user_type = &p.add_value("user-type", "TYPE",
+                             "PrivateUser or SharedDevice (a CSV user_type column overrides it)");
+  f.email_column = &p.add_value("email-column", "NAME", "CSV column holding the address", "email");
+  f.case_sensitive_local = &p.add_flag(
+      "case-sensitive-local", "treat John@x.com and john@x.com as different people when deduping");
+  f.rejects = &p.add_value("rejects", "FILE", "write rejected lines as CSV (source,line,raw_value,reason)");
+  f.duplicates = &p.add_value("duplicates", "FILE",
+                              "write duplicates as CSV (source,line,email,first_source,first_line)");
+  return &f;
+}
+
+std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p, const ingest_flags& f) {
+  ingest_options o;
+  o.inputs = f.input->values;
+  if (o.inputs.empty()) {
+    p.usage_error("no input: give --input FILE (repeatable; - for stdin)");
+    return std::nullopt;
+  }
+  for (const auto& in : o.inputs) {
+    if (in.empty()) {
+      p.usage_error("option '--input': empty file name");
+      return std::nullopt;
+    }
+  }
+  o.account_id = f.account_id->value();
+  auto t = parse_user_type_lenient(f.user_type->value());
+  if (!t) {
+    p.usage_error("option '--user-type': '" + f.user_type->value() +
+                  "' is not PrivateUser or SharedDevice");
+    return std::nullopt;
+  }
+  o.type = *t;
+  o.email_column = f.email_column->value();
+  if (o.email_column.empty()) {
+    p.usage_error("option '--email-column': empty column name");
+    return std::nullopt;
+  }
+  o.case_sensitive_local = f.case_sensitive_local->given();
+  o.rejects_path = f.rejects->value();
+  o.duplicates_path = f.duplicates->value();
+  o.op = f.op;
+  return o;
+}
+
+}  // namespace onboard

@@ -1,0 +1,105 @@
+#include <onboard/cli/progress.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+namespace onboard {
+
+std::optional<progress_mode> parse_progress_mode(std::string_view s) {
+  if (s == "auto") return progress_mode::automatic;
+  if (s == "bar") return progress_mode::bar;
+  if (s == "plain") return progress_mode::plain;
+  if (s == "json") return progress_mode::json;
+  if (s == "off") return progress_mode::off;
+  return std::nullopt;
+}
+
+progress_display::progress_display(progress_mode mode, const run_stats& stats, std::ostream& out,
+                                   bool is_tty)
+    : mode_(mode == progress_mode::automatic ? (is_tty ? progress_mode::bar : progress_mode::plain)
+                                             : mode),
+      stats_(stats), out_(out), start_(clock::now()) {}
+
+progress_display::clock::duration progress_display::interval() const {
+  switch (mode_) {
+    case progress_mode::bar: return std::chrono::milliseconds(250);
+    case progress_mode::json: return std::chrono::seconds(1);
+    default: return std::chrono::seconds(5);
+  }
+}
+
+double progress_display::rate() const {
+  if (samples_.size() < 2) return 0;
+  const auto& [t0, d0] = samples_.front();
+  const auto& [t1, d1] = samples_.back();
+  double secs = std::chrono::duration<double>(t1 - t0).count();
+  return secs > 0 ? static_cast<double>(d1 - d0) / secs : 0;
+}
+
+std::string progress_display::line(clock::time_point now) const {
+  const auto done = load(stats_.done), total = load(stats_.total);
+  const double r = rate();
+  const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0;
+  std::string eta = "?";
+  if (total_final_ && r > 0 && total >= done) eta = format_duration(static_cast<double>(total - done) / r);
+  if (total_final_ && total == done) eta = "0s";
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%5.1f%% %llu/%llu%s | %.0f emails/s | ETA %s | in flight %llu | throttled %llu | "
+                "retries %llu | failed %llu | %s",
+                pct, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                total_final_ ? "" : "+", r, eta.c_str(),
+                static_cast<unsigned long long>(load(stats_.in_flight)),
+                static_cast<unsigned long long>(load(stats_.throttled)),
+                static_cast<unsigned long long>(load(stats_.retries)),
+                static_cast<unsigned long long>(load(stats_.failed)),
+                format_duration(std::chrono::duration<double>(now - start_).count()).c_str());
+  return buf;
+}
+
+std::string progress_display::json_line(clock::time_point now) const {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"event\":\"progress\",\"elapsed_s\":%.1f,\"done\":%llu,\"total\":%llu,"
+                "\"total_final\":%s,\"rate\":%.1f,\"in_flight\":%llu,\"requests\":%llu,"
+                "\"throttled\":%llu,\"retries\":%llu,\"failed\":%llu}",
+                std::chrono::duration<double>(now - start_).count(),
+                static_cast<unsigned long long>(load(stats_.done)),
+                static_cast<unsigned long long>(load(stats_.total)), total_final_ ? "true" : "false",
+                rate(), static_cast<unsigned long long>(load(stats_.in_flight)),
+                static_cast<unsigned long long>(load(stats_.requests)),
+                static_cast<unsigned long long>(load(stats_.throttled)),
+                static_cast<unsigned long long>(load(stats_.retries)),
+                static_cast<unsigned long long>(load(stats_.failed)));
+  return buf;
+}
+
+void progress_display::tick(clock::time_point now) {
+  samples_.emplace_back(now, load(stats_.done));
+  // A 10-second window: long enough to smooth throttling episodes, short enough to follow them.
+  while (samples_.size() > 2 && now - samples_.front().first > std::chrono::seconds(10))
+    samples_.pop_front();
+  switch (mode_) {
+    case progress_mode::off:
+    case progress_mode::automatic: return;
+    case progress_mode::bar: {
+      std::string l = line(now);
+      std::size_t width = l.size();
+      if (width < last_width_) l.append(last_width_ - width, ' ');
+      last_width_ = width;
+      out_ << '\r' << l << std::flush;
+      return;
+    }
+    case progress_mode::plain: out_ << line(now) << '\n' << std::flush; return;
+    case progress_mode::json: out_ << json_line(now) << '\n' << std::flush; return;
+  }
+}
+
+void progress_display::finish(clock::time_point now) {
+  if (mode_ == progress_mode::off) return;
+  tick(now);
+  if (mode_ == progress_mode::bar) out_ << '\n' << std::flush;
+}
+
+}  // namespace onboard

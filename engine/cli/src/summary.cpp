@@ -1,0 +1,107 @@
+#include <onboard/cli/summary.hpp>
+
+#include <onboard/cli/json_text.hpp>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <ostream>
+
+namespace onboard {
+
+void fill_outcomes(summary& s, const run_stats& st, std::chrono::steady_clock::duration elapsed) {
+  s.invited = load(st.invited);
+  s.created = load(st.created);
+  s.exists = load(st.exists);
+  s.failed = load(st.failed);
+  s.verified = load(st.verified);
+  s.failed_by_code = st.failures_by_code();
+  s.requests = load(st.requests);
+  s.throttled = load(st.throttled);
+  s.unavailable = load(st.unavailable);
+  s.retries = load(st.retries);
+  s.in_doubt = load(st.in_doubt);
+  s.bisections = load(st.bisections);
+  const std::uint64_t done = load(st.done);
+  const std::uint64_t todo = s.accepted > s.already_done ? s.accepted - s.already_done : 0;
+  s.not_done = todo > done ? todo - done : 0;
+  s.elapsed_seconds = std::chrono::duration<double>(elapsed).count();
+  s.emails_per_second = s.elapsed_seconds > 0 ? static_cast<double>(done) / s.elapsed_seconds : 0;
+}
+
+namespace {
+
+boost::json::object to_json(const std::map<std::string, std::uint64_t>& m) {
+  boost::json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+
+void row(std::ostream& out, const char* label, std::uint64_t v) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "  %-26s %12llu\n", label, static_cast<unsigned long long>(v));
+  out << buf;
+}
+
+}  // namespace
+
+void print_summary(const summary& s, bool json, std::ostream& out) {
+  if (json) {
+    boost::json::object o;
+    o["lines"] = s.lines;
+    o["accepted"] = s.accepted;
+    o["rejected"] = to_json(s.rejected);
+    o["rejected_total"] = s.rejected_total;
+    o["duplicates"] = s.duplicates;
+    o["already_done"] = s.already_done;
+    o["batches"] = s.batches;
+    o["invited"] = s.invited;
+    o["created"] = s.created;
+    o["exists"] = s.exists;
+    o["failed"] = s.failed;
+    o["failed_by_code"] = to_json(s.failed_by_code);
+    o["verified_in_doubt"] = s.verified;
+    o["not_done"] = s.not_done;
+    o["requests"] = s.requests;
+    o["throttled"] = s.throttled;
+    o["unavailable"] = s.unavailable;
+    o["retries"] = s.retries;
+    o["in_doubt"] = s.in_doubt;
+    o["bisections"] = s.bisections;
+    o["reconnects"] = s.reconnects;
+    o["elapsed_seconds"] = s.elapsed_seconds;
+    o["emails_per_second"] = s.emails_per_second;
+    out << json_text(o) << "\n";
+    return;
+  }
+  out << "\nsummary\n";
+  row(out, "lines read", s.lines);
+  row(out, "rejected", s.rejected_total);
+  for (const auto& [reason, n] : s.rejected) {
+    std::string label = "  " + reason;
+    row(out, label.c_str(), n);
+  }
+  row(out, "duplicates", s.duplicates);
+  row(out, "already done (journal)", s.already_done);
+  row(out, "invited", s.invited);
+  row(out, "created", s.created);
+  row(out, "already exists", s.exists);
+  row(out, "failed", s.failed);
+  for (const auto& [code, n] : s.failed_by_code) {
+    std::string label = "  " + code;
+    row(out, label.c_str(), n);
+  }
+  if (s.verified) row(out, "in doubt, found by ListUsers", s.verified);
+  if (s.not_done) row(out, "not done yet (resume)", s.not_done);
+  row(out, "requests", s.requests);
+  row(out, "throttled (429)", s.throttled);
+  row(out, "service errors (5xx)", s.unavailable);
+  row(out, "retries", s.retries);
+  row(out, "reconnects", s.reconnects);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "  %-26s %11.1fs\n  %-26s %12.1f\n", "elapsed", s.elapsed_seconds,
+                "emails/s", s.emails_per_second);
+  out << buf;
+}
+
+}  // namespace onboard

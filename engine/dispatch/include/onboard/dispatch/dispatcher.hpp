@@ -1,0 +1,170 @@
+// onboard/dispatch/dispatcher.hpp: from batches to per-address outcomes.
+//
+// One sender coroutine per connection takes batches from the queue and drives each to a terminal
+// outcome for every address. The happy path of a batch, in dispatcher.cpp's async_attempt: take a
+// token (rate gate) -> make the intent durable (journal) -> sign -> send -> settle. Every other
+// answer is settled by a helper that says what comes next (done, send again, stop), and what an
+// answer means is decided in one place (retry_policy's classify_*) for every operation.
+//
+//   dispatcher d{cfg, signer, gate, &journal, stats, sink};
+//   for (auto& t : transports) d.spawn_sender(t->executor(), *t, queue, on_sender_done);
+//   ...
+//   if (auto f = d.fatal()) return exit_code_of(f->kind);   // the CLI's mapping
+#pragma once
+
+#include <onboard/dispatch/async_queue.hpp>
+#include <onboard/dispatch/fatal.hpp>
+#include <onboard/core/batch.hpp>
+#include <onboard/chime/chime_api.hpp>
+#include <onboard/core/outcome.hpp>
+#include <onboard/dispatch/retry_policy.hpp>
+#include <onboard/dispatch/run_stats.hpp>
+#include <onboard/dispatch/transport.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace onboard {
+
+namespace signing {
+class signer;
+}
+namespace engine {
+class rate_gate;
+}
+class journal;
+
+// in_doubt_policy: what to do with a request that may or may not have been applied.
+enum class in_doubt_policy { verify, resend, skip };
+
+// dispatch_config: the knobs of the sending side.
+struct dispatch_config {
+  operation op = operation::invite;
+  int max_attempts = 10;          // transient failures (5xx, drops) per batch; 429s are paced, not counted
+  in_doubt_policy in_doubt = in_doubt_policy::verify;
+  bool retry_failed = false;      // give per-address `Failed` invites one more try
+  engine::retry_config retry;     // backoff, budget, deadline (max_attempts and in_doubt override)
+  std::unordered_set<std::string> in_doubt_addresses;  // from the journal of an earlier run
+};
+
+// outcome_sink: called once per address with its terminal outcome (from any sender thread).
+using outcome_sink = std::function<void(const planned_address&, const address_outcome&)>;
+
+class dispatcher {
+ public:
+  dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
+             journal* jrnl, run_stats& stats, outcome_sink sink);
+
+  // spawn_sender: starts a sender coroutine on `ex` (the transport's strand) that takes batches
+  // from `queue` until it is closed or the run stops; `done` runs when it ends.
+  void spawn_sender(boost::asio::any_io_executor ex, transport& t, async_queue<batch>& queue,
+                    std::function<void(std::exception_ptr)> done);
+
+  // request_stop: senders take no new batch. Senders waiting for a token or a batch are woken at
+  // once; with `hard`, requests in flight are cancelled too (they stay in doubt in the journal).
+  void request_stop(bool hard = false);
+  bool stopping() const { return stopping_.load(); }
+
+  // fatal: set when the run had to stop (first reason wins).
+  std::optional<fatal_stop> fatal() const;
+
+  // spent_batch: a batch a sender has finished with, for the reader to refill (ingest::next_batch
+  // hands its strings to the batcher, which fills them again), or an empty one. Any thread.
+  // Refilling instead of allocating keeps the reader's allocations from being freed by the
+  // senders' threads, where every free of another thread's memory contends for its malloc arena.
+  batch spent_batch();
+
+ private:
+  struct classified;
+  struct attempt_log;
+  class work_list;
+  enum class next_step { settled, send_again, stop };
+
+  // batch_state: how far the batch a sender holds has gone, which decides what a stop does
+  // with its journal intent.
+  enum class batch_state {
+    unsent,         // no intent in the journal: a stop leaves nothing behind
+    intent_ahead,   // intent appended ahead (take_ahead), not yet awaited: a stop withdraws it
+    sent,           // intent durable, requests out, none of them can have been applied: withdrawn
+    maybe_applied,  // a request may have been applied (2xx, 5xx, cut after writing): in doubt
+  };
+
+  // sender: one sender coroutine's identity: where it runs, how to cancel it, what it holds.
+  struct sender {
+    boost::asio::any_io_executor ex;
+    transport* t = nullptr;
+    boost::asio::cancellation_signal cancel;
+    bool waiting = false;  // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
+    bool paced = false;    // its last token came after a wait: the rate gate sets the pace
+    std::optional<batch> current;  // the batch being processed
+    batch_state current_state = batch_state::unsent;
+    std::uint64_t current_ticket = 0;  // its intent's journal ticket while intent_ahead
+    // ahead: the next batch, taken while `current` is in flight so that the commit of its intent
+    // overlaps that exchange instead of delaying its own send.
+    std::optional<batch> ahead;
+    std::uint64_t ahead_ticket = 0;
+    // Scratch for turning a response into outcomes, reused from response to response so that
+    // its strings stop allocating after the first (finish() has consumed it before the next).
+    std::vector<chime::invite> invites;
+    std::vector<address_outcome> outcomes;
+  };
+
+  // The life of a sender and of one batch, in the order they run.
+  boost::asio::awaitable<void> async_sender(sender& s, async_queue<batch>& queue);
+  void take_ahead(sender& s, async_queue<batch>& queue);
+  boost::asio::awaitable<void> async_process(sender& s, batch& b);
+  boost::asio::awaitable<next_step> async_attempt(sender& s, work_list& work, attempt_log& log);
+  boost::asio::awaitable<classified> async_exchange(sender& s, const std::string& partition,
+                                                    const std::string& method,
+                                                    const std::string& target, std::string body,
+                                                    std::size_t addresses, bool carries_intent);
+  boost::asio::awaitable<void> async_make_intent_durable(sender& s);
+  void release_unsent(sender& s);
+
+  // Settling an answer: each returns what comes next for the part being sent.
+  std::optional<next_step> settle_success(sender& s, work_list& work, const classified& c,
+                                          attempt_log& log);
+  std::optional<next_step> settle_refusal(work_list& work, const classified& c, unsigned attempts);
+  boost::asio::awaitable<next_step> async_back_off(sender& s, work_list& work, const classified& c,
+                                                   attempt_log& log);
+  boost::asio::awaitable<bool> async_verify(sender& s, batch& b, bool only_earlier_in_doubt);
+  boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
+
+  // Recording.
+  void finish(const batch& b, std::span<const address_outcome> outcomes);
+  void fail_all(const batch& b, const std::string& code, const std::string& message,
+                unsigned attempts, const std::string& request_id = {});
+  void set_fatal(fatal_kind kind, std::string message);
+  void recycle(batch&& b);
+
+  dispatch_config cfg_;
+  const signing::signer& signer_;
+  engine::rate_gate& gate_;
+  engine::retry_policy policy_;
+  journal* journal_;
+  run_stats& stats_;
+  outcome_sink sink_;
+  std::atomic<bool> stopping_{false};
+  std::deque<sender> senders_;  // deque: stable addresses for the coroutines
+  async_queue<batch>* queue_ = nullptr;
+  mutable std::mutex fatal_mu_;
+  std::optional<fatal_stop> fatal_;
+  std::mutex spent_mu_;
+  std::vector<batch> spent_;  // finished batches for spent_batch(); bounded by recycle()
+};
+
+}  // namespace onboard

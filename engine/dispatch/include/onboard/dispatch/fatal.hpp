@@ -1,0 +1,23 @@
+// onboard/dispatch/fatal.hpp: why a run had to stop, in the dispatcher's words. Which exit code
+// that is for the process is the CLI's one decision (cli/exit_codes.hpp: exit_code_of).
+#pragma once
+
+#include <string>
+
+namespace onboard {
+
+// fatal_kind: why the whole run had to stop.
+enum class fatal_kind {
+  credentials,          // the service refused our credentials or permissions (401/403)
+  tls,                  // the server's certificate was refused
+  account_not_found,    // the account id is unknown to the service (404)
+  service_unavailable,  // retryable failures outlasted the retry budget (5xx, throttling, network)
+};
+
+// fatal_stop: the kind, and a message for the person running the tool.
+struct fatal_stop {
+  fatal_kind kind = fatal_kind::service_unavailable;
+  std::string message;
+};
+
+}  // namespace onboard

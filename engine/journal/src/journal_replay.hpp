@@ -1,0 +1,77 @@
+// journal_replay.hpp: internals shared by journal_replay.cpp and the writer (journal.cpp): the
+// read-only mapping of a journal and the builder that turns its records into a replay_state.
+//
+//   auto map = std::make_shared<const mapped_journal>(path);
+//   replay_state s = replay_builder::replay(path, map);
+#pragma once
+
+#include <onboard/journal/journal.hpp>
+
+#include "journal_format.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <string_view>
+#include <vector>
+
+namespace onboard {
+
+// mapped_journal: the whole file mapped read-only (empty files map nothing). Appending to the file
+// later leaves the mapped prefix valid; the journal never shrinks a file below a replayed prefix.
+class mapped_journal {
+ public:
+  explicit mapped_journal(const std::filesystem::path& path);  // throws journal_error
+  mapped_journal(const mapped_journal&) = delete;
+  mapped_journal& operator=(const mapped_journal&) = delete;
+  ~mapped_journal();
+  std::string_view bytes() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// replay_builder: fills a replay_state from its mapping, record by record.
+class replay_builder {
+ public:
+  // replay: the state of a mapped journal; throws journal_error for a missing or damaged header.
+  static replay_state replay(const std::filesystem::path& path,
+                             std::shared_ptr<const mapped_journal> map);
+  // empty: the state of a journal that has only its header (a new journal).
+  static replay_state empty(const std::filesystem::path& path, const journal_header& header);
+
+ private:
+  struct intent_info {
+    std::uint64_t batch_id;
+    std::uint32_t attempt;
+    std::int64_t unix_ms;
+  };
+
+  explicit replay_builder(replay_state& s);
+  void run();
+  std::uint32_t find_or_insert(std::string_view email, std::uint64_t hash);
+  // lookup_all: find_or_insert for every address of one record; indexes into `out`.
+  void lookup_all(std::span<const std::string_view> emails, std::vector<std::uint32_t>& out);
+  void grow();
+  bool apply(std::string_view payload, std::uint64_t payload_off);
+  bool read_address_list(jf::reader& r, intent_info& info);
+  void touch(std::int64_t ms);
+  void finish();
+
+  replay_state& s_;
+  std::string_view file_;
+  bool fold_all_ = true;
+  std::uint64_t mask_ = 0;
+  std::vector<intent_info> intents_;
+  // recent_: entry indexes of intents whose batch has no outcome record yet, by batch id.
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> recent_;
+  // Scratch space reused record to record.
+  std::vector<std::string_view> emails_;
+  std::vector<std::uint8_t> kinds_;
+  std::vector<std::uint32_t> idx_;
+  std::vector<std::uint64_t> hashes_;
+};
+
+}  // namespace onboard

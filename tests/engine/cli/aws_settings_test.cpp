@@ -1,0 +1,190 @@
+// Where region, endpoint, CA bundle and attempt limit come from, as the AWS CLI does it: a flag
+// beats the environment, which beats the config file (of the selected profile), which beats the
+// default. Unit level through resolve_aws_settings with an injected environment, then once with
+// the real binary: the environment alone points `invite` at the emulator, and a flag overrides it.
+#include "cli_env.hpp"
+
+#include <onboard/cli/aws_settings.hpp>
+#include <onboard/signing/credentials.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace {
+
+using namespace onboard::testkit;
+using namespace std::chrono_literals;
+using onboard::aws_flags;
+using onboard::resolve_aws_settings;
+using onboard::signing::map_environment;
+
+// A config file with values for every setting in [default], and different ones in [profile x]
+// (whose endpoint uses the nested `chime =` form next to a plain endpoint_url).
+constexpr const char* config_text =
+    "[default]\n"
+    "region = eu-west-1\n"
+    "endpoint_url = https://default-config.example:1001\n"
+    "ca_bundle = /config/default-ca.pem\n"
+    "max_attempts = 3\n"
+    "\n"
+    "# a comment\n"
+    "[profile x]\n"
+    "region = ap-southeast-2\n"
+    "endpoint_url = https://x-generic.example:1002\n"
+    "chime =\n"
+    "  endpoint_url = https://x-chime.example:1003\n"
+    "ca_bundle = /config/x-ca.pem\n"
+    "max_attempts = 4\n";
+
+struct settings_fixture : ::testing::Test {
+  temp_dir home;
+  std::map<std::string, std::string> vars;
+  void SetUp() override {
+    write_file(home / "config", config_text);
+    vars = {{"HOME", home.path().string()}, {"AWS_CONFIG_FILE", (home / "config").string()}};
+  }
+  onboard::aws_settings resolve(const aws_flags& flags = {}) {
+    return resolve_aws_settings(flags, map_environment(vars));
+  }
+};
+
+TEST_F(settings_fixture, defaults_when_nothing_is_configured) {
+  vars["AWS_CONFIG_FILE"] = (home / "missing").string();
+  auto s = resolve();
+  EXPECT_EQ(s.profile, "default");
+  EXPECT_EQ(s.region.value, "us-east-1");
+  EXPECT_EQ(s.region.source, "default");
+  EXPECT_EQ(s.endpoint_url.value, onboard::default_chime_endpoint);
+  EXPECT_EQ(s.ca_bundle.value, "");
+  EXPECT_EQ(s.max_attempts.value, "10");
+}
+
+TEST_F(settings_fixture, config_file_of_the_default_profile) {
+  auto s = resolve();
+  EXPECT_EQ(s.region.value, "eu-west-1");
+  EXPECT_EQ(s.endpoint_url.value, "https://default-config.example:1001");
+  EXPECT_EQ(s.ca_bundle.value, "/config/default-ca.pem");
+  EXPECT_EQ(s.max_attempts.value, "3");
+  EXPECT_EQ(s.region.source, "config region");
+  EXPECT_EQ(s.endpoint_url.source, "config endpoint_url");
+}
+
+TEST_F(settings_fixture, nested_chime_endpoint_beats_the_generic_one_in_the_same_profile) {
+  vars["AWS_PROFILE"] = "x";
+  auto s = resolve();
+  EXPECT_EQ(s.profile, "x");
+  EXPECT_EQ(s.region.value, "ap-southeast-2");
+  EXPECT_EQ(s.endpoint_url.value, "https://x-chime.example:1003");
+  EXPECT_EQ(s.endpoint_url.source, "config chime.endpoint_url");
+  EXPECT_EQ(s.ca_bundle.value, "/config/x-ca.pem");
+  EXPECT_EQ(s.max_attempts.value, "4");
+}
+
+TEST_F(settings_fixture, environment_beats_config) {
+  vars["AWS_PROFILE"] = "x";
+  vars["AWS_REGION"] = "us-west-2";
+  vars["AWS_ENDPOINT_URL"] = "https://env-generic.example:2001";
+  vars["AWS_CA_BUNDLE"] = "/env/ca.pem";
+  vars["AWS_MAX_ATTEMPTS"] = "5";
+  auto s = resolve();
+  EXPECT_EQ(s.region.value, "us-west-2");
+  EXPECT_EQ(s.region.source, "AWS_REGION");
+  // The generic environment variable beats even the service-specific config key.
+  EXPECT_EQ(s.endpoint_url.value, "https://env-generic.example:2001");
+  EXPECT_EQ(s.endpoint_url.source, "AWS_ENDPOINT_URL");
+  EXPECT_EQ(s.ca_bundle.value, "/env/ca.pem");
+  EXPECT_EQ(s.ca_bundle.source, "AWS_CA_BUNDLE");
+  EXPECT_EQ(s.max_attempts.value, "5");
+  EXPECT_EQ(s.max_attempts.source, "AWS_MAX_ATTEMPTS");
+
+  // The Chime-specific variable beats the generic one; AWS_REGION beats AWS_DEFAULT_REGION.
+  vars["AWS_ENDPOINT_URL_CHIME"] = "https://env-chime.example:2002";
+  vars["AWS_DEFAULT_REGION"] = "sa-east-1";
+  s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, "https://env-chime.example:2002");
+  EXPECT_EQ(s.endpoint_url.source, "AWS_ENDPOINT_URL_CHIME");
+  EXPECT_EQ(s.region.value, "us-west-2");
+  vars.erase("AWS_REGION");
+  EXPECT_EQ(resolve().region.value, "sa-east-1");
+  EXPECT_EQ(resolve().region.source, "AWS_DEFAULT_REGION");
+}
+
+TEST_F(settings_fixture, flags_beat_environment_and_config) {
+  vars["AWS_PROFILE"] = "x";
+  vars["AWS_REGION"] = "us-west-2";
+  vars["AWS_ENDPOINT_URL_CHIME"] = "https://env-chime.example:2002";
+  vars["AWS_CA_BUNDLE"] = "/env/ca.pem";
+  vars["AWS_MAX_ATTEMPTS"] = "5";
+  aws_flags f;
+  f.region = "eu-central-1";
+  f.endpoint_url = "https://flag.example:3001";
+  f.ca_bundle = "/flag/ca.pem";
+  f.max_attempts = "6";
+  auto s = resolve(f);
+  EXPECT_EQ(s.region.value, "eu-central-1");
+  EXPECT_EQ(s.region.source, "--region");
+  EXPECT_EQ(s.endpoint_url.value, "https://flag.example:3001");
+  EXPECT_EQ(s.endpoint_url.source, "--endpoint-url");
+  EXPECT_EQ(s.ca_bundle.value, "/flag/ca.pem");
+  EXPECT_EQ(s.ca_bundle.source, "--ca-bundle");
+  EXPECT_EQ(s.max_attempts.value, "6");
+  EXPECT_EQ(s.max_attempts.source, "--max-attempts");
+}
+
+TEST_F(settings_fixture, profile_flag_beats_aws_profile_and_selects_the_config_section) {
+  vars["AWS_PROFILE"] = "x";
+  aws_flags f;
+  f.profile = "default";
+  auto s = resolve(f);
+  EXPECT_EQ(s.profile, "default");
+  EXPECT_EQ(s.region.value, "eu-west-1");
+  EXPECT_EQ(s.endpoint_url.value, "https://default-config.example:1001");
+
+  vars.erase("AWS_PROFILE");
+  f.profile = "x";
+  s = resolve(f);
+  EXPECT_EQ(s.profile, "x");
+  EXPECT_EQ(s.region.value, "ap-southeast-2");
+  EXPECT_EQ(s.endpoint_url.value, "https://x-chime.example:1003");
+
+  // A profile with no section: nothing from the file, defaults.
+  f.profile = "nobody";
+  s = resolve(f);
+  EXPECT_EQ(s.region.value, "us-east-1");
+  EXPECT_EQ(s.endpoint_url.value, onboard::default_chime_endpoint);
+}
+
+// The real binary: with no endpoint or CA flag, the environment points it at the emulator; an
+// --endpoint-url flag overrides that environment (and then fails to connect: port 1).
+TEST(aws_settings_process, environment_points_invite_at_the_emulator_and_a_flag_overrides_it) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  write_file(dir / "users.txt", cli_test::numbered_addresses(60));
+  auto env = cli_test::client_env(dir.path());
+  env.env_set["AWS_ENDPOINT_URL_CHIME"] = emu.url();
+  env.env_set["AWS_CA_BUNDLE"] = emu.ca_path().string();
+  std::vector<std::string> argv = {cli(),         "invite",       "--account-id",
+                                   "acct-1",      "--input",      (dir / "users.txt").string(),
+                                   "--journal",   (dir / "run.journal").string(),
+                                   "--progress",  "off",          "--output", "json"};
+  auto r = run(argv, env, 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(emu.stat("invites_applied"), 60u);
+
+  argv.insert(argv.end(), {"--endpoint-url", "https://127.0.0.1:1", "--max-attempts", "1",
+                           "--journal", (dir / "other.journal").string(), "--report",
+                           (dir / "other-report.csv").string()});
+  auto start = std::chrono::steady_clock::now();
+  r = run(argv, env, 1min);
+  // Nothing listens on port 1. (Today every address ends `failed RetriesExhausted` and the exit
+  // is 4; a fatal "cannot reach the endpoint" would be 7. Either way: not 0, and it says where.)
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_TRUE(cli_test::contains(r.err + read_file(dir / "other-report.csv"),
+                                 "cannot connect to 127.0.0.1:1"))
+      << "names where it tried: " << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_EQ(emu.stat("invites_applied"), 60u) << "the flag won: nothing more reached the emulator";
+}
+
+}  // namespace
