@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 
 namespace onboard::emulator {
 
@@ -59,6 +60,21 @@ service behaviour:
   --seed N                  fault RNG seed; connection k uses seed+k (default: random)
   --ledger FILE             one line per applied address: invite|create<TAB>account<TAB>address
                             (created 0600, truncated at start, flushed every 100 ms and at exit)
+
+answer modes (every request they cover; drawn after the 503/500 faults, draw no RNG):
+  --list-users-fault MODE   how every ListUsers answers: none (default); 500, 400 or 404 (the
+                            modelled ServiceFailureException, BadRequestException,
+                            NotFoundException); html (200 text/html page without
+                            x-amzn-RequestId: a captive portal); 302 (redirect with Location,
+                            without x-amzn-RequestId: a proxy)
+  --invite-fault MODE       how every InviteUsers answers: none (default); 302 or html (as
+                            above, not applied); omit_last (applied in full, but the 201's
+                            Invites leaves out the batch's last address)
+  --fail-domain DOMAIN      InviteUsers naming an address at DOMAIN gets 500
+                            ServiceFailureException every time and is not applied (repeatable;
+                            checked before validation; a persistent failure to bisect)
+  --pending-without-email   ListUsers leaves PrimaryEmail out of users whose invitation is
+                            pending (the user-email filter still finds them); takes no value
 
 limits:
   --idle-timeout-ms N       keep-alive connection without a request (default 30000)
@@ -109,6 +125,36 @@ std::vector<std::string> split_accounts(const std::string& v) {
   return out;
 }
 
+std::string lower_domain(const std::string& v) {
+  std::string d = v;
+  for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return d;
+}
+
+// parse_mode: `v` looked up among a flag's (name, mode) pairs; the usage error lists them.
+template <class Mode, std::size_t N>
+Mode parse_mode(std::string_view flag, const std::string& v,
+                const std::pair<std::string_view, Mode> (&modes)[N]) {
+  std::string names;
+  for (const auto& [name, mode] : modes) {
+    if (name == v) return mode;
+    names += names.empty() ? "" : "|";
+    names += name;
+  }
+  throw usage_error(std::string(flag) + ": expected one of " + names + ", got '" + v + "'");
+}
+
+constexpr std::pair<std::string_view, list_users_fault_mode> list_users_modes[] = {
+    {"none", list_users_fault_mode::none},     {"500", list_users_fault_mode::status_500},
+    {"html", list_users_fault_mode::html},     {"400", list_users_fault_mode::status_400},
+    {"404", list_users_fault_mode::status_404}, {"302", list_users_fault_mode::redirect_302}};
+
+constexpr std::pair<std::string_view, invite_fault_mode> invite_modes[] = {
+    {"none", invite_fault_mode::none},
+    {"302", invite_fault_mode::redirect_302},
+    {"html", invite_fault_mode::html},
+    {"omit_last", invite_fault_mode::omit_last}};
+
 void parse_listen(const std::string& v, server_options& o) {
   auto colon = v.rfind(':');
   if (colon == std::string::npos || colon == 0)
@@ -155,10 +201,16 @@ parsed parse_args(const std::vector<std::string>& args) {
       {"--p500", [&](const std::string& v) { o.p500 = parse_probability("--p500", v); }},
       {"--p-drop", [&](const std::string& v) { o.p_drop = parse_probability("--p-drop", v); }},
       {"--p-failed-invite", [&](const std::string& v) { o.p_failed_invite = parse_probability("--p-failed-invite", v); }},
-      {"--refuse-domain", [&](const std::string& v) {
-         std::string d = v;
-         for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-         o.refuse_domains.push_back(d);
+      {"--refuse-domain",
+       [&](const std::string& v) { o.refuse_domains.push_back(lower_domain(v)); }},
+      {"--fail-domain", [&](const std::string& v) { o.fail_domains.push_back(lower_domain(v)); }},
+      {"--list-users-fault",
+       [&](const std::string& v) {
+         o.list_users_fault = parse_mode("--list-users-fault", v, list_users_modes);
+       }},
+      {"--invite-fault",
+       [&](const std::string& v) {
+         o.invite_fault = parse_mode("--invite-fault", v, invite_modes);
        }},
       {"--seed", [&](const std::string& v) { o.seed = parse_number<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
       {"--ledger", [&](const std::string& v) { o.ledger_file = v; }},
@@ -168,6 +220,10 @@ parsed parse_args(const std::vector<std::string>& args) {
        [&](const std::string& v) { o.max_header_bytes = parse_number<std::size_t>("--max-header-bytes", v, 1024, 1 << 20); }},
       {"--max-body-bytes",
        [&](const std::string& v) { o.max_body_bytes = parse_number<std::size_t>("--max-body-bytes", v, 1024, std::size_t{1} << 30); }},
+  };
+  // Flags that take no value.
+  const std::map<std::string, std::function<void()>, std::less<>> switches = {
+      {"--pending-without-email", [&] { o.pending_without_email = true; }},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -181,6 +237,11 @@ parsed parse_args(const std::vector<std::string>& args) {
       name = a.substr(0, eq);
       value = a.substr(eq + 1);
       has_value = true;
+    }
+    if (auto sw = switches.find(name); sw != switches.end()) {
+      if (has_value) throw usage_error(name + ": takes no value");
+      sw->second();
+      continue;
     }
     auto it = flags.find(name);
     if (it == flags.end()) throw usage_error("unknown option '" + name + "' (see --help)");

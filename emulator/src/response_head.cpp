@@ -38,9 +38,10 @@ void append_response_head(std::string& out, const response_head& h) {
   const auto reason = http::obsolete_reason(static_cast<http::status>(h.status));
   out.append(reason.data(), reason.size());
   out += "\r\n";
-  append_field(out, "x-amzn-RequestId", h.request_id);
+  if (!h.request_id.empty()) append_field(out, "x-amzn-RequestId", h.request_id);
   append_field(out, "Date", h.date);
-  append_field(out, "Content-Type", "application/json");
+  append_field(out, "Content-Type", h.content_type);
+  if (!h.location.empty()) append_field(out, "Location", h.location);
   if (!h.error_type.empty()) append_field(out, "x-amzn-ErrorType", h.error_type);
   if (h.retry_after) {
     out += "Retry-After: ";

@@ -16,20 +16,23 @@
 
 namespace onboard::emulator::detail {
 
-// response_head: what varies between responses. Content-Type is always application/json.
+// response_head: what varies between responses. Chime always sends a request id and JSON; the
+// answer modes that imitate a proxy (server_options) send neither, hence the optional fields.
 struct response_head {
   unsigned status = 200;
   unsigned version = 11;  // 10 * major + minor, as Beast's parser reports it
   bool keep_alive = true;
-  std::string_view request_id;   // x-amzn-RequestId
+  std::string_view request_id;   // x-amzn-RequestId when not empty
   std::string_view date;         // Date
+  std::string_view content_type = "application/json";
+  std::string_view location;     // Location when not empty
   std::string_view error_type;   // x-amzn-ErrorType when not empty
   std::optional<int> retry_after;  // Retry-After seconds when set
   std::size_t content_length = 0;
 };
 
 // append_response_head: appends the head, ending with the blank line. Headers come in the order
-// the server always set them: x-amzn-RequestId, Date, Content-Type, x-amzn-ErrorType,
+// the server always set them: x-amzn-RequestId, Date, Content-Type, Location, x-amzn-ErrorType,
 // Retry-After, then Connection as Beast's keep_alive() leaves it (HTTP/1.1: "close" when not
 // keeping alive; HTTP/1.0: "keep-alive" when keeping alive), then Content-Length.
 void append_response_head(std::string& out, const response_head& h);

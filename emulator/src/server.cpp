@@ -126,8 +126,10 @@ net::awaitable<bool> server::impl::write_reply(session& s, detail::reply r, unsi
   h.status = r.status;
   h.version = version;
   h.keep_alive = keep_alive;
-  h.request_id = std::string_view(request_id, sizeof request_id);
+  if (r.request_id) h.request_id = std::string_view(request_id, sizeof request_id);
   h.date = http_date();
+  if (!r.content_type.empty()) h.content_type = r.content_type;
+  h.location = r.location;
   h.error_type = r.error_type;
   if (r.retry_after) h.retry_after = opts.retry_after_seconds;
   h.content_length = r.body.size();

@@ -378,15 +378,40 @@ service::service(const server_options& opts)
 
 service::~service() = default;
 
-// refused_domain: --refuse-domain, a policy refusal (a 400 for a well-formed address) that lets
-// tests prove the engine isolates one bad address in a batch by bisection.
-bool service::refused_domain(std::string_view email) const {
-  if (opts_.refuse_domains.empty()) return false;
+namespace {
+// in_domains: whether the address's domain (after its last '@') is one of the lower-case `domains`.
+bool in_domains(std::string_view email, const std::vector<std::string>& domains) {
+  if (domains.empty()) return false;
   auto at = email.rfind('@');
   if (at == std::string_view::npos) return false;
   const auto domain = email.substr(at + 1);
-  return std::any_of(opts_.refuse_domains.begin(), opts_.refuse_domains.end(),
+  return std::any_of(domains.begin(), domains.end(),
                      [&](const std::string& d) { return lowered_equals(domain, d); });
+}
+}  // namespace
+
+// refused_domain: --refuse-domain, a policy refusal (a 400 for a well-formed address) that lets
+// tests prove the engine isolates one bad address in a batch by bisection.
+bool service::refused_domain(std::string_view email) const {
+  return in_domains(email, opts_.refuse_domains);
+}
+
+// failing_domain: --fail-domain: whether an InviteUsers body names an address at such a domain.
+// It runs before validation (where the 500 draw is), so it reads the body leniently: anything
+// that is not a list of strings simply fails nothing, and validation answers it next.
+bool service::failing_domain(std::string_view body) const {
+  if (opts_.fail_domains.empty()) return false;
+  unsigned char buf[16 * 1024];
+  json::monotonic_resource mr(buf, sizeof buf);
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, &mr);
+  if (ec || !v.is_object()) return false;
+  const auto* list = v.get_object().if_contains("UserEmailList");
+  if (!list || !list->is_array()) return false;
+  const auto& a = list->get_array();
+  return std::any_of(a.begin(), a.end(), [&](const json::value& e) {
+    return e.is_string() && in_domains(e.get_string(), opts_.fail_domains);
+  });
 }
 
 void service::flush_ledger() {
@@ -576,6 +601,9 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
     return r;
   }
   if (draw(opts_.p500)) return make_error(500, "ServiceFailureException", "The service encountered an unexpected error (injected).");
+  // After the draws above, and drawing nothing itself, so a seed's 503/500 sequence is the same
+  // with or without an answer mode; what it answers is never dropped (nor applied).
+  if (auto r = answer_mode(c, req)) return std::move(*r);
   if (draw(opts_.p_drop)) {
     bool apply_first = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     if (apply_first) {
@@ -601,6 +629,77 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
 
 namespace {
 
+// What a captive portal or filtering proxy between the client and Chime answers in the answer
+// modes: a page or a redirect to its login, in HTML and without Chime's x-amzn-RequestId.
+constexpr std::string_view proxy_content_type = "text/html";
+constexpr std::string_view proxy_location = "https://portal.proxy.invalid/login?continue=chime";
+
+reply proxy_page() {
+  reply r;
+  r.status = 200;
+  r.request_id = false;
+  r.content_type = proxy_content_type;
+  r.body =
+      "<!DOCTYPE html>\n<html><head><title>Network login</title></head><body>"
+      "<h1>Sign in to continue</h1><p>This network requires you to sign in before you can reach "
+      "the internet.</p><form method=\"post\" action=\"/login\"><input name=\"user\">"
+      "<input name=\"password\" type=\"password\"><button>Sign in</button></form>"
+      "</body></html>\n";
+  return r;
+}
+
+reply proxy_redirect() {
+  reply r;
+  r.status = 302;
+  r.request_id = false;
+  r.content_type = proxy_content_type;
+  r.location = proxy_location;
+  r.body = "<html><head><title>302 Found</title></head><body><h1>Found</h1><p>The document has "
+           "moved <a href=\"" + std::string(proxy_location) + "\">here</a>.</p></body></html>\n";
+  return r;
+}
+
+}  // namespace
+
+// answer_mode: the answer --list-users-fault, --invite-fault or --fail-domain gives this request
+// in place of the service's, if any. omit_last and pending_without_email shape a normal answer
+// and are applied by invite_users and list_users instead.
+std::optional<reply> service::answer_mode(const call& c, const request& req) const {
+  using lf = list_users_fault_mode;
+  using inf = invite_fault_mode;
+  if (c.op == operation::list_users) {
+    switch (opts_.list_users_fault) {
+      case lf::none: break;
+      case lf::status_500:
+        return make_error(500, "ServiceFailureException",
+                          "The service encountered an unexpected error (injected: ListUsers).");
+      case lf::html: return proxy_page();
+      case lf::status_400:
+        return make_error(400, "BadRequestException",
+                          "The request was rejected as invalid (injected: ListUsers).");
+      case lf::status_404:
+        return make_error(404, "NotFoundException",
+                          "The requested resource does not exist (injected: ListUsers).");
+      case lf::redirect_302: return proxy_redirect();
+    }
+  } else if (c.op == operation::invite_users) {
+    // The proxy stands in front of the service, so it answers before a failing domain could.
+    switch (opts_.invite_fault) {
+      case inf::redirect_302: return proxy_redirect();
+      case inf::html: return proxy_page();
+      case inf::none:
+      case inf::omit_last: break;
+    }
+    if (failing_domain(req.body))
+      return make_error(500, "ServiceFailureException",
+                        "The service encountered an unexpected error (injected: an address of the "
+                        "batch is in a failing domain).");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // parse_body: the JSON object of a request body ("" counts as {}), or a 400 in `err`. The value
 // lives in `sp` (a stack buffer in the callers), so parsing allocates little and nothing is copied.
 std::optional<json::value> parse_body(std::string_view body, json::storage_ptr sp, reply& err) {
@@ -618,13 +717,18 @@ std::optional<json::value> parse_body(std::string_view body, json::storage_ptr s
   return v;
 }
 
-void append_user_json(std::string& out, std::string_view account, const user_view& u) {
+// append_user_json: `u` as Chime's User object. Without `pending_email` a user whose invitation
+// is pending has no PrimaryEmail (--pending-without-email).
+void append_user_json(std::string& out, std::string_view account, const user_view& u,
+                      bool pending_email = true) {
   out += "{\"UserId\":\"";
   append_uuid(out, u.id);
   out += "\",\"AccountId\":";
   json_escape(out, account);
-  out += ",\"PrimaryEmail\":";
-  json_escape(out, u.email);
+  if (u.created || pending_email) {
+    out += ",\"PrimaryEmail\":";
+    json_escape(out, u.email);
+  }
   out += ",\"DisplayName\":";
   json_escape(out, u.display_name);
   out += ",\"LicenseType\":\"Pro\",\"UserType\":\"";
@@ -716,11 +820,15 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   auto& users = c.account->users;
   if (apply)
     for (std::size_t i = 0; i < list->size(); ++i) users.prefetch(keys[i]);
+  // --invite-fault omit_last: the last address is applied as usual but not listed.
+  const bool omit_last = opts_.invite_fault == invite_fault_mode::omit_last;
   for (std::size_t i = 0; i < list->size(); ++i) {
     std::string_view addr = (*list)[i].get_string();
     bool failed = p_failed(rng);
-    if (i > 0) r.body += ',';
-    append_invite_json(r.body, addr, failed);
+    if (!omit_last || i + 1 < list->size()) {
+      if (i > 0) r.body += ',';
+      append_invite_json(r.body, addr, failed);
+    }
     if (failed) {
       ++tally.failed;
       continue;
@@ -857,15 +965,18 @@ reply service::list_users(const call& c, const request& req) {
   std::size_t emitted = 0, i = offset;
   const auto& users = a.users;
   auto matches = [&](std::size_t u) { return user_type.empty() || user_type_name(users.type(u)) == user_type; };
+  const bool pending_email = !opts_.pending_without_email;
   if (email) {
+    // The filter finds a user by the stored address even when the answer does not show it.
     auto u = users.find(*email);
-    if (u != user_store::npos && u >= offset && matches(u)) append_user_json(r.body, c.account_id, users.view(u));
+    if (u != user_store::npos && u >= offset && matches(u))
+      append_user_json(r.body, c.account_id, users.view(u), pending_email);
     i = users.size();
   } else {
     for (; i < users.size() && emitted < max_results; ++i) {
       if (!matches(i)) continue;
       if (emitted++) r.body += ',';
-      append_user_json(r.body, c.account_id, users.view(i));
+      append_user_json(r.body, c.account_id, users.view(i), pending_email);
     }
     // Only hand out a token when something is left to see.
     while (i < users.size() && !matches(i)) ++i;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <shared_mutex>
 #include <span>
@@ -70,6 +71,11 @@ struct reply {
   bool drop = false;         // close the connection without answering
   bool close = false;        // answer, then close
   bool count = true;         // counted in the stats (false for the stats endpoint)
+  // A proxy's answer (the answer modes) is not Chime's: no request id, not JSON, maybe a
+  // Location. Empty content_type means application/json.
+  bool request_id = true;    // send x-amzn-RequestId
+  std::string_view content_type;
+  std::string_view location;
 };
 
 // request: one parsed HTTP request (views into the session's buffers).
@@ -111,8 +117,10 @@ class service {
   reply invite_users(const call& c, const request& req, rng_t& rng, bool apply);
   reply create_user(const call& c, const request& req, bool apply);
   reply list_users(const call& c, const request& req);
+  std::optional<reply> answer_mode(const call& c, const request& req) const;
   bool p_failed(rng_t& rng) const;
   bool refused_domain(std::string_view email) const;
+  bool failing_domain(std::string_view body) const;
 
   server_options opts_;
   signing::verifier verifier_;

@@ -171,6 +171,36 @@ TEST_F(boto3_peer, success_shapes_and_every_modelled_exception) {
   expect_exception(res[7], "ForbiddenException", 403);
 }
 
+TEST_F(boto3_peer, list_users_parses_pending_users_without_primary_email) {
+  // PrimaryEmail is optional in the model: botocore parses the --pending-without-email shape.
+  tk::emulator_process emu({"--accounts", "acct-1", "--pending-without-email"});
+  auto res = calls(emu, R"([
+    {"op": "invite_users", "params": {"AccountId": "acct-1", "UserEmailList": ["p@example.com"]}},
+    {"op": "list_users", "params": {"AccountId": "acct-1", "UserEmail": "p@example.com"}},
+    {"op": "list_users", "params": {"AccountId": "acct-1"}}
+  ])");
+  ASSERT_EQ(res.size(), 3u);
+  ASSERT_TRUE(res[0].at("ok").as_bool()) << json::serialize(res[0]);
+  for (std::size_t i : {1u, 2u}) {
+    ASSERT_TRUE(res[i].at("ok").as_bool()) << json::serialize(res[i]);
+    auto users = res[i].at("response").at("Users").as_array();
+    ASSERT_EQ(users.size(), 1u) << json::serialize(res[i]);
+    EXPECT_EQ(users[0].as_object().count("PrimaryEmail"), 0u);
+    EXPECT_EQ(users[0].at("UserInvitationStatus").as_string(), "Pending");
+  }
+}
+
+TEST_F(boto3_peer, a_captive_portal_page_never_yields_users) {
+  // botocore does not insist on JSON: a 200 HTML page may come back as a "success" holding only
+  // the page as a message. Either way there must be no user list in it.
+  tk::emulator_process emu({"--list-users-fault", "html"});
+  auto res = calls(emu, R"([{"op": "list_users", "params": {"AccountId": "a"}}])");
+  ASSERT_EQ(res.size(), 1u);
+  if (res[0].at("ok").as_bool()) {
+    EXPECT_EQ(res[0].at("response").as_object().count("Users"), 0u) << json::serialize(res[0]);
+  }
+}
+
 TEST_F(boto3_peer, throttled_client_exception) {
   tk::emulator_process emu({"--rate", "0.01", "--burst", "2"});
   auto res = calls(emu, R"([

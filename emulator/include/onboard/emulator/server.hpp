@@ -16,9 +16,11 @@
 //
 // Decisions (also in `chime-emulator --help`):
 // - Order of checks per request: route (404 UnknownOperationException) -> SigV4 -> account
-//   (404 NotFoundException) -> token bucket (429) -> latency -> 503 -> 500 -> drop -> validation
-//   (400) -> apply. So a 500 or 503 is never applied; a dropped request is applied first with
-//   probability 1/2 (the in-doubt case for resume).
+//   (404 NotFoundException) -> token bucket (429) -> latency -> 503 -> 500 -> answer modes
+//   (list_users_fault, invite_fault 302/html, fail_domains) -> drop -> validation (400) -> apply.
+//   So a 500 or 503 is never applied; a dropped request is applied first with probability 1/2
+//   (the in-doubt case for resume). The answer modes draw nothing from the fault RNG, so a seed
+//   gives the same 503/500 sequence with or without them; a request they answer is not dropped.
 // - Auth: no usable signature (missing/malformed Authorization, unsupported algorithm, missing or
 //   malformed date, host not signed, a signed header absent, wrong service/terminator) is
 //   403 ForbiddenException; a signature that parses but is refused (unknown access key, wrong
@@ -39,6 +41,24 @@
 #include <vector>
 
 namespace onboard::emulator {
+
+// list_users_fault_mode: how every ListUsers is answered (server_options::list_users_fault).
+enum class list_users_fault_mode {
+  none,          // normal
+  status_500,    // 500 ServiceFailureException (modelled body, request id)
+  html,          // 200 text/html page, no x-amzn-RequestId (a captive proxy)
+  status_400,    // 400 BadRequestException
+  status_404,    // 404 NotFoundException
+  redirect_302,  // 302 with Location, text/html, no x-amzn-RequestId (a proxy's redirect)
+};
+
+// invite_fault_mode: how every InviteUsers is answered (server_options::invite_fault).
+enum class invite_fault_mode {
+  none,          // normal
+  redirect_302,  // 302 with Location, no x-amzn-RequestId; not applied
+  html,          // 200 text/html page, no x-amzn-RequestId; not applied
+  omit_last,     // applied in full, but the 201's Invites leaves out the batch's last address
+};
 
 // server_options: everything the server can be told. Defaults give a well-behaved service.
 struct server_options {
@@ -73,6 +93,32 @@ struct server_options {
   double p_failed_invite = 0;   // per address Status/EmailStatus Failed, not applied
   std::vector<std::string> refuse_domains;  // lower-case; InviteUsers with such an address -> 400
   std::optional<std::uint64_t> seed;  // none: random
+
+  // Answer modes: deterministic (every request they cover, no RNG draw), applied after the
+  // 503/500 draws. They model answers a client must not mistake for what it hoped for, so the
+  // engine's correctness tests can prove it neither loses nor double-counts an address.
+  //
+  // list_users_fault: every ListUsers gets this answer instead of its user list. ListUsers is
+  // how the engine settles in-doubt addresses; none of these answers may be read as "absent"
+  // (which would re-send) or "present" (which would skip): a 500 or 400/404 is an error to
+  // retry or report, and a 200 or 302 that is not Chime's JSON (a captive portal or proxy in the
+  // path, recognisable by the missing request id and the content type) is no answer at all.
+  list_users_fault_mode list_users_fault = list_users_fault_mode::none;
+  // invite_fault: every InviteUsers gets this answer. 302 and html model a proxy that answers
+  // before Chime sees the request (not applied): a client must not count a 2xx/3xx without
+  // Chime's JSON as invited. omit_last models a 201 listing fewer invites than addresses sent:
+  // the engine must not mark the unlisted address invited (nor lose it) on the response's word.
+  invite_fault_mode invite_fault = invite_fault_mode::none;
+  // fail_domains: lower-case; an InviteUsers naming an address at such a domain gets 500
+  // ServiceFailureException every time and is not applied. Unlike p500 the failure persists
+  // for that address, so retrying the batch never helps: the engine must isolate the address by
+  // bisection and still deliver the rest of its batch.
+  std::vector<std::string> fail_domains;
+  // pending_without_email: ListUsers leaves PrimaryEmail out of users whose invitation is
+  // still pending (the Admin Guide: a pending Team invitee's details may not show until they
+  // accept). The user-email filter still finds them, so a verify by address that reads
+  // PrimaryEmail rather than the filtered result would miss an applied invite.
+  bool pending_without_email = false;
 
   std::string ledger_file;  // empty: no ledger. Created 0600, truncated at start.
   std::chrono::milliseconds ledger_flush_interval{100};
