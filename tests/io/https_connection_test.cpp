@@ -10,6 +10,7 @@
 
 #include "https_test_server.hpp"
 
+#include <onboard/testkit/run_bounded.hpp>
 #include <onboard/testkit/testkit.hpp>
 
 #include <gtest/gtest.h>
@@ -21,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::reply;
-using test::run_bounded;
+using testkit::run_bounded;
 using test::server_request;
 using test::test_https_server;
 using kind = transport_error_kind;

@@ -9,7 +9,7 @@
 //   auto ep = onboard::io::parse_endpoint("https://127.0.0.1:" + std::to_string(server.port()));
 //   ... server.accepts() == 1
 //
-// Also: run_bounded(ioc, awaitable) runs a client coroutine to completion with a deadlock guard.
+// Client coroutines are run with testkit's run_bounded (onboard/testkit/run_bounded.hpp).
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -296,36 +296,5 @@ class test_https_server {
   std::condition_variable cv_;
   std::size_t closed_ = 0;
 };
-
-// run_bounded: runs `a` on `ioc` until it completes; fails the test (and returns nullopt) if it has
-// not completed within `guard`: a hang is a bug, never a wait.
-template <class T>
-std::optional<T> run_bounded(net::io_context& ioc, net::awaitable<T> a,
-                             std::chrono::milliseconds guard = std::chrono::seconds(20)) {
-  // Shared, so a coroutine abandoned by the guard cannot write into a dead stack frame later.
-  struct state {
-    std::optional<T> result;
-    std::exception_ptr error;
-    bool done = false;
-  };
-  auto st = std::make_shared<state>();
-  net::co_spawn(ioc, std::move(a), [st](std::exception_ptr e, T value) {
-    st->done = true;
-    st->error = e;
-    if (!e) st->result.emplace(std::move(value));
-  });
-  const bool& done = st->done;
-  ioc.restart();
-  const auto deadline = std::chrono::steady_clock::now() + guard;
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    ioc.run_one_for(deadline - std::chrono::steady_clock::now());
-  }
-  if (!done) {
-    ADD_FAILURE() << "deadlock guard: the operation did not complete within " << guard.count() << " ms";
-    return std::nullopt;
-  }
-  if (st->error) std::rethrow_exception(st->error);
-  return std::move(st->result);
-}
 
 }  // namespace onboard::io::test

@@ -1,0 +1,764 @@
+// dispatcher on scripted transports (no sockets), one io thread: bisection, in-doubt verification,
+// --retry-failed, stops and their journal, fatal answers, throttling, CreateUser. Everything else
+// is real: the SigV4 signer, the adaptive rate gate as run.cpp configures it, the journal (replayed
+// afterwards), the queue. Each test runs in milliseconds to about a second (the Retry-After one
+// in about two): the adaptive gate starts at 2 requests/s and paces the longer scripts; nothing
+// in a test sleeps.
+
+#include <onboard/dispatch/async_queue.hpp>
+#include <onboard/dispatch/dispatcher.hpp>
+#include <onboard/dispatch/rate_gate.hpp>
+#include <onboard/journal/journal.hpp>
+#include <onboard/signing/sigv4.hpp>
+#include <onboard/testkit/run_bounded.hpp>
+#include <onboard/testkit/scripted_transport.hpp>
+#include <onboard/testkit/testkit.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace onboard {
+namespace {
+
+namespace net = boost::asio;
+namespace tk = onboard::testkit;
+using namespace std::chrono_literals;
+using clk = std::chrono::steady_clock;
+using kind = io::transport_error_kind;
+using tk::recorded_request;
+using tk::scripted_transport;
+using tk::step;
+
+const std::string account = "acct-1";
+
+signing::credentials example_credentials() {
+  signing::credentials c;
+  c.access_key_id = "AKIDEXAMPLE";
+  c.secret_access_key = signing::secret_string("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  return c;
+}
+
+// run_cpp_limiter: the gate's configuration as run.cpp builds it without --rate, --burst or
+// --fixed-rate: adaptive, no ceiling, automatic burst.
+engine::rate_limiter_config run_cpp_limiter() {
+  engine::rate_limiter_config c;
+  c.adaptive = true;
+  c.rate = 0;
+  c.burst = 0;
+  return c;
+}
+
+std::vector<std::string> addresses(const std::string& prefix, int n) {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i) v.push_back(prefix + std::to_string(i) + "@example.com");
+  return v;
+}
+
+batch make_batch(std::uint64_t id, const std::vector<std::string>& emails) {
+  batch b;
+  b.id = id;
+  b.account_id = account;
+  for (std::size_t i = 0; i < emails.size(); ++i)
+    b.items.push_back(planned_address{emails[i], 0, id * 100 + i, {}});
+  return b;
+}
+
+// list_users_knows: answers ListUsers knowing only `known`, and accepts every InviteUsers.
+tk::scripted_transport::responder list_users_knows(std::set<std::string> known) {
+  return [known = std::move(known)](const recorded_request& r) {
+    if (r.is_list_users()) {
+      return known.count(*r.list_users_email) ? tk::users_200({*r.list_users_email})
+                                              : tk::users_200({});
+    }
+    return tk::invites_201(r.invite_emails);
+  };
+}
+
+std::vector<std::vector<std::string>> invite_lists(const scripted_transport& t) {
+  std::vector<std::vector<std::string>> v;
+  for (const auto& r : t.requests())
+    if (r.is_invite()) v.push_back(r.invite_emails);
+  return v;
+}
+
+std::vector<std::string> list_users_queries(const scripted_transport& t) {
+  std::vector<std::string> v;
+  for (const auto& r : t.requests())
+    if (r.is_list_users()) v.push_back(*r.list_users_email);
+  return v;
+}
+
+class dispatcher_test : public ::testing::Test {
+ protected:
+  // config: the defaults, with backoffs shortened (how long a retry waits is retry_policy's
+  // concern, tested there) and a fixed jitter seed.
+  static dispatch_config config(operation op = operation::invite) {
+    dispatch_config c;
+    c.op = op;
+    c.retry.transient_base = engine::retry_duration(0.005);
+    c.retry.throttled_base = engine::retry_duration(0.005);
+    c.retry.seed = 7;
+    return c;
+  }
+
+  std::filesystem::path journal_path() const { return dir_ / "run.journal"; }
+
+  void open_journal(operation op) {
+    journal_header h;
+    h.op = op;
+    h.account_id = account;
+    jrnl_ = journal::open(journal_path(), h);
+  }
+
+  // run: as run.cpp does: the batches go through a bounded queue, closed once filled, to one
+  // sender per transport; the io_context runs (on this thread) until the last sender has ended.
+  void run(dispatch_config cfg, std::vector<batch> batches,
+           std::vector<scripted_transport*> transports) {
+    if (!jrnl_) open_journal(cfg.op);
+    disp_.emplace(std::move(cfg), signer_, gate_, jrnl_.get(), stats_,
+                  [this](const planned_address& item, const address_outcome& o) {
+                    EXPECT_EQ(item.email, o.email);
+                    outcomes_.push_back(o);
+                  });
+    queue_.emplace(batches.size() + 1);
+    for (auto& b : batches) {
+      bump(stats_.total, b.items.size());
+      ASSERT_TRUE(queue_->push(std::move(b)));
+    }
+    queue_->close();
+
+    senders_left_ = transports.size();
+    net::steady_timer all_ended(ioc_, clk::time_point::max());
+    started_ = clk::now();
+    for (auto* t : transports) {
+      disp_->spawn_sender(ioc_.get_executor(), *t, *queue_,
+                          [this, &all_ended](std::exception_ptr e) {
+                            if (e) {
+                              try {
+                                std::rethrow_exception(e);
+                              } catch (const std::exception& ex) {
+                                ADD_FAILURE() << "a sender ended with an exception: " << ex.what();
+                              }
+                            }
+                            if (--senders_left_ == 0) all_ended.cancel();
+                          });
+    }
+    auto ended = tk::run_bounded(ioc_, async_until_ended(all_ended, senders_left_), 10s);
+    elapsed_ = clk::now() - started_;
+    ASSERT_TRUE(ended.has_value());
+    // The sink is called once per address: an address with two outcomes is a bug whatever they say.
+    std::set<std::string> seen;
+    for (const auto& o : outcomes_) EXPECT_TRUE(seen.insert(o.email).second) << o.email << " twice";
+  }
+
+  static net::awaitable<bool> async_until_ended(net::steady_timer& t, const std::size_t& left) {
+    while (left > 0) co_await t.async_wait(net::as_tuple(net::use_awaitable));
+    co_return true;
+  }
+
+  // replay: what the journal says now (its outcomes are group-committed: commit them first).
+  replay_state replay() {
+    jrnl_->commit();
+    return replay_journal(journal_path());
+  }
+
+  const address_outcome* outcome_of(const std::string& email) const {
+    for (const auto& o : outcomes_)
+      if (o.email == email) return &o;
+    return nullptr;
+  }
+  // outcome: the same, throwing (a test failure, not a crash of the whole suite) when none.
+  const address_outcome& outcome(const std::string& email) const {
+    if (const address_outcome* o = outcome_of(email)) return *o;
+    throw std::runtime_error("no outcome for " + email);
+  }
+  std::size_t count(outcome_kind k) const {
+    std::size_t n = 0;
+    for (const auto& o : outcomes_) n += o.kind == k;
+    return n;
+  }
+  // request_stop: for responders, which exist before the dispatcher.
+  void request_stop(bool hard = false) { disp_->request_stop(hard); }
+  std::optional<fatal_stop> fatal() const { return disp_->fatal(); }
+  double seconds() const { return std::chrono::duration<double>(elapsed_).count(); }
+
+  tk::temp_dir dir_;
+  engine::rate_gate gate_{run_cpp_limiter()};
+  signing::signer signer_{example_credentials(), "us-east-1", "chime"};
+  run_stats stats_;
+  // Declared after the gate (a coroutine frame destroyed with it may give a ticket back) and
+  // before the journal (whose flusher may post completions to it until it is closed).
+  net::io_context ioc_;
+  std::unique_ptr<journal> jrnl_;
+  std::optional<async_queue<batch>> queue_;
+  std::optional<dispatcher> disp_;
+  std::vector<address_outcome> outcomes_;
+  std::size_t senders_left_ = 0;
+  clk::time_point started_;
+  clk::duration elapsed_{};
+};
+
+// ---- InviteUsers: answers that settle addresses
+
+TEST_F(dispatcher_test, a_refused_address_is_isolated_by_bisection_and_the_other_49_are_invited) {
+  const auto emails = addresses("user", 50);
+  const std::string bad = emails[37];
+  scripted_transport t;
+  t.respond_with([&](const recorded_request& r) {
+    return r.mentions(bad) ? tk::error(400, "BadRequestException", "Invalid email " + bad)
+                           : tk::invites_201(r.invite_emails);
+  });
+  run(config(), {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(count(outcome_kind::invited), 49u);
+  const address_outcome* o = outcome_of(bad);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->kind, outcome_kind::failed);
+  EXPECT_EQ(o->error_code, "BadRequestException");
+  EXPECT_EQ(o->message, "Invalid email " + bad);
+  EXPECT_FALSE(o->request_id.empty());
+
+  // The whole batch, then both halves of each refused part: 1 + 2 per halving (6 for 50).
+  const auto& reqs = t.requests();
+  ASSERT_FALSE(reqs.empty());
+  EXPECT_EQ(reqs[0].invite_emails, emails);
+  EXPECT_LE(reqs.size(), 2u * 6u + 1u);
+  EXPECT_GE(reqs.size(), 6u);  // at least one refusal per halving: the search really narrowed
+  EXPECT_EQ(load(stats_.bisections), 5u);
+  // No address was carried by two accepted requests (no duplicate invitation).
+  std::map<std::string, int> accepted;
+  for (const auto& r : reqs)
+    if (!r.mentions(bad))
+      for (const auto& e : r.invite_emails) ++accepted[e];
+  EXPECT_EQ(accepted.size(), 49u);
+  for (const auto& [e, n] : accepted) EXPECT_EQ(n, 1) << e;
+
+  auto j = replay();
+  EXPECT_EQ(j.counts().invited, 49u);
+  EXPECT_EQ(j.counts().failed, 1u);
+  EXPECT_TRUE(j.in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, a_reset_after_the_request_was_written_resends_only_what_list_users_lacks) {
+  const auto emails = addresses("r", 4);
+  scripted_transport t;
+  t.then(tk::failure(kind::reset_after_send, /*written=*/true))
+      .respond_with(list_users_knows({emails[0], emails[2]}));
+  run(config(), {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  // The dropped request, one ListUsers per address in batch order, then the two it did not know.
+  const auto& reqs = t.requests();
+  ASSERT_EQ(reqs.size(), 6u);
+  EXPECT_EQ(reqs[0].invite_emails, emails);
+  EXPECT_EQ(list_users_queries(t), emails);
+  for (std::size_t i = 1; i <= 4; ++i) {
+    EXPECT_TRUE(reqs[i].is_list_users()) << i;
+    EXPECT_TRUE(reqs[i].body.empty()) << i;
+  }
+  EXPECT_EQ(reqs[1].target, "/accounts/acct-1/users?user-email=r0%40example.com");
+  EXPECT_EQ(reqs[5].invite_emails, (std::vector<std::string>{emails[1], emails[3]}));
+
+  ASSERT_EQ(count(outcome_kind::invited), 4u);
+  EXPECT_EQ(outcome(emails[0]).message,
+            "confirmed by ListUsers after an in-doubt request; not sent again");
+  EXPECT_EQ(outcome(emails[2]).id, "");  // ListUsers knows the user, not the invite
+  EXPECT_EQ(outcome(emails[1]).id, "invite-" + emails[1]);
+  EXPECT_EQ(outcome(emails[3]).id, "invite-" + emails[3]);
+  EXPECT_EQ(load(stats_.verified), 2u);
+  EXPECT_EQ(load(stats_.in_doubt), 1u);
+
+  auto j = replay();
+  EXPECT_EQ(j.counts().invited, 4u);
+  EXPECT_TRUE(j.in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, an_unreadable_2xx_body_is_in_doubt_and_verified_before_resending) {
+  const auto emails = addresses("u", 2);
+  scripted_transport t;
+  t.then(tk::raw(201, "<html>proxy error</html>")).respond_with(list_users_knows({emails[0]}));
+  run(config(), {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  ASSERT_EQ(t.requests().size(), 4u);
+  EXPECT_EQ(list_users_queries(t), emails);
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{emails, {emails[1]}}));
+  EXPECT_EQ(count(outcome_kind::invited), 2u);
+  EXPECT_EQ(count(outcome_kind::failed), 0u);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, retry_failed_gives_a_failed_invite_one_more_try_and_no_second) {
+  const auto emails = addresses("f", 3);
+  auto cfg = config();
+  cfg.retry_failed = true;
+  scripted_transport t;
+  t.respond_with([&](const recorded_request& r) {
+    std::vector<tk::invite_spec> specs;
+    for (const auto& e : r.invite_emails)
+      specs.push_back(e == emails[1] ? tk::invite_spec{e, "Failed", "Failed"} : tk::invite_spec{e});
+    return tk::invites_201_with(specs);
+  });
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{emails, {emails[1]}}));
+  const address_outcome* o = outcome_of(emails[1]);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->kind, outcome_kind::failed);
+  EXPECT_EQ(o->error_code, "InviteFailed");
+  EXPECT_EQ(o->status, "Failed");
+  EXPECT_EQ(o->email_status, "Failed");
+  EXPECT_EQ(o->attempts, 2u);
+  EXPECT_EQ(outcome(emails[0]).attempts, 1u);
+  EXPECT_EQ(count(outcome_kind::invited), 2u);
+  auto j = replay();
+  EXPECT_EQ(j.counts().failed, 1u);
+  EXPECT_EQ(j.counts().invited, 2u);
+}
+
+TEST_F(dispatcher_test, retry_failed_records_the_invite_of_the_second_try_when_it_succeeds) {
+  const auto emails = addresses("g", 2);
+  auto cfg = config();
+  cfg.retry_failed = true;
+  scripted_transport t;
+  t.then(tk::invites_201_with({{emails[0]}, {emails[1], "Failed", "Failed"}}))
+      .then(tk::invites_201({emails[1]}));
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  EXPECT_EQ(t.requests().size(), 2u);
+  EXPECT_EQ(count(outcome_kind::invited), 2u);
+  EXPECT_EQ(outcome(emails[1]).status, "Pending");
+  EXPECT_EQ(replay().counts().failed, 0u);
+}
+
+TEST_F(dispatcher_test, a_201_missing_an_address_fails_it_as_missing_from_response) {
+  // Today's behaviour: the address is failed, not verified (the request was applied for the
+  // others, so it may have been for this one too). Expected to change.
+  const auto emails = addresses("m", 3);
+  scripted_transport t;
+  t.then(tk::invites_201({emails[0], emails[2]}));
+  run(config(), {make_batch(1, emails)}, {&t});
+
+  EXPECT_EQ(t.requests().size(), 1u);
+  EXPECT_EQ(count(outcome_kind::invited), 2u);
+  const address_outcome* o = outcome_of(emails[1]);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->kind, outcome_kind::failed);
+  EXPECT_EQ(o->error_code, "MissingFromResponse");
+  EXPECT_EQ(replay().counts().failed, 1u);
+}
+
+// ---- in-doubt policies
+
+TEST_F(dispatcher_test, in_doubt_skip_fails_the_addresses_as_in_doubt_without_list_users) {
+  const auto emails = addresses("s", 2);
+  auto cfg = config();
+  cfg.in_doubt = in_doubt_policy::skip;
+  scripted_transport t;
+  t.then(tk::failure(kind::timeout_after_send, /*written=*/true));
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  ASSERT_EQ(t.requests().size(), 1u);
+  EXPECT_TRUE(list_users_queries(t).empty());
+  ASSERT_EQ(count(outcome_kind::failed), 2u);
+  for (const auto& e : emails) EXPECT_EQ(outcome(e).error_code, "InDoubt") << e;
+  auto j = replay();
+  EXPECT_EQ(j.counts().failed, 2u);
+  EXPECT_TRUE(j.in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, addresses_an_earlier_run_left_in_doubt_are_verified_before_sending) {
+  const auto emails = addresses("e", 4);
+  auto cfg = config();
+  cfg.in_doubt_addresses = {emails[1], emails[2]};
+  scripted_transport t;
+  t.respond_with(list_users_knows({emails[1]}));
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  // Only the earlier run's addresses are asked about, before anything is sent; the one found is
+  // not sent again.
+  const auto& reqs = t.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(list_users_queries(t), (std::vector<std::string>{emails[1], emails[2]}));
+  EXPECT_TRUE(reqs[0].is_list_users());
+  EXPECT_TRUE(reqs[1].is_list_users());
+  EXPECT_EQ(reqs[2].invite_emails, (std::vector<std::string>{emails[0], emails[2], emails[3]}));
+  EXPECT_EQ(count(outcome_kind::invited), 4u);
+  EXPECT_EQ(outcome(emails[1]).message,
+            "confirmed by ListUsers after an in-doubt request; not sent again");
+  auto j = replay();
+  EXPECT_EQ(j.counts().invited, 4u);
+  EXPECT_TRUE(j.in_doubt().empty());
+}
+
+// ---- stops and what they leave in the journal
+
+TEST_F(dispatcher_test,
+       a_stop_keeps_a_maybe_applied_batch_in_doubt_and_withdraws_the_one_taken_ahead) {
+  const auto sent = addresses("a", 2), cut = addresses("b", 2), ahead = addresses("c", 2),
+             queued = addresses("d", 2);
+  scripted_transport t;
+  t.respond_with([&](const recorded_request& r) {
+    if (r.mentions(cut[0])) {
+      request_stop();
+      return tk::failure(kind::reset_after_send, /*written=*/true);
+    }
+    return tk::invites_201(r.invite_emails);
+  });
+  run(config(),
+      {make_batch(1, sent), make_batch(2, cut), make_batch(3, ahead), make_batch(4, queued)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{sent, cut}));
+  EXPECT_EQ(outcomes_.size(), 2u);  // only the first batch's
+  auto j = replay();
+  ASSERT_EQ(j.in_doubt().size(), 1u);
+  EXPECT_EQ(j.in_doubt()[0].batch_id, 2u);
+  EXPECT_EQ(j.in_doubt()[0].emails, cut);
+  for (const auto& e : sent) EXPECT_EQ(j.find(e).value().kind, outcome_kind::invited) << e;
+  // The batch taken ahead had its intent appended; withdrawn, it is neither done nor in doubt.
+  for (const auto& e : ahead) {
+    auto a = j.find(e);
+    ASSERT_TRUE(a) << e;
+    EXPECT_FALSE(a->in_doubt) << e;
+    EXPECT_FALSE(a->kind) << e;
+  }
+  EXPECT_EQ(j.counts().release_records, 1u);
+  for (const auto& e : queued) EXPECT_FALSE(j.find(e)) << e;  // never reached the journal
+}
+
+TEST_F(dispatcher_test, a_stop_withdraws_a_batch_that_was_only_refused_and_the_one_taken_ahead) {
+  const auto refused = addresses("a", 2), ahead = addresses("b", 2);
+  scripted_transport t;
+  t.respond_with([&](const recorded_request&) {
+    request_stop();
+    return tk::error(429, "ThrottledClientException", "Rate exceeded");
+  });
+  run(config(), {make_batch(1, refused), make_batch(2, ahead)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(t.requests().size(), 1u);  // the 429 is not retried once stopping
+  EXPECT_TRUE(outcomes_.empty());
+  auto j = replay();
+  EXPECT_TRUE(j.in_doubt().empty());
+  EXPECT_EQ(j.counts().release_records, 2u);
+  for (const auto& e : refused) {
+    auto a = j.find(e);
+    ASSERT_TRUE(a) << e;  // its intent was durable before the request
+    EXPECT_FALSE(a->in_doubt) << e;
+    EXPECT_FALSE(a->kind) << e;
+  }
+  for (const auto& e : ahead) EXPECT_FALSE(j.find(e).value().in_doubt) << e;
+}
+
+TEST_F(dispatcher_test, a_hard_stop_cancels_the_request_in_flight_and_leaves_its_batch_in_doubt) {
+  // Sender A's request is answered only after 5 s; sender B's, sent half a second later (the
+  // gate), stops the run the hard way while A's is still in flight.
+  const auto slow = addresses("a", 2), slow_ahead = addresses("b", 2), fast = addresses("c", 2),
+             fast_ahead = addresses("d", 2);
+  scripted_transport a, b;
+  a.then(tk::invites_201(slow).after(5s));
+  b.respond_with([&](const recorded_request& r) {
+    request_stop(/*hard=*/true);
+    return tk::invites_201(r.invite_emails);
+  });
+  run(config(),
+      {make_batch(1, slow), make_batch(2, slow_ahead), make_batch(3, fast),
+       make_batch(4, fast_ahead)},
+      {&a, &b});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_LT(seconds(), 2.0);  // A did not wait for its answer
+  EXPECT_EQ(invite_lists(a), (std::vector<std::vector<std::string>>{slow}));
+  EXPECT_EQ(invite_lists(b), (std::vector<std::vector<std::string>>{fast}));
+  EXPECT_EQ(outcomes_.size(), 2u);
+  for (const auto& e : fast) EXPECT_EQ(outcome(e).kind, outcome_kind::invited) << e;
+  auto j = replay();
+  ASSERT_EQ(j.in_doubt().size(), 1u);  // the cancelled request was written: it may have applied
+  EXPECT_EQ(j.in_doubt()[0].batch_id, 1u);
+  EXPECT_EQ(j.in_doubt()[0].emails, slow);
+  for (const auto& e : slow_ahead) EXPECT_FALSE(j.find(e).value().in_doubt) << e;
+  for (const auto& e : fast_ahead) EXPECT_FALSE(j.find(e).value().in_doubt) << e;
+}
+
+// ---- answers that stop the run
+
+TEST_F(dispatcher_test, a_401_stops_every_sender_at_once_with_nothing_more_sent) {
+  scripted_transport a, b;
+  auto refuse = [](const recorded_request&) {
+    return tk::error(401, "UnauthorizedClientException", "The security token is invalid");
+  };
+  a.respond_with(refuse);
+  b.respond_with(refuse);
+  std::vector<batch> batches;
+  for (std::uint64_t i = 1; i <= 6; ++i)
+    batches.push_back(make_batch(i, addresses("b" + std::to_string(i) + "-", 2)));
+  run(config(), std::move(batches), {&a, &b});
+
+  auto f = fatal();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, fatal_kind::credentials);
+  EXPECT_NE(f->message.find("UnauthorizedClientException"), std::string::npos) << f->message;
+  EXPECT_EQ(a.requests().size() + b.requests().size(), 1u);
+  EXPECT_TRUE(outcomes_.empty());
+  // The other sender was waiting for its token (the gate starts at 2/s): cancelled, not served.
+  EXPECT_LT(seconds(), 0.4);
+  auto j = replay();
+  EXPECT_TRUE(j.in_doubt().empty());  // a 401 applied nothing
+  EXPECT_EQ(j.counts().invited + j.counts().failed, 0u);
+}
+
+TEST_F(dispatcher_test, a_404_stops_the_run_as_account_not_found) {
+  scripted_transport t;
+  t.respond_with([](const recorded_request&) {
+    return tk::error(404, "NotFoundException", "The requested resource was not found");
+  });
+  run(config(), {make_batch(1, addresses("n", 2)), make_batch(2, addresses("o", 2))}, {&t});
+
+  auto f = fatal();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, fatal_kind::account_not_found);
+  EXPECT_NE(f->message.find(account), std::string::npos) << f->message;
+  EXPECT_EQ(t.requests().size(), 1u);
+  EXPECT_TRUE(outcomes_.empty());
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, a_refused_server_certificate_stops_the_run_as_tls_without_retrying) {
+  scripted_transport t;
+  t.then(tk::certificate_refused());
+  run(config(), {make_batch(1, addresses("t", 2))}, {&t});
+
+  auto f = fatal();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, fatal_kind::tls);
+  EXPECT_NE(f->message.find("certificate verify failed"), std::string::npos) << f->message;
+  EXPECT_EQ(t.requests().size(), 1u);
+  EXPECT_TRUE(outcomes_.empty());
+  EXPECT_TRUE(replay().in_doubt().empty());  // a failed handshake sent nothing
+}
+
+TEST_F(dispatcher_test, persistent_503s_stop_the_run_as_unavailable_and_fail_no_address) {
+  const auto emails = addresses("p", 3);
+  auto cfg = config();
+  cfg.max_attempts = 3;
+  // A 503 is classed as throttling, which max_attempts does not bound (see the next test): the
+  // throttled limit is what gives up on it.
+  cfg.retry.max_attempts_throttled = 3;
+  scripted_transport t;
+  t.respond_with([](const recorded_request&) {
+    return tk::error(503, "ServiceUnavailableException", "Service unavailable");
+  });
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  auto f = fatal();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, fatal_kind::service_unavailable);
+  EXPECT_EQ(t.requests().size(), 3u);
+  EXPECT_TRUE(outcomes_.empty());
+  EXPECT_EQ(load(stats_.failed), 0u);
+  auto j = replay();
+  EXPECT_EQ(j.counts().failed, 0u);
+  EXPECT_TRUE(j.in_doubt().empty());  // a 503 applied nothing: the next run sends them unverified
+  for (const auto& e : emails) EXPECT_FALSE(j.find(e).value().kind) << e;
+}
+
+TEST_F(dispatcher_test, a_503_is_paced_as_throttling_and_not_counted_against_max_attempts) {
+  // Today's behaviour: with max_attempts 1 a 503 is still retried (README: "429/503: pace +
+  // retry"); only retry.max_attempts_throttled or the deadline bound it.
+  const auto emails = addresses("q", 2);
+  auto cfg = config();
+  cfg.max_attempts = 1;
+  scripted_transport t;
+  t.then(tk::error(503, "ServiceUnavailableException")).then(tk::invites_201(emails));
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(t.requests().size(), 2u);
+  EXPECT_EQ(count(outcome_kind::invited), 2u);
+}
+
+// ---- throttling
+
+TEST_F(dispatcher_test, a_429_with_retry_after_pauses_every_sender_of_the_account_and_is_retried) {
+  // Ten one-address batches first: a cut sets the gate's rate from the goodput it has seen, so a
+  // 429 on the first requests of a run would leave the retries at ~1 request/s after the pause.
+  // Three batches follow the refused one, so that both senders have work while it lasts.
+  std::vector<batch> batches;
+  for (std::uint64_t i = 1; i <= 10; ++i)
+    batches.push_back(make_batch(i, addresses("w" + std::to_string(i) + "-", 1)));
+  const auto refused = addresses("c", 2);
+  batches.push_back(make_batch(11, refused));
+  for (std::uint64_t i = 12; i <= 14; ++i)
+    batches.push_back(make_batch(i, addresses("z" + std::to_string(i) + "-", 2)));
+  std::optional<clk::time_point> refused_at;
+  auto respond = [&](const recorded_request& r) {
+    if (r.mentions(refused[0]) && !refused_at) {
+      refused_at = clk::now();
+      return tk::error(429, "ThrottledClientException", "Rate exceeded", {{"Retry-After", "1"}});
+    }
+    return tk::invites_201(r.invite_emails);
+  };
+  scripted_transport a, b;
+  a.respond_with(respond);
+  b.respond_with(respond);
+  run(config(), std::move(batches), {&a, &b});
+
+  ASSERT_TRUE(refused_at);
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(count(outcome_kind::invited), 18u);
+  EXPECT_EQ(count(outcome_kind::failed), 0u);
+  EXPECT_EQ(load(stats_.throttled), 1u);
+  // Nothing went out on either connection until the Retry-After had passed (the gate's pause is
+  // that long at least, counted from after this instant), and both had work waiting for it.
+  std::size_t carried_refused = 0;
+  for (const auto* t : {&a, &b}) {
+    std::size_t after = 0;
+    for (const auto& r : t->requests()) {
+      carried_refused += r.mentions(refused[0]);
+      if (r.at <= *refused_at) continue;
+      ++after;
+      EXPECT_GE(r.at - *refused_at, 1s) << r.body;
+    }
+    EXPECT_GE(after, 1u) << (t == &a ? "sender A" : "sender B") << " had nothing left to pause";
+  }
+  EXPECT_EQ(carried_refused, 2u);
+  EXPECT_EQ(outcome(refused[0]).attempts, 2u);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
+// ---- the happy path
+
+TEST_F(dispatcher_test, one_connection_carries_many_batches_in_order) {
+  std::vector<batch> batches;
+  std::vector<std::vector<std::string>> lists;
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    lists.push_back(addresses("k" + std::to_string(i) + "-", 5));
+    batches.push_back(make_batch(i, lists.back()));
+  }
+  scripted_transport t;
+  t.respond_with([](const recorded_request& r) { return tk::invites_201(r.invite_emails); });
+  run(config(), std::move(batches), {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(invite_lists(t), lists);
+  EXPECT_EQ(count(outcome_kind::invited), 50u);
+  EXPECT_EQ(load(stats_.requests), 10u);
+  EXPECT_EQ(load(stats_.done), 50u);
+  auto j = replay();
+  EXPECT_EQ(j.counts().invited, 50u);
+  EXPECT_EQ(j.counts().intent_records, 10u);
+  EXPECT_EQ(j.counts().outcome_records, 10u);
+  EXPECT_TRUE(j.in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, each_intent_is_durable_before_its_request_and_outcomes_follow) {
+  std::vector<std::vector<std::string>> lists{addresses("x", 3), addresses("y", 3),
+                                              addresses("z", 3)};
+  std::vector<bool> intent_first;
+  std::map<std::string, std::string> request_id_of;
+  scripted_transport t;
+  t.respond_with([&](const recorded_request& r) {
+    // At request time the journal file already says: these addresses are in flight, no outcome.
+    auto state = replay_journal(journal_path());
+    bool ok = true;
+    for (const auto& e : r.invite_emails) {
+      auto a = state.find(e);
+      ok = ok && a && a->in_doubt && !a->kind;
+    }
+    intent_first.push_back(ok);
+    step s = tk::invites_201(r.invite_emails);
+    for (const auto& e : r.invite_emails)
+      request_id_of[e] = std::string(s.response->header("x-amzn-RequestId"));
+    return s;
+  });
+  run(config(), {make_batch(1, lists[0]), make_batch(2, lists[1]), make_batch(3, lists[2])}, {&t});
+
+  EXPECT_EQ(intent_first, (std::vector<bool>{true, true, true}));
+  auto j = replay();
+  EXPECT_TRUE(j.in_doubt().empty());
+  EXPECT_EQ(j.counts().intent_records, 3u);
+  EXPECT_EQ(j.counts().outcome_records, 3u);
+  for (const auto& list : lists) {
+    for (const auto& e : list) {
+      auto o = j.outcome_of(e);
+      ASSERT_TRUE(o) << e;
+      EXPECT_EQ(o->kind, outcome_kind::invited);
+      EXPECT_EQ(o->id, "invite-" + e);
+      EXPECT_EQ(o->status, "Pending");
+      EXPECT_EQ(o->email_status, "Sent");
+      EXPECT_EQ(o->request_id, request_id_of[e]);
+      EXPECT_EQ(o->attempts, 1u);
+    }
+  }
+  // Every request is signed for chime in us-east-1 with the example key, as the service checks.
+  signing::verifier v({example_credentials()}, "us-east-1", "chime");
+  for (const auto& r : t.requests()) {
+    std::vector<signing::header_view> hs;
+    for (const auto& [k, val] : r.headers) hs.push_back({k, val});
+    auto verdict = v.verify({r.method, r.target, hs, r.body}, signing::clock::now());
+    EXPECT_TRUE(verdict) << verdict.message;
+    EXPECT_EQ(r.header("Host"), t.host_header());
+    EXPECT_EQ(r.header("Content-Type"), "application/json");
+    EXPECT_EQ(r.target, "/accounts/acct-1/users?operation=add");
+  }
+}
+
+// ---- CreateUser
+
+TEST_F(dispatcher_test, create_user_201_records_the_user_as_created_with_its_id) {
+  const auto emails = addresses("cu", 2);
+  scripted_transport t;
+  t.respond_with([](const recorded_request& r) {
+    return tk::created_201(r.create_email, "user-id-" + r.create_email);
+  });
+  run(config(operation::create), {make_batch(1, {emails[0]}), make_batch(2, {emails[1]})}, {&t});
+
+  ASSERT_EQ(t.requests().size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(t.requests()[i].is_create());
+    EXPECT_EQ(t.requests()[i].create_email, emails[i]);
+    const address_outcome* o = outcome_of(emails[i]);
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->kind, outcome_kind::created);
+    EXPECT_EQ(o->id, "user-id-" + emails[i]);
+    EXPECT_EQ(o->status, "Pending");
+  }
+  EXPECT_EQ(replay().counts().created, 2u);
+}
+
+TEST_F(dispatcher_test, create_user_409_records_the_user_as_existing) {
+  const auto emails = addresses("ex", 1);
+  scripted_transport t;
+  t.then(tk::error(409, "ConflictException", "User already exists"));
+  run(config(operation::create), {make_batch(1, emails)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(t.requests().size(), 1u);
+  const address_outcome* o = outcome_of(emails[0]);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->kind, outcome_kind::exists);
+  EXPECT_EQ(o->error_code, "ConflictException");
+  EXPECT_EQ(o->message, "User already exists");
+  EXPECT_EQ(replay().counts().exists, 1u);
+}
+
+}  // namespace
+}  // namespace onboard
