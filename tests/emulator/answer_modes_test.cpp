@@ -20,30 +20,7 @@ const std::string invite_path = "/accounts/acct-1/users?operation=add";
 const std::string create_path = "/accounts/acct-1/users?operation=create";
 const std::string list_path = "/accounts/acct-1/users";
 
-std::vector<std::string> ledger_lines(const tk::fs::path& p) {
-  std::vector<std::string> out;
-  std::istringstream in(tk::read_file(p));
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-// fixture: a server with a ledger in a temporary folder (as in faults_test.cpp).
-struct fixture {
-  explicit fixture(server_options o) {
-    o.listen_port = 0;
-    o.ledger_file = (dir / "ledger.tsv").string();
-    srv = std::make_unique<server>(std::move(o));
-    srv->start();
-  }
-  test_client client() { return test_client(srv->port(), srv->ca_pem()); }
-  // stopped_ledger: stops the server (flushing the ledger) and reads it.
-  std::vector<std::string> stopped_ledger() {
-    srv->stop();
-    return ledger_lines(dir / "ledger.tsv");
-  }
-  tk::temp_dir dir;
-  std::unique_ptr<server> srv;
-};
+using fixture = server_fixture;
 
 server_options list_fault(list_users_fault_mode m) {
   server_options o;

@@ -6,7 +6,9 @@
 //   EXPECT_EQ(r.status, 201);
 #pragma once
 
+#include <onboard/emulator/server.hpp>
 #include <onboard/signing/sigv4.hpp>
+#include <onboard/testkit/testkit.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,7 +20,9 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <vector>
@@ -172,5 +176,31 @@ inline std::vector<std::string> numbered_emails(int n, const std::string& prefix
   for (int i = 0; i < n; ++i) v.push_back(prefix + std::to_string(i) + "@example.com");
   return v;
 }
+
+// ledger_lines: the ledger file's lines.
+inline std::vector<std::string> ledger_lines(const testkit::fs::path& p) {
+  std::vector<std::string> out;
+  std::istringstream in(testkit::read_file(p));
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// server_fixture: a started server on an ephemeral port with a ledger in a temporary folder.
+struct server_fixture {
+  explicit server_fixture(server_options o) {
+    o.listen_port = 0;
+    o.ledger_file = (dir / "ledger.tsv").string();
+    srv = std::make_unique<server>(std::move(o));
+    srv->start();
+  }
+  test_client client() { return test_client(srv->port(), srv->ca_pem()); }
+  // stopped_ledger: stops the server (flushing the ledger) and reads it.
+  std::vector<std::string> stopped_ledger() {
+    srv->stop();
+    return ledger_lines(dir / "ledger.tsv");
+  }
+  testkit::temp_dir dir;
+  std::unique_ptr<server> srv;
+};
 
 }  // namespace onboard::emulator::test

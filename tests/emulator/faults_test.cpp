@@ -19,24 +19,7 @@ namespace {
 namespace tk = onboard::testkit;
 const std::string invite_path = "/accounts/acct-1/users?operation=add";
 
-std::vector<std::string> ledger_lines(const tk::fs::path& p) {
-  std::vector<std::string> out;
-  std::istringstream in(tk::read_file(p));
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-struct fixture {
-  explicit fixture(server_options o) {
-    o.listen_port = 0;
-    o.ledger_file = (dir / "ledger.tsv").string();
-    srv = std::make_unique<server>(std::move(o));
-    srv->start();
-  }
-  test_client client() { return test_client(srv->port(), srv->ca_pem()); }
-  tk::temp_dir dir;
-  std::unique_ptr<server> srv;
-};
+using fixture = server_fixture;
 
 TEST(faults, token_bucket_per_account_gives_429_with_retry_after) {
   server_options o;
