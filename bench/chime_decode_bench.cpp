@@ -20,8 +20,8 @@ std::string service_response() {
     const bool failed = i % 10 == 3;
     body += std::string(i ? "," : "") + "{\"InviteId\":\"6513270e-269e-4d37-a2a7-4de452e6b4" +
             std::to_string(10 + i) + "\",\"Status\":\"" + (failed ? "Failed" : "Pending") +
-            "\",\"EmailAddress\":\"u" + std::to_string(1000000 + i) + ".00@example.com\",\"EmailStatus\":\"" +
-            (failed ? "Failed" : "Sent") + "\"}";
+            "\",\"EmailAddress\":\"u" + std::to_string(1000000 + i) +
+            ".00@example.com\",\"EmailStatus\":\"" + (failed ? "Failed" : "Sent") + "\"}";
   }
   return body + "]}";
 }

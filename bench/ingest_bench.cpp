@@ -48,11 +48,12 @@ struct rng {
   std::uint64_t below(std::uint64_t n) { return next() % n; }
 };
 
-const char* const first_names[] = {"john", "mary", "wei", "fatima", "olga", "raj", "ana", "li",
-                                   "peter", "sara", "ahmed", "yuki", "carlos", "emma", "noah",
-                                   "zoe", "ivan", "chen", "lucas", "mia"};
-const char* const last_names[] = {"smith", "garcia", "wang", "khan", "ivanova", "patel", "silva",
-                                  "kim", "muller", "rossi", "tanaka", "novak", "dubois", "jones"};
+const char* const first_names[] = {"john", "mary",  "wei",  "fatima", "olga",  "raj",    "ana",
+                                   "li",   "peter", "sara", "ahmed",  "yuki",  "carlos", "emma",
+                                   "noah", "zoe",   "ivan", "chen",   "lucas", "mia"};
+const char* const last_names[] = {"smith",  "garcia", "wang",   "khan",   "ivanova",
+                                  "patel",  "silva",  "kim",    "muller", "rossi",
+                                  "tanaka", "novak",  "dubois", "jones"};
 const char* const domains[] = {"example.com",     "corp.example.org", "mail.acme.io",
                                "university.edu",  "gmail.com",        "outlook.com",
                                "sub.dept.co.uk",  "startup.dev",      "bank.example.net",
@@ -100,10 +101,11 @@ corpus_info generate(const fs::path& path, std::uint64_t lines, std::uint64_t se
     std::perror(path.c_str());
     std::exit(1);
   }
-  static const char* const invalid[] = {"not-an-address", "john@@example.com", "mary@localhost",
-                                        "..dots@example.com", "space in@example.com",
-                                        "a@-bad-.com", "\"quoted\"@example.com", "x@example.123",
-                                        "@example.com", "user@"};
+  static const char* const invalid[] = {"not-an-address",         "john@@example.com",
+                                        "mary@localhost",         "..dots@example.com",
+                                        "space in@example.com",   "a@-bad-.com",
+                                        "\"quoted\"@example.com", "x@example.123",
+                                        "@example.com",           "user@"};
   std::string buf;
   buf.reserve(1 << 22);
   std::uint64_t next_id = 0;
@@ -207,10 +209,11 @@ double dedupe_floor(std::uint64_t unique, std::uint64_t repeats, std::uint64_t f
     inserted += set.insert(keys[i], 0, nullptr);
   }
   const double s = seconds_since(t);
-  std::printf("dedupe floor: %llu inserts (%llu new) into a fresh %.0f MB table, keys in memory, one "
-              "thread: %.3f s\n",
-              static_cast<unsigned long long>(keys.size()), static_cast<unsigned long long>(inserted),
-              set.memory_bytes() / 1e6, s);
+  std::printf(
+      "dedupe floor: %llu inserts (%llu new) into a fresh %.0f MB table, keys in memory, one "
+      "thread: %.3f s\n",
+      static_cast<unsigned long long>(keys.size()), static_cast<unsigned long long>(inserted),
+      set.memory_bytes() / 1e6, s);
   return s;
 }
 
@@ -261,13 +264,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--lines") lines = std::stoull(value());
-    else if (a == "--runs") runs = std::max(1, std::stoi(value()));
-    else if (a == "--file") file = value();
-    else if (a == "--keep") keep = true;
-    else if (a == "--reuse") reuse = true;
-    else if (a == "--sort-runs") sort_runs = std::max(1, std::stoi(value()));
-    else if (a == "--no-sort") sort = false;
+    if (a == "--lines")
+      lines = std::stoull(value());
+    else if (a == "--runs")
+      runs = std::max(1, std::stoi(value()));
+    else if (a == "--file")
+      file = value();
+    else if (a == "--keep")
+      keep = true;
+    else if (a == "--reuse")
+      reuse = true;
+    else if (a == "--sort-runs")
+      sort_runs = std::max(1, std::stoi(value()));
+    else if (a == "--no-sort")
+      sort = false;
     else {
       std::fprintf(stderr,
                    "usage: bench_ingest [--lines N] [--runs R] [--sort-runs S] "
@@ -293,11 +303,12 @@ int main(int argc, char** argv) {
   if (!(reuse && fs::exists(path))) {
     auto t = std::chrono::steady_clock::now();
     corpus_info c = generate(path, lines, 20240601);
-    std::printf("corpus: %s  %llu lines, %.1f MB, %llu unique, %llu duplicate lines, %llu invalid "
-                "(generated in %.2f s)\n",
-                path.c_str(), static_cast<unsigned long long>(c.lines), c.bytes / 1e6,
-                static_cast<unsigned long long>(c.unique), static_cast<unsigned long long>(c.dups),
-                static_cast<unsigned long long>(c.invalid), seconds_since(t));
+    std::printf(
+        "corpus: %s  %llu lines, %.1f MB, %llu unique, %llu duplicate lines, %llu invalid "
+        "(generated in %.2f s)\n",
+        path.c_str(), static_cast<unsigned long long>(c.lines), c.bytes / 1e6,
+        static_cast<unsigned long long>(c.unique), static_cast<unsigned long long>(c.dups),
+        static_cast<unsigned long long>(c.invalid), seconds_since(t));
   } else {
     std::printf("corpus: %s (reused, %.1f MB)\n", path.c_str(), fs::file_size(path) / 1e6);
   }
@@ -327,33 +338,33 @@ int main(int argc, char** argv) {
     cpu_times.push_back(cpu);
     consumer_times.push_back(consumer);
     last = in.stats();
-    const std::string threads =
-        two_threads ? "two threads, read thread hashed " +
-                          std::to_string(in.chunks_hashed_by_reader()) + " chunks"
-                    : "one thread";
-    std::printf("run %d: %.3f s wall, %.3f s CPU = %.3f dedupe/batching thread + %.3f read thread  "
-                "(%.1f M lines/s, %s%s; accepted %llu, duplicates %llu, rejected %llu, batches %llu, "
-                "addresses in batches %llu)\n",
-                run + 1, s, cpu, consumer, cpu - consumer, last.lines / s / 1e6, threads.c_str(),
-                steal.c_str(),
-                static_cast<unsigned long long>(last.accepted),
-                static_cast<unsigned long long>(last.duplicates),
-                static_cast<unsigned long long>(last.rejected),
-                static_cast<unsigned long long>(last.batches), static_cast<unsigned long long>(n));
+    const std::string threads = two_threads
+                                    ? "two threads, read thread hashed " +
+                                          std::to_string(in.chunks_hashed_by_reader()) + " chunks"
+                                    : "one thread";
+    std::printf(
+        "run %d: %.3f s wall, %.3f s CPU = %.3f dedupe/batching thread + %.3f read thread  "
+        "(%.1f M lines/s, %s%s; accepted %llu, duplicates %llu, rejected %llu, batches %llu, "
+        "addresses in batches %llu)\n",
+        run + 1, s, cpu, consumer, cpu - consumer, last.lines / s / 1e6, threads.c_str(),
+        steal.c_str(), static_cast<unsigned long long>(last.accepted),
+        static_cast<unsigned long long>(last.duplicates),
+        static_cast<unsigned long long>(last.rejected),
+        static_cast<unsigned long long>(last.batches), static_cast<unsigned long long>(n));
     std::fflush(stdout);
   }
   const double median = median_of(times);
   // The split of the median-wall run: the slower thread is what the wall time waits for.
-  const std::size_t mid = static_cast<std::size_t>(
-      std::find(times.begin(), times.end(), median) - times.begin());
+  const std::size_t mid =
+      static_cast<std::size_t>(std::find(times.begin(), times.end(), median) - times.begin());
   const double mid_reader = cpu_times[mid] - consumer_times[mid];
   const double median_cpu = median_of(cpu_times);
-  std::printf("ingest median: %.3f s wall over %d runs (min %.3f, max %.3f) for %llu lines; "
-              "median CPU %.3f s (median run: %.3f dedupe/batching thread, %.3f read thread)\n",
-              median, runs, *std::min_element(times.begin(), times.end()),
-              *std::max_element(times.begin(), times.end()),
-              static_cast<unsigned long long>(last.lines), median_cpu, consumer_times[mid],
-              mid_reader);
+  std::printf(
+      "ingest median: %.3f s wall over %d runs (min %.3f, max %.3f) for %llu lines; "
+      "median CPU %.3f s (median run: %.3f dedupe/batching thread, %.3f read thread)\n",
+      median, runs, *std::min_element(times.begin(), times.end()),
+      *std::max_element(times.begin(), times.end()), static_cast<unsigned long long>(last.lines),
+      median_cpu, consumer_times[mid], mid_reader);
   std::printf("peak RSS: %.1f MB (before ingest: %.1f MB)\n", peak_rss_kb() / 1024.0,
               rss_before / 1024.0);
   for (const auto& [k, v] : last.rejected_by_reason)
@@ -381,13 +392,13 @@ int main(int argc, char** argv) {
   }
   if (sort_ok) {
     const double s = median_of(sort_times);
-    std::printf("LC_ALL=C sort -u median: %.3f s wall over %zu runs (min %.3f, max %.3f), "
-                "%.3f s CPU  -> ingest is %.2fx faster (wall, median to median), %.2fx (CPU); 8x "
-                "would be %.3f s, of which the dedupe floor above is %.0f%%\n",
-                s, sort_times.size(), *std::min_element(sort_times.begin(), sort_times.end()),
-                *std::max_element(sort_times.begin(), sort_times.end()),
-                median_of(sort_cpu_times), s / median, median_of(sort_cpu_times) / median_cpu,
-                s / 8, 100 * floor / (s / 8));
+    std::printf(
+        "LC_ALL=C sort -u median: %.3f s wall over %zu runs (min %.3f, max %.3f), "
+        "%.3f s CPU  -> ingest is %.2fx faster (wall, median to median), %.2fx (CPU); 8x "
+        "would be %.3f s, of which the dedupe floor above is %.0f%%\n",
+        s, sort_times.size(), *std::min_element(sort_times.begin(), sort_times.end()),
+        *std::max_element(sort_times.begin(), sort_times.end()), median_of(sort_cpu_times),
+        s / median, median_of(sort_cpu_times) / median_cpu, s / 8, 100 * floor / (s / 8));
   }
   if (!keep) {
     std::error_code ec;

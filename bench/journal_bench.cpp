@@ -56,7 +56,8 @@ std::vector<std::string> batch_emails(std::uint64_t batch, int per) {
   return v;
 }
 
-std::vector<address_outcome> batch_outcomes(std::uint64_t batch, const std::vector<std::string>& e) {
+std::vector<address_outcome> batch_outcomes(std::uint64_t batch,
+                                            const std::vector<std::string>& e) {
   std::vector<address_outcome> out(e.size());
   std::string request_id = uuid_like(batch + 7'000'000'000ULL);
   for (std::size_t i = 0; i < e.size(); ++i) {
@@ -106,18 +107,20 @@ void replay_bench(const fs::path& dir, std::uint64_t addresses) {
     double took = seconds_since(t);
     times.push_back(took);
     cpu.push_back(cpu_seconds() - c);
-    std::printf("    replay %d: %.3f s wall, %.3f s cpu  (%llu addresses, %llu invited, %llu in doubt)\n",
-                run + 1, took, cpu.back(), static_cast<unsigned long long>(s.size()),
-                static_cast<unsigned long long>(s.counts().invited),
-                static_cast<unsigned long long>(s.counts().in_doubt));
+    std::printf(
+        "    replay %d: %.3f s wall, %.3f s cpu  (%llu addresses, %llu invited, %llu in doubt)\n",
+        run + 1, took, cpu.back(), static_cast<unsigned long long>(s.size()),
+        static_cast<unsigned long long>(s.counts().invited),
+        static_cast<unsigned long long>(s.counts().in_doubt));
   }
   std::sort(times.begin(), times.end());
   std::sort(cpu.begin(), cpu.end());
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  std::printf("    replay median of 5: %.3f s wall, %.3f s cpu (target <= 0.5 s); max RSS %.0f MB "
-              "(includes the mapped file)\n",
-              times[2], cpu[2], static_cast<double>(ru.ru_maxrss) / 1024.0);
+  std::printf(
+      "    replay median of 5: %.3f s wall, %.3f s cpu (target <= 0.5 s); max RSS %.0f MB "
+      "(includes the mapped file)\n",
+      times[2], cpu[2], static_cast<double>(ru.ru_maxrss) / 1024.0);
   if (!std::getenv("BENCH_JOURNAL_KEEP")) fs::remove(path);
 }
 
@@ -155,15 +158,15 @@ void append_bench(const fs::path& dir, durability mode, int threads, double seco
   for (auto& w : waits) intent_wait_us.insert(intent_wait_us.end(), w.begin(), w.end());
   std::sort(intent_wait_us.begin(), intent_wait_us.end());
   auto pct = [&](double p) {
-    return intent_wait_us.empty()
-               ? 0.0
-               : intent_wait_us[static_cast<std::size_t>(p * static_cast<double>(intent_wait_us.size() - 1))];
+    return intent_wait_us.empty() ? 0.0
+                                  : intent_wait_us[static_cast<std::size_t>(
+                                        p * static_cast<double>(intent_wait_us.size() - 1))];
   };
   double b = static_cast<double>(done.load());
-  std::printf("(b) %-7s %d threads: %9.0f batches/s %11.0f addresses/s   intent durable wait "
-              "p50 %7.0f us  p99 %7.0f us\n",
-              std::string(to_string(mode)).c_str(), threads, b / took, b * 50 / took, pct(0.5),
-              pct(0.99));
+  std::printf(
+      "(b) %-7s %d threads: %9.0f batches/s %11.0f addresses/s   intent durable wait "
+      "p50 %7.0f us  p99 %7.0f us\n",
+      std::string(to_string(mode)).c_str(), threads, b / took, b * 50 / took, pct(0.5), pct(0.99));
   fs::remove(path);
 }
 
@@ -178,19 +181,27 @@ int main(int argc, char** argv) {
   fs::path dir = fs::temp_directory_path();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--addresses") addresses = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
-    else if (a == "--max-delay-ms") max_delay_ms = std::atoi(argv[i + 1]);
-    else if (a == "--skip-replay") skip_replay = std::atoi(argv[i + 1]) != 0;
+    if (a == "--addresses")
+      addresses = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--seconds")
+      seconds = std::atof(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
+    else if (a == "--max-delay-ms")
+      max_delay_ms = std::atoi(argv[i + 1]);
+    else if (a == "--skip-replay")
+      skip_replay = std::atoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "usage: bench_journal [--addresses N] [--threads W] [--seconds S] [--dir D] "
+      std::fprintf(stderr,
+                   "usage: bench_journal [--addresses N] [--threads W] [--seconds S] [--dir D] "
                    "[--max-delay-ms M] [--skip-replay 1]\n");
       return 2;
     }
   }
-  std::printf("journal bench: dir %s, %u cores\n", dir.c_str(), std::thread::hardware_concurrency());
+  std::printf("journal bench: dir %s, %u cores\n", dir.c_str(),
+              std::thread::hardware_concurrency());
   if (!skip_replay) replay_bench(dir, addresses);
   for (auto mode : {durability::off, durability::batched, durability::strict})
     append_bench(dir, mode, threads, seconds, max_delay_ms);

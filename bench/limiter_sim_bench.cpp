@@ -1,6 +1,6 @@
 // bench_limiter_sim: prints the engine's adaptive limiter against a port of botocore's adaptive
-// mode in the simulated fleet of tests/engine/dispatch/limiter_sim.hpp (service token bucket rate L,
-// burst L; C = max(32, 1.2 L) senders; latency U(0.25, 0.55) s; 120 s; seeds 1-3), steady and
+// mode in the simulated fleet of tests/engine/dispatch/limiter_sim.hpp (service token bucket rate
+// L, burst L; C = max(32, 1.2 L) senders; latency U(0.25, 0.55) s; 120 s; seeds 1-3), steady and
 // with the limit halving at 60 s. Not a timing benchmark: the numbers are the point.
 //
 //   bench_limiter_sim            # the comparison table
@@ -16,8 +16,8 @@ namespace sim = onboard::engine::sim;
 namespace {
 
 struct row_stats {
-  double util_lo = 1e9, util_hi = 0, s429_lo = 1e9, s429_hi = 0, s429b_lo = 1e9, s429b_hi = 0, ramp_lo = 1e9,
-         ramp_hi = 0, h_lo = 1e9, h_hi = 0, h429_lo = 1e9, h429_hi = 0;
+  double util_lo = 1e9, util_hi = 0, s429_lo = 1e9, s429_hi = 0, s429b_lo = 1e9, s429b_hi = 0,
+         ramp_lo = 1e9, ramp_hi = 0, h_lo = 1e9, h_hi = 0, h429_lo = 1e9, h429_hi = 0;
   void add(const sim::result& r, const sim::result& h) {
     auto mm = [](double& lo, double& hi, double v) {
       lo = std::min(lo, v);
@@ -37,11 +37,13 @@ struct row_stats {
 int main(int argc, char** argv) {
   bool csv = argc > 1 && std::strcmp(argv[1], "--csv") == 0;
   if (csv)
-    std::printf("L,algorithm,util_lo,util_hi,429_all_lo,429_all_hi,429_2nd_lo,429_2nd_hi,ramp_lo,ramp_hi,"
-                "halved_util_lo,halved_util_hi,halved_429_lo,halved_429_hi\n");
+    std::printf(
+        "L,algorithm,util_lo,util_hi,429_all_lo,429_all_hi,429_2nd_lo,429_2nd_hi,ramp_lo,ramp_hi,"
+        "halved_util_lo,halved_util_hi,halved_429_lo,halved_429_hi\n");
   else
-    std::printf("%-5s %-18s %-13s %-15s %-15s %-13s %-13s %-13s\n", "L", "algorithm", "util 2nd half",
-                "429% all", "429% 2nd half", "ramp to 90%", "util halved*", "429% halved");
+    std::printf("%-5s %-18s %-13s %-15s %-15s %-13s %-13s %-13s\n", "L", "algorithm",
+                "util 2nd half", "429% all", "429% 2nd half", "ramp to 90%", "util halved*",
+                "429% halved");
   for (double l : {5.0, 50.0, 500.0}) {
     for (int algo = 0; algo < 2; ++algo) {
       row_stats s;
@@ -56,9 +58,9 @@ int main(int argc, char** argv) {
       }
       const char* name = algo == 0 ? "onboard adaptive" : "botocore adaptive";
       if (csv) {
-        std::printf("%g,%s,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.2f,%.2f\n", l, name, s.util_lo,
-                    s.util_hi, s.s429_lo, s.s429_hi, s.s429b_lo, s.s429b_hi, s.ramp_lo, s.ramp_hi, s.h_lo, s.h_hi,
-                    s.h429_lo, s.h429_hi);
+        std::printf("%g,%s,%.3f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f,%.3f,%.2f,%.2f\n", l, name,
+                    s.util_lo, s.util_hi, s.s429_lo, s.s429_hi, s.s429b_lo, s.s429b_hi, s.ramp_lo,
+                    s.ramp_hi, s.h_lo, s.h_hi, s.h429_lo, s.h429_hi);
       } else {
         auto rng = [](double lo, double hi, const char* fmt) {
           char a[64];
@@ -67,15 +69,18 @@ int main(int argc, char** argv) {
           std::snprintf(b, sizeof b, fmt, hi);
           return std::string(a) + "-" + b;
         };
-        std::printf("%-5g %-18s %-13s %-15s %-15s %-13s %-13s %-13s\n", l, name,
-                    rng(s.util_lo, s.util_hi, "%.2f").c_str(), rng(s.s429_lo, s.s429_hi, "%.1f").c_str(),
-                    rng(s.s429b_lo, s.s429b_hi, "%.1f").c_str(), rng(s.ramp_lo, s.ramp_hi, "%.1fs").c_str(),
-                    rng(s.h_lo, s.h_hi, "%.2f").c_str(), rng(s.h429_lo, s.h429_hi, "%.1f").c_str());
+        std::printf(
+            "%-5g %-18s %-13s %-15s %-15s %-13s %-13s %-13s\n", l, name,
+            rng(s.util_lo, s.util_hi, "%.2f").c_str(), rng(s.s429_lo, s.s429_hi, "%.1f").c_str(),
+            rng(s.s429b_lo, s.s429b_hi, "%.1f").c_str(), rng(s.ramp_lo, s.ramp_hi, "%.1fs").c_str(),
+            rng(s.h_lo, s.h_hi, "%.2f").c_str(), rng(s.h429_lo, s.h429_hi, "%.1f").c_str());
       }
     }
   }
   if (!csv)
-    std::printf("* limit halves at 60 s: utilisation of the new limit over (70, 120] s, 429 share of requests "
-                "sent after 60 s. Ranges over seeds 1-3.\n");
+    std::printf(
+        "* limit halves at 60 s: utilisation of the new limit over (70, 120] s, 429 share of "
+        "requests "
+        "sent after 60 s. Ranges over seeds 1-3.\n");
   return 0;
 }

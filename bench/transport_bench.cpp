@@ -108,16 +108,25 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--url") url = value();
-    else if (a == "--ca-bundle") ca = value();
-    else if (a == "--requests") file = value();
-    else if (a == "--connections") connections = std::atoi(value().c_str());
-    else if (a == "--threads") threads = std::atoi(value().c_str());
-    else if (a == "--seconds") seconds = std::atof(value().c_str());
-    else usage("unknown argument " + a);
+    if (a == "--url")
+      url = value();
+    else if (a == "--ca-bundle")
+      ca = value();
+    else if (a == "--requests")
+      file = value();
+    else if (a == "--connections")
+      connections = std::atoi(value().c_str());
+    else if (a == "--threads")
+      threads = std::atoi(value().c_str());
+    else if (a == "--seconds")
+      seconds = std::atof(value().c_str());
+    else
+      usage("unknown argument " + a);
   }
-  if (url.empty() || ca.empty() || file.empty()) usage("--url, --ca-bundle and --requests are required");
-  if (connections < 1 || threads < 1 || seconds <= 0) usage("bad --connections, --threads or --seconds");
+  if (url.empty() || ca.empty() || file.empty())
+    usage("--url, --ca-bundle and --requests are required");
+  if (connections < 1 || threads < 1 || seconds <= 0)
+    usage("bad --connections, --threads or --seconds");
 
   auto ep = io::try_parse_endpoint(url);
   if (!ep) usage("--url: " + ep.error);
@@ -135,35 +144,42 @@ int main(int argc, char** argv) {
     conns.push_back(std::make_unique<io::https_connection>(io::connection_executor(ioc, threads),
                                                            *ep.value, tls));
     io::https_connection& conn = *conns.back();
-    net::co_spawn(conn.get_executor(), [&]() -> net::awaitable<void> {
-      while (std::chrono::steady_clock::now() < deadline) {
-        // A copy, as the engine builds each request anew; async_request consumes it.
-        io::http_request req = requests[next.fetch_add(1) % requests.size()];
-        auto r = co_await conn.async_request(std::move(req));
-        if (!r.ok()) {
-          if (failed.fetch_add(1) == 0) std::cerr << "bench_transport: " << r.error().message << "\n";
-          continue;
-        }
-        if (r.response().status != 201 && not_201.fetch_add(1) == 0)
-          std::cerr << "bench_transport: HTTP " << r.response().status << ": " << r.response().body << "\n";
-        done.fetch_add(1);
-      }
-      co_await conn.async_shutdown();
-    }, net::detached);
+    net::co_spawn(
+        conn.get_executor(),
+        [&]() -> net::awaitable<void> {
+          while (std::chrono::steady_clock::now() < deadline) {
+            // A copy, as the engine builds each request anew; async_request consumes it.
+            io::http_request req = requests[next.fetch_add(1) % requests.size()];
+            auto r = co_await conn.async_request(std::move(req));
+            if (!r.ok()) {
+              if (failed.fetch_add(1) == 0)
+                std::cerr << "bench_transport: " << r.error().message << "\n";
+              continue;
+            }
+            if (r.response().status != 201 && not_201.fetch_add(1) == 0)
+              std::cerr << "bench_transport: HTTP " << r.response().status << ": "
+                        << r.response().body << "\n";
+            done.fetch_add(1);
+          }
+          co_await conn.async_shutdown();
+        },
+        net::detached);
   }
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu = cpu_seconds() - cpu0;
   const auto n = done.load();
-  std::printf("bench_transport: %llu requests in %.2f s over %d connections, %d thread(s): %.0f req/s; "
-              "client CPU %.3f ms/request (%llu distinct requests, %llu not 201, %llu failed)\n",
-              static_cast<unsigned long long>(n), wall, connections, threads, n / wall,
-              n ? 1000 * cpu / static_cast<double>(n) : 0.0,
-              static_cast<unsigned long long>(requests.size()),
-              static_cast<unsigned long long>(not_201.load()),
-              static_cast<unsigned long long>(failed.load()));
+  std::printf(
+      "bench_transport: %llu requests in %.2f s over %d connections, %d thread(s): %.0f req/s; "
+      "client CPU %.3f ms/request (%llu distinct requests, %llu not 201, %llu failed)\n",
+      static_cast<unsigned long long>(n), wall, connections, threads, n / wall,
+      n ? 1000 * cpu / static_cast<double>(n) : 0.0,
+      static_cast<unsigned long long>(requests.size()),
+      static_cast<unsigned long long>(not_201.load()),
+      static_cast<unsigned long long>(failed.load()));
   return not_201.load() || failed.load() || n == 0 ? 1 : 0;
 }

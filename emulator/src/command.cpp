@@ -23,7 +23,8 @@ constexpr int exit_ok = 0;
 constexpr int exit_usage = 2;
 constexpr int exit_config = 6;
 
-constexpr const char* usage_text = R"(usage: chime-emulator [options]      (also: chime-onboard emulator [options])
+constexpr const char* usage_text =
+    R"(usage: chime-emulator [options]      (also: chime-onboard emulator [options])
 
 A local Amazon Chime service (InviteUsers, CreateUser, ListUsers) over HTTPS with SigV4
 verification, for the engine, its tests, the demo and benchmarks. The first line on stdout is
@@ -145,8 +146,8 @@ Mode parse_mode(std::string_view flag, const std::string& v,
 }
 
 constexpr std::pair<std::string_view, list_users_fault_mode> list_users_modes[] = {
-    {"none", list_users_fault_mode::none},     {"500", list_users_fault_mode::status_500},
-    {"html", list_users_fault_mode::html},     {"400", list_users_fault_mode::status_400},
+    {"none", list_users_fault_mode::none},      {"500", list_users_fault_mode::status_500},
+    {"html", list_users_fault_mode::html},      {"400", list_users_fault_mode::status_400},
     {"404", list_users_fault_mode::status_404}, {"302", list_users_fault_mode::redirect_302}};
 
 constexpr std::pair<std::string_view, invite_fault_mode> invite_modes[] = {
@@ -160,7 +161,8 @@ void parse_listen(const std::string& v, server_options& o) {
   if (colon == std::string::npos || colon == 0)
     throw usage_error("--listen: expected HOST:PORT (e.g. 127.0.0.1:0), got '" + v + "'");
   std::string host = v.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   o.listen_host = host;
   o.listen_port = parse_number<std::uint16_t>("--listen", v.substr(colon + 1), 0, 65535);
 }
@@ -186,21 +188,36 @@ parsed parse_args(const std::vector<std::string>& args) {
       {"--cert", [&](const std::string& v) { o.cert_file = v; }},
       {"--key", [&](const std::string& v) { o.key_file = v; }},
       {"--write-ca", [&](const std::string& v) { p.write_ca = v; }},
-      {"--threads", [&](const std::string& v) { o.threads = parse_number<int>("--threads", v, 1, 256); }},
+      {"--threads",
+       [&](const std::string& v) { o.threads = parse_number<int>("--threads", v, 1, 256); }},
       {"--access-key", [&](const std::string& v) { o.access_key = v; }},
       {"--secret-key", [&](const std::string& v) { o.secret_key = v; }},
       {"--session-token", [&](const std::string& v) { o.session_token = v; }},
       {"--max-skew-seconds",
-       [&](const std::string& v) { o.max_skew = std::chrono::seconds(parse_number<long long>("--max-skew-seconds", v, 1, 86400)); }},
+       [&](const std::string& v) {
+         o.max_skew =
+             std::chrono::seconds(parse_number<long long>("--max-skew-seconds", v, 1, 86400));
+       }},
       {"--accounts", [&](const std::string& v) { o.accounts = split_accounts(v); }},
-      {"--rate", [&](const std::string& v) { o.rate = parse_number<double>("--rate", v, 0.0, 1e9); }},
-      {"--burst", [&](const std::string& v) { o.burst = parse_number<double>("--burst", v, 1.0, 1e9); }},
-      {"--retry-after", [&](const std::string& v) { o.retry_after_seconds = parse_number<int>("--retry-after", v, 0, 86400); }},
-      {"--latency-ms", [&](const std::string& v) { o.latency_ms = parse_number<double>("--latency-ms", v, 0.0, 600000.0); }},
+      {"--rate",
+       [&](const std::string& v) { o.rate = parse_number<double>("--rate", v, 0.0, 1e9); }},
+      {"--burst",
+       [&](const std::string& v) { o.burst = parse_number<double>("--burst", v, 1.0, 1e9); }},
+      {"--retry-after",
+       [&](const std::string& v) {
+         o.retry_after_seconds = parse_number<int>("--retry-after", v, 0, 86400);
+       }},
+      {"--latency-ms",
+       [&](const std::string& v) {
+         o.latency_ms = parse_number<double>("--latency-ms", v, 0.0, 600000.0);
+       }},
       {"--p503", [&](const std::string& v) { o.p503 = parse_probability("--p503", v); }},
       {"--p500", [&](const std::string& v) { o.p500 = parse_probability("--p500", v); }},
       {"--p-drop", [&](const std::string& v) { o.p_drop = parse_probability("--p-drop", v); }},
-      {"--p-failed-invite", [&](const std::string& v) { o.p_failed_invite = parse_probability("--p-failed-invite", v); }},
+      {"--p-failed-invite",
+       [&](const std::string& v) {
+         o.p_failed_invite = parse_probability("--p-failed-invite", v);
+       }},
       {"--refuse-domain",
        [&](const std::string& v) { o.refuse_domains.push_back(lower_domain(v)); }},
       {"--fail-domain", [&](const std::string& v) { o.fail_domains.push_back(lower_domain(v)); }},
@@ -212,14 +229,22 @@ parsed parse_args(const std::vector<std::string>& args) {
        [&](const std::string& v) {
          o.invite_fault = parse_mode("--invite-fault", v, invite_modes);
        }},
-      {"--seed", [&](const std::string& v) { o.seed = parse_number<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
+      {"--seed",
+       [&](const std::string& v) {
+         o.seed = parse_number<std::uint64_t>("--seed", v, 0, UINT64_MAX);
+       }},
       {"--ledger", [&](const std::string& v) { o.ledger_file = v; }},
       {"--idle-timeout-ms", ms("--idle-timeout-ms", o.idle_timeout)},
       {"--request-timeout-ms", ms("--request-timeout-ms", o.request_timeout)},
       {"--max-header-bytes",
-       [&](const std::string& v) { o.max_header_bytes = parse_number<std::size_t>("--max-header-bytes", v, 1024, 1 << 20); }},
+       [&](const std::string& v) {
+         o.max_header_bytes = parse_number<std::size_t>("--max-header-bytes", v, 1024, 1 << 20);
+       }},
       {"--max-body-bytes",
-       [&](const std::string& v) { o.max_body_bytes = parse_number<std::size_t>("--max-body-bytes", v, 1024, std::size_t{1} << 30); }},
+       [&](const std::string& v) {
+         o.max_body_bytes =
+             parse_number<std::size_t>("--max-body-bytes", v, 1024, std::size_t{1} << 30);
+       }},
   };
   // Flags that take no value.
   const std::map<std::string, std::function<void()>, std::less<>> switches = {
@@ -251,7 +276,8 @@ parsed parse_args(const std::vector<std::string>& args) {
     }
     it->second(value);
   }
-  if (o.cert_file.empty() != o.key_file.empty()) throw usage_error("--cert and --key must be given together");
+  if (o.cert_file.empty() != o.key_file.empty())
+    throw usage_error("--cert and --key must be given together");
   if (o.burst > 0 && o.rate <= 0) throw usage_error("--burst needs --rate");
   return p;
 }
@@ -285,12 +311,14 @@ int cmd_emulator(const std::vector<std::string>& args) {
     if (!p.write_ca.empty()) {
       std::ofstream f(p.write_ca, std::ios::binary | std::ios::trunc);
       f << srv.ca_pem();
-      if (!f.flush()) throw std::runtime_error("--write-ca " + p.write_ca + ": cannot write the file");
+      if (!f.flush())
+        throw std::runtime_error("--write-ca " + p.write_ca + ": cannot write the file");
     }
     std::cout << "listening on " << srv.url() << std::endl;
     std::cerr << "chime-emulator: seed " << (p.opts.seed ? std::to_string(*p.opts.seed) : "random")
               << ", threads " << p.opts.threads << ", accounts "
-              << (p.opts.accounts.empty() ? std::string("any") : std::to_string(p.opts.accounts.size()))
+              << (p.opts.accounts.empty() ? std::string("any")
+                                          : std::to_string(p.opts.accounts.size()))
               << "\n";
     int sig = 0;
     sigwait(&stop_signals, &sig);

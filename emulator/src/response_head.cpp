@@ -28,12 +28,19 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 void append_response_head(std::string& out, const response_head& h) {
   namespace http = boost::beast::http;
   // The digits exactly as Beast computes them (its parser only produces one-digit versions).
-  const char status_line[] = {'H', 'T', 'T', 'P', '/',
-                              static_cast<char>('0' + h.version / 10), '.',
-                              static_cast<char>('0' + h.version % 10), ' ',
+  const char status_line[] = {'H',
+                              'T',
+                              'T',
+                              'P',
+                              '/',
+                              static_cast<char>('0' + h.version / 10),
+                              '.',
+                              static_cast<char>('0' + h.version % 10),
+                              ' ',
                               static_cast<char>('0' + h.status / 100),
                               static_cast<char>('0' + h.status / 10 % 10),
-                              static_cast<char>('0' + h.status % 10), ' '};
+                              static_cast<char>('0' + h.status % 10),
+                              ' '};
   out.append(status_line, sizeof status_line);
   const auto reason = http::obsolete_reason(static_cast<http::status>(h.status));
   out.append(reason.data(), reason.size());

@@ -22,11 +22,11 @@ struct response_head {
   unsigned status = 200;
   unsigned version = 11;  // 10 * major + minor, as Beast's parser reports it
   bool keep_alive = true;
-  std::string_view request_id;   // x-amzn-RequestId when not empty
-  std::string_view date;         // Date
+  std::string_view request_id;  // x-amzn-RequestId when not empty
+  std::string_view date;        // Date
   std::string_view content_type = "application/json";
-  std::string_view location;     // Location when not empty
-  std::string_view error_type;   // x-amzn-ErrorType when not empty
+  std::string_view location;       // Location when not empty
+  std::string_view error_type;     // x-amzn-ErrorType when not empty
   std::optional<int> retry_after;  // Retry-After seconds when set
   std::size_t content_length = 0;
 };

@@ -41,7 +41,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-using executor_t = net::any_io_executor;      // a session's strand, type-erased for the stream
+using executor_t = net::any_io_executor;  // a session's strand, type-erased for the stream
 using strand_t = net::strand<net::io_context::executor_type>;
 using tcp_stream_t = beast::basic_stream<tcp, executor_t>;
 using tls_stream_t = ssl::stream<tcp_stream_t>;
@@ -80,7 +80,8 @@ struct session {
 using detail::session;
 
 struct server::impl {
-  explicit impl(server_options o) : opts(std::move(o)), svc(opts), ssl_ctx(ssl::context::tls_server) {}
+  explicit impl(server_options o)
+      : opts(std::move(o)), svc(opts), ssl_ctx(ssl::context::tls_server) {}
 
   server_options opts;
   detail::service svc;
@@ -203,7 +204,8 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
       s->idle = false;
       if (ec) {
-        if (ec == beast::error::timeout) svc.stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+        if (ec == beast::error::timeout)
+          svc.stats().timeouts.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       buffer.commit(n);
@@ -222,13 +224,17 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
       }
       detail::reply r;
       if (ec == http::error::body_limit) {
-        r = detail::make_error(413, "BadRequestException",
-                               "Request body larger than " + std::to_string(opts.max_body_bytes) + " bytes");
+        r = detail::make_error(
+            413, "BadRequestException",
+            "Request body larger than " + std::to_string(opts.max_body_bytes) + " bytes");
       } else if (ec == http::error::header_limit) {
-        r = detail::make_error(431, "BadRequestException",
-                               "Request header larger than " + std::to_string(opts.max_header_bytes) + " bytes");
-      } else if (is_parse_error(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        r = detail::make_error(400, "BadRequestException", "Malformed HTTP request: " + ec.message());
+        r = detail::make_error(
+            431, "BadRequestException",
+            "Request header larger than " + std::to_string(opts.max_header_bytes) + " bytes");
+      } else if (is_parse_error(ec) && ec != http::error::end_of_stream &&
+                 ec != http::error::partial_message) {
+        r = detail::make_error(400, "BadRequestException",
+                               "Malformed HTTP request: " + ec.message());
       } else {
         break;  // the peer went away (end_of_stream, truncated TLS, reset)
       }
@@ -310,8 +316,10 @@ void server::start() {
   }
   d.acceptor.emplace(net::make_strand(d.ioc));
   auto check = [&](const char* what) {
-    if (ec) throw std::runtime_error(std::string("--listen ") + d.opts.listen_host + ":" +
-                                     std::to_string(d.opts.listen_port) + ": " + what + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error(std::string("--listen ") + d.opts.listen_host + ":" +
+                               std::to_string(d.opts.listen_port) + ": " + what + ": " +
+                               ec.message());
   };
   d.acceptor->open(ep.protocol(), ec);
   check("open");
@@ -323,7 +331,8 @@ void server::start() {
   d.bound_port = d.acceptor->local_endpoint().port();
   auto a = d.acceptor->local_endpoint().address();
   d.host = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
-  if (!d.opts.listen_host.empty() && !std::isdigit(static_cast<unsigned char>(d.opts.listen_host[0])) &&
+  if (!d.opts.listen_host.empty() &&
+      !std::isdigit(static_cast<unsigned char>(d.opts.listen_host[0])) &&
       d.opts.listen_host[0] != '[' && d.opts.listen_host.find(':') == std::string::npos)
     d.host = d.opts.listen_host;  // keep a name such as localhost: clients check the cert by it
 
@@ -335,7 +344,9 @@ void server::start() {
 
 std::uint16_t server::port() const { return impl_->bound_port; }
 
-std::string server::url() const { return "https://" + impl_->host + ":" + std::to_string(impl_->bound_port); }
+std::string server::url() const {
+  return "https://" + impl_->host + ":" + std::to_string(impl_->bound_port);
+}
 
 const std::string& server::ca_pem() const { return impl_->identity.cert_pem; }
 

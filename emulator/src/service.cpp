@@ -84,7 +84,8 @@ std::size_t first_tab_or_backslash(std::string_view f) {
 // append_field: `f` with '\t' and '\\' escaped; addresses almost never hold either, so the common
 // case is one append.
 void append_field(std::string& out, std::string_view f) {
-  for (auto special = first_tab_or_backslash(f); special < f.size(); special = first_tab_or_backslash(f)) {
+  for (auto special = first_tab_or_backslash(f); special < f.size();
+       special = first_tab_or_backslash(f)) {
     out.append(f.substr(0, special));
     out += f[special] == '\t' ? "\\t" : "\\\\";
     f.remove_prefix(special + 1);
@@ -149,7 +150,8 @@ bool matches_email_pattern(std::string_view s) {
     if (c == '\n' || c == '\r') return false;
     if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x85) return false;
     if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9))
+        (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
+         static_cast<unsigned char>(s[i + 2]) == 0xA9))
       return false;
   }
   if (s.size() < 5) return false;
@@ -242,8 +244,10 @@ void json_escape(std::string& out, std::string_view s) {
     if (c != '"' && c != '\\' && c >= 0x20) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
+    if (c == '"')
+      out += "\\\"";
+    else if (c == '\\')
+      out += "\\\\";
     else {
       out += "\\u00";
       append_hex(out, c, 2);
@@ -269,8 +273,8 @@ void append_iso8601(std::string& out, clock::time_point t) {
 // lowered_equals: whether `s` with 'A'..'Z' lowered is `lower` (compared without a copy).
 bool lowered_equals(std::string_view s, std::string_view lower) {
   auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  return s.size() == lower.size() &&
-         std::equal(s.begin(), s.end(), lower.begin(), [&](char x, char y) { return fold(x) == y; });
+  return s.size() == lower.size() && std::equal(s.begin(), s.end(), lower.begin(),
+                                                [&](char x, char y) { return fold(x) == y; });
 }
 
 bool has_non_space(std::string_view s) {
@@ -298,8 +302,9 @@ std::string_view code_for(std::string_view shape) {
 }
 
 std::string validation_message(const std::vector<std::string>& errors) {
-  std::string m = std::to_string(errors.size()) +
-                  (errors.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+  std::string m =
+      std::to_string(errors.size()) +
+      (errors.size() == 1 ? " validation error detected: " : " validation errors detected: ");
   for (std::size_t i = 0; i < errors.size(); ++i) {
     if (i) m += "; ";
     m += errors[i];
@@ -325,7 +330,8 @@ std::string pattern_error(std::string_view value, std::string_view where) {
 
 std::string enum_error(std::string_view value, std::string_view where) {
   return "Value '" + std::string(value) + "' at '" + std::string(where) +
-         "' failed to satisfy constraint: Member must satisfy enum value set: [PrivateUser, SharedDevice]";
+         "' failed to satisfy constraint: Member must satisfy enum value set: [PrivateUser, "
+         "SharedDevice]";
 }
 
 }  // namespace
@@ -360,18 +366,17 @@ struct account_state {
 };
 
 service::service(const server_options& opts)
-    : opts_(opts),
-      verifier_(
-          [&] {
-            std::vector<signing::credentials> v(1);
-            v[0].access_key_id = opts.access_key;
-            v[0].secret_access_key = signing::secret_string(opts.secret_key);
-            if (!opts.session_token.empty())
-              v[0].session_token = signing::secret_string(opts.session_token);
-            v[0].source = "emulator";
-            return v;
-          }(),
-          opts.region, "chime", opts.max_skew) {
+    : opts_(opts), verifier_(
+                       [&] {
+                         std::vector<signing::credentials> v(1);
+                         v[0].access_key_id = opts.access_key;
+                         v[0].secret_access_key = signing::secret_string(opts.secret_key);
+                         if (!opts.session_token.empty())
+                           v[0].session_token = signing::secret_string(opts.session_token);
+                         v[0].source = "emulator";
+                         return v;
+                       }(),
+                       opts.region, "chime", opts.max_skew) {
   if (!opts_.ledger_file.empty()) ledger_ = std::make_unique<ledger>(opts_.ledger_file);
   for (const auto& a : opts_.accounts) accounts_.emplace(a, std::make_unique<account_state>());
 }
@@ -438,8 +443,9 @@ reply auth_reply(const signing::verify_result& v) {
   using E = signing::verify_error;
   switch (v.error) {
     case E::unknown_access_key:
-      return make_error(401, "UnauthorizedClientException",
-                        "The security token included in the request is invalid. (" + v.message + ")");
+      return make_error(
+          401, "UnauthorizedClientException",
+          "The security token included in the request is invalid. (" + v.message + ")");
     case E::signature_mismatch:
       return make_error(401, "UnauthorizedClientException",
                         "The request signature we calculated does not match the signature you "
@@ -453,7 +459,8 @@ reply auth_reply(const signing::verify_result& v) {
     case E::missing_authorization:
       return make_error(403, "ForbiddenException",
                         "Missing Authentication Token: the request must be signed with AWS "
-                        "Signature Version 4 (" + v.message + ")");
+                        "Signature Version 4 (" +
+                            v.message + ")");
     default:
       return make_error(403, "ForbiddenException",
                         "Incomplete or malformed signature: " + v.message);
@@ -494,7 +501,8 @@ call service::prepare(const request& req, clock::time_point now) {
   call c;
   auto qpos = req.target.find('?');
   std::string_view path = req.target.substr(0, qpos);
-  std::string_view query = qpos == std::string_view::npos ? std::string_view{} : req.target.substr(qpos + 1);
+  std::string_view query =
+      qpos == std::string_view::npos ? std::string_view{} : req.target.substr(qpos + 1);
 
   if (path == "/_emulator/stats" && req.method == "GET") {
     c.done = true;
@@ -507,28 +515,36 @@ call service::prepare(const request& req, clock::time_point now) {
   std::vector<query_param> params;
   auto unknown_op = [&] {
     c.done = true;
-    c.result = make_error(404, "UnknownOperationException",
-                          "No operation matches " + std::string(req.method) + " " + std::string(path));
+    c.result =
+        make_error(404, "UnknownOperationException",
+                   "No operation matches " + std::string(req.method) + " " + std::string(path));
     return c;
   };
   constexpr std::string_view prefix = "/accounts/";
   constexpr std::string_view suffix = "/users";
-  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix))
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) ||
+      !path.ends_with(suffix))
     return unknown_op();
   auto raw_id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   if (raw_id.find('/') != std::string_view::npos) return unknown_op();
   if (!parse_query(query, params)) {
     c.done = true;
-    c.result = make_error(400, "BadRequestException", "Malformed percent-encoding in the query string");
+    c.result =
+        make_error(400, "BadRequestException", "Malformed percent-encoding in the query string");
     return c;
   }
   const std::string* op = find_param(params, "operation");
-  if (req.method == "POST" && op && *op == "add") c.op = operation::invite_users;
-  else if (req.method == "POST" && op && *op == "create") c.op = operation::create_user;
-  else if (req.method == "GET" && !op) c.op = operation::list_users;
-  else return unknown_op();
+  if (req.method == "POST" && op && *op == "add")
+    c.op = operation::invite_users;
+  else if (req.method == "POST" && op && *op == "create")
+    c.op = operation::create_user;
+  else if (req.method == "GET" && !op)
+    c.op = operation::list_users;
+  else
+    return unknown_op();
 
-  auto v = verifier_.verify(signing::request_view{req.method, req.target, req.headers, req.body}, now);
+  auto v =
+      verifier_.verify(signing::request_view{req.method, req.target, req.headers, req.body}, now);
   if (!v) {
     stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
     c.done = true;
@@ -548,8 +564,9 @@ call service::prepare(const request& req, clock::time_point now) {
   c.account = find_account(c.account_id);
   if (!c.account) {
     c.done = true;
-    c.result = make_error(404, "NotFoundException", "The requested resource does not exist: account '" +
-                                                        c.account_id + "' not found");
+    c.result = make_error(
+        404, "NotFoundException",
+        "The requested resource does not exist: account '" + c.account_id + "' not found");
     return c;
   }
 
@@ -596,11 +613,14 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
   };
   if (draw(opts_.p503)) {
-    auto r = make_error(503, "ServiceUnavailableException", "The service is currently unavailable (injected).");
+    auto r = make_error(503, "ServiceUnavailableException",
+                        "The service is currently unavailable (injected).");
     r.retry_after = true;
     return r;
   }
-  if (draw(opts_.p500)) return make_error(500, "ServiceFailureException", "The service encountered an unexpected error (injected).");
+  if (draw(opts_.p500))
+    return make_error(500, "ServiceFailureException",
+                      "The service encountered an unexpected error (injected).");
   // After the draws above, and drawing nothing itself, so a seed's 503/500 sequence is the same
   // with or without an answer mode; what it answers is never dropped (nor applied).
   if (auto r = answer_mode(c, req)) return std::move(*r);
@@ -608,8 +628,10 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
     bool apply_first = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     if (apply_first) {
       reply applied;
-      if (c.op == operation::invite_users) applied = invite_users(c, req, rng, true);
-      else if (c.op == operation::create_user) applied = create_user(c, req, true);
+      if (c.op == operation::invite_users)
+        applied = invite_users(c, req, rng, true);
+      else if (c.op == operation::create_user)
+        applied = create_user(c, req, true);
       if (applied.status < 300 && c.op != operation::list_users)
         stats_.dropped_after_apply.fetch_add(1, std::memory_order_relaxed);
     }
@@ -654,8 +676,10 @@ reply proxy_redirect() {
   r.request_id = false;
   r.content_type = proxy_content_type;
   r.location = proxy_location;
-  r.body = "<html><head><title>302 Found</title></head><body><h1>Found</h1><p>The document has "
-           "moved <a href=\"" + std::string(proxy_location) + "\">here</a>.</p></body></html>\n";
+  r.body =
+      "<html><head><title>302 Found</title></head><body><h1>Found</h1><p>The document has "
+      "moved <a href=\"" +
+      std::string(proxy_location) + "\">here</a>.</p></body></html>\n";
   return r;
 }
 
@@ -703,7 +727,8 @@ namespace {
 // parse_body: the JSON object of a request body ("" counts as {}), or a 400 in `err`. The value
 // lives in `sp` (a stack buffer in the callers), so parsing allocates little and nothing is copied.
 std::optional<json::value> parse_body(std::string_view body, json::storage_ptr sp, reply& err) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::value(json::object(sp));
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return json::value(json::object(sp));
   boost::system::error_code ec;
   json::value v = json::parse(body, ec, sp);
   if (ec) {
@@ -748,7 +773,8 @@ void append_user_json(std::string& out, std::string_view account, const user_vie
 void append_invite_json(std::string& out, std::string_view address, bool failed) {
   out += "{\"InviteId\":\"";
   append_uuid(out, draw_uuid());
-  out += failed ? "\",\"Status\":\"Failed\",\"EmailAddress\":" : "\",\"Status\":\"Pending\",\"EmailAddress\":";
+  out += failed ? "\",\"Status\":\"Failed\",\"EmailAddress\":"
+                : "\",\"Status\":\"Pending\",\"EmailAddress\":";
   json_escape(out, address);
   out += failed ? ",\"EmailStatus\":\"Failed\"}" : ",\"EmailStatus\":\"Sent\"}";
 }
@@ -775,30 +801,42 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   std::vector<std::string> errors;
   std::string_view user_type = "PrivateUser";
   if (auto* t = obj.if_contains("UserType")) {
-    if (!t->is_string()) errors.push_back("Value at 'userType' must be a string");
-    else if (!valid_user_type(t->get_string())) errors.push_back(enum_error(t->get_string(), "userType"));
-    else user_type = t->get_string();
+    if (!t->is_string())
+      errors.push_back("Value at 'userType' must be a string");
+    else if (!valid_user_type(t->get_string()))
+      errors.push_back(enum_error(t->get_string(), "userType"));
+    else
+      user_type = t->get_string();
   }
   const json::array* list = nullptr;
   if (auto* l = obj.if_contains("UserEmailList")) {
-    if (!l->is_array()) errors.push_back("Value at 'userEmailList' must be a list of strings");
-    else list = &l->get_array();
+    if (!l->is_array())
+      errors.push_back("Value at 'userEmailList' must be a list of strings");
+    else
+      list = &l->get_array();
   } else {
-    errors.push_back("Value null at 'userEmailList' failed to satisfy constraint: Member must not be null");
+    errors.push_back(
+        "Value null at 'userEmailList' failed to satisfy constraint: Member must not be null");
   }
   if (list) {
     if (list->empty())
-      errors.push_back("Value '[]' at 'userEmailList' failed to satisfy constraint: Member must have length greater than or equal to 1");
+      errors.push_back(
+          "Value '[]' at 'userEmailList' failed to satisfy constraint: Member must have length "
+          "greater than or equal to 1");
     else if (list->size() > max_invites)
-      errors.push_back("Value at 'userEmailList' failed to satisfy constraint: Member must have length "
-                       "less than or equal to 50 (got " + std::to_string(list->size()) + ")");
+      errors.push_back(
+          "Value at 'userEmailList' failed to satisfy constraint: Member must have length "
+          "less than or equal to 50 (got " +
+          std::to_string(list->size()) + ")");
     else {
       for (std::size_t i = 0; i < list->size(); ++i) {
         const auto& e = (*list)[i];
         // AWS numbers list members from 1 in its validation messages.
         auto where = [i] { return "userEmailList." + std::to_string(i + 1) + ".member"; };
-        if (!e.is_string()) errors.push_back("Value at '" + where() + "' must be a string");
-        else if (!matches_email_pattern(e.get_string())) errors.push_back(pattern_error(e.get_string(), where()));
+        if (!e.is_string())
+          errors.push_back("Value at '" + where() + "' must be a string");
+        else if (!matches_email_pattern(e.get_string()))
+          errors.push_back(pattern_error(e.get_string(), where()));
         else if (refused_domain(e.get_string()))
           errors.push_back("Value '" + std::string(e.get_string()) + "' at '" + where() +
                            "' is not allowed: the domain is refused by this account's policy");
@@ -815,7 +853,8 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   r.body += "{\"Invites\":[";
   invite_tally tally;
   std::array<user_store::address_key, max_invites> keys;
-  for (std::size_t i = 0; i < list->size(); ++i) keys[i] = user_store::key_of((*list)[i].get_string());
+  for (std::size_t i = 0; i < list->size(); ++i)
+    keys[i] = user_store::key_of((*list)[i].get_string());
   std::lock_guard lk(c.account->mu);
   auto& users = c.account->users;
   if (apply)
@@ -847,7 +886,8 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
     }
     tally.ledger_lines[tally.applied++] = addr;
   }
-  if (ledger_) ledger_->append("invite", c.account_id, std::span(tally.ledger_lines).first(tally.applied));
+  if (ledger_)
+    ledger_->append("invite", c.account_id, std::span(tally.ledger_lines).first(tally.applied));
   stats_.failed_invites.fetch_add(tally.failed, std::memory_order_relaxed);
   stats_.duplicates_applied.fetch_add(tally.duplicates, std::memory_order_relaxed);
   stats_.invites_applied.fetch_add(tally.applied, std::memory_order_relaxed);
@@ -871,18 +911,26 @@ reply service::create_user(const call& c, const request& req, bool apply) {
   std::vector<std::string> errors;
   std::string_view user_type = "PrivateUser", username, email;
   if (auto* t = obj.if_contains("UserType")) {
-    if (!t->is_string()) errors.push_back("Value at 'userType' must be a string");
-    else if (!valid_user_type(t->get_string())) errors.push_back(enum_error(t->get_string(), "userType"));
-    else user_type = t->get_string();
+    if (!t->is_string())
+      errors.push_back("Value at 'userType' must be a string");
+    else if (!valid_user_type(t->get_string()))
+      errors.push_back(enum_error(t->get_string(), "userType"));
+    else
+      user_type = t->get_string();
   }
   if (auto* u = obj.if_contains("Username")) {
-    if (!u->is_string()) errors.push_back("Value at 'username' must be a string");
-    else username = u->get_string();
+    if (!u->is_string())
+      errors.push_back("Value at 'username' must be a string");
+    else
+      username = u->get_string();
   }
   if (auto* e = obj.if_contains("Email")) {
-    if (!e->is_string()) errors.push_back("Value at 'email' must be a string");
-    else if (!matches_email_pattern(e->get_string())) errors.push_back(pattern_error(e->get_string(), "email"));
-    else email = e->get_string();
+    if (!e->is_string())
+      errors.push_back("Value at 'email' must be a string");
+    else if (!matches_email_pattern(e->get_string()))
+      errors.push_back(pattern_error(e->get_string(), "email"));
+    else
+      email = e->get_string();
   } else {
     // The model leaves Email optional; the emulator needs an address to key the user by.
     errors.push_back("Value null at 'email' failed to satisfy constraint: Member must not be null");
@@ -928,12 +976,16 @@ reply service::list_users(const call& c, const request& req) {
   std::string_view user_type;
   std::size_t max_results = 100, offset = 0;
   if (auto* e = find_param(params, "user-email")) {
-    if (!matches_email_pattern(*e)) errors.push_back(pattern_error(*e, "userEmail"));
-    else email = e;
+    if (!matches_email_pattern(*e))
+      errors.push_back(pattern_error(*e, "userEmail"));
+    else
+      email = e;
   }
   if (auto* t = find_param(params, "user-type")) {
-    if (!valid_user_type(*t)) errors.push_back(enum_error(*t, "userType"));
-    else user_type = *t;
+    if (!valid_user_type(*t))
+      errors.push_back(enum_error(*t, "userType"));
+    else
+      user_type = *t;
   }
   if (auto* m = find_param(params, "max-results")) {
     long long n = 0;
@@ -941,8 +993,11 @@ reply service::list_users(const call& c, const request& req) {
     if (ec != std::errc{} || p != m->data() + m->size())
       errors.push_back("Value '" + *m + "' at 'maxResults' must be an integer");
     else if (n < 1 || n > 200)
-      errors.push_back("Value '" + *m + "' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 200");
-    else max_results = static_cast<std::size_t>(n);
+      errors.push_back("Value '" + *m +
+                       "' at 'maxResults' failed to satisfy constraint: Member must have value "
+                       "between 1 and 200");
+    else
+      max_results = static_cast<std::size_t>(n);
   }
   std::lock_guard lk(c.account->mu);
   const auto& a = *c.account;
@@ -954,8 +1009,10 @@ reply service::list_users(const call& c, const request& req) {
       auto [p, ec] = std::from_chars(tok.data() + 5, tok.data() + tok.size(), n);
       ok = ec == std::errc{} && p == tok.data() + tok.size() && n <= a.users.size();
     }
-    if (!ok) errors.push_back("Invalid NextToken");
-    else offset = static_cast<std::size_t>(n);
+    if (!ok)
+      errors.push_back("Invalid NextToken");
+    else
+      offset = static_cast<std::size_t>(n);
   }
   if (!errors.empty()) return bad_request(errors);
 
@@ -964,7 +1021,9 @@ reply service::list_users(const call& c, const request& req) {
   r.body = "{\"Users\":[";
   std::size_t emitted = 0, i = offset;
   const auto& users = a.users;
-  auto matches = [&](std::size_t u) { return user_type.empty() || user_type_name(users.type(u)) == user_type; };
+  auto matches = [&](std::size_t u) {
+    return user_type.empty() || user_type_name(users.type(u)) == user_type;
+  };
   const bool pending_email = !opts_.pending_without_email;
   if (email) {
     // The filter finds a user by the stored address even when the answer does not show it.

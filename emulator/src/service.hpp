@@ -52,7 +52,8 @@ class ledger {
   ledger(const ledger&) = delete;
   ledger& operator=(const ledger&) = delete;
   // append: one line per address, written together so a request's lines stay in apply order.
-  void append(std::string_view op, std::string_view account, std::span<const std::string_view> addresses);
+  void append(std::string_view op, std::string_view account,
+              std::span<const std::string_view> addresses);
   void flush();
 
  private:
@@ -73,7 +74,7 @@ struct reply {
   bool count = true;         // counted in the stats (false for the stats endpoint)
   // A proxy's answer (the answer modes) is not Chime's: no request id, not JSON, maybe a
   // Location. Empty content_type means application/json.
-  bool request_id = true;    // send x-amzn-RequestId
+  bool request_id = true;  // send x-amzn-RequestId
   std::string_view content_type;
   std::string_view location;
 };

@@ -20,7 +20,9 @@ namespace {
 template <auto Fn>
 struct deleter {
   template <class T>
-  void operator()(T* p) const { Fn(p); }
+  void operator()(T* p) const {
+    Fn(p);
+  }
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY_free>>;
 using x509_ptr = std::unique_ptr<X509, deleter<X509_free>>;
@@ -67,7 +69,8 @@ tls_identity generate_self_signed() {
   if (RAND_bytes(serial_bytes, sizeof serial_bytes) != 1) fail("RAND_bytes");
   serial_bytes[0] &= 0x7F;  // a positive serial
   bn_ptr serial(BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
-  if (!serial || !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get()))) fail("serial");
+  if (!serial || !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
+    fail("serial");
 
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 24 * 3600);
@@ -75,7 +78,8 @@ tls_identity generate_self_signed() {
 
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("chime-onboard emulator"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("chime-onboard emulator"), -1,
+                             -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);

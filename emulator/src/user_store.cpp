@@ -42,7 +42,8 @@ constexpr auto hex_pairs = [] {
 
 // put_hex: the low `bytes` bytes of `v` as 2 * bytes hex digits, most significant first.
 char* put_hex(char* p, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) std::memcpy(p + 2 * i, &hex_pairs[2 * (v & 0xFF)], 2);
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8)
+    std::memcpy(p + 2 * i, &hex_pairs[2 * (v & 0xFF)], 2);
   return p + 2 * bytes;
 }
 
@@ -80,7 +81,9 @@ std::string_view user_type_name(user_type t) {
   return t == user_type::shared_device ? "SharedDevice" : "PrivateUser";
 }
 
-std::string_view display_name_for(std::string_view email) { return email.substr(0, email.find('@')); }
+std::string_view display_name_for(std::string_view email) {
+  return email.substr(0, email.find('@'));
+}
 
 user_view view_of(const new_user& u) {
   user_view v;
@@ -102,8 +105,10 @@ std::uint64_t hash_folded(std::string_view s) {
   constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
   std::uint64_t h = s.size() * k;
   std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) h = (std::rotl(h, 23) ^ swar::fold_ascii(swar::load(s.data() + i, 8))) * k;
-  if (i < s.size()) h = (std::rotl(h, 23) ^ swar::fold_ascii(swar::load(s.data() + i, s.size() - i))) * k;
+  for (; i + 8 <= s.size(); i += 8)
+    h = (std::rotl(h, 23) ^ swar::fold_ascii(swar::load(s.data() + i, 8))) * k;
+  if (i < s.size())
+    h = (std::rotl(h, 23) ^ swar::fold_ascii(swar::load(s.data() + i, s.size() - i))) * k;
   h ^= h >> 33;
   h *= 0xFF51AFD7ED558CCDull;
   h ^= h >> 33;
@@ -115,8 +120,11 @@ bool equal_folded(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   std::size_t i = 0;
   for (; i + 8 <= a.size(); i += 8)
-    if (swar::fold_ascii(swar::load(a.data() + i, 8)) != swar::fold_ascii(swar::load(b.data() + i, 8))) return false;
-  return i == a.size() || swar::fold_ascii(swar::load(a.data() + i, a.size() - i)) == swar::fold_ascii(swar::load(b.data() + i, a.size() - i));
+    if (swar::fold_ascii(swar::load(a.data() + i, 8)) !=
+        swar::fold_ascii(swar::load(b.data() + i, 8)))
+      return false;
+  return i == a.size() || swar::fold_ascii(swar::load(a.data() + i, a.size() - i)) ==
+                              swar::fold_ascii(swar::load(b.data() + i, a.size() - i));
 }
 
 }  // namespace

@@ -132,10 +132,13 @@ class user_store {
     std::uint32_t user = 0;
   };
 
-  const record& at(std::size_t i) const { return records_[i / records_per_chunk][i % records_per_chunk]; }
+  const record& at(std::size_t i) const {
+    return records_[i / records_per_chunk][i % records_per_chunk];
+  }
   record& at(std::size_t i) { return records_[i / records_per_chunk][i % records_per_chunk]; }
   const char* keep(std::string_view text);  // a copy of `text` in the pool
-  std::size_t probe(std::string_view email, std::uint32_t tag) const;  // slot holding it, or an empty one
+  std::size_t probe(std::string_view email,
+                    std::uint32_t tag) const;  // slot holding it, or an empty one
   void grow_index();
 
   std::vector<std::unique_ptr<record[]>> records_;

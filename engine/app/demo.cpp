@@ -26,13 +26,14 @@ namespace fs = std::filesystem;
 // ~8% repeated people, ~1% lines no mail system would take, and a few shared-device rows.
 void write_sample_corpus(const fs::path& path, std::size_t rows, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  static const char* first[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
-                                "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert",
-                                "sybil", "trent", "victor", "walter", "zoe"};
+  static const char* first[] = {"alice",  "bob",   "carol", "dave",    "erin",   "frank",  "grace",
+                                "heidi",  "ivan",  "judy",  "mallory", "niaj",   "olivia", "peggy",
+                                "rupert", "sybil", "trent", "victor",  "walter", "zoe"};
   static const char* domains[] = {"example.com", "Example.org", "corp.example.net",
                                   "mail.example.co.uk", "EXAMPLE.IO"};
-  static const char* invalid[] = {"not-an-email", "missing@domain", "two@@example.com",
-                                  "spaces in@example.com", "@example.com", "trailing.dot@example.com.",
+  static const char* invalid[] = {"not-an-email",        "missing@domain",
+                                  "two@@example.com",    "spaces in@example.com",
+                                  "@example.com",        "trailing.dot@example.com.",
                                   "a@-bad-.example.com", ""};
   mode_t old = ::umask(077);
   std::ofstream out(path, std::ios::trunc);
@@ -49,14 +50,16 @@ void write_sample_corpus(const fs::path& path, std::size_t rows, std::uint64_t s
     } else if (r < 0.09 && !seen.empty()) {
       email = seen[rng() % seen.size()];
       // The same person, typed differently: the key folds case and trims whitespace.
-      if (rng() % 2) for (auto& c : email) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (rng() % 2)
+        for (auto& c : email) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       if (rng() % 3 == 0) email = "  " + email + " ";
     } else {
       email = std::string(first[rng() % std::size(first)]) + "." + std::to_string(i) + "@" +
               domains[rng() % std::size(domains)];
       seen.push_back(email);
     }
-    out << '"' << email << "\"," << "user" << i << ",dept" << (i % 17) << "\n";
+    out << '"' << email << "\","
+        << "user" << i << ",dept" << (i % 17) << "\n";
   }
 }
 
@@ -69,8 +72,10 @@ int cmd_demo(const args_t& args) {
                 "chime-onboard demo --rows 100000");
   auto& input = p.add_value("input", "FILE", "use this corpus instead of a generated one");
   auto& rows = p.add_value("rows", "N", "rows in the generated corpus", "100000");
-  auto& dir = p.add_value("dir", "DIR", "where the corpus, journal and report go", "chime-onboard-demo");
-  auto& limit = p.add_value("service-rate", "R", "the emulator's hidden limit, requests/s per account", "50");
+  auto& dir =
+      p.add_value("dir", "DIR", "where the corpus, journal and report go", "chime-onboard-demo");
+  auto& limit =
+      p.add_value("service-rate", "R", "the emulator's hidden limit, requests/s per account", "50");
   auto& latency = p.add_value("latency-ms", "MS", "the emulator's mean latency", "20");
   auto& faults = p.add_flag("no-faults", "no 503s, drops or failed invites");
   auto& resume = p.add_flag("resume", "keep the journal of an interrupted demo and resume it");
@@ -91,7 +96,8 @@ int cmd_demo(const args_t& args) {
   std::error_code ec;
   fs::create_directories(d, ec);
   if (ec) {
-    std::cerr << "chime-onboard demo: cannot create '" << d.string() << "': " << ec.message() << "\n";
+    std::cerr << "chime-onboard demo: cannot create '" << d.string() << "': " << ec.message()
+              << "\n";
     return exit_usage;
   }
   fs::permissions(d, fs::perms::owner_all, ec);
@@ -157,8 +163,8 @@ int cmd_demo(const args_t& args) {
   auto st = srv.stats();
   srv.stop();
   std::cerr << "\ndemo: the emulator applied " << st.invites_applied << " invitations ("
-            << st.duplicates_applied << " twice), answered " << st.throttled << " requests with 429, "
-            << st.dropped << " connections dropped on purpose\n"
+            << st.duplicates_applied << " twice), answered " << st.throttled
+            << " requests with 429, " << st.dropped << " connections dropped on purpose\n"
             << "demo: files in " << d.string() << ": report.csv (per address), rejects.csv "
             << "(refused input lines), demo.journal (resume state), emulator-ledger.tsv\n"
             << "demo: next: chime-onboard status --journal " << journal.string() << "\n"

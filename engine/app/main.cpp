@@ -24,10 +24,13 @@ struct command {
 const command commands[] = {
     // BEGIN COMMANDS (one line each; keep this marker)
     {"demo", "run everything against the built-in emulator (start here)", onboard::cmd_demo},
-    {"invite", "invite every address of the inputs (InviteUsers, 50 a request)", onboard::cmd_invite},
+    {"invite", "invite every address of the inputs (InviteUsers, 50 a request)",
+     onboard::cmd_invite},
     {"create-users", "create one user per input row (CreateUser)", onboard::cmd_create_users},
-    {"sign", "sign a raw HTTP request with SigV4 and print any stage (debugging)", onboard::cmd_sign},
-    {"emulator", "run the local Chime emulator (TLS, SigV4, throttling, faults)", onboard::emulator::cmd_emulator},
+    {"sign", "sign a raw HTTP request with SigV4 and print any stage (debugging)",
+     onboard::cmd_sign},
+    {"emulator", "run the local Chime emulator (TLS, SigV4, throttling, faults)",
+     onboard::emulator::cmd_emulator},
     {"status", "summarise a run from its journal", onboard::cmd_status},
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
     {"plan", "read the inputs and show what a run would do (no network)", onboard::cmd_plan},

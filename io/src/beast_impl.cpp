@@ -1,2 +1,3 @@
-// The one translation unit holding Beast's compiled implementation (BOOST_BEAST_SEPARATE_COMPILATION).
+// The one translation unit holding Beast's compiled implementation
+// (BOOST_BEAST_SEPARATE_COMPILATION).
 #include <boost/beast/src.hpp>

@@ -1,7 +1,7 @@
 #include "onboard/io/connection_pool.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (its operator new/delete
-// pair is matched; GCC bug 109224). Silenced here rather than in the build for everyone.
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (its operator
+// new/delete pair is matched; GCC bug 109224). Silenced here rather than in the build for everyone.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif

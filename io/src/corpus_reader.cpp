@@ -19,7 +19,8 @@ namespace onboard::io {
 namespace {
 
 constexpr std::size_t gz_input_size = 1024 * 1024;
-constexpr std::size_t raw_prefix = 300;  // bytes of a too-long record kept (reports show 256 + "...")
+constexpr std::size_t raw_prefix =
+    300;  // bytes of a too-long record kept (reports show 256 + "...")
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
@@ -49,8 +50,9 @@ enum class csv_parse { ok, need_more, bad };
 // parse_csv_record: parses the RFC 4180 record starting at p. On ok, *next is just past its
 // newline (or e at end of input) and *lines the physical lines it spans. need_more means the
 // buffer ends inside the record and more input exists (or may exist).
-csv_parse parse_csv_record(const char* p, const char* e, bool at_eof, std::vector<field_span>& fields,
-                           const char** next, std::uint64_t* lines, const char** why) {
+csv_parse parse_csv_record(const char* p, const char* e, bool at_eof,
+                           std::vector<field_span>& fields, const char** next, std::uint64_t* lines,
+                           const char** why) {
   fields.clear();
   *lines = 1;
   const char* q = p;
@@ -145,7 +147,8 @@ std::string_view strip_neutraliser(std::string_view cell) {
 
 std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -207,12 +210,16 @@ bool valid_utf8(std::string_view s) noexcept {
       n = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
       n = 3;
-      if (c == 0xE0) lo = 0xA0;       // overlong
-      else if (c == 0xED) hi = 0x9F;  // surrogates
+      if (c == 0xE0)
+        lo = 0xA0;  // overlong
+      else if (c == 0xED)
+        hi = 0x9F;  // surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
       n = 4;
-      if (c == 0xF0) lo = 0x90;       // overlong
-      else if (c == 0xF4) hi = 0x8F;  // > U+10FFFF
+      if (c == 0xF0)
+        lo = 0x90;  // overlong
+      else if (c == 0xF4)
+        hi = 0x8F;  // > U+10FFFF
     } else {
       return false;
     }
@@ -287,7 +294,9 @@ struct corpus_reader::impl {
     };
     static constexpr format formats[] = {
         {"BZh", "bzip2", "bzip2 -dc"},
-        {"\xFD" "7zXZ", "xz", "xz -dc"},
+        {"\xFD"
+         "7zXZ",
+         "xz", "xz -dc"},
         {"\x28\xB5\x2F\xFD", "zstd", "zstd -dc"},
         {"PK\x03\x04", "zip", "unzip -p"},
         {"7z\xBC\xAF\x27\x1C", "7-Zip", "7z x -so"},
@@ -495,10 +504,14 @@ struct corpus_reader::impl {
         if (!header_columns_.empty()) header_columns_ += ", ";
         header_columns_ += std::string(trim_blanks(raw)).substr(0, 64);
         int idx = static_cast<int>(k);
-        if (n == want && email < 0) email = idx;
-        else if (n == "usertype" && type < 0) type = idx;
-        else if (n == "username" && user < 0) user = idx;
-        else if (n == "accountid" && acct < 0) acct = idx;
+        if (n == want && email < 0)
+          email = idx;
+        else if (n == "usertype" && type < 0)
+          type = idx;
+        else if (n == "username" && user < 0)
+          user = idx;
+        else if (n == "accountid" && acct < 0)
+          acct = idx;
       }
       if (email < 0) return;
       fmt = corpus_format::csv;

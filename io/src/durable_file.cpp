@@ -16,8 +16,7 @@ namespace {
 constexpr std::size_t buffer_capacity = 256 * 1024;
 
 [[noreturn]] void throw_errno(int err, std::string_view what, const fs::path& path) {
-  throw std::system_error(err, std::generic_category(),
-                          std::string(what) + " " + path.string());
+  throw std::system_error(err, std::generic_category(), std::string(what) + " " + path.string());
 }
 
 fs::path parent_or_dot(const fs::path& p) {
@@ -33,7 +32,8 @@ void sync_directory(const fs::path& dir) {
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  // Some file systems (and tmpfs in old kernels) refuse fsync on directories: nothing to make durable.
+  // Some file systems (and tmpfs in old kernels) refuse fsync on directories: nothing to make
+  // durable.
   if (rc != 0 && err != EINVAL && err != EROFS) throw_errno(err, "fsync directory", dir);
 }
 
@@ -59,11 +59,8 @@ durable_file durable_file::open(const fs::path& path) {
 }
 
 durable_file::durable_file(durable_file&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
-      created_(o.created_),
-      size_on_open_(o.size_on_open_),
-      path_(std::move(o.path_)),
-      buffer_(std::move(o.buffer_)) {}
+    : fd_(std::exchange(o.fd_, -1)), created_(o.created_), size_on_open_(o.size_on_open_),
+      path_(std::move(o.path_)), buffer_(std::move(o.buffer_)) {}
 
 durable_file& durable_file::operator=(durable_file&& o) noexcept {
   if (this != &o) {

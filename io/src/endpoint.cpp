@@ -90,7 +90,8 @@ endpoint_result try_parse_endpoint(std::string_view url, const endpoint_options&
   bool has_port = false;
   if (authority.front() == '[') {
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) return fail(url, "unterminated IPv6 literal (missing ']')");
+    if (close == std::string_view::npos)
+      return fail(url, "unterminated IPv6 literal (missing ']')");
     const std::string_view literal = authority.substr(1, close - 1);
     boost::system::error_code ec;
     const auto addr = net::ip::make_address_v6(std::string(literal), ec);

@@ -1,7 +1,7 @@
 #include "onboard/io/https_connection.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (its operator new/delete
-// pair is matched; GCC bug 109224). Silenced here rather than in the build for everyone.
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (its operator
+// new/delete pair is matched; GCC bug 109224). Silenced here rather than in the build for everyone.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
@@ -85,12 +85,8 @@ connection_stats& connection_stats::operator+=(const connection_stats& o) {
 
 https_connection::https_connection(executor_type ex, endpoint ep, ssl::context& ctx,
                                    connection_options opts)
-    : executor_(std::move(ex)),
-      endpoint_(std::move(ep)),
-      ctx_(ctx),
-      opts_(opts),
-      backoff_timer_(executor_),
-      backoff_(opts.backoff) {
+    : executor_(std::move(ex)), endpoint_(std::move(ep)), ctx_(ctx), opts_(opts),
+      backoff_timer_(executor_), backoff_(opts.backoff) {
   if (endpoint_.scheme != "https") {
     throw std::invalid_argument("https_connection: endpoint '" + endpoint_.url() +
                                 "' is not https; the client only speaks TLS");
@@ -177,13 +173,15 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
     addresses.emplace_back(net::ip::make_address(endpoint_.host), endpoint_.port);
   } else {
     resolver_.emplace(executor_);
-    auto [ec, results] =
-        co_await resolver_->async_resolve(endpoint_.host, std::to_string(endpoint_.port), use_tuple);
+    auto [ec, results] = co_await resolver_->async_resolve(
+        endpoint_.host, std::to_string(endpoint_.port), use_tuple);
     resolver_.reset();
     if (ec == net::error::operation_aborted) {
       co_return fail(kind::cancelled, ec, "cancelled while resolving " + endpoint_.host);
     }
-    if (ec) co_return fail(kind::connect_failed, ec, "cannot resolve " + endpoint_.host + ": " + ec.message());
+    if (ec)
+      co_return fail(kind::connect_failed, ec,
+                     "cannot resolve " + endpoint_.host + ": " + ec.message());
     for (const auto& r : results) addresses.push_back(r.endpoint());
   }
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -203,8 +201,10 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
       co_return fail(kind::timeout_before_send, ec,
                      "connecting to " + where + " timed out after " + ms(opts_.connect_timeout));
     }
-    if (ec == net::error::operation_aborted) co_return fail(kind::cancelled, ec, "cancelled while connecting to " + where);
-    if (ec) co_return fail(kind::connect_failed, ec, "cannot connect to " + where + ": " + ec.message());
+    if (ec == net::error::operation_aborted)
+      co_return fail(kind::cancelled, ec, "cancelled while connecting to " + where);
+    if (ec)
+      co_return fail(kind::connect_failed, ec, "cannot connect to " + where + ": " + ec.message());
   }
   {
     error_code ignored;  // small signed requests: do not let Nagle hold back the last segment
@@ -219,10 +219,12 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
   {
     auto [ec] = co_await stream_->async_handshake(ssl::stream_base::client, use_tuple);
     if (ec == beast::error::timeout) {
-      co_return fail(kind::timeout_before_send, ec,
-                     "TLS handshake with " + where + " timed out after " + ms(opts_.handshake_timeout));
+      co_return fail(
+          kind::timeout_before_send, ec,
+          "TLS handshake with " + where + " timed out after " + ms(opts_.handshake_timeout));
     }
-    if (ec == net::error::operation_aborted) co_return fail(kind::cancelled, ec, "cancelled during the TLS handshake with " + where);
+    if (ec == net::error::operation_aborted)
+      co_return fail(kind::cancelled, ec, "cancelled during the TLS handshake with " + where);
     if (ec) {
       auto message = describe_tls_error(ec, stream_->native_handle(), endpoint_);
       session_cache_.clear();  // do not offer a session the server may have choked on
@@ -232,7 +234,8 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
   tcp_layer.expires_never();
 
   SSL* ssl_handle = stream_->native_handle();
-  if (SSL_session_reused(ssl_handle) == 1) stats_.handshakes_resumed.fetch_add(1, std::memory_order_relaxed);
+  if (SSL_session_reused(ssl_handle) == 1)
+    stats_.handshakes_resumed.fetch_add(1, std::memory_order_relaxed);
   session_cache_.store(ssl_handle);
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
   if (ever_connected_) stats_.reconnects.fetch_add(1, std::memory_order_relaxed);
@@ -301,8 +304,8 @@ net::awaitable<request_result> https_connection::async_request(http_request req)
       e.message = "cancelled while reading the response from " + where;
     } else if (is_connection_end(rec)) {
       e.kind = kind::reset_after_send;
-      e.message = "connection to " + where + " ended before a complete response (" +
-                  rec.message() + ")" + got + (e.stale_keepalive() ? " on a reused keep-alive connection" : "");
+      e.message = "connection to " + where + " ended before a complete response (" + rec.message() +
+                  ")" + got + (e.stale_keepalive() ? " on a reused keep-alive connection" : "");
     } else {
       // Parse errors, limits (body_limit, header_limit, buffer_overflow), TLS record garbage.
       e.kind = kind::bad_response;

@@ -33,7 +33,8 @@ bool transport_error::in_doubt() const {
 bool transport_error::certificate_refused() const {
   return kind == transport_error_kind::tls_failed &&
          code.category() == boost::asio::error::get_ssl_category() &&
-         ERR_GET_REASON(static_cast<unsigned long>(code.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+         ERR_GET_REASON(static_cast<unsigned long>(code.value())) ==
+             SSL_R_CERTIFICATE_VERIFY_FAILED;
 }
 
 }  // namespace onboard::io

@@ -139,8 +139,10 @@ void append_canonical_path(std::string& out, std::string_view path, bool normali
   }
   thread_local std::string normalized;
   normalized.clear();
-  if (normalize) append_normalized_path(normalized, path);
-  else normalized.assign(path);
+  if (normalize)
+    append_normalized_path(normalized, path);
+  else
+    normalized.assign(path);
   append_uri_encode(out, normalized, true);
 }
 
@@ -266,9 +268,8 @@ void format_amz_date(clock::time_point t, char (&out)[16]) {
   out[15] = 'Z';
 }
 
-void append_authorization(std::string& out, std::string_view access_key_id,
-                          std::string_view scope, std::string_view signed_headers,
-                          std::string_view signature) {
+void append_authorization(std::string& out, std::string_view access_key_id, std::string_view scope,
+                          std::string_view signed_headers, std::string_view signature) {
   out.append(algorithm);
   out.append(" Credential=");
   out.append(access_key_id);

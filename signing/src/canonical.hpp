@@ -69,9 +69,8 @@ void append_string_to_sign(std::string& out, std::string_view amz_date, std::str
 void format_amz_date(clock::time_point t, char (&out)[16]);
 
 // append_authorization: stage 4.
-void append_authorization(std::string& out, std::string_view access_key_id,
-                          std::string_view scope, std::string_view signed_headers,
-                          std::string_view signature);
+void append_authorization(std::string& out, std::string_view access_key_id, std::string_view scope,
+                          std::string_view signed_headers, std::string_view signature);
 
 // derive_key_bytes: the HMAC chain into `out`, wiping the intermediate keys.
 void derive_key_bytes(std::string_view secret, std::string_view yyyymmdd, std::string_view region,

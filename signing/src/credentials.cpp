@@ -76,7 +76,8 @@ struct ini_file {
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -344,8 +345,8 @@ resolve_result credential_process(const std::string& command, const std::string&
       expiration = *at >= latest ? system_clock::time_point::max()
                                  : time_point_cast<system_clock::duration>(*at);
     }
-    result = found(*akid, *secret, token.value_or(""), "profile " + profile +
-                                                          " credential_process (" + path + ")");
+    result = found(*akid, *secret, token.value_or(""),
+                   "profile " + profile + " credential_process (" + path + ")");
     result.value->expiration = expiration;
     detail::wipe(secret->data(), secret->size());
     if (token) detail::wipe(token->data(), token->size());

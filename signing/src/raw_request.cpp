@@ -78,8 +78,7 @@ raw_request_result parse_raw_request(std::string_view text) {
       break;
     }
     if (is_blank(line.front())) {
-      if (req.headers.empty())
-        return fail(line_no, "continuation line before any header");
+      if (req.headers.empty()) return fail(line_no, "continuation line before any header");
       std::string_view more = trim(line);
       if (!more.empty()) {
         std::string& v = req.headers.back().value;
@@ -89,8 +88,7 @@ raw_request_result parse_raw_request(std::string_view text) {
       continue;
     }
     std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos)
-      return fail(line_no, "header line has no ':'");
+    if (colon == std::string_view::npos) return fail(line_no, "header line has no ':'");
     std::string_view name = line.substr(0, colon);
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
       return fail(line_no, "bad header name '" + std::string(name) + "'");

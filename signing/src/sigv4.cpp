@@ -51,8 +51,7 @@ bool replaced_by(std::string_view name, std::span<const header_view> added) {
 // run_pipeline: stages 1 to 4 for `req` plus the `added` headers, into the thread's buffers.
 stage_buffers& run_pipeline(const request_view& req, std::span<const header_view> added,
                             const signing_params& p, std::string_view amz,
-                            std::string_view payload_hash,
-                            const std::array<std::uint8_t, 32>& key,
+                            std::string_view payload_hash, const std::array<std::uint8_t, 32>& key,
                             std::string_view access_key_id) {
   stage_buffers& b = thread_buffers();
   b.headers.clear();
@@ -100,7 +99,8 @@ std::size_t added_headers_for(std::string_view amz, const credentials& creds,
                               std::array<header_view, 3>& out) {
   std::size_t n = 0;
   out[n++] = {"X-Amz-Date", amz};
-  if (!creds.session_token.empty()) out[n++] = {"X-Amz-Security-Token", creds.session_token.reveal()};
+  if (!creds.session_token.empty())
+    out[n++] = {"X-Amz-Security-Token", creds.session_token.reveal()};
   if (p.add_content_sha256) out[n++] = {"x-amz-content-sha256", payload_hash};
   return n;
 }
@@ -166,8 +166,7 @@ std::optional<clock::time_point> parse_amz_date(std::string_view s) {
     }
     return v;
   };
-  int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(9, 2), mi = num(11, 2),
-      se = num(13, 2);
+  int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(9, 2), mi = num(11, 2), se = num(13, 2);
   // Years outside 1700..2200 would overflow clock::duration (nanoseconds: 1678..2262).
   if (y < 1700 || y > 2200 || mo < 0 || d < 0 || h < 0 || mi < 0 || se < 0 || h > 23 || mi > 59 ||
       se > 60)
@@ -250,7 +249,8 @@ std::vector<header> signer::sign(const request_view& req, clock::time_point now)
   {
     std::lock_guard lock(mu_);
     if (cached_date_ != scope_date(amz)) {
-      cached_key_ = derive_signing_key(creds_.secret_access_key, scope_date(amz), region_, service_);
+      cached_key_ =
+          derive_signing_key(creds_.secret_access_key, scope_date(amz), region_, service_);
       cached_date_.assign(scope_date(amz));
     }
     key = cached_key_.bytes();

@@ -93,7 +93,8 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
   std::string_view alg = value.substr(0, sp);
   if (alg != detail::algorithm)
     return fail("algorithm '" + printable(alg) + "' is not " + std::string(detail::algorithm));
-  if (sp == std::string_view::npos) return fail("Authorization has no Credential, SignedHeaders, Signature");
+  if (sp == std::string_view::npos)
+    return fail("Authorization has no Credential, SignedHeaders, Signature");
   std::string_view rest = value.substr(sp + 1);
 
   std::optional<std::string_view> credential, signed_headers, signature;
@@ -162,9 +163,7 @@ std::optional<parsed_authorization> parse_authorization(std::string_view value, 
 
 verifier::verifier(std::vector<credentials> accepted, std::string region, std::string service,
                    std::chrono::seconds max_skew)
-    : accepted_(std::move(accepted)),
-      region_(std::move(region)),
-      service_(std::move(service)),
+    : accepted_(std::move(accepted)), region_(std::move(region)), service_(std::move(service)),
       max_skew_(max_skew) {}
 
 verify_result verifier::verify(const request_view& req, clock::time_point now) const {
@@ -213,16 +212,15 @@ verify_result verifier::verify(const request_view& req, clock::time_point now) c
                                                        " does not match the request date " +
                                                        std::string(amz));
   if (pa->region != region_)
-    return fail(verify_error::wrong_region, "credential scope region '" + printable(pa->region) +
-                                                "' is not '" + region_ + "'");
+    return fail(verify_error::wrong_region,
+                "credential scope region '" + printable(pa->region) + "' is not '" + region_ + "'");
   if (pa->service != service_)
-    return fail(verify_error::wrong_service, "credential scope service '" +
-                                                 printable(pa->service) + "' is not '" +
-                                                 service_ + "'");
+    return fail(verify_error::wrong_service, "credential scope service '" + printable(pa->service) +
+                                                 "' is not '" + service_ + "'");
   if (pa->terminator != "aws4_request")
-    return fail(verify_error::bad_scope_terminator,
-                "credential scope ends in '" + printable(pa->terminator) +
-                    "' instead of aws4_request");
+    return fail(
+        verify_error::bad_scope_terminator,
+        "credential scope ends in '" + printable(pa->terminator) + "' instead of aws4_request");
 
   auto cred = std::find_if(accepted_.begin(), accepted_.end(), [&](const credentials& c) {
     return c.access_key_id == pa->access_key_id;
@@ -235,8 +233,7 @@ verify_result verifier::verify(const request_view& req, clock::time_point now) c
   if (skew > max_skew_)
     return fail(verify_error::request_expired,
                 "request time " + std::string(amz) + " is more than " +
-                    std::to_string(max_skew_.count()) + " s from the server time " +
-                    amz_date(now));
+                    std::to_string(max_skew_.count()) + " s from the server time " + amz_date(now));
 
   if (std::find(pa->signed_headers.begin(), pa->signed_headers.end(), "host") ==
       pa->signed_headers.end())
@@ -326,8 +323,8 @@ verify_result verifier::verify(const request_view& req, clock::time_point now) c
     if (hit == key_cache_.end()) {
       // Bounded: a few dates per key are live at once; clearing wipes the old keys.
       if (key_cache_.size() >= 256) key_cache_.clear();
-      key_cache_.emplace_back(cache_key, derive_signing_key(cred->secret_access_key, pa->date,
-                                                            region_, service_));
+      key_cache_.emplace_back(
+          cache_key, derive_signing_key(cred->secret_access_key, pa->date, region_, service_));
       hit = key_cache_.end() - 1;
     }
     key = hit->second.bytes();

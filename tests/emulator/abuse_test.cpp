@@ -27,10 +27,13 @@ class abuse : public ::testing::Test {
     srv_ = std::make_unique<server>(std::move(o));
     srv_->start();
   }
-  test_client client(bool handshake = true) { return test_client(srv_->port(), srv_->ca_pem(), handshake); }
+  test_client client(bool handshake = true) {
+    return test_client(srv_->port(), srv_->ca_pem(), handshake);
+  }
 
   // closes_within: the server ends the connection, and does so in (lo, hi).
-  static void expect_closed_within(test_client& c, std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+  static void expect_closed_within(test_client& c, std::chrono::milliseconds lo,
+                                   std::chrono::milliseconds hi) {
     auto t0 = std::chrono::steady_clock::now();
     EXPECT_TRUE(c.closed_by_peer());
     auto dt = std::chrono::steady_clock::now() - t0;
@@ -58,8 +61,9 @@ TEST_F(abuse, slow_headers_time_out) {
 
 TEST_F(abuse, half_sent_body_times_out_and_is_not_applied) {
   auto c = client();
-  c.write_raw("POST /accounts/a/users?operation=add HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"UserEmailList\"");
+  c.write_raw(
+      "POST /accounts/a/users?operation=add HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"UserEmailList\"");
   expect_closed_within(c, 200ms, 5s);
   EXPECT_EQ(srv_->stats().invites_applied, 0u);
 }
@@ -92,8 +96,9 @@ TEST_F(abuse, oversized_header_is_refused_with_431) {
 
 TEST_F(abuse, oversized_body_is_refused_with_413) {
   auto c = client();
-  c.write_raw("POST /accounts/a/users?operation=add HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              "Content-Length: 2000000\r\n\r\n");
+  c.write_raw(
+      "POST /accounts/a/users?operation=add HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: 2000000\r\n\r\n");
   auto r = c.read_reply();
   ASSERT_TRUE(r.has_value()) << c.last_error.message();
   EXPECT_EQ(r->status, 413u);
@@ -102,8 +107,9 @@ TEST_F(abuse, oversized_body_is_refused_with_413) {
 }
 
 TEST_F(abuse, malformed_http_is_400_and_closed) {
-  for (std::string junk : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "GET /a HTTP/1.1\r\nBad Header\r\n\r\n",
-                           "POST /a HTTP/1.1\r\nContent-Length: xyz\r\n\r\n"}) {
+  for (std::string junk :
+       {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "GET /a HTTP/1.1\r\nBad Header\r\n\r\n",
+        "POST /a HTTP/1.1\r\nContent-Length: xyz\r\n\r\n"}) {
     auto c = client();
     c.write_raw(junk);
     auto r = c.read_reply();
@@ -144,7 +150,8 @@ TEST(abuse_load, thousand_concurrent_connections_do_not_crash_it) {
   std::vector<std::unique_ptr<ssl::stream<tcp::socket>>> streams;
   for (int i = 0; i < n; ++i) {
     auto s = std::make_unique<ssl::stream<tcp::socket>>(ioc, ctx);
-    beast::get_lowest_layer(*s).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), srv.port()));
+    beast::get_lowest_layer(*s).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), srv.port()));
     streams.push_back(std::move(s));
   }
   // All connected (the server holds 1,000 sockets); now handshake and request on each.
@@ -152,7 +159,8 @@ TEST(abuse_load, thousand_concurrent_connections_do_not_crash_it) {
     auto* s = sp.get();
     s->async_handshake(ssl::stream_base::client, [s, &ok, &srv](beast::error_code ec) {
       if (ec) return;
-      auto req = std::make_shared<http::request<http::string_body>>(http::verb::get, "/_emulator/stats", 11);
+      auto req = std::make_shared<http::request<http::string_body>>(http::verb::get,
+                                                                    "/_emulator/stats", 11);
       req->set(http::field::host, "127.0.0.1:" + std::to_string(srv.port()));
       http::async_write(*s, *req, [s, req, &ok](beast::error_code wec, std::size_t) {
         if (wec) return;
@@ -171,7 +179,9 @@ TEST(abuse_load, thousand_concurrent_connections_do_not_crash_it) {
   EXPECT_GE(st.connections_active, static_cast<std::uint64_t>(n) - 5);
   // A signed API call still works while they are all open.
   test_client c(srv.port(), srv.ca_pem());
-  EXPECT_EQ(c.call("POST", "/accounts/a/users?operation=add", invite_body({"z@example.com"})).status, 201u);
+  EXPECT_EQ(
+      c.call("POST", "/accounts/a/users?operation=add", invite_body({"z@example.com"})).status,
+      201u);
   streams.clear();
   srv.stop();
 }

@@ -244,9 +244,10 @@ TEST(answer_modes, fail_domain_gives_a_persistent_500_to_any_batch_naming_it) {
   EXPECT_EQ(c.call("POST", invite_path, invite_body({batch[4], batch[6], batch[7]})).status, 201u);
   EXPECT_EQ(c.call("POST", invite_path, invite_body({batch[5]})).status, 500u);
   // A subdomain is not the domain; an address merely mentioning it is not in it either.
-  EXPECT_EQ(c.call("POST", invite_path,
-                   invite_body({"x@sub.fail.example", "fail.example@ok.example"})).status,
-            201u);
+  EXPECT_EQ(
+      c.call("POST", invite_path, invite_body({"x@sub.fail.example", "fail.example@ok.example"}))
+          .status,
+      201u);
   // CreateUser is not InviteUsers.
   EXPECT_EQ(c.call("POST", create_path, R"({"Email":"c@fail.example"})").status, 201u);
   auto lines = f.stopped_ledger();
@@ -300,10 +301,10 @@ TEST(answer_modes, defaults_show_primary_email_for_pending_users) {
 }
 
 TEST(answer_modes_process, flags_reach_the_server_and_bad_values_name_the_flag) {
-  tk::emulator_process emu({"--accounts", "acct-1", "--list-users-fault", "302", "--invite-fault",
-                            "omit_last", "--fail-domain", "Fail.Example",
-                            "--pending-without-email"},
-                           tk::emulator_process::with_ledger());
+  tk::emulator_process emu(
+      {"--accounts", "acct-1", "--list-users-fault", "302", "--invite-fault", "omit_last",
+       "--fail-domain", "Fail.Example", "--pending-without-email"},
+      tk::emulator_process::with_ledger());
   {
     test_client c(static_cast<std::uint16_t>(emu.port()), tk::read_file(emu.ca_path()));
     auto r = c.call("POST", invite_path, invite_body({"a@example.com", "b@example.com"}));

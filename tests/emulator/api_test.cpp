@@ -27,7 +27,8 @@ const std::string list_path = "/accounts/acct-1/users";
 
 TEST_F(api, invite_users_returns_201_with_one_invite_per_address) {
   auto c = client();
-  auto r = c.call("POST", invite_path, invite_body({"a@example.com", "B@Example.org"}, "SharedDevice"));
+  auto r =
+      c.call("POST", invite_path, invite_body({"a@example.com", "B@Example.org"}, "SharedDevice"));
   ASSERT_EQ(r.status, 201u) << r.body;
   EXPECT_FALSE(r.header("x-amzn-requestid").empty());
   EXPECT_EQ(r.header("content-type"), "application/json");
@@ -75,7 +76,8 @@ TEST_F(api, validation_rules_give_400_bad_request_naming_the_field) {
       {invite_body({"a@.com"}), "'userEmailList.1.member'"},
       {invite_body({"a\n@example.com"}), "userEmailList.1.member"},
       {invite_body({"a@example.com"}, "Admin"),
-       "Value 'Admin' at 'userType' failed to satisfy constraint: Member must satisfy enum value set"},
+       "Value 'Admin' at 'userType' failed to satisfy constraint: Member must satisfy enum value "
+       "set"},
   };
   for (const auto& bc : cases) {
     auto r = c.call("POST", invite_path, bc.body);
@@ -92,7 +94,9 @@ TEST_F(api, validation_rules_give_400_bad_request_naming_the_field) {
   EXPECT_EQ(srv_->stats().invites_applied, 0u);
   // 50 is fine, odd but valid addresses too.
   EXPECT_EQ(c.call("POST", invite_path, invite_body(numbered_emails(50))).status, 201u);
-  EXPECT_EQ(c.call("POST", invite_path, invite_body({"a@b@c.d", "\"q\"@x.y.z", "u+tag@ex.co"})).status, 201u);
+  EXPECT_EQ(
+      c.call("POST", invite_path, invite_body({"a@b@c.d", "\"q\"@x.y.z", "u+tag@ex.co"})).status,
+      201u);
 }
 
 TEST_F(api, create_user_returns_the_user_and_409_on_existing_address) {
@@ -121,7 +125,8 @@ TEST_F(api, create_user_returns_the_user_and_409_on_existing_address) {
   EXPECT_EQ(c.call("POST", create_path, R"({"Email":"bob@example.com"})").status, 409u);
 
   EXPECT_EQ(c.call("POST", create_path, R"({"Email":"nope"})").status, 400u);
-  EXPECT_EQ(c.call("POST", create_path, R"({"Email":"c@example.com","UserType":"x"})").status, 400u);
+  EXPECT_EQ(c.call("POST", create_path, R"({"Email":"c@example.com","UserType":"x"})").status,
+            400u);
   EXPECT_EQ(c.call("POST", create_path, "").status, 400u);  // Email needed to key the user
   EXPECT_EQ(srv_->stats().creates_applied, 1u);
 }
@@ -129,7 +134,9 @@ TEST_F(api, create_user_returns_the_user_and_409_on_existing_address) {
 TEST_F(api, list_users_shows_invited_and_created_users_paginated) {
   auto c = client();
   ASSERT_EQ(c.call("POST", invite_path, invite_body(numbered_emails(5))).status, 201u);
-  ASSERT_EQ(c.call("POST", create_path, R"({"Email":"dev@example.com","UserType":"SharedDevice"})").status, 201u);
+  ASSERT_EQ(c.call("POST", create_path, R"({"Email":"dev@example.com","UserType":"SharedDevice"})")
+                .status,
+            201u);
 
   auto all = c.call("GET", list_path);
   ASSERT_EQ(all.status, 200u) << all.body;
@@ -147,7 +154,8 @@ TEST_F(api, list_users_shows_invited_and_created_users_paginated) {
     auto r = c.call("GET", t);
     ASSERT_EQ(r.status, 200u) << r.body;
     auto jv = r.json();
-    for (const auto& u : jv.at("Users").as_array()) seen.emplace_back(u.at("PrimaryEmail").as_string());
+    for (const auto& u : jv.at("Users").as_array())
+      seen.emplace_back(u.at("PrimaryEmail").as_string());
     token = jv.as_object().contains("NextToken") ? std::string(jv.at("NextToken").as_string()) : "";
     ++pages;
   } while (!token.empty() && pages < 10);
@@ -157,8 +165,14 @@ TEST_F(api, list_users_shows_invited_and_created_users_paginated) {
   auto one = c.call("GET", list_path + "?user-email=USER3%40example.com");
   ASSERT_EQ(one.status, 200u);
   ASSERT_EQ(one.json().at("Users").as_array().size(), 1u);
-  EXPECT_EQ(one.json().at("Users").as_array()[0].at("PrimaryEmail").as_string(), "user3@example.com");
-  EXPECT_EQ(c.call("GET", list_path + "?user-email=zz%40example.com").json().at("Users").as_array().size(), 0u);
+  EXPECT_EQ(one.json().at("Users").as_array()[0].at("PrimaryEmail").as_string(),
+            "user3@example.com");
+  EXPECT_EQ(c.call("GET", list_path + "?user-email=zz%40example.com")
+                .json()
+                .at("Users")
+                .as_array()
+                .size(),
+            0u);
 
   auto devices = c.call("GET", list_path + "?user-type=SharedDevice");
   ASSERT_EQ(devices.json().at("Users").as_array().size(), 1u);
@@ -176,7 +190,8 @@ TEST_F(api, list_users_shows_invited_and_created_users_paginated) {
 TEST_F(api, duplicates_are_applied_and_counted) {
   auto c = client();
   ASSERT_EQ(c.call("POST", invite_path, invite_body({"d@example.com"})).status, 201u);
-  ASSERT_EQ(c.call("POST", invite_path, invite_body({"D@example.com", "e@example.com"})).status, 201u);
+  ASSERT_EQ(c.call("POST", invite_path, invite_body({"D@example.com", "e@example.com"})).status,
+            201u);
   auto s = srv_->stats();
   EXPECT_EQ(s.invites_applied, 3u);
   EXPECT_EQ(s.duplicates_applied, 1u);
@@ -185,8 +200,12 @@ TEST_F(api, duplicates_are_applied_and_counted) {
 TEST_F(api, unknown_routes_are_404_unknown_operation) {
   auto c = client();
   for (auto [m, t] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/"}, {"POST", "/accounts/acct-1/users?operation=delete"}, {"POST", "/accounts/acct-1/users"},
-           {"DELETE", "/accounts/acct-1/users"}, {"GET", "/accounts//users"}, {"GET", "/accounts/a/b/users"}}) {
+           {"GET", "/"},
+           {"POST", "/accounts/acct-1/users?operation=delete"},
+           {"POST", "/accounts/acct-1/users"},
+           {"DELETE", "/accounts/acct-1/users"},
+           {"GET", "/accounts//users"},
+           {"GET", "/accounts/a/b/users"}}) {
     auto r = c.call(m, t, "{}");
     EXPECT_EQ(r.status, 404u) << m << " " << t;
     EXPECT_EQ(r.error_type(), "UnknownOperationException");
@@ -210,7 +229,8 @@ TEST_F(api, stats_endpoint_serves_json_counters) {
 
 TEST_F(api, account_id_is_percent_decoded_and_signed_double_encoded) {
   auto c = client();
-  auto r = c.call("POST", "/accounts/acct%201%2Fx/users?operation=add", invite_body({"p@example.com"}));
+  auto r =
+      c.call("POST", "/accounts/acct%201%2Fx/users?operation=add", invite_body({"p@example.com"}));
   ASSERT_EQ(r.status, 201u) << r.body;
   auto l = c.call("GET", "/accounts/acct%201%2Fx/users");
   ASSERT_EQ(l.json().at("Users").as_array().size(), 1u);
@@ -234,30 +254,39 @@ TEST_F(api_accounts, unknown_account_is_404_not_found) {
   EXPECT_EQ(r.error_type(), "NotFoundException");
   EXPECT_EQ(r.json().at("Code").as_string(), "NotFound");
   EXPECT_NE(r.message().find("acct-9"), std::string::npos);
-  EXPECT_EQ(c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"a@example.com"})).status, 201u);
+  EXPECT_EQ(
+      c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"a@example.com"})).status,
+      201u);
 }
 
 TEST_F(api, auth_failures_map_to_401_and_403) {
   auto c = client();
   const std::string body = invite_body({"a@example.com"});
-  auto check = [&](const sign_options& so, unsigned status, const std::string& shape, const char* what) {
+  auto check = [&](const sign_options& so, unsigned status, const std::string& shape,
+                   const char* what) {
     auto r = c.call("POST", invite_path, body, so);
     EXPECT_EQ(r.status, status) << what << ": " << r.body;
     EXPECT_EQ(r.error_type(), shape) << what;
     EXPECT_FALSE(r.header("x-amzn-requestid").empty()) << what;
   };
   check(with([](sign_options& o) { o.sign = false; }), 403, "ForbiddenException", "unsigned");
-  check(with([](sign_options& o) { o.secret_key = "wrong"; }), 401, "UnauthorizedClientException", "wrong secret");
-  check(with([](sign_options& o) { o.access_key = "AKIDOTHER"; }), 401, "UnauthorizedClientException", "unknown key");
-  check(with([](sign_options& o) { o.at = signing::clock::now() - std::chrono::minutes(10); }), 401, "UnauthorizedClientException", "expired");
-  check(with([](sign_options& o) { o.region = "eu-west-1"; }), 401, "UnauthorizedClientException", "wrong region");
-  check(with([](sign_options& o) { o.service = "s3"; }), 403, "ForbiddenException", "wrong service");
-  check(with([](sign_options& o) { o.host = "evil.example.com"; }), 401, "UnauthorizedClientException", "host not what was signed");
+  check(with([](sign_options& o) { o.secret_key = "wrong"; }), 401, "UnauthorizedClientException",
+        "wrong secret");
+  check(with([](sign_options& o) { o.access_key = "AKIDOTHER"; }), 401,
+        "UnauthorizedClientException", "unknown key");
+  check(with([](sign_options& o) { o.at = signing::clock::now() - std::chrono::minutes(10); }), 401,
+        "UnauthorizedClientException", "expired");
+  check(with([](sign_options& o) { o.region = "eu-west-1"; }), 401, "UnauthorizedClientException",
+        "wrong region");
+  check(with([](sign_options& o) { o.service = "s3"; }), 403, "ForbiddenException",
+        "wrong service");
+  check(with([](sign_options& o) { o.host = "evil.example.com"; }), 401,
+        "UnauthorizedClientException", "host not what was signed");
   check(with([](sign_options& o) {
           o.sign = false;
           o.extra_headers = {{"Authorization", "AWS4-HMAC-SHA256 garbage"}};
-        }), 403,
-        "ForbiddenException", "malformed");
+        }),
+        403, "ForbiddenException", "malformed");
   EXPECT_EQ(srv_->stats().auth_failures, 8u);
   EXPECT_EQ(srv_->stats().invites_applied, 0u);
   EXPECT_EQ(c.call("POST", invite_path, body).status, 201u);
@@ -274,9 +303,14 @@ class api_session_token : public api {
 
 TEST_F(api_session_token, session_token_is_required_when_configured) {
   auto c = client();
-  EXPECT_EQ(c.call("GET", list_path, "", with([](sign_options& o) { o.session_token = "token-123"; })).status, 200u);
+  EXPECT_EQ(
+      c.call("GET", list_path, "", with([](sign_options& o) { o.session_token = "token-123"; }))
+          .status,
+      200u);
   EXPECT_EQ(c.call("GET", list_path).status, 401u);
-  EXPECT_EQ(c.call("GET", list_path, "", with([](sign_options& o) { o.session_token = "other"; })).status, 401u);
+  EXPECT_EQ(
+      c.call("GET", list_path, "", with([](sign_options& o) { o.session_token = "other"; })).status,
+      401u);
 }
 
 TEST(server_lifecycle, generated_certificate_and_url) {

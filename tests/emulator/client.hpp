@@ -93,8 +93,8 @@ class test_client {
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
 
   // call: one signed request; throws on transport failure (use try_call to observe drops).
-  http_reply call(const std::string& method, const std::string& target, const std::string& body = "",
-                  const sign_options& so = {}) {
+  http_reply call(const std::string& method, const std::string& target,
+                  const std::string& body = "", const sign_options& so = {}) {
     auto r = try_call(method, target, body, so);
     if (!r) throw std::runtime_error("no response: " + last_error.message());
     return *r;
@@ -117,7 +117,8 @@ class test_client {
       std::vector<signing::header_view> hv;
       for (const auto& f : req) hv.push_back({f.name_string(), f.value()});
       signing::request_view view{method, target, hv, body};
-      for (const auto& h : s.sign(view, so.at.value_or(signing::clock::now()))) req.set(h.name, h.value);
+      for (const auto& h : s.sign(view, so.at.value_or(signing::clock::now())))
+        req.set(h.name, h.value);
     }
     if (!so.host.empty()) req.set(http::field::host, so.host);
     http::write(*stream_, req, last_error);
@@ -162,7 +163,8 @@ class test_client {
 };
 
 // invite_body: {"UserEmailList":[...], "UserType": t}.
-inline std::string invite_body(const std::vector<std::string>& emails, const std::string& type = "") {
+inline std::string invite_body(const std::vector<std::string>& emails,
+                               const std::string& type = "") {
   json::object o;
   json::array a;
   for (const auto& e : emails) a.emplace_back(e);

@@ -32,9 +32,10 @@ class aws_cli : public ::testing::Test {
                      const std::string& secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY") {
     std::vector<std::string> argv = {aws, "chime"};
     argv.insert(argv.end(), args.begin(), args.end());
-    for (const std::string& a : {std::string("--endpoint-url"), emu.url(), std::string("--ca-bundle"),
-                                 emu.ca_path().string(), std::string("--region"), std::string("us-east-1"),
-                                 std::string("--output"), std::string("json")})
+    for (const std::string& a :
+         {std::string("--endpoint-url"), emu.url(), std::string("--ca-bundle"),
+          emu.ca_path().string(), std::string("--region"), std::string("us-east-1"),
+          std::string("--output"), std::string("json")})
       argv.push_back(a);
     tk::child_process::options o;
     o.env_set = {{"HOME", home_.path().string()},
@@ -44,14 +45,16 @@ class aws_cli : public ::testing::Test {
                  {"AWS_SECRET_ACCESS_KEY", secret},
                  {"AWS_MAX_ATTEMPTS", "1"},
                  {"AWS_PAGER", ""}};
-    o.env_unset = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE",
-                   "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"};
+    o.env_unset = {"AWS_PROFILE",     "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                   "AWS_CA_BUNDLE",   "AWS_DEFAULT_REGION",  "AWS_REGION",
+                   "AWS_ENDPOINT_URL"};
     return tk::run(argv, o, std::chrono::seconds(120));
   }
   tk::temp_dir home_;
 };
 
-void expect_error(const tk::run_result& r, const std::string& code, const std::string& needle = "") {
+void expect_error(const tk::run_result& r, const std::string& code,
+                  const std::string& needle = "") {
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.err.find("An error occurred (" + code + ")"), std::string::npos) << r.err;
   if (!needle.empty()) {
@@ -60,9 +63,10 @@ void expect_error(const tk::run_result& r, const std::string& code, const std::s
 }
 
 TEST_F(aws_cli, invite_create_list_and_modelled_errors) {
-  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "1"}, tk::emulator_process::with_ledger());
-  auto r = cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list", "alice@example.com",
-                     "bob@example.com", "--user-type", "PrivateUser"});
+  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "1"},
+                           tk::emulator_process::with_ledger());
+  auto r = cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list",
+                     "alice@example.com", "bob@example.com", "--user-type", "PrivateUser"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto inv = json::parse(r.out).at("Invites").as_array();
   ASSERT_EQ(inv.size(), 2u);
@@ -83,21 +87,27 @@ TEST_F(aws_cli, invite_create_list_and_modelled_errors) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).at("Users").as_array().size(), 1u);
 
-  expect_error(cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list", "ok@example.com", "notanemail"}),
+  expect_error(cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list",
+                         "ok@example.com", "notanemail"}),
                "BadRequestException", "userEmailList.2.member");
-  expect_error(cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list", "a@example.com",
-                         "--user-type", "Bogus"}),
+  expect_error(cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list",
+                         "a@example.com", "--user-type", "Bogus"}),
                "BadRequestException", "userType");
   expect_error(cli(emu, {"create-user", "--account-id", "acct-1", "--email", "carol@example.com"}),
                "ConflictException");
-  expect_error(cli(emu, {"invite-users", "--account-id", "nope", "--user-email-list", "a@example.com"}),
-               "NotFoundException");
-  auto wrong = cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list", "w@example.com"}, "wrong-secret");
+  expect_error(
+      cli(emu, {"invite-users", "--account-id", "nope", "--user-email-list", "a@example.com"}),
+      "NotFoundException");
+  auto wrong =
+      cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list", "w@example.com"},
+          "wrong-secret");
   expect_error(wrong, "UnauthorizedClientException", "signature");
 
   EXPECT_EQ(emu.stop(), 0);
   auto ledger = tk::read_file(emu.ledger_path());
-  EXPECT_EQ(ledger, "invite\tacct-1\talice@example.com\ninvite\tacct-1\tbob@example.com\ncreate\tacct-1\tcarol@example.com\n");
+  EXPECT_EQ(ledger,
+            "invite\tacct-1\talice@example.com\ninvite\tacct-1\tbob@example.com\ncreate\tacct-"
+            "1\tcarol@example.com\n");
 }
 
 TEST_F(aws_cli, throttling_and_service_faults_arrive_as_modelled_exceptions) {
@@ -105,8 +115,9 @@ TEST_F(aws_cli, throttling_and_service_faults_arrive_as_modelled_exceptions) {
   ASSERT_EQ(cli(throttled, {"list-users", "--account-id", "a"}).status, 0);
   expect_error(cli(throttled, {"list-users", "--account-id", "a"}), "ThrottledClientException");
   tk::emulator_process unavailable({"--p503", "1", "--seed", "1"});
-  expect_error(cli(unavailable, {"invite-users", "--account-id", "a", "--user-email-list", "a@example.com"}),
-               "ServiceUnavailableException");
+  expect_error(
+      cli(unavailable, {"invite-users", "--account-id", "a", "--user-email-list", "a@example.com"}),
+      "ServiceUnavailableException");
   EXPECT_EQ(unavailable.stat("invites_applied"), 0u);
 }
 
@@ -122,7 +133,8 @@ class boto3_peer : public ::testing::Test {
                  {"AWS_CONFIG_FILE", (home_ / "none").string()},
                  {"AWS_SHARED_CREDENTIALS_FILE", (home_ / "none").string()}};
     auto script = (tk::source_dir() / "tests/emulator/boto3_client.py").string();
-    auto r = tk::run({python, script, emu.url(), emu.ca_path().string()}, o, std::chrono::seconds(120));
+    auto r =
+        tk::run({python, script, emu.url(), emu.ca_path().string()}, o, std::chrono::seconds(120));
     EXPECT_EQ(r.status, 0) << r.err;
     return json::parse(r.out).as_array();
   }

@@ -29,14 +29,18 @@ TEST(faults, token_bucket_per_account_gives_429_with_retry_after) {
   fixture f(o);
   auto c = f.client();
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(c.call("POST", invite_path, invite_body({"t" + std::to_string(i) + "@example.com"})).status, 201u);
+    EXPECT_EQ(
+        c.call("POST", invite_path, invite_body({"t" + std::to_string(i) + "@example.com"})).status,
+        201u);
   auto r = c.call("POST", invite_path, invite_body({"t9@example.com"}));
   EXPECT_EQ(r.status, 429u);
   EXPECT_EQ(r.error_type(), "ThrottledClientException");
   EXPECT_EQ(r.json().at("Code").as_string(), "Throttled");
   EXPECT_EQ(r.header("retry-after"), "2");
   // Buckets are per account.
-  EXPECT_EQ(c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"t@example.com"})).status, 201u);
+  EXPECT_EQ(
+      c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"t@example.com"})).status,
+      201u);
   f.srv->stop();
   auto s = f.srv->stats();
   EXPECT_EQ(s.throttled, 1u);
@@ -48,7 +52,8 @@ TEST(faults, token_bucket_per_account_gives_429_with_retry_after) {
 TEST(faults, p503_and_p500_are_never_applied) {
   for (auto [p503, p500, status, shape] :
        std::vector<std::tuple<double, double, unsigned, std::string>>{
-           {1.0, 0.0, 503u, "ServiceUnavailableException"}, {0.0, 1.0, 500u, "ServiceFailureException"}}) {
+           {1.0, 0.0, 503u, "ServiceUnavailableException"},
+           {0.0, 1.0, 500u, "ServiceFailureException"}}) {
     server_options o;
     o.p503 = p503;
     o.p500 = p500;
@@ -60,7 +65,10 @@ TEST(faults, p503_and_p500_are_never_applied) {
     EXPECT_EQ(r.status, status);
     EXPECT_EQ(r.error_type(), shape);
     EXPECT_EQ(r.header("retry-after").empty(), status != 503u);
-    EXPECT_EQ(c.call("POST", "/accounts/acct-1/users?operation=create", R"({"Email":"b@example.com"})").status, status);
+    EXPECT_EQ(
+        c.call("POST", "/accounts/acct-1/users?operation=create", R"({"Email":"b@example.com"})")
+            .status,
+        status);
     f.srv->stop();
     EXPECT_EQ(f.srv->stats().invites_applied + f.srv->stats().creates_applied, 0u);
     EXPECT_TRUE(ledger_lines(f.dir / "ledger.tsv").empty());
@@ -73,7 +81,8 @@ std::vector<unsigned> statuses(server_options o, int n, server_stats* out = null
   auto c = f.client();
   std::vector<unsigned> v;
   for (int i = 0; i < n; ++i)
-    v.push_back(c.call("POST", invite_path, invite_body({"r" + std::to_string(i) + "@example.com"})).status);
+    v.push_back(c.call("POST", invite_path, invite_body({"r" + std::to_string(i) + "@example.com"}))
+                    .status);
   f.srv->stop();
   if (out) *out = f.srv->stats();
   EXPECT_EQ(ledger_lines(f.dir / "ledger.tsv").size(), f.srv->stats().invites_applied);
@@ -106,7 +115,9 @@ TEST(faults, p_drop_closes_without_answer_and_applies_about_half) {
   const int n = 40;
   for (int i = 0; i < n; ++i) {
     auto c = f.client();
-    auto r = c.try_call("POST", invite_path, invite_body({"d" + std::to_string(i) + "@example.com", "e" + std::to_string(i) + "@example.com"}));
+    auto r = c.try_call("POST", invite_path,
+                        invite_body({"d" + std::to_string(i) + "@example.com",
+                                     "e" + std::to_string(i) + "@example.com"}));
     EXPECT_FALSE(r.has_value()) << "connection " << i << " answered";
   }
   f.srv->stop();
@@ -167,22 +178,31 @@ TEST(faults, latency_is_an_async_wait_that_does_not_block_other_connections) {
   std::thread th([&] { EXPECT_EQ(c1.call("GET", "/accounts/acct-1/users").status, 200u); });
   EXPECT_EQ(c2.call("GET", "/accounts/acct-1/users").status, 200u);
   th.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_GE(ms, 200);
   EXPECT_LT(ms, 1100);  // two serialized waits would be 2 x [200, 600]; parallel is one
 }
 
 TEST(process, first_line_ca_ledger_stats_and_clean_sigterm) {
-  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "9"}, tk::emulator_process::with_ledger());
+  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "9"},
+                           tk::emulator_process::with_ledger());
   EXPECT_EQ(emu.url(), "https://127.0.0.1:" + std::to_string(emu.port()));
   auto ca = tk::read_file(emu.ca_path());
   ASSERT_NE(ca.find("BEGIN CERTIFICATE"), std::string::npos);
   {
     test_client c(static_cast<std::uint16_t>(emu.port()), ca);
-    ASSERT_EQ(c.call("POST", invite_path, invite_body({"a@example.com", "b@example.com"})).status, 201u);
+    ASSERT_EQ(c.call("POST", invite_path, invite_body({"a@example.com", "b@example.com"})).status,
+              201u);
     ASSERT_EQ(c.call("POST", invite_path, invite_body({"a@example.com"})).status, 201u);
-    ASSERT_EQ(c.call("POST", "/accounts/acct-1/users?operation=create", R"({"Email":"c@example.com"})").status, 201u);
-    ASSERT_EQ(c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"x@example.com"})).status, 404u);
+    ASSERT_EQ(
+        c.call("POST", "/accounts/acct-1/users?operation=create", R"({"Email":"c@example.com"})")
+            .status,
+        201u);
+    ASSERT_EQ(c.call("POST", "/accounts/acct-2/users?operation=add", invite_body({"x@example.com"}))
+                  .status,
+              404u);
   }
   auto stats = emu.stats();
   EXPECT_EQ(tk::json_counter(stats, "invites_applied"), 3u) << stats;
@@ -192,8 +212,9 @@ TEST(process, first_line_ca_ledger_stats_and_clean_sigterm) {
   EXPECT_EQ(tk::json_counter(stats, "status.404"), 1u);
   EXPECT_EQ(emu.stop(), 0) << emu.process().stderr_text();
   auto lines = ledger_lines(emu.ledger_path());
-  EXPECT_EQ(lines, (std::vector<std::string>{"invite\tacct-1\ta@example.com", "invite\tacct-1\tb@example.com",
-                                             "invite\tacct-1\ta@example.com", "create\tacct-1\tc@example.com"}));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "invite\tacct-1\ta@example.com", "invite\tacct-1\tb@example.com",
+                       "invite\tacct-1\ta@example.com", "create\tacct-1\tc@example.com"}));
   struct stat st {};
   ASSERT_EQ(::stat(emu.ledger_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);

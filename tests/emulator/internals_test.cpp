@@ -43,15 +43,18 @@ void check_word(const unsigned char (&bytes)[8]) {
     return false;
   };
   for (unsigned n : {1u, 0x0Eu, 0x20u, 0x80u})
-    ASSERT_EQ(swar::has_byte_below(w, static_cast<unsigned char>(n)), any([&](unsigned char b) { return b < n; }))
+    ASSERT_EQ(swar::has_byte_below(w, static_cast<unsigned char>(n)),
+              any([&](unsigned char b) { return b < n; }))
         << std::hex << w << " below " << n;
   ASSERT_EQ(swar::has_zero(w), any([](unsigned char b) { return b == 0; })) << std::hex << w;
-  ASSERT_EQ(swar::has_high_byte(w), any([](unsigned char b) { return b >= 0x80; })) << std::hex << w;
+  ASSERT_EQ(swar::has_high_byte(w), any([](unsigned char b) { return b >= 0x80; }))
+      << std::hex << w;
   for (unsigned char c : std::initializer_list<unsigned char>{'\t', '\\', '"', '@', 0xC2})
     ASSERT_EQ(swar::has_byte(w, c), any([&](unsigned char b) { return b == c; })) << std::hex << w;
   unsigned char folded[8];
   for (int i = 0; i < 8; ++i)
-    folded[i] = bytes[i] >= 'A' && bytes[i] <= 'Z' ? static_cast<unsigned char>(bytes[i] + 32) : bytes[i];
+    folded[i] =
+        bytes[i] >= 'A' && bytes[i] <= 'Z' ? static_cast<unsigned char>(bytes[i] + 32) : bytes[i];
   ASSERT_EQ(swar::fold_ascii(w), word_of(folded)) << std::hex << w;
 }
 
@@ -76,7 +79,9 @@ TEST(swar, random_words_match_the_byte_by_byte_answer) {
     std::memcpy(bytes, &r, 8);
     // Bias half the bytes towards the interesting ranges (controls, letters, the boundaries).
     for (auto& b : bytes)
-      if (rng() & 1) b = static_cast<unsigned char>("\x00\x0d\x0e\x1f\x20\x40\x41\x5a\x5b\x7f\x80\xc2\\\"\t"[rng() % 15]);
+      if (rng() & 1)
+        b = static_cast<unsigned char>(
+            "\x00\x0d\x0e\x1f\x20\x40\x41\x5a\x5b\x7f\x80\xc2\\\"\t"[rng() % 15]);
     check_word(bytes);
   }
 }
@@ -243,8 +248,10 @@ TEST(response_head, is_what_beast_writes_for_every_status_version_and_header_com
   for (unsigned status : statuses)
     for (unsigned version : {10u, 11u})
       for (bool keep_alive : {true, false})
-        for (std::string_view error_type : {std::string_view{}, std::string_view{"ThrottledClientException"}})
-          for (std::optional<int> retry_after : {std::optional<int>{}, std::optional<int>{0}, std::optional<int>{86400}})
+        for (std::string_view error_type :
+             {std::string_view{}, std::string_view{"ThrottledClientException"}})
+          for (std::optional<int> retry_after :
+               {std::optional<int>{}, std::optional<int>{0}, std::optional<int>{86400}})
             for (const auto& body : bodies) {
               response_head h;
               h.status = status;

@@ -20,10 +20,11 @@ void check_decoded(const onboard::chime::decoded<T>& d) {
   check(d.value.has_value() != !d.error.empty());
 }
 bool same(const onboard::chime::invite& a, const onboard::chime::invite& b) {
-  return a.invite_id == b.invite_id && a.status == b.status &&
-         a.email_address == b.email_address && a.email_status == b.email_status;
+  return a.invite_id == b.invite_id && a.status == b.status && a.email_address == b.email_address &&
+         a.email_status == b.email_status;
 }
-bool same(const std::vector<onboard::chime::invite>& a, const std::vector<onboard::chime::invite>& b) {
+bool same(const std::vector<onboard::chime::invite>& a,
+          const std::vector<onboard::chime::invite>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
     if (!same(a[i], b[i])) return false;

@@ -49,7 +49,8 @@ void run(std::string_view bytes, int mode, std::size_t buffer, std::size_t max_l
     } else {
       // A .csv name forces CSV; a name without it is sniffed (plain unless a CSV header).
       static const std::string dir = [] {
-        auto d = std::filesystem::temp_directory_path() / ("fuzz_corpus_" + std::to_string(::getpid()));
+        auto d =
+            std::filesystem::temp_directory_path() / ("fuzz_corpus_" + std::to_string(::getpid()));
         std::filesystem::create_directories(d);
         return d.string();
       }();
@@ -71,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const std::uint8_t ctl = data[0];
   auto bytes = onboard::fuzz::as_view(data + 1, size - 1);
-  const int mode = ctl % 3;                                  // stdin, .csv, sniffed
-  const std::size_t buffer = (ctl & 0x04) ? 4096 : 64;       // small buffers reach the refill paths
+  const int mode = ctl % 3;                             // stdin, .csv, sniffed
+  const std::size_t buffer = (ctl & 0x04) ? 4096 : 64;  // small buffers reach the refill paths
   const std::size_t max_line = (ctl & 0x08) ? 64 * 1024 : 48;
   run(bytes, mode, std::max(buffer, max_line + 16), max_line);
   return 0;

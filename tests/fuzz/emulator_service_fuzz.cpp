@@ -28,7 +28,8 @@ namespace det = onboard::emulator::detail;
 namespace {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -57,7 +58,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   emu::server_options o;
   o.seed = 7;
   if (ctl & 0x02) o.accounts = {"acct-1", "acct 2/%"};
-  if (ctl & 0x04) { o.rate = 1; o.burst = 2; o.retry_after_seconds = 1; }
+  if (ctl & 0x04) {
+    o.rate = 1;
+    o.burst = 2;
+    o.retry_after_seconds = 1;
+  }
   if (ctl & 0x08) o.p_failed_invite = 0.5;
   if (ctl & 0x10) o.refuse_domains = {"refused.example"};
   if (ctl & 0x20) o.session_token = "FUZZSESSIONTOKEN";
@@ -90,7 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto& req = parser.get();
     std::vector<sg::header> owned;
-    for (const auto& f : req) owned.push_back({std::string(f.name_string()), std::string(f.value())});
+    for (const auto& f : req)
+      owned.push_back({std::string(f.name_string()), std::string(f.value())});
     if (sign) {
       std::erase_if(owned, [](const sg::header& h) {
         return iequals(h.name, "authorization") || iequals(h.name, "x-amz-date") ||

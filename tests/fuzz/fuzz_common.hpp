@@ -23,7 +23,10 @@ inline int memfd_with(std::string_view bytes) {
   std::size_t off = 0;
   while (off < bytes.size()) {
     auto n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n <= 0) { ::close(fd); return -1; }
+    if (n <= 0) {
+      ::close(fd);
+      return -1;
+    }
     off += static_cast<std::size_t>(n);
   }
   ::lseek(fd, 0, SEEK_SET);

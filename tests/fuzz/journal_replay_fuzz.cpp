@@ -19,7 +19,8 @@ void check(bool ok) {
 
 const std::filesystem::path& work_dir() {
   static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("fuzz_journal_" + std::to_string(::getpid()));
+    auto d =
+        std::filesystem::temp_directory_path() / ("fuzz_journal_" + std::to_string(::getpid()));
     std::filesystem::create_directories(d);
     return d;
   }();

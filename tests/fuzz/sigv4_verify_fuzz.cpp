@@ -39,7 +39,8 @@ const sg::verifier& the_verifier(bool with_token) {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 }  // namespace
@@ -73,8 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto views = req.header_views();
     auto r = the_verifier(with_token).verify(req.view(views), now);
     // (The message may quote what the request itself carries; it must not add the stored secrets.)
-    check(text.find(kSecret) != std::string_view::npos || r.message.find(kSecret) == std::string::npos);
-    check(text.find(kToken) != std::string_view::npos || r.message.find(kToken) == std::string::npos);
+    check(text.find(kSecret) != std::string_view::npos ||
+          r.message.find(kSecret) == std::string::npos);
+    check(text.find(kToken) != std::string_view::npos ||
+          r.message.find(kToken) == std::string::npos);
   }
 
   if (!(ctl & 0x01)) return 0;

@@ -49,8 +49,14 @@ std::vector<rec> read_all(std::vector<std::string> inputs, corpus_options o = {}
 
 rec ok(std::uint32_t src, std::uint64_t line, std::string email, std::string type = "",
        std::string user = "", std::string acct = "") {
-  return {src, line, std::move(email), std::move(type), std::move(user), std::move(acct),
-          line_problem::none, ""};
+  return {src,
+          line,
+          std::move(email),
+          std::move(type),
+          std::move(user),
+          std::move(acct),
+          line_problem::none,
+          ""};
 }
 
 void write_gzip(const tk::fs::path& p, const std::string& data, int members = 1) {
@@ -71,7 +77,9 @@ void write_gzip(const tk::fs::path& p, const std::string& data, int members = 1)
 
 TEST(CorpusReader, PlainSkipsBlanksAndCommentsAndKeepsLineNumbers) {
   tk::temp_dir d;
-  tk::write_file(d / "a.txt", "# header comment\n\none@x.com\n   \n  # indented comment\ntwo@x.com  \nthree@x.com");
+  tk::write_file(
+      d / "a.txt",
+      "# header comment\n\none@x.com\n   \n  # indented comment\ntwo@x.com  \nthree@x.com");
   auto r = read_all({(d / "a.txt").string()});
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0], ok(0, 3, "one@x.com"));
@@ -197,8 +205,8 @@ TEST(CorpusReader, CsvUndoesSpreadsheetNeutralisation) {
                  "\"'+plus@example.com\",failed,\n"
                  "'@at@example.com,failed,\n"
                  "'=eq@example.com,failed,\n"
-                 "'quote@example.com,failed,\n"    // ' before anything else is kept
-                 "''-two@example.com,failed,\n"    // only one ' is removed, and only before = + - @
+                 "'quote@example.com,failed,\n"  // ' before anything else is kept
+                 "''-two@example.com,failed,\n"  // only one ' is removed, and only before = + - @
                  "'-,failed,\n"
                  "',failed,\n");
   auto r = read_all({(d / "failed.csv").string()});
@@ -259,7 +267,10 @@ TEST(CorpusReader, OtherCompressedFormatsAreAnErrorNamingTheFormat) {
   tk::temp_dir d;
   const std::pair<const char*, std::string> inputs[] = {
       {"users.txt.bz2", std::string("BZh91AY&SY\x12\x34") + std::string(40, '\x7f')},
-      {"users.txt.xz", std::string("\xFD" "7zXZ\0\0\x04\xE6", 10) + std::string(40, '\x01')},
+      {"users.txt.xz", std::string("\xFD"
+                                   "7zXZ\0\0\x04\xE6",
+                                   10) +
+                           std::string(40, '\x01')},
       {"users.zst", std::string("\x28\xB5\x2F\xFD\x04\x58") + std::string(40, '\x02')},
       {"users.zip", std::string("PK\x03\x04\x14\0", 6) + std::string(40, '\x03')},
       {"users.7z", std::string("7z\xBC\xAF\x27\x1C\0\x04", 8) + std::string(40, '\x04')},
@@ -437,13 +448,13 @@ TEST(ValidUtf8, AcceptsWellFormedRejectsMalformed) {
   EXPECT_TRUE(valid_utf8("plain ascii that is longer than eight bytes"));
   EXPECT_TRUE(valid_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));  // é € 😀
   EXPECT_TRUE(valid_utf8("\xF4\x8F\xBF\xBF"));                      // U+10FFFF
-  EXPECT_FALSE(valid_utf8("\xC3"));                                  // truncated
-  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                              // overlong
-  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));                          // overlong
-  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));                          // surrogate
-  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));                      // > U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xC3"));                                 // truncated
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                             // overlong
+  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));                         // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));                         // surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));                     // > U+10FFFF
   EXPECT_FALSE(valid_utf8("\xFF"));
-  EXPECT_FALSE(valid_utf8("abcdefgh\x80"));                          // stray continuation
+  EXPECT_FALSE(valid_utf8("abcdefgh\x80"));  // stray continuation
 }
 
 TEST(ValidUtf8, OneBadByteAnywhereInAnyLengthIsFound) {

@@ -69,7 +69,8 @@ TEST(Endpoint, HttpRefusedUnlessAllowed) {
   const auto allowed = parse_endpoint("http://localhost", {.allow_http = true});
   EXPECT_EQ(allowed.port, 80);
   EXPECT_EQ(allowed.host_header, "localhost");
-  EXPECT_EQ(parse_endpoint("http://localhost:443", {.allow_http = true}).host_header, "localhost:443");
+  EXPECT_EQ(parse_endpoint("http://localhost:443", {.allow_http = true}).host_header,
+            "localhost:443");
 }
 
 struct bad_case {
@@ -90,22 +91,19 @@ TEST_P(EndpointBad, RefusedWithClearMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, EndpointBad,
-    ::testing::Values(bad_case{"chime.example.com", "expected https://"},
-                      bad_case{"ftp://example.com", "unsupported scheme"},
-                      bad_case{"https://", "missing host"},
-                      bad_case{"https://:8443", "missing host"},
-                      bad_case{"https://example.com:0", "1..65535"},
-                      bad_case{"https://example.com:65536", "1..65535"},
-                      bad_case{"https://example.com:12ab", "1..65535"},
-                      bad_case{"https://example.com:", "1..65535"},
-                      bad_case{"https://[::1", "missing ']'"},
-                      bad_case{"https://[not-an-ip]:443", "not a valid IPv6"},
-                      bad_case{"https://[::1]x", "after the IPv6"},
-                      bad_case{"https://::1:443", "brackets"},
-                      bad_case{"https://user@example.com", "user information"},
-                      bad_case{"https://example.com/?a=b", "query or fragment"},
-                      bad_case{"https://exa mple.com", "not a valid host"},
-                      bad_case{"https://a..b", "not a valid host"}));
+    ::testing::Values(
+        bad_case{"chime.example.com", "expected https://"},
+        bad_case{"ftp://example.com", "unsupported scheme"}, bad_case{"https://", "missing host"},
+        bad_case{"https://:8443", "missing host"}, bad_case{"https://example.com:0", "1..65535"},
+        bad_case{"https://example.com:65536", "1..65535"},
+        bad_case{"https://example.com:12ab", "1..65535"},
+        bad_case{"https://example.com:", "1..65535"}, bad_case{"https://[::1", "missing ']'"},
+        bad_case{"https://[not-an-ip]:443", "not a valid IPv6"},
+        bad_case{"https://[::1]x", "after the IPv6"}, bad_case{"https://::1:443", "brackets"},
+        bad_case{"https://user@example.com", "user information"},
+        bad_case{"https://example.com/?a=b", "query or fragment"},
+        bad_case{"https://exa mple.com", "not a valid host"},
+        bad_case{"https://a..b", "not a valid host"}));
 
 }  // namespace
 }  // namespace onboard::io

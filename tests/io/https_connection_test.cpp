@@ -2,7 +2,8 @@
 // (verification, keep-alive, reconnect, resumption) and hostile peers, each of which must end in
 // a classified error quickly. Every client run is bounded by run_bounded's deadlock guard.
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC 12 false positive on awaitable frames
+#pragma GCC diagnostic ignored \
+    "-Wmismatched-new-delete"  // GCC 12 false positive on awaitable frames
 #endif
 
 #include "onboard/io/connection_pool.hpp"
@@ -22,9 +23,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::reply;
-using testkit::run_bounded;
 using test::server_request;
 using test::test_https_server;
+using testkit::run_bounded;
 using kind = transport_error_kind;
 
 const test::test_identity& both_names() {
@@ -80,7 +81,8 @@ TEST(ConnectionExecutor, StrandOnlyWhenSeveralThreadsRunTheContext) {
   EXPECT_NE(connection_executor(ioc, 1).target<net::io_context::executor_type>(), nullptr);
   EXPECT_NE(connection_executor(ioc, 2).target<strand>(), nullptr);
   // Two connections on several threads do not share a strand.
-  EXPECT_NE(*connection_executor(ioc, 2).target<strand>(), *connection_executor(ioc, 2).target<strand>());
+  EXPECT_NE(*connection_executor(ioc, 2).target<strand>(),
+            *connection_executor(ioc, 2).target<strand>());
 }
 
 TEST_F(Https, RoundTripWithVerificationAndHostHeader) {
@@ -90,8 +92,10 @@ TEST_F(Https, RoundTripWithVerificationAndHostHeader) {
   auto ctx = trusting(both_names());
   const auto ep = parse_endpoint("https://127.0.0.1:" + std::to_string(server.port()) + "/base");
   https_connection conn(ioc_.get_executor(), ep, ctx);
-  auto r = send(conn, {http::verb::post, ep.target("/accounts/1/users"),
-                       {{"Host", ep.host_header}, {"X-Amz-Date", "20240101T000000Z"}}, "{\"a\":1}"});
+  auto r = send(conn, {http::verb::post,
+                       ep.target("/accounts/1/users"),
+                       {{"Host", ep.host_header}, {"X-Amz-Date", "20240101T000000Z"}},
+                       "{\"a\":1}"});
   ASSERT_TRUE(r.ok()) << describe(r);
   EXPECT_EQ(r.response().status, 200u);
   EXPECT_EQ(r.response().body, "POST /base/accounts/1/users host=127.0.0.1:" +
@@ -116,9 +120,8 @@ TEST_F(Https, DnsNameIsVerified) {
 }
 
 TEST_F(Https, KeepAliveServesHundredRequestsOnOneConnection) {
-  test_https_server server(both_names(), [](const server_request& r) {
-    return reply::ok(std::to_string(r.index));
-  });
+  test_https_server server(
+      both_names(), [](const server_request& r) { return reply::ok(std::to_string(r.index)); });
   auto ctx = trusting(both_names());
   https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx);
   for (int i = 0; i < 100; ++i) {
@@ -133,7 +136,8 @@ TEST_F(Https, KeepAliveServesHundredRequestsOnOneConnection) {
 }
 
 TEST_F(Https, ReconnectsAfterConnectionCloseAndResumesTheSession) {
-  test_https_server server(both_names(), [](const server_request&) { return reply::closing("bye"); });
+  test_https_server server(both_names(),
+                           [](const server_request&) { return reply::closing("bye"); });
   auto ctx = trusting(both_names());
   https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx);
   for (int i = 0; i < 3; ++i) {
@@ -185,7 +189,8 @@ TEST_F(Https, KeepAliveRaceIsInDoubtButMarkedStale) {
 }
 
 TEST_F(Https, DropOnFreshConnectionIsNotStale) {
-  test_https_server server(both_names(), [](const server_request&) { return reply::of(reply::action::drop); });
+  test_https_server server(both_names(),
+                           [](const server_request&) { return reply::of(reply::action::drop); });
   auto ctx = trusting(both_names());
   https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx);
   auto r = send(conn, get(conn.remote()));
@@ -203,7 +208,8 @@ TEST_F(Https, UntrustedCertificateIsTlsFailedWithReason) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::tls_failed) << describe(r);
   EXPECT_FALSE(r.error().in_doubt());
-  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(server.port())), std::string::npos);
+  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(server.port())),
+            std::string::npos);
   EXPECT_NE(r.error().message.find("certificate verify failed: self-signed certificate"),
             std::string::npos)
       << r.error().message;
@@ -242,9 +248,11 @@ TEST_F(Https, NoVerifyAcceptsMismatchAndUntrusted) {
 }
 
 TEST_F(Https, ServerThatNeverAnswersTimesOutAfterSend) {
-  test_https_server server(both_names(), [](const server_request&) { return reply::of(reply::action::stall); });
+  test_https_server server(both_names(),
+                           [](const server_request&) { return reply::of(reply::action::stall); });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   const auto start = std::chrono::steady_clock::now();
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
@@ -259,7 +267,8 @@ TEST_F(Https, StallMidResponseTimesOut) {
     return reply::raw_stall("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::timeout_after_send) << describe(r);
@@ -267,9 +276,8 @@ TEST_F(Https, StallMidResponseTimesOut) {
 }
 
 TEST_F(Https, HugeBodyHitsTheLimit) {
-  test_https_server server(both_names(), [](const server_request&) {
-    return reply::ok(std::string(3u << 20, 'x'));
-  });
+  test_https_server server(
+      both_names(), [](const server_request&) { return reply::ok(std::string(3u << 20, 'x')); });
   auto ctx = trusting(both_names());
   auto opts = short_deadlines();
   opts.body_limit = 1u << 20;
@@ -285,7 +293,8 @@ TEST_F(Https, HugeHeaderHitsTheLimit) {
     return reply::raw_stall("HTTP/1.1 200 OK\r\nX-Big: " + std::string(100'000, 'h') + "\r\n\r\n");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::bad_response) << describe(r);
@@ -296,7 +305,8 @@ TEST_F(Https, MalformedStatusLineIsBadResponse) {
     return reply::raw_stall("HTTP/1.1 OK maybe\r\n\r\n");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::bad_response) << describe(r);
@@ -308,7 +318,8 @@ TEST_F(Https, ContentLengthLongerThanBodyThenCloseIsInDoubt) {
     return reply::raw_drop("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::reset_after_send) << describe(r);
@@ -321,7 +332,8 @@ TEST_F(Https, ContentLengthShorterThanBodyIsBadResponse) {
     return reply::raw_stall("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nmuch longer body");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::bad_response) << describe(r);
@@ -332,7 +344,8 @@ TEST_F(Https, CloseMidHeaderIsInDoubt) {
     return reply::raw_drop("HTTP/1.1 200 OK\r\nContent-Le");
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::reset_after_send) << describe(r);
@@ -340,10 +353,12 @@ TEST_F(Https, CloseMidHeaderIsInDoubt) {
 }
 
 TEST_F(Https, GarbageInsteadOfTlsIsTlsFailed) {
-  test_https_server server(both_names(), [](const server_request&) { return reply::ok("x"); },
-                           /*plain_garbage=*/true);
+  test_https_server server(
+      both_names(), [](const server_request&) { return reply::ok("x"); },
+      /*plain_garbage=*/true);
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   auto r = send(conn, get(conn.remote()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, kind::tls_failed) << describe(r);
@@ -381,14 +396,17 @@ TEST_F(Https, RefusedConnectIsConnectFailedAndBacksOff) {
   const auto start = std::chrono::steady_clock::now();
   auto again = send(conn, get(conn.remote()));
   ASSERT_FALSE(again.ok());
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 25ms);  // equal jitter: at least half of 50 ms
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            25ms);  // equal jitter: at least half of 50 ms
   EXPECT_EQ(conn.stats().connect_failures, 2u);
 }
 
 TEST_F(Https, CancelEndsAStalledRequest) {
-  test_https_server server(both_names(), [](const server_request&) { return reply::of(reply::action::stall); });
+  test_https_server server(both_names(),
+                           [](const server_request&) { return reply::of(reply::action::stall); });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx);  // 60 s read deadline
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()),
+                        ctx);  // 60 s read deadline
   net::steady_timer t(ioc_, 200ms);
   t.async_wait([&](boost::system::error_code) { conn.cancel(); });
   auto r = send(conn, get(conn.remote()));
@@ -402,7 +420,8 @@ TEST_F(Https, ShutdownOfPeerThatDropsIsNotAnError) {
     return reply::of(reply::action::respond_then_drop);
   });
   auto ctx = trusting(both_names());
-  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, short_deadlines());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx,
+                        short_deadlines());
   ASSERT_TRUE(send(conn, get(conn.remote())).ok());
   ASSERT_TRUE(server.wait_closed(1));
   auto code = run_bounded(ioc_, conn.async_shutdown());
@@ -413,14 +432,16 @@ TEST_F(Https, ShutdownOfPeerThatDropsIsNotAnError) {
 TEST_F(Https, PoolAggregatesCounters) {
   test_https_server server(both_names(), [](const server_request&) { return reply::ok("ok"); });
   auto ctx = trusting(both_names());
-  connection_pool pool(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, 3, short_deadlines());
+  connection_pool pool(ioc_.get_executor(), at("127.0.0.1", server.port()), ctx, 3,
+                       short_deadlines());
   ASSERT_EQ(pool.size(), 3u);
   // One sender per connection, concurrently, each on its connection's strand.
   auto senders = [&]() -> net::awaitable<int> {
     int ok = 0;
     for (std::size_t i = 0; i < pool.size(); ++i) {
       for (int k = 0; k < 5; ++k) {
-        auto r = co_await net::co_spawn(pool[i].get_executor(), pool[i].async_request(get(pool[i].remote())),
+        auto r = co_await net::co_spawn(pool[i].get_executor(),
+                                        pool[i].async_request(get(pool[i].remote())),
                                         net::use_awaitable);
         ok += r.ok() ? 1 : 0;
       }

@@ -116,8 +116,9 @@ inline test_identity make_test_identity(const std::vector<std::string>& dns,
   detail::check(PEM_write_bio_X509(cbio.get(), cert.get()) == 1, "PEM_write_bio_X509");
   id.cert_pem = detail::bio_text(cbio.get());
   bio_ptr kbio(BIO_new(BIO_s_mem()));
-  detail::check(PEM_write_bio_PrivateKey(kbio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1,
-                "PEM_write_bio_PrivateKey");
+  detail::check(
+      PEM_write_bio_PrivateKey(kbio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1,
+      "PEM_write_bio_PrivateKey");
   id.key_pem = detail::bio_text(kbio.get());
   return id;
 }
@@ -135,12 +136,12 @@ struct server_request {
 // reply: what the server does with one request.
 struct reply {
   enum class action {
-    respond,          // an HTTP response (Connection: close when `close`)
-    respond_then_drop,// a keep-alive response, then the TCP connection is closed (idle close)
-    raw_then_drop,    // `raw` bytes over TLS, then TCP close without close_notify
-    raw_then_stall,   // `raw` bytes over TLS, then nothing, connection kept open
-    stall,            // nothing at all, connection kept open
-    drop,             // TCP close without any answer
+    respond,            // an HTTP response (Connection: close when `close`)
+    respond_then_drop,  // a keep-alive response, then the TCP connection is closed (idle close)
+    raw_then_drop,      // `raw` bytes over TLS, then TCP close without close_notify
+    raw_then_stall,     // `raw` bytes over TLS, then nothing, connection kept open
+    stall,              // nothing at all, connection kept open
+    drop,               // TCP close without any answer
   };
   action what = action::respond;
   unsigned status = 200;
@@ -149,9 +150,15 @@ struct reply {
   std::string raw;
 
   static reply ok(std::string body) { return {action::respond, 200, std::move(body), false, {}}; }
-  static reply closing(std::string body) { return {action::respond, 200, std::move(body), true, {}}; }
-  static reply raw_drop(std::string raw) { return {action::raw_then_drop, 0, {}, false, std::move(raw)}; }
-  static reply raw_stall(std::string raw) { return {action::raw_then_stall, 0, {}, false, std::move(raw)}; }
+  static reply closing(std::string body) {
+    return {action::respond, 200, std::move(body), true, {}};
+  }
+  static reply raw_drop(std::string raw) {
+    return {action::raw_then_drop, 0, {}, false, std::move(raw)};
+  }
+  static reply raw_stall(std::string raw) {
+    return {action::raw_then_stall, 0, {}, false, std::move(raw)};
+  }
   static reply of(action a) { return {a, 200, {}, false, {}}; }
 };
 
@@ -243,8 +250,12 @@ class test_https_server {
       auto [rec, n] = co_await http::async_read(stream, buffer, req, tuple);
       if (rec) co_return;  // client went away
       ++requests_;
-      server_request sr{std::string(req.method_string()), std::string(req.target()),
-                        std::string(req[http::field::host]), req.body(), connection, index};
+      server_request sr{std::string(req.method_string()),
+                        std::string(req.target()),
+                        std::string(req[http::field::host]),
+                        req.body(),
+                        connection,
+                        index};
       reply r = handler_(sr);
       switch (r.what) {
         case reply::action::respond:

@@ -36,8 +36,8 @@ class generator {
     g.headers.push_back({pick({"Host", "host", "HOST"}), g.host});
     int extra = below(6);
     for (int i = 0; i < extra; ++i)
-      g.headers.push_back({pick({"Content-Type", "X-Custom", "x-custom", "X-Amz-Meta-Foo",
-                                 "Accept", "My-Header", "amz-sdk-request", "Content-Length"}),
+      g.headers.push_back({pick({"Content-Type", "X-Custom", "x-custom", "X-Amz-Meta-Foo", "Accept",
+                                 "My-Header", "amz-sdk-request", "Content-Length"}),
                            header_value()});
     int body_kind = below(3);
     if (body_kind == 1) {
@@ -63,9 +63,10 @@ class generator {
     return options[below(N)];
   }
   std::string atoms(int max, bool allow_dots) {
-    static const char* const pool[] = {"a", "Z", "7", "-", "_", ".", "~", " ", "\xc3\xa9",
-                                       "\xe1\x88\xb4", "!", "$", "'", "(", ")", "*", ",", ";",
-                                       "=", ":", "@", "+", "&", "%", "/", "?", "#", "\""};
+    static const char* const pool[] = {
+        "a", "Z", "7", "-", "_", ".", "~", " ", "\xc3\xa9", "\xe1\x88\xb4",
+        "!", "$", "'", "(", ")", "*", ",", ";", "=",        ":",
+        "@", "+", "&", "%", "/", "?", "#", "\""};
     std::string s;
     int n = below(max + 1);
     for (int i = 0; i < n; ++i) {
@@ -108,9 +109,12 @@ class generator {
     int n = below(20);
     for (int i = 0; i < n; ++i) {
       int k = below(10);
-      if (k == 0) v += std::string(1 + below(3), ' ');
-      else if (k == 1) v += '\t';
-      else v += static_cast<char>(0x21 + below(0x7e - 0x21 + 1));
+      if (k == 0)
+        v += std::string(1 + below(3), ' ');
+      else if (k == 1)
+        v += '\t';
+      else
+        v += static_cast<char>(0x21 + below(0x7e - 0x21 + 1));
     }
     if (below(2)) v += std::string(below(3), ' ');
     return v;
@@ -141,7 +145,8 @@ TEST(botocore_cross_check, authorization_headers_match_botocore) {
   for (int i = 0; i < count; ++i) {
     generated g = gen.next();
     json::array hs;
-    for (const auto& h : g.headers) hs.push_back(json::array{json::string(h.name), json::string(h.value)});
+    for (const auto& h : g.headers)
+      hs.push_back(json::array{json::string(h.name), json::string(h.value)});
     json::object job{{"method", g.method},
                      {"url", "https://" + g.host + g.target},
                      {"headers", hs},
@@ -189,8 +194,10 @@ TEST(botocore_cross_check, authorization_headers_match_botocore) {
       ADD_FAILURE() << "request " << compared << " " << g.method << " " << g.target
                     << "\nours:     " << ours
                     << "\nbotocore: " << answer.at("authorization").as_string()
-                    << "\nour canonical:\n" << sg::sign_request(req, creds, p).canonical_request
-                    << "\nbotocore canonical:\n" << answer.at("canonical").as_string();
+                    << "\nour canonical:\n"
+                    << sg::sign_request(req, creds, p).canonical_request
+                    << "\nbotocore canonical:\n"
+                    << answer.at("canonical").as_string();
     }
     ++compared;
   }

@@ -41,12 +41,16 @@ const std::string standard_credentials =
     "# comment\n"
     "[default]\n"
     "aws_access_key_id = AKIDCREDDEFAULT\n"
-    "aws_secret_access_key=" + cred_secret + "\n"
+    "aws_secret_access_key=" +
+    cred_secret +
+    "\n"
     "\n"
     "; another comment\n"
     "[work]\n"
     "  aws_access_key_id   =   AKIDCREDWORK  \n"
-    "aws_secret_access_key = " + cred_secret + "\n"
+    "aws_secret_access_key = " +
+    cred_secret +
+    "\n"
     "aws_session_token = TOKENWORK\n";
 
 const std::string standard_config =
@@ -55,10 +59,14 @@ const std::string standard_config =
     "[profile work]\n"
     "region = eu-west-1\n"
     "aws_access_key_id = AKIDCONFIGWORK\n"
-    "aws_secret_access_key = " + cfg_secret + "\n"
+    "aws_secret_access_key = " +
+    cfg_secret +
+    "\n"
     "[profile cfgonly]\n"
     "aws_access_key_id = AKIDCONFIGONLY\n"
-    "aws_secret_access_key = " + cfg_secret + "\n"
+    "aws_secret_access_key = " +
+    cfg_secret +
+    "\n"
     "chime =\n"
     "    endpoint_url = https://127.0.0.1:18443\n"
     "    max_attempts = 3\n"
@@ -137,8 +145,8 @@ TEST(credentials, profile_flag_selects_the_profile_even_over_environment_keys) {
 TEST(credentials, profile_flag_over_aws_profile_over_default_profile) {
   home h(standard_credentials, standard_config);
   EXPECT_EQ(sg::profile_name("flag", sg::map_environment({{"AWS_PROFILE", "env"}})), "flag");
-  EXPECT_EQ(sg::profile_name("", sg::map_environment({{"AWS_PROFILE", "env"},
-                                                      {"AWS_DEFAULT_PROFILE", "d"}})),
+  EXPECT_EQ(sg::profile_name(
+                "", sg::map_environment({{"AWS_PROFILE", "env"}, {"AWS_DEFAULT_PROFILE", "d"}})),
             "env");
   EXPECT_EQ(sg::profile_name("", sg::map_environment({{"AWS_DEFAULT_PROFILE", "d"}})), "d");
   EXPECT_EQ(sg::profile_name("", sg::map_environment({})), "default");
@@ -165,8 +173,8 @@ TEST(credentials, config_profile_section_holds_static_keys) {
 TEST(credentials, file_locations_from_environment) {
   home h("", "");
   temp_dir other;
-  write_file(other.path() / "creds.ini", "[alt]\naws_access_key_id=AKIDALT\naws_secret_access_key=" +
-                                             cred_secret + "\n");
+  write_file(other.path() / "creds.ini",
+             "[alt]\naws_access_key_id=AKIDALT\naws_secret_access_key=" + cred_secret + "\n");
   write_file(other.path() / "config.ini",
              "[profile alt2]\naws_access_key_id=AKIDALT2\naws_secret_access_key=" + cfg_secret +
                  "\nregion = ap-south-1\n");
@@ -232,10 +240,11 @@ class credential_process_test : public ::testing::Test {
 };
 
 TEST_F(credential_process_test, parses_the_json) {
-  auto r = run_with("[ \"$1\" = --flag ] || exit 9\n"
-                    "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"" +
-                    proc_secret +
-                    "\", \"SessionToken\": \"PTOKEN\", \"Expiration\": \"2999-01-01T00:00:00Z\"}'\n");
+  auto r = run_with(
+      "[ \"$1\" = --flag ] || exit 9\n"
+      "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"" +
+      proc_secret +
+      "\", \"SessionToken\": \"PTOKEN\", \"Expiration\": \"2999-01-01T00:00:00Z\"}'\n");
   ASSERT_TRUE(r) << r.error;
   EXPECT_EQ(r->access_key_id, "AKIDPROC");
   EXPECT_EQ(r->secret_access_key.reveal(), proc_secret);
@@ -245,8 +254,9 @@ TEST_F(credential_process_test, parses_the_json) {
 }
 
 TEST_F(credential_process_test, refuses_expired_credentials) {
-  auto r = run_with("echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"" +
-                    proc_secret + "\", \"Expiration\": \"2001-01-01T00:00:00.000+00:00\"}'\n");
+  auto r =
+      run_with("echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"" +
+               proc_secret + "\", \"Expiration\": \"2001-01-01T00:00:00.000+00:00\"}'\n");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error.find("expired"), std::string::npos) << r.error;
   EXPECT_NE(r.error.find("'proc'"), std::string::npos) << r.error;

@@ -30,12 +30,14 @@ TEST(fuzz_regressions, amz_date_years_beyond_the_clock_are_malformed_not_overflo
   sg::verifier v({c}, "us-east-1", "chime");
   const std::string auth =
       "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/70150830/us-east-1/chime/aws4_request, "
-      "SignedHeaders=host;x-amz-date, Signature=" + std::string(64, '0');
+      "SignedHeaders=host;x-amz-date, Signature=" +
+      std::string(64, '0');
   std::vector<sg::header_view> h = {
       {"Host", "127.0.0.1"}, {"X-Amz-Date", "70150830T121600Z"}, {"Authorization", auth}};
   auto r = v.verify({"GET", "/accounts/acct-1/users", h, ""},
                     sg::clock::time_point(std::chrono::seconds(1440938160)));
-  EXPECT_EQ(r.error, sg::verify_error::malformed_date) << sg::verify_error_name(r.error) << ": " << r.message;
+  EXPECT_EQ(r.error, sg::verify_error::malformed_date)
+      << sg::verify_error_name(r.error) << ": " << r.message;
 }
 
 }  // namespace

@@ -46,8 +46,7 @@ TEST(sigv4_stages, query_is_reencoded_and_sorted) {
   auto c = canonical_of("GET", "/?b=2&a=z&a=y&flag&%7e=%41&sp=a+b&x=%2f", hs);
   // a param without '=' gets an empty value; %7e and %41 decode to unreserved chars; '+' is
   // literal (encoded %2B); sorted by key then value.
-  EXPECT_NE(c.find("\na=y&a=z&b=2&flag=&sp=a%2Bb&x=%2F&~=A\n"), std::string::npos)
-      << c;
+  EXPECT_NE(c.find("\na=y&a=z&b=2&flag=&sp=a%2Bb&x=%2F&~=A\n"), std::string::npos) << c;
 }
 
 TEST(sigv4_stages, path_normalisation_and_double_encoding) {
@@ -67,10 +66,8 @@ TEST(sigv4_stages, path_normalisation_and_double_encoding) {
 }
 
 TEST(sigv4_stages, headers_trimmed_folded_sorted_and_joined) {
-  std::vector<sg::header_view> hs{{"Host", "h"},
-                                  {"X-B", "  two   words\there  "},
-                                  {"x-a", "first"},
-                                  {"X-A", " second "}};
+  std::vector<sg::header_view> hs{
+      {"Host", "h"}, {"X-B", "  two   words\there  "}, {"x-a", "first"}, {"X-A", " second "}};
   auto c = canonical_of("POST", "/", hs);
   EXPECT_NE(c.find("host:h\nx-a:first,second\nx-b:two words here\n\nhost;x-a;x-b\nHASH"),
             std::string::npos)

@@ -55,8 +55,7 @@ wire_request signed_request(const sg::credentials& creds) {
   return w;
 }
 
-sg::verify_result verify(wire_request& w, bool with_token = false,
-                         sg::clock::time_point now = t0) {
+sg::verify_result verify(wire_request& w, bool with_token = false, sg::clock::time_point now = t0) {
   sg::verifier v({make_creds(with_token)}, "us-east-1", "chime");
   return v.verify(w.view(), now);
 }
@@ -103,8 +102,7 @@ void replace_in_authorization(wire_request& w, std::string_view from, std::strin
 
 TEST(verifier, refuses_each_problem_with_its_own_error) {
   std::vector<refusal_case> cases = {
-      {"tampered body", verify_error::signature_mismatch,
-       [](wire_request& w) { w.body[3] = 'X'; }},
+      {"tampered body", verify_error::signature_mismatch, [](wire_request& w) { w.body[3] = 'X'; }},
       {"tampered signed header", verify_error::signature_mismatch,
        [](wire_request& w) { w.find("Content-Type")->value = "text/plain"; }},
       {"tampered path", verify_error::signature_mismatch,
@@ -131,7 +129,8 @@ TEST(verifier, refuses_each_problem_with_its_own_error) {
       {"too early", verify_error::request_expired, [](wire_request&) {}, t0 - 301s},
       {"host not signed", verify_error::host_not_signed,
        [](wire_request& w) {
-         replace_in_authorization(w, "SignedHeaders=content-type;host;", "SignedHeaders=content-type;");
+         replace_in_authorization(w, "SignedHeaders=content-type;host;",
+                                  "SignedHeaders=content-type;");
        }},
       {"signed header missing", verify_error::signed_header_missing,
        [](wire_request& w) {
@@ -142,7 +141,9 @@ TEST(verifier, refuses_each_problem_with_its_own_error) {
          std::erase_if(w.headers, [](const sg::header& h) { return h.name == "Authorization"; });
        }},
       {"other algorithm", verify_error::unsupported_algorithm,
-       [](wire_request& w) { replace_in_authorization(w, "AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256"); }},
+       [](wire_request& w) {
+         replace_in_authorization(w, "AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256");
+       }},
       {"malformed authorization", verify_error::malformed_authorization,
        [](wire_request& w) { replace_in_authorization(w, "Signature=", "Sig="); }},
       {"no date", verify_error::missing_date,
@@ -158,8 +159,8 @@ TEST(verifier, refuses_each_problem_with_its_own_error) {
     auto w = signed_request(make_creds(false));
     c.tamper(w);
     auto r = verify(w, c.verifier_has_token, c.now);
-    EXPECT_EQ(r.error, c.expected) << c.what << ": got " << sg::verify_error_name(r.error) << " ("
-                                   << r.message << ")";
+    EXPECT_EQ(r.error, c.expected)
+        << c.what << ": got " << sg::verify_error_name(r.error) << " (" << r.message << ")";
     EXPECT_FALSE(r.message.empty()) << c.what;
     EXPECT_EQ(r.message.find(secret), std::string::npos) << c.what;
     EXPECT_EQ(r.message.find(token), std::string::npos) << c.what;
@@ -189,21 +190,22 @@ TEST(verifier, accepts_date_header_instead_of_x_amz_date) {
   std::string canonical = sg::canonical_request(views, p, payload);
   std::string sts = sg::string_to_sign(canonical, p);
   auto key = sg::derive_signing_key(creds.secret_access_key, "20240315", "us-east-1", "chime");
-  w.headers.push_back({"Authorization", sg::authorization_header("AKIDEXAMPLE", p,
-                                                                  sg::signed_header_names(views),
-                                                                  sg::signature_hex(key, sts))});
+  w.headers.push_back(
+      {"Authorization", sg::authorization_header("AKIDEXAMPLE", p, sg::signed_header_names(views),
+                                                 sg::signature_hex(key, sts))});
   auto r = verify(w);
   EXPECT_TRUE(r) << sg::verify_error_name(r.error) << ": " << r.message;
 }
 
 TEST(verifier, parse_authorization_reports_why) {
   std::string why;
-  EXPECT_FALSE(sg::parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request",
-                                       &why));
+  EXPECT_FALSE(
+      sg::parse_authorization("AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request", &why));
   EXPECT_NE(why.find("SignedHeaders"), std::string::npos) << why;
   auto pa = sg::parse_authorization(
       "AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/chime/aws4_request, "
-      "SignedHeaders=host;x-amz-date, Signature=" + std::string(64, 'a'),
+      "SignedHeaders=host;x-amz-date, Signature=" +
+          std::string(64, 'a'),
       &why);
   ASSERT_TRUE(pa) << why;
   EXPECT_EQ(pa->access_key_id, "AK");

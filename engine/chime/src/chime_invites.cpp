@@ -161,9 +161,9 @@ class invites_handler {
 
   int depth_ = 0;
   bool top_is_object_ = false;
-  bool invites_key_ = false;        // the last key at depth 1 was "Invites"
-  bool invites_is_array_ = false;   // the (last) Invites member is an array
-  bool invites_open_ = false;       // inside that array
+  bool invites_key_ = false;       // the last key at depth 1 was "Invites"
+  bool invites_is_array_ = false;  // the (last) Invites member is an array
+  bool invites_open_ = false;      // inside that array
   bool element_not_object_ = false;
   std::string invite::*field_ = nullptr;  // member the next string at invite depth fills
   std::string part_;

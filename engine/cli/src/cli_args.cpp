@@ -47,8 +47,7 @@ std::optional<int> parser::parse(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if (flags_done || a.size() < 2 || a.rfind("--", 0) != 0) {
       if (a == "-" || flags_done || a.empty() || a[0] != '-') {
-        if (positional_metavar_.empty())
-          return usage_error("unexpected argument '" + a + "'");
+        if (positional_metavar_.empty()) return usage_error("unexpected argument '" + a + "'");
         positionals_.push_back(a);
         continue;
       }
@@ -98,8 +97,10 @@ std::string parser::help_text() const {
   for (const auto& o : options_) {
     std::string left = "  --" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
     out << left;
-    if (left.size() < 28) out << std::string(28 - left.size(), ' ');
-    else out << "\n" << std::string(28, ' ');
+    if (left.size() < 28)
+      out << std::string(28 - left.size(), ' ');
+    else
+      out << "\n" << std::string(28, ' ');
     out << o.help;
     if (!o.default_value.empty()) out << " (default: " << o.default_value << ")";
     if (o.is_list) out << " [repeatable]";

@@ -25,29 +25,35 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   static run_flags f;  // one command line per process
   f.ingest = add_ingest_options(p, op);
   f.profile = &p.add_value("profile", "NAME", "AWS profile (else AWS_PROFILE, else default)");
-  f.region = &p.add_value("region", "REGION",
-                          "signing region (else AWS_REGION, AWS_DEFAULT_REGION, config; us-east-1)");
+  f.region =
+      &p.add_value("region", "REGION",
+                   "signing region (else AWS_REGION, AWS_DEFAULT_REGION, config; us-east-1)");
   f.endpoint_url = &p.add_value(
       "endpoint-url", "URL",
       "API endpoint (else AWS_ENDPOINT_URL_CHIME, AWS_ENDPOINT_URL, config; the public endpoint)");
-  f.ca_bundle = &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
+  f.ca_bundle =
+      &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
   f.no_verify_ssl = &p.add_flag("no-verify-ssl", "do not check the server's certificate (warns)");
   f.connections = &p.add_value("connections", "N", "persistent HTTPS connections", "8");
   f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
-  f.rate = &p.add_value("rate", "R",
-                        "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");
+  f.rate = &p.add_value(
+      "rate", "R", "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");
   f.burst = &p.add_value("burst", "B", "token-bucket burst (0: automatic)", "0");
   f.fixed_rate = &p.add_flag("fixed-rate", "send at exactly --rate, without adapting to 429s");
-  f.max_attempts = &p.add_value("max-attempts", "N",
-                                "attempts per batch on 5xx and network errors (else "
-                                "AWS_MAX_ATTEMPTS, config max_attempts; 10); 429s are paced, not counted");
-  f.journal = &p.add_value("journal", "FILE", "write-ahead journal (default: beside the first input)");
-  f.durability = &p.add_value("durability", "MODE", "journal fsync policy: strict|batched|off", "batched");
-  f.in_doubt = &p.add_value("in-doubt", "POLICY",
-                            "requests that may have been applied: verify (ListUsers first)|resend|skip",
-                            "verify");
-  f.retry_failed = &p.add_flag("retry-failed", "retry addresses the service marked Failed (this "
-                                               "run and earlier ones) once more");
+  f.max_attempts =
+      &p.add_value("max-attempts", "N",
+                   "attempts per batch on 5xx and network errors (else "
+                   "AWS_MAX_ATTEMPTS, config max_attempts; 10); 429s are paced, not counted");
+  f.journal =
+      &p.add_value("journal", "FILE", "write-ahead journal (default: beside the first input)");
+  f.durability =
+      &p.add_value("durability", "MODE", "journal fsync policy: strict|batched|off", "batched");
+  f.in_doubt = &p.add_value(
+      "in-doubt", "POLICY",
+      "requests that may have been applied: verify (ListUsers first)|resend|skip", "verify");
+  f.retry_failed = &p.add_flag("retry-failed",
+                               "retry addresses the service marked Failed (this "
+                               "run and earlier ones) once more");
   f.report = &p.add_value("report", "FILE", "per-address results (.csv or .jsonl), mode 0600");
   f.progress = &p.add_value("progress", "MODE", "auto|bar|plain|json|off", "auto");
   f.output = &p.add_value("output", "FORMAT", "summary on stdout: text|json", "text");
@@ -100,7 +106,8 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   }
   cli::option attempts_opt = *f.max_attempts;
   attempts_opt.values = {s.max_attempts.value};
-  if (s.max_attempts.source != "--max-attempts") attempts_opt.name += " (from " + s.max_attempts.source + ")";
+  if (s.max_attempts.source != "--max-attempts")
+    attempts_opt.name += " (from " + s.max_attempts.source + ")";
   auto attempts = p.integer(attempts_opt, 1, 1000);
   if (!attempts) return std::nullopt;
   o.dispatch.max_attempts = static_cast<int>(*attempts);
@@ -112,9 +119,12 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   }
   o.journal_mode = *mode;
   const std::string& doubt = f.in_doubt->value();
-  if (doubt == "verify") o.dispatch.in_doubt = in_doubt_policy::verify;
-  else if (doubt == "resend") o.dispatch.in_doubt = in_doubt_policy::resend;
-  else if (doubt == "skip") o.dispatch.in_doubt = in_doubt_policy::skip;
+  if (doubt == "verify")
+    o.dispatch.in_doubt = in_doubt_policy::verify;
+  else if (doubt == "resend")
+    o.dispatch.in_doubt = in_doubt_policy::resend;
+  else if (doubt == "skip")
+    o.dispatch.in_doubt = in_doubt_policy::skip;
   else {
     p.usage_error("--in-doubt must be verify, resend or skip");
     return std::nullopt;
@@ -142,15 +152,16 @@ namespace {
 
 int run_command(const args_t& args, operation op) {
   const bool invite = op == operation::invite;
-  cli::parser p(invite ? "invite" : "create-users",
-                invite ? "Invite every address of the inputs to a Chime Team account (InviteUsers, "
-                         "50 a request), journalled and resumable."
-                       : "Create one Chime user per input row (CreateUser: email, username, "
-                         "user_type columns), journalled and resumable.",
-                invite ? "chime-onboard invite --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
-                         "--input staff.csv --report staff-report.csv"
-                       : "chime-onboard create-users --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
-                         "--input devices.csv --user-type SharedDevice --report devices.csv.report.csv");
+  cli::parser p(
+      invite ? "invite" : "create-users",
+      invite ? "Invite every address of the inputs to a Chime Team account (InviteUsers, "
+               "50 a request), journalled and resumable."
+             : "Create one Chime user per input row (CreateUser: email, username, "
+               "user_type columns), journalled and resumable.",
+      invite ? "chime-onboard invite --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
+               "--input staff.csv --report staff-report.csv"
+             : "chime-onboard create-users --account-id 12a3456b-7c89-012d-3456-78901e23fg45 "
+               "--input devices.csv --user-type SharedDevice --report devices.csv.report.csv");
   run_flags* f = add_run_options(p, op);
   if (auto rc = p.parse(args)) return *rc;
   auto o = run_options_from_flags(p, *f, op);

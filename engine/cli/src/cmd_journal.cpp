@@ -32,8 +32,10 @@ std::string iso_time(std::int64_t unix_ms) {
 
 std::string size_text(std::uint64_t bytes) {
   char buf[32];
-  if (bytes < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  if (bytes < 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
   return buf;
 }
 
@@ -90,8 +92,8 @@ std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
       break;
     }
     o += "    batch " + std::to_string(b.batch_id) + " (attempt " + std::to_string(b.attempt) +
-         ", " + iso_time(b.intent_unix_ms) + "): " + std::to_string(b.emails.size()) +
-         " address" + (b.emails.size() == 1 ? "" : "es") + ":";
+         ", " + iso_time(b.intent_unix_ms) + "): " + std::to_string(b.emails.size()) + " address" +
+         (b.emails.size() == 1 ? "" : "es") + ":";
     for (std::size_t i = 0; i < b.emails.size() && i < 3; ++i) o += " " + b.emails[i];
     if (b.emails.size() > 3) o += " ...";
     o += "\n";
@@ -123,9 +125,9 @@ std::string status_json(const replay_state& s) {
   o["tool_version"] = h.tool_version;
   o["created"] = iso_time(h.created_unix_ms);
   o["sessions"] = s.sessions().size();
-  o["totals"] = json::object{{"addresses", t.addresses}, {"invited", t.invited},
-                             {"created", t.created},     {"exists", t.exists},
-                             {"failed", t.failed},       {"in_doubt", t.in_doubt}};
+  o["totals"] =
+      json::object{{"addresses", t.addresses}, {"invited", t.invited}, {"created", t.created},
+                   {"exists", t.exists},       {"failed", t.failed},   {"in_doubt", t.in_doubt}};
   json::array batches;
   for (const auto& b : s.in_doubt()) {
     json::array emails;
@@ -139,9 +141,9 @@ std::string status_json(const replay_state& s) {
   o["rate_per_second"] = s.rate_per_second();
   o["active_seconds"] = s.active_seconds();
   o["last_activity"] = iso_time(s.last_activity_unix_ms());
-  o["tail"] = s.tail() == tail_state::clean ? "clean"
+  o["tail"] = s.tail() == tail_state::clean  ? "clean"
               : s.tail() == tail_state::torn ? "torn"
-                                              : "damaged";
+                                             : "damaged";
   o["ignored_bytes"] = s.bad_bytes();
   return json_text(o) + "\n";
 }
@@ -165,8 +167,9 @@ std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_
 }
 
 int cmd_status(const args_t& args) {
-  cli::parser p{"status", "Summarise a run from its journal: totals by outcome, in-doubt batches, "
-                          "rate and last activity. Read-only: safe while the run is going.",
+  cli::parser p{"status",
+                "Summarise a run from its journal: totals by outcome, in-doubt batches, "
+                "rate and last activity. Read-only: safe while the run is going.",
                 "chime-onboard status --journal acme-invite.journal --output json"};
   auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
   auto& output = p.add_value("output", "FORMAT", "text or json", "text");
@@ -211,8 +214,11 @@ int cmd_report(const args_t& args) {
   const std::string& out = output_file.value();
   try {
     if (out.empty() || out == "-") {
-      report_writer w([](std::string_view b) { std::cout.write(b.data(), static_cast<std::streamsize>(b.size())); },
-                      *fmt);
+      report_writer w(
+          [](std::string_view b) {
+            std::cout.write(b.data(), static_cast<std::streamsize>(b.size()));
+          },
+          *fmt);
       rows = write_report(*s, w, failed_only.given());
       std::cout.flush();
       if (!std::cout) {

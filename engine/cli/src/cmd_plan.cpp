@@ -25,30 +25,38 @@ std::string human_duration(double s) {
   auto total = static_cast<std::uint64_t>(std::ceil(s));
   std::uint64_t h = total / 3600, m = total / 60 % 60, sec = total % 60;
   char buf[64];
-  if (h) std::snprintf(buf, sizeof buf, "%lluh %02llum %02llus", static_cast<unsigned long long>(h),
-                       static_cast<unsigned long long>(m), static_cast<unsigned long long>(sec));
-  else if (m) std::snprintf(buf, sizeof buf, "%llum %02llus", static_cast<unsigned long long>(m),
-                            static_cast<unsigned long long>(sec));
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  if (h)
+    std::snprintf(buf, sizeof buf, "%lluh %02llum %02llus", static_cast<unsigned long long>(h),
+                  static_cast<unsigned long long>(m), static_cast<unsigned long long>(sec));
+  else if (m)
+    std::snprintf(buf, sizeof buf, "%llum %02llus", static_cast<unsigned long long>(m),
+                  static_cast<unsigned long long>(sec));
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
   return buf;
 }
 
 void row(std::ostream& out, const std::string& label, std::uint64_t v) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, "  %-24s %12llu\n", label.c_str(), static_cast<unsigned long long>(v));
+  std::snprintf(buf, sizeof buf, "  %-24s %12llu\n", label.c_str(),
+                static_cast<unsigned long long>(v));
   out << buf;
 }
 
 }  // namespace
 
 int cmd_plan(const args_t& args) {
-  cli::parser p{"plan", "Read the inputs and show what a run would do: counts, rejects, batches and "
-                        "an estimated duration. Nothing is sent; no credentials are needed.",
+  cli::parser p{"plan",
+                "Read the inputs and show what a run would do: counts, rejects, batches and "
+                "an estimated duration. Nothing is sent; no credentials are needed.",
                 "chime-onboard plan --input users.csv --rejects rejects.csv --rate 20"};
   auto* flags = add_ingest_options(p, operation::invite);
-  auto& rate_opt = p.add_value("rate", "R", "requests per second, for the estimated duration", "10");
-  auto& op_opt = p.add_value("operation", "OP", "invite (InviteUsers, batches of 50) or create "
-                                                "(CreateUser, one address a request)", "invite");
+  auto& rate_opt =
+      p.add_value("rate", "R", "requests per second, for the estimated duration", "10");
+  auto& op_opt = p.add_value("operation", "OP",
+                             "invite (InviteUsers, batches of 50) or create "
+                             "(CreateUser, one address a request)",
+                             "invite");
   auto& output = p.add_value("output", "FORMAT", "text or json (one object on stdout)", "text");
   p.add_epilog(exit_codes_help);
   if (auto rc = p.parse(args)) return *rc;
@@ -56,9 +64,12 @@ int cmd_plan(const args_t& args) {
   auto rate = p.number(rate_opt, 1e-6, 1e9);
   if (!rate) return exit_usage;
   const std::string& op_name = op_opt.value();
-  if (op_name == "invite") flags->op = operation::invite;
-  else if (op_name == "create") flags->op = operation::create;
-  else return p.usage_error("option '--operation': '" + op_name + "' is not invite or create");
+  if (op_name == "invite")
+    flags->op = operation::invite;
+  else if (op_name == "create")
+    flags->op = operation::create;
+  else
+    return p.usage_error("option '--operation': '" + op_name + "' is not invite or create");
   const std::string& fmt = output.value();
   if (fmt != "text" && fmt != "json")
     return p.usage_error("option '--output': '" + fmt + "' is not text or json");

@@ -28,8 +28,9 @@ int cmd_sign(const args_t& args) {
   auto& access_key = p.add_value("access-key", "K", "access key id (else the credential chain)");
   auto& secret_key = p.add_value("secret-key", "S", "secret access key (with --access-key)");
   auto& session_token = p.add_value("session-token", "T", "session token to add and sign");
-  auto& unnormalized = p.add_flag("unnormalized-path", "do not remove dot segments or '//' "
-                                                       "(S3-style)");
+  auto& unnormalized = p.add_flag("unnormalized-path",
+                                  "do not remove dot segments or '//' "
+                                  "(S3-style)");
   auto& sign_body = p.add_flag("sign-body", "add and sign x-amz-content-sha256");
   auto& profile = p.add_value("profile", "P", "AWS profile for the credential chain");
   auto& print = p.add_value("print", "WHAT",
@@ -98,10 +99,14 @@ int cmd_sign(const args_t& args) {
   auto views = parsed->header_views();
   auto a = sg::sign_request(parsed->view(views), c, sp);
 
-  if (what == "canonical-request") std::cout << a.canonical_request << "\n";
-  else if (what == "string-to-sign") std::cout << a.string_to_sign << "\n";
-  else if (what == "signature") std::cout << a.signature << "\n";
-  else std::cout << sg::format_raw_request(*parsed, a.added_headers);
+  if (what == "canonical-request")
+    std::cout << a.canonical_request << "\n";
+  else if (what == "string-to-sign")
+    std::cout << a.string_to_sign << "\n";
+  else if (what == "signature")
+    std::cout << a.signature << "\n";
+  else
+    std::cout << sg::format_raw_request(*parsed, a.added_headers);
   return exit_ok;
 }
 

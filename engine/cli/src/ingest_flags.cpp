@@ -19,13 +19,15 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op) {
   f.email_column = &p.add_value("email-column", "NAME", "CSV column holding the address", "email");
   f.case_sensitive_local = &p.add_flag(
       "case-sensitive-local", "treat John@x.com and john@x.com as different people when deduping");
-  f.rejects = &p.add_value("rejects", "FILE", "write rejected lines as CSV (source,line,raw_value,reason)");
-  f.duplicates = &p.add_value("duplicates", "FILE",
-                              "write duplicates as CSV (source,line,email,first_source,first_line)");
+  f.rejects =
+      &p.add_value("rejects", "FILE", "write rejected lines as CSV (source,line,raw_value,reason)");
+  f.duplicates = &p.add_value(
+      "duplicates", "FILE", "write duplicates as CSV (source,line,email,first_source,first_line)");
   return &f;
 }
 
-std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p, const ingest_flags& f) {
+std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p,
+                                                        const ingest_flags& f) {
   ingest_options o;
   o.inputs = f.input->values;
   if (o.inputs.empty()) {

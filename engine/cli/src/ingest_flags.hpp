@@ -28,6 +28,7 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op = operation::invit
 
 // ingest_options_from_flags: the options the flags describe. Prints a usage error naming the flag
 // and returns nullopt when a value is bad or no --input was given.
-std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p, const ingest_flags& f);
+std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p,
+                                                        const ingest_flags& f);
 
 }  // namespace onboard

@@ -52,8 +52,8 @@ bool apply_log_options(cli::parser& p, const log_flags& f) {
 
 namespace onboard {
 void init_logging_defaults() {
-  auto logger = std::make_shared<spdlog::logger>(
-      "chime-onboard", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("chime-onboard",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
 }

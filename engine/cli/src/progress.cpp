@@ -42,7 +42,8 @@ std::string progress_display::line(clock::time_point now) const {
   const double r = rate();
   const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0;
   std::string eta = "?";
-  if (total_final_ && r > 0 && total >= done) eta = format_duration(static_cast<double>(total - done) / r);
+  if (total_final_ && r > 0 && total >= done)
+    eta = format_duration(static_cast<double>(total - done) / r);
   if (total_final_ && total == done) eta = "0s";
   char buf[320];
   std::snprintf(buf, sizeof buf,
@@ -66,8 +67,9 @@ std::string progress_display::json_line(clock::time_point now) const {
                 "\"throttled\":%llu,\"retries\":%llu,\"failed\":%llu}",
                 std::chrono::duration<double>(now - start_).count(),
                 static_cast<unsigned long long>(load(stats_.done)),
-                static_cast<unsigned long long>(load(stats_.total)), total_final_ ? "true" : "false",
-                rate(), static_cast<unsigned long long>(load(stats_.in_flight)),
+                static_cast<unsigned long long>(load(stats_.total)),
+                total_final_ ? "true" : "false", rate(),
+                static_cast<unsigned long long>(load(stats_.in_flight)),
                 static_cast<unsigned long long>(load(stats_.requests)),
                 static_cast<unsigned long long>(load(stats_.throttled)),
                 static_cast<unsigned long long>(load(stats_.retries)),

@@ -55,8 +55,8 @@ void report_writer::header() {
 void report_writer::write(const report_row& r) {
   if (!header_done_) header();
   if (format_ == report_format::csv) {
-    const std::string_view cells[] = {r.email,      r.outcome, r.id, r.status, r.email_status,
-                                      r.error_code, r.message};
+    const std::string_view cells[] = {r.email,        r.outcome,    r.id,     r.status,
+                                      r.email_status, r.error_code, r.message};
     for (auto c : cells) {
       csv_cell(buf_, c);
       buf_.push_back(',');

@@ -71,10 +71,9 @@ std::string resume_command(const run_options& o) {
 class live_report {
  public:
   live_report(const std::string& path, const ingest& in)
-      : in_(in),
-        writer_([this](std::string_view b) { file_.append(b); },
-                path.ends_with(".jsonl") ? report_format::jsonl : report_format::csv,
-                /*with_source=*/true) {
+      : in_(in), writer_([this](std::string_view b) { file_.append(b); },
+                         path.ends_with(".jsonl") ? report_format::jsonl : report_format::csv,
+                         /*with_source=*/true) {
     std::error_code ec;
     std::filesystem::remove(path, ec);
     file_ = io::durable_file::open(path);
@@ -107,7 +106,8 @@ std::string report_path_problem(const std::string& path) {
   if (fs::is_directory(path, ec)) return "'" + path + "' is a directory";
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  if (!fs::is_directory(dir, ec)) return "no directory '" + dir.string() + "' to write '" + path + "' in";
+  if (!fs::is_directory(dir, ec))
+    return "no directory '" + dir.string() + "' to write '" + path + "' in";
   if (::access(dir.c_str(), W_OK) != 0)
     return "cannot write in '" + dir.string() + "': " + std::strerror(errno);
   return {};
@@ -157,7 +157,8 @@ std::unique_ptr<journal> open_journal(const run_options& opts, const std::string
     auto st = prior.at(i);
     if (st.in_doubt) dcfg.in_doubt_addresses.emplace(st.email);
     const bool retry = dcfg.retry_failed && st.kind == outcome_kind::failed;
-    if (st.kind && !st.in_doubt && !retry) done->insert(key_of(st.email, iopts.case_sensitive_local));
+    if (st.kind && !st.in_doubt && !retry)
+      done->insert(key_of(st.email, iopts.case_sensitive_local));
   }
   if (!done->empty()) iopts.already_done_keys = std::move(done);
   return jrnl;
@@ -213,8 +214,8 @@ int prepare(const run_options& opts, prepared_run& p) {
   auto ep = io::try_parse_endpoint(opts.endpoint_url);
   if (!ep) return fail(opts, exit_usage, "--endpoint-url: " + ep.error);
   p.endpoint = *ep.value;
-  p.journal_path = opts.journal_path.empty() ? default_journal_path(opts.ingest.inputs)
-                                             : opts.journal_path;
+  p.journal_path =
+      opts.journal_path.empty() ? default_journal_path(opts.ingest.inputs) : opts.journal_path;
   if (!opts.dry_run) {
     auto r = signing::resolve_credentials(opts.credentials, signing::process_environment());
     if (!r) return fail(opts, exit_config, r.error);
@@ -226,8 +227,9 @@ int prepare(const run_options& opts, prepared_run& p) {
       return fail(opts, exit_config, e.what());
     }
     if (!opts.verify_ssl)
-      spdlog::warn("--no-verify-ssl: the server's certificate is NOT checked; anyone on the path "
-                   "can read and change this run's traffic");
+      spdlog::warn(
+          "--no-verify-ssl: the server's certificate is NOT checked; anyone on the path "
+          "can read and change this run's traffic");
     if (!opts.report_path.empty()) {
       if (auto why = report_path_problem(opts.report_path); !why.empty())
         return fail(opts, exit_usage, "--report: " + why);
@@ -236,7 +238,8 @@ int prepare(const run_options& opts, prepared_run& p) {
     if (!p.jrnl) return exit_config;
   }
   // The total only feeds the progress display: without one, the counting pass is wasted work.
-  if (!opts.dry_run && opts.progress != progress_mode::off) p.exact_total = count_addresses(p.iopts);
+  if (!opts.dry_run && opts.progress != progress_mode::off)
+    p.exact_total = count_addresses(p.iopts);
 
   // Sending paces a real run, far below what one ingest thread reads: a second reading thread
   // would only add hand-offs beside the I/O thread. `plan` and --dry-run keep it (ingest is all
@@ -281,8 +284,7 @@ class execution {
               [this](const planned_address& item, const address_outcome& o) {
                 if (p_.report) p_.report->write(item, o);
               }),
-        queue_(static_cast<std::size_t>(opts.connections) * 4),
-        senders_left_(opts.connections),
+        queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
         progress_(opts.progress, stats, std::cerr, isatty(STDERR_FILENO) != 0),
         progress_timer_(ioc_), signals_(ioc_, SIGINT, SIGTERM), drain_timer_(ioc_),
         control_(net::make_strand(ioc_)) {}
@@ -291,7 +293,8 @@ class execution {
     start_ingest();
     spawn_senders();
     spawn_progress();
-    signals_.async_wait(net::bind_executor(control_, [this](auto ec, int sig) { on_signal(ec, sig); }));
+    signals_.async_wait(
+        net::bind_executor(control_, [this](auto ec, int sig) { on_signal(ec, sig); }));
 
     std::vector<std::thread> pool;
     for (int i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
@@ -374,25 +377,29 @@ class execution {
   // spawn_progress: ticks until the last sender ends (on `control_`, beside the clean-up that
   // cancels it).
   void spawn_progress() {
-    net::co_spawn(control_, [this]() -> net::awaitable<void> {
-      for (;;) {
-        progress_.set_total_final(ingest_done_.load());
-        progress_.tick(std::chrono::steady_clock::now());
-        if (spdlog::should_log(spdlog::level::debug)) log_limiter();
-        progress_timer_.expires_after(progress_.interval());
-        auto [ec] = co_await progress_timer_.async_wait(net::as_tuple(net::use_awaitable));
-        if (ec || senders_left_.load() == 0) co_return;
-      }
-    }, net::detached);
+    net::co_spawn(
+        control_,
+        [this]() -> net::awaitable<void> {
+          for (;;) {
+            progress_.set_total_final(ingest_done_.load());
+            progress_.tick(std::chrono::steady_clock::now());
+            if (spdlog::should_log(spdlog::level::debug)) log_limiter();
+            progress_timer_.expires_after(progress_.interval());
+            auto [ec] = co_await progress_timer_.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec || senders_left_.load() == 0) co_return;
+          }
+        },
+        net::detached);
   }
 
   void log_limiter() {
     const std::string& account = p_.iopts.account_id;
     auto l = gate_.snapshot(account);
-    spdlog::debug("limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
-                  "sent {} throttles {} cuts {}",
-                  account, l.rate, l.w_max, l.goodput, l.in_flight, l.in_flight_cap, l.sent,
-                  l.throttles, l.cuts);
+    spdlog::debug(
+        "limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
+        "sent {} throttles {} cuts {}",
+        account, l.rate, l.w_max, l.goodput, l.in_flight, l.in_flight_cap, l.sent, l.throttles,
+        l.cuts);
   }
 
   // on_signal: the first SIGINT/SIGTERM stops taking batches and lets exchanges in hand finish

@@ -7,7 +7,9 @@ namespace onboard {
 
 namespace {
 
-constexpr char lower_of(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char lower_of(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // is_plain_json_char: printable ASCII that a JSON string holds as is.
 constexpr bool is_plain_json_char(unsigned char c) {

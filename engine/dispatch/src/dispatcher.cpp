@@ -314,8 +314,8 @@ void dispatcher::take_ahead(sender& s, async_queue<batch>& queue) {
 void dispatcher::release_unsent(sender& s) {
   if (!journal_) return;
   try {
-    const bool withdraw = s.current_state == batch_state::intent_ahead ||
-                          s.current_state == batch_state::sent;
+    const bool withdraw =
+        s.current_state == batch_state::intent_ahead || s.current_state == batch_state::sent;
     if (s.current && withdraw) journal_->record_release(s.current->id, addresses_of(*s.current));
     if (s.ahead && s.ahead_ticket) journal_->record_release(s.ahead->id, addresses_of(*s.ahead));
   } catch (const std::exception& e) {
@@ -357,12 +357,12 @@ net::awaitable<dispatcher::next_step> dispatcher::async_attempt(sender& s, work_
 
   // Sign and send (async_exchange takes the token and makes the intent durable first).
   const bool is_invite = cfg_.op == operation::invite;
-  std::string body = is_invite ? chime::invite_users_body(addresses_of(b), b.type)
-                               : chime::create_user_body(b.items[0].email, b.items[0].username,
-                                                         b.type);
-  classified c = co_await async_exchange(s, b.account_id, "POST",
-                                         chime::users_target(b.account_id, cfg_.op),
-                                         std::move(body), b.items.size(), /*carries_intent=*/true);
+  std::string body = is_invite
+                         ? chime::invite_users_body(addresses_of(b), b.type)
+                         : chime::create_user_body(b.items[0].email, b.items[0].username, b.type);
+  classified c =
+      co_await async_exchange(s, b.account_id, "POST", chime::users_target(b.account_id, cfg_.op),
+                              std::move(body), b.items.size(), /*carries_intent=*/true);
   if (c.cancelled) co_return next_step::stop;
   if (c.tls_rejected) {
     set_fatal(fatal_kind::tls, c.r.failure->message);
@@ -389,13 +389,9 @@ net::awaitable<void> dispatcher::async_make_intent_durable(sender& s) {
   s.current_state = batch_state::sent;
 }
 
-net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
-                                                                  const std::string& partition,
-                                                                  const std::string& method,
-                                                                  const std::string& target,
-                                                                  std::string body,
-                                                                  std::size_t addresses,
-                                                                  bool carries_intent) {
+net::awaitable<dispatcher::classified> dispatcher::async_exchange(
+    sender& s, const std::string& partition, const std::string& method, const std::string& target,
+    std::string body, std::size_t addresses, bool carries_intent) {
   // Take a token.
   s.waiting = true;
   const auto asked = std::chrono::steady_clock::now();
@@ -456,9 +452,9 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(sender& s,
   if (status >= 500) bump(stats_.unavailable);
   gate_.on_response(partition, stamp, engine::to_response_kind(status, c.cls));
   if (status == 429 || status == 503) {
-    if (auto ra = engine::parse_retry_after(resp.header("Retry-After"),
-                                            resp.header("x-amz-retry-after"),
-                                            std::chrono::system_clock::now()))
+    if (auto ra =
+            engine::parse_retry_after(resp.header("Retry-After"), resp.header("x-amz-retry-after"),
+                                      std::chrono::system_clock::now()))
       gate_.on_retry_after(partition, *ra);
   }
   co_return c;
@@ -626,8 +622,7 @@ net::awaitable<dispatcher::next_step> dispatcher::async_back_off(sender& s, work
 
 // async_verify: asks ListUsers about the addresses of `batch` that may already have been applied
 // and takes out those the service knows. Returns false when nothing is left to send.
-net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b,
-                                              bool only_earlier_in_doubt) {
+net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, bool only_earlier_in_doubt) {
   std::vector<planned_address> keep;
   std::vector<address_outcome> confirmed;
   batch confirmed_items{b.id, b.account_id, b.type, {}};
@@ -658,16 +653,18 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b,
         auto users = chime::decode_users(c.r.response.body);
         if (users) {
           bool f = false;
-          for (const auto& u : *users.value) f = f || ascii_lower(u.primary_email) == ascii_lower(item.email);
+          for (const auto& u : *users.value)
+            f = f || ascii_lower(u.primary_email) == ascii_lower(item.email);
           found = f;
           request_id = c.request_id;
           break;
         }
       }
       if (c.cls == retry_class::fatal_auth) {
-        set_fatal(fatal_kind::credentials, "ListUsers was refused (" + c.describe() +
-                                   "): these credentials cannot verify in-doubt requests; use "
-                                   "--in-doubt resend or skip, or grant chime:ListUsers");
+        set_fatal(fatal_kind::credentials,
+                  "ListUsers was refused (" + c.describe() +
+                      "): these credentials cannot verify in-doubt requests; use "
+                      "--in-doubt resend or skip, or grant chime:ListUsers");
         co_return false;
       }
       // ListUsers is read-only, so every failure is safe to retry; the policy bounds how long.
@@ -735,7 +732,8 @@ void dispatcher::finish(const batch& b, std::span<const address_outcome> outcome
 void dispatcher::fail_all(const batch& b, const std::string& code, const std::string& message,
                           unsigned attempts, const std::string& request_id) {
   std::vector<address_outcome> outs;
-  for (const auto& i : b.items) outs.push_back(failed_outcome(i, code, message, attempts, request_id));
+  for (const auto& i : b.items)
+    outs.push_back(failed_outcome(i, code, message, attempts, request_id));
   finish(b, outs);
 }
 

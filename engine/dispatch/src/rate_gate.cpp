@@ -11,7 +11,10 @@ namespace onboard::engine {
 rate_limiter& rate_gate::limiter_locked(std::string_view partition) {
   auto it = limiters_.find(partition);
   if (it == limiters_.end())
-    it = limiters_.emplace(std::string(partition), std::make_unique<rate_limiter>(cfg_, limiter_clock::now())).first;
+    it = limiters_
+             .emplace(std::string(partition),
+                      std::make_unique<rate_limiter>(cfg_, limiter_clock::now()))
+             .first;
   return *it->second;
 }
 
@@ -60,7 +63,8 @@ net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) 
   }
 }
 
-void rate_gate::on_response(std::string_view partition, const send_stamp& stamp, response_kind kind) {
+void rate_gate::on_response(std::string_view partition, const send_stamp& stamp,
+                            response_kind kind) {
   std::lock_guard lock(mutex_);
   limiter_locked(partition).on_response(limiter_clock::now(), stamp, kind);
 }

@@ -20,15 +20,10 @@ constexpr double max_goodput_window = 16.0;
 }  // namespace
 
 rate_limiter::rate_limiter(const rate_limiter_config& cfg, time_point start)
-    : cfg_(cfg),
-      start_(start),
-      last_(start),
-      rate_(cfg.adaptive ? cfg.start_rate : cfg.rate),
+    : cfg_(cfg), start_(start), last_(start), rate_(cfg.adaptive ? cfg.start_rate : cfg.rate),
       phase_(cfg.adaptive ? limiter_phase::slow_start : limiter_phase::fixed),
-      next_double_(plus(start, cfg.slow_start_interval)),
-      lat_mean_(cfg.initial_latency),
-      lat_dev_(0.0),
-      rng_(cfg.seed) {
+      next_double_(plus(start, cfg.slow_start_interval)), lat_mean_(cfg.initial_latency),
+      lat_dev_(0.0), rng_(cfg.seed) {
   if (!cfg_.adaptive && !(cfg_.rate > 0.0))
     throw std::invalid_argument("rate_limiter: non-adaptive mode needs rate > 0");
   if (cfg_.adaptive && cfg_.rate > 0.0) rate_ = std::min(rate_, cfg_.rate);
@@ -47,7 +42,8 @@ int rate_limiter::in_flight_cap() const {
 }
 
 bool rate_limiter::breaker_open(time_point now) const {
-  return breaker_ != breaker_state::closed && (now < gate_until_ || breaker_ == breaker_state::probing);
+  return breaker_ != breaker_state::closed &&
+         (now < gate_until_ || breaker_ == breaker_state::probing);
 }
 
 double rate_limiter::uniform(double lo, double hi) {
@@ -84,8 +80,7 @@ double rate_limiter::clamp_rate(double r, time_point now) const {
 
 void rate_limiter::update_rate(time_point now) {
   switch (phase_) {
-    case limiter_phase::fixed:
-      return;
+    case limiter_phase::fixed: return;
     case limiter_phase::slow_start:
       while (now >= next_double_) {
         if (limited_) rate_ = clamp_rate(rate_ * 2.0, now);
@@ -114,7 +109,8 @@ void rate_limiter::advance(time_point now) {
   auto keep_from = plus(now, -max_goodput_window);
   while (!successes_at_.empty() && successes_at_.front() < keep_from) successes_at_.pop_front();
   auto breaker_from = plus(now, -cfg_.breaker_window);
-  while (!unavailable_at_.empty() && unavailable_at_.front() < breaker_from) unavailable_at_.pop_front();
+  while (!unavailable_at_.empty() && unavailable_at_.front() < breaker_from)
+    unavailable_at_.pop_front();
   while (!recent_successes_at_.empty() && recent_successes_at_.front() < breaker_from)
     recent_successes_at_.pop_front();
 }
@@ -207,7 +203,8 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
   if (stamp.probe && breaker_ == breaker_state::probing) {
     breaker_ = kind == response_kind::success ? breaker_state::closed : breaker_state::open;
     if (kind == response_kind::unavailable)
-      gate_until_ = std::max(gate_until_, plus(now, uniform(cfg_.breaker_pause_min, cfg_.breaker_pause_max)));
+      gate_until_ =
+          std::max(gate_until_, plus(now, uniform(cfg_.breaker_pause_min, cfg_.breaker_pause_max)));
   }
   switch (kind) {
     case response_kind::success:
@@ -215,8 +212,7 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
       successes_at_.push_back(now);
       recent_successes_at_.push_back(now);
       return;
-    case response_kind::other_error:
-      return;
+    case response_kind::other_error: return;
     case response_kind::throttled:
       ++throttles_;
       if (cfg_.adaptive && stamp.epoch == epoch_) cut(now, cfg_.beta_throttle);
@@ -238,7 +234,8 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
           share >= cfg_.breaker_share) {
         breaker_ = breaker_state::open;
         unavailable_at_.clear();
-        gate_until_ = std::max(gate_until_, plus(now, uniform(cfg_.breaker_pause_min, cfg_.breaker_pause_max)));
+        gate_until_ = std::max(gate_until_,
+                               plus(now, uniform(cfg_.breaker_pause_min, cfg_.breaker_pause_max)));
       }
       return;
   }

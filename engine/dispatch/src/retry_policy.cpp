@@ -31,10 +31,21 @@ namespace {
 // The union of the SDKs' throttling codes (botocore standard, aws-sdk-cpp CoreErrors) plus Chime's
 // ThrottledClientException, which no SDK lists (research doc §1.4).
 constexpr std::array<std::string_view, 16> throttling_codes{
-    "Throttling", "ThrottlingException", "ThrottledException", "ThrottledClientException", "Throttled",
-    "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "ThrottledClientException",
+    "Throttled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
     "EC2ThrottledException"};
 
 // Codes that mean the request never counted (signature time window): resend after the clock or
@@ -54,7 +65,8 @@ retry_class classify_http(int status, std::string_view error_type, const request
   std::string_view code = error_type.substr(0, error_type.find(':'));
   if (status >= 200 && status < 300) return retry_class::success;
   if (status == 429 || status == 503 || status == 509) return retry_class::retry_throttled;
-  if (!code.empty() && any_of(throttling_codes, code) && status != 500) return retry_class::retry_throttled;
+  if (!code.empty() && any_of(throttling_codes, code) && status != 500)
+    return retry_class::retry_throttled;
   if (status == 408 || (status >= 400 && status < 500 && any_of(skew_codes, code)))
     return retry_class::retry_transient;
   switch (status) {
@@ -85,7 +97,8 @@ response_kind to_response_kind(int status, retry_class c) {
 }
 
 retry_policy::retry_policy(const retry_config& cfg)
-    : cfg_(cfg), budget_(cfg.budget_capacity), rng_(cfg.seed != 0 ? cfg.seed : std::random_device{}()) {}
+    : cfg_(cfg), budget_(cfg.budget_capacity),
+      rng_(cfg.seed != 0 ? cfg.seed : std::random_device{}()) {}
 
 double retry_policy::uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
@@ -145,7 +158,8 @@ retry_decision retry_policy::decide(retry_class c, unsigned attempts, retry_dura
 
 void retry_policy::on_success(unsigned last_cost) {
   std::lock_guard lock(mutex_);
-  budget_ = std::min(cfg_.budget_capacity, budget_ + (last_cost == 0 ? cfg_.success_refund : last_cost));
+  budget_ =
+      std::min(cfg_.budget_capacity, budget_ + (last_cost == 0 ? cfg_.success_refund : last_cost));
 }
 
 unsigned retry_policy::budget() const {
@@ -166,7 +180,8 @@ std::optional<std::uint64_t> digits(std::string_view s) {
   if (s.empty() || s.size() > 15) return std::nullopt;
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || s.front() == '+' || s.front() == '-') return std::nullopt;
+  if (ec != std::errc{} || p != s.data() + s.size() || s.front() == '+' || s.front() == '-')
+    return std::nullopt;
   return v;
 }
 
@@ -220,8 +235,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
     if (!dd || !mm || !yy) return std::nullopt;
     d = *dd, mo = *mm, y = *yy;
     hms = parse_hms(f[4]);
-  } else if (f.size() == 4 && f[0].back() == ',' && f[3] == "GMT" && f[1].size() == 9 && f[1][2] == '-' &&
-             f[1][6] == '-') {  // RFC 850
+  } else if (f.size() == 4 && f[0].back() == ',' && f[3] == "GMT" && f[1].size() == 9 &&
+             f[1][2] == '-' && f[1][6] == '-') {  // RFC 850
     auto dd = num(f[1].substr(0, 2), 2), yy = num(f[1].substr(7, 2), 2);
     auto mm = month_of(f[1].substr(3, 3));
     if (!dd || !mm || !yy) return std::nullopt;
@@ -247,7 +262,8 @@ constexpr double max_retry_after_s = 86400.0;
 
 }  // namespace
 
-std::optional<retry_duration> parse_retry_after(std::string_view retry_after, std::string_view x_amz_retry_after,
+std::optional<retry_duration> parse_retry_after(std::string_view retry_after,
+                                                std::string_view x_amz_retry_after,
                                                 std::chrono::system_clock::time_point now) {
   std::optional<retry_duration> best;
   auto offer = [&](double s) {

@@ -28,10 +28,9 @@ constexpr std::uint64_t k2 = 0x165667B19E3779F9ull;
 constexpr std::uint64_t k4 = 0xFF51AFD7ED558CCDull;
 constexpr std::uint64_t k5 = 0xC4CEB9FE1A85EC53ull;
 // The hash's block secrets (hexadecimal digits of pi: nothing up the sleeve), two per block.
-constexpr std::uint64_t secret[8] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull,
-                                     0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull,
-                                     0x452821E638D01377ull, 0xBE5466CF34E90C6Cull,
-                                     0xC0AC29B7C97C50DDull, 0x3F84D5B5B5470917ull};
+constexpr std::uint64_t secret[8] = {
+    0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull, 0x082EFA98EC4E6C89ull,
+    0x452821E638D01377ull, 0xBE5466CF34E90C6Cull, 0xC0AC29B7C97C50DDull, 0x3F84D5B5B5470917ull};
 
 // fold_mul: 64x64 -> 128 multiply, halves xored: a fast, well-mixing compression of two words.
 inline std::uint64_t fold_mul(std::uint64_t a, std::uint64_t b) {

@@ -86,8 +86,7 @@ class ingest::csv_file {
 };
 
 ingest::ingest(ingest_options options)
-    : options_(std::move(options)),
-      seen_(!options_.duplicates_path.empty()),
+    : options_(std::move(options)), seen_(!options_.duplicates_path.empty()),
       batcher_(options_.op, options_.batch_limit) {
   io::corpus_options ro = options_.reader;
   ro.email_column = options_.email_column.empty() ? std::string("email") : options_.email_column;
@@ -105,18 +104,18 @@ ingest::ingest(ingest_options options)
                                              "source,line,email,first_source,first_line");
   // Only regular files are certain to reach their end, so the destructor can always join the
   // read thread. (On a single core the thread costs two context switches per 4096 records.)
-  const bool background = reader_->all_regular_files() &&
-                          reader_->regular_file_bytes() >= options_.parallel_min_bytes;
+  const bool background =
+      reader_->all_regular_files() && reader_->regular_file_bytes() >= options_.parallel_min_bytes;
   stage_ = std::make_unique<detail::read_stage>(*reader_, options_, rejects_ != nullptr);
   // Size the table from the input size (assuming >= 32 bytes a line, so lists of long CSV rows
   // under-reserve and grow rather than over-reserve); growth would otherwise rehash ~2x. Its
   // memory (~190 MB at 10M lines, 0.2-0.5 s to fault in for a fresh process) is faulted in by both
   // threads at once, half each: the read thread's half before it starts reading.
-  seen_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
-                    reader_->regular_file_bytes() / 32, std::uint64_t(64) << 20)),
+  seen_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(reader_->regular_file_bytes() / 32,
+                                                                 std::uint64_t(64) << 20)),
                 /*fault_in=*/false);
-  chunks_ = std::make_unique<detail::chunk_source>(*stage_, background,
-                                                   [this] { seen_.prefault(1, 2); });
+  chunks_ =
+      std::make_unique<detail::chunk_source>(*stage_, background, [this] { seen_.prefault(1, 2); });
   seen_.prefault(0, chunks_->background() ? 2 : 1);
 }
 
@@ -191,8 +190,8 @@ bool ingest::take(const detail::staged_record& r, batch& out) {
   ++stats_.accepted;
   batcher::group_id group;
   if (r.own_account || r.type != options_.type) {
-    std::string_view acct = r.own_account ? chunk_->text.view(r.account)
-                                          : std::string_view(options_.account_id);
+    std::string_view acct =
+        r.own_account ? chunk_->text.view(r.account) : std::string_view(options_.account_id);
     group = batcher_.group_of(acct, r.type);
   } else {
     // Most records go to the run's default group: look it up once.
@@ -244,7 +243,8 @@ void ingest::finish() {
 const ingest_stats& ingest::stats() const {
   stats_.rejected_by_reason.clear();
   for (std::size_t i = 1; i < reason_count; ++i)
-    if (by_reason_[i]) stats_.rejected_by_reason[std::string(to_string(static_cast<reason>(i)))] = by_reason_[i];
+    if (by_reason_[i])
+      stats_.rejected_by_reason[std::string(to_string(static_cast<reason>(i)))] = by_reason_[i];
   return stats_;
 }
 

@@ -86,7 +86,8 @@ void staged_chunk::clear() noexcept {
   keys = key_state::done;
 }
 
-read_stage::read_stage(io::corpus_reader& reader, const ingest_options& options, bool render_rejects)
+read_stage::read_stage(io::corpus_reader& reader, const ingest_options& options,
+                       bool render_rejects)
     : reader_(reader), options_(options), render_rejects_(render_rejects) {}
 
 void read_stage::fill(staged_chunk& c, std::size_t max_records) {
@@ -154,7 +155,12 @@ void read_stage::reject(staged_chunk& c, staged_record& r, reason why, std::stri
   r.text = {};
   if (render_rejects_) {
     row_.clear();
-    csv_row(row_).cell(reader_.input_name(r.source)).number(r.line).cell(value).cell(to_string(why)).end();
+    csv_row(row_)
+        .cell(reader_.input_name(r.source))
+        .number(r.line)
+        .cell(value)
+        .cell(to_string(why))
+        .end();
     r.text = c.text.append(row_);
   }
 }

@@ -97,9 +97,9 @@ enum class key_state : std::uint8_t { done, pending, reader };
 struct staged_chunk {
   std::vector<staged_record> records;
   text_arena text;
-  std::uint64_t skipped_lines = 0;  // the reader's blank/comment count after these records
-  bool end = false;                 // the inputs are exhausted
-  std::exception_ptr error;         // reading failed after these records (ingest_error or other)
+  std::uint64_t skipped_lines = 0;   // the reader's blank/comment count after these records
+  bool end = false;                  // the inputs are exhausted
+  std::exception_ptr error;          // reading failed after these records (ingest_error or other)
   key_state keys = key_state::done;  // background mode: guarded by chunk_source's mutex
 
   void clear() noexcept;

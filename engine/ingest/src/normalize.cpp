@@ -31,14 +31,14 @@ namespace onboard {
 namespace {
 
 enum : std::uint16_t {
-  c_atext = 1,   // allowed in a dot-atom local part (besides '.')
-  c_label = 2,   // allowed in a domain label: letters, digits, '-'
-  c_upper = 4,   // A-Z
-  c_ctrl = 8,    // < 0x20 or 0x7F
-  c_space = 16,  // ' '
-  c_high = 32,   // >= 0x80
-  c_digit = 64,  // 0-9
-  c_dot = 128,   // '.'
+  c_atext = 1,     // allowed in a dot-atom local part (besides '.')
+  c_label = 2,     // allowed in a domain label: letters, digits, '-'
+  c_upper = 4,     // A-Z
+  c_ctrl = 8,      // < 0x20 or 0x7F
+  c_space = 16,    // ' '
+  c_high = 32,     // >= 0x80
+  c_digit = 64,    // 0-9
+  c_dot = 128,     // '.'
   c_hyphen = 256,  // '-'
 };
 
@@ -87,8 +87,8 @@ inline bool has_byte_outside_graphic(std::uint64_t w) {
 }
 
 constexpr const char* reason_names[reason_count] = {
-    "",        "empty",        "no_at",      "bad_local",       "bad_domain",   "too_long",
-    "bad_utf8", "bad_csv",     "control_char", "whitespace", "non_ascii_local", "bad_user_type"};
+    "",         "empty",   "no_at",        "bad_local",  "bad_domain",      "too_long",
+    "bad_utf8", "bad_csv", "control_char", "whitespace", "non_ascii_local", "bad_user_type"};
 
 #if defined(__SSE2__)
 
@@ -134,10 +134,10 @@ ascii_masks classify(const char* p, std::size_t n) {
     // Folding bit 0x20 maps 'A'..'Z' onto 'a'..'z' and nothing else onto them.
     __m128i letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
     // The printable bytes that are neither atext nor '.': "(),:;<>@[\].
-    __m128i special = _mm_or_si128(
-        _mm_or_si128(_mm_or_si128(is_byte(v, '"'), in_range(v, '(', ')')),
-                     _mm_or_si128(is_byte(v, ','), in_range(v, ':', '<'))),
-        _mm_or_si128(_mm_or_si128(is_byte(v, '>'), at), in_range(v, '[', ']')));
+    __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_or_si128(is_byte(v, '"'), in_range(v, '(', ')')),
+                                  _mm_or_si128(is_byte(v, ','), in_range(v, ':', '<'))),
+                     _mm_or_si128(_mm_or_si128(is_byte(v, '>'), at), in_range(v, '[', ']')));
     m.graphic |= bits(in_range(v, 0x21, 0x7E), base);
     m.atext |= bits(special, base);  // inverted below
     m.label |= bits(_mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(dot, hyphen)), base);
@@ -175,8 +175,8 @@ __attribute__((always_inline)) inline bool acceptable_ascii(const ascii_masks& m
   const std::uint64_t first = 1ull << (a + 1), last = 1ull << (n - 1);
   const std::uint64_t dots = m.dot & domain, hyphens = m.hyphen & domain;
   if ((domain & ~m.label) || dots == 0) return false;
-  if (dots & (first | last | (dots << 1))) return false;                         // empty label
-  if (hyphens & (first | (dots << 1) | last | (dots >> 1))) return false;        // '-' at a label end
+  if (dots & (first | last | (dots << 1))) return false;                   // empty label
+  if (hyphens & (first | (dots << 1) | last | (dots >> 1))) return false;  // '-' at a label end
   const unsigned last_dot = 63 - static_cast<unsigned>(std::countl_zero(dots));
   const std::uint64_t tld = domain & ~below(last_dot + 1);
   if ((tld & ~m.digit) == 0) return false;  // all-numeric top-level label
@@ -234,8 +234,8 @@ bool normalize_short_sse2(std::string_view, char*, std::size_t&) { return false;
 // The AVX-512 classes: one byte per ASCII code (the lookup uses a byte's low 7 bits, so bytes
 // >= 0x80 are caught by the graphic mask, which also requires the high bit clear).
 enum : unsigned char {
-  k_atext = 1,     // graphic and not one of "(),:;<>@[\] (atext or '.')
-  k_label = 2,     // letter, digit, '-' or '.'
+  k_atext = 1,  // graphic and not one of "(),:;<>@[\] (atext or '.')
+  k_label = 2,  // letter, digit, '-' or '.'
   k_digit = 4,
   k_dot = 8,
   k_hyphen = 16,
@@ -310,8 +310,8 @@ template <bool (*Fast)(std::string_view, char*, std::size_t&)>
 reason normalize_via(std::string_view raw, char* out, std::size_t& len) {
   // Most lines have nothing to trim: both ends are printable.
   std::string_view s = raw;
-  if (!s.empty() && (static_cast<unsigned char>(s.front()) <= ' ' ||
-                     static_cast<unsigned char>(s.back()) <= ' '))
+  if (!s.empty() &&
+      (static_cast<unsigned char>(s.front()) <= ' ' || static_cast<unsigned char>(s.back()) <= ' '))
     s = trim_ascii(s);
   if (Fast(s, out, len)) return reason::none;
   return detail::normalize_email_bytewise(raw, out, len);
@@ -356,7 +356,9 @@ std::optional<reason> parse_reason(std::string_view s) {
 }
 
 std::string_view trim_ascii(std::string_view s) noexcept {
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; };
+  auto ws = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+  };
   while (!s.empty() && ws(s.front())) s.remove_prefix(1);
   while (!s.empty() && ws(s.back())) s.remove_suffix(1);
   return s;

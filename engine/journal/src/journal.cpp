@@ -53,7 +53,8 @@ std::unique_ptr<journal> journal::open(const fs::path& path, journal_header head
   }
   auto& f = *j->file_;
   if (!f.try_lock_exclusive())
-    throw journal_error("journal " + p + " is in use by another chime-onboard process; wait for "
+    throw journal_error("journal " + p +
+                        " is in use by another chime-onboard process; wait for "
                         "it to finish (or stop it) before resuming");
   if (header.tool_version.empty()) header.tool_version = version;
 
@@ -82,8 +83,8 @@ std::unique_ptr<journal> journal::open(const fs::path& path, journal_header head
       }
       j->prior_ = std::move(prior);
     }
-    jf::put_session(start, jf::now_unix_ms(), options.mode,
-                    static_cast<std::uint32_t>(::getpid()), version);
+    jf::put_session(start, jf::now_unix_ms(), options.mode, static_cast<std::uint32_t>(::getpid()),
+                    version);
     f.append(start);
     f.flush();
     // The header is synced even with durability off: it is once per run and gives the file meaning.
@@ -233,9 +234,8 @@ std::string journal::failure_message() const {
 }
 
 void journal::throw_failure() const {
-  std::string msg = failure_message_.empty()
-                        ? "journal " + path_.string() + " failed"
-                        : failure_message_;
+  std::string msg =
+      failure_message_.empty() ? "journal " + path_.string() + " failed" : failure_message_;
   throw journal_error(msg + " (the run stops: nothing more can be recorded safely)");
 }
 

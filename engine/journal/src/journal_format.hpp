@@ -31,7 +31,8 @@ inline constexpr std::uint16_t same_as_previous = 0xFFFF;
 inline constexpr std::size_t max_field = 0xFFFE;
 
 enum record_type : std::uint8_t {
-  rec_header = 'H',   // u16 format, u8 op, str account, u8 user_type, u8 case_sensitive, str version, i64 created
+  rec_header = 'H',   // u16 format, u8 op, str account, u8 user_type, u8 case_sensitive, str
+                      // version, i64 created
   rec_session = 'S',  // i64 unix_ms, u8 durability, u32 pid, str tool_version
   rec_intent = 'I',   // u64 batch, u32 attempt, i64 unix_ms, u32 n, n x str email
   rec_outcome = 'O',  // u64 batch, i64 unix_ms, u32 n, n x address (see put_outcome)

@@ -96,7 +96,8 @@ std::uint64_t key_hash(std::string_view e, bool fold_all) {
       h = (h ^ lower8(w)) * 0xbf58476d1ce4e5b9ULL;
       h ^= h >> 29;
     }
-    if (i < e.size()) h = (h ^ lower8(load_tail(e.data() + i, e.size() - i))) * 0xbf58476d1ce4e5b9ULL;
+    if (i < e.size())
+      h = (h ^ lower8(load_tail(e.data() + i, e.size() - i))) * 0xbf58476d1ce4e5b9ULL;
     return mix(h);
   }
   char small[256];
@@ -308,8 +309,8 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
         matched = true;
         for (std::uint32_t i = 0; i < n && matched; ++i) {
           const auto& e = s_.entries_[it->second[i]];
-          matched = same_key(std::string_view(file_.data() + e.email_off, e.email_len),
-                             emails_[i], fold_all_);
+          matched = same_key(std::string_view(file_.data() + e.email_off, e.email_len), emails_[i],
+                             fold_all_);
         }
         if (matched) {
           idx_.swap(it->second);
@@ -360,8 +361,7 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       s_.sessions_.push_back(std::move(ses));
       return true;
     }
-    default:
-      return false;  // a second header, or a type from a newer format
+    default: return false;  // a second header, or a type from a newer format
   }
 }
 
@@ -400,8 +400,8 @@ void replay_builder::run() {
         s_.tail_ = tail_state::damaged;
         s_.tail_note_ = "journal " + p + " is damaged at byte " + std::to_string(off) +
                         ": a record there fails its checksum while readable records follow; "
-                        "replay stopped there, ignoring " + std::to_string(s_.bad_bytes_) +
-                        " bytes";
+                        "replay stopped there, ignoring " +
+                        std::to_string(s_.bad_bytes_) + " bytes";
       } else {
         s_.tail_ = tail_state::torn;
         s_.tail_note_ = "journal " + p + ": ignored " + std::to_string(s_.bad_bytes_) +
@@ -418,8 +418,10 @@ void replay_builder::run() {
       s_.tail_ = tail_state::damaged;
       s_.tail_note_ = "journal " + p + " has a record at byte " + std::to_string(off) +
                       " that this chime-onboard cannot read (type '" +
-                      std::string(1, (*payload)[0]) + "', a newer format?); replay stopped "
-                      "there, ignoring " + std::to_string(s_.bad_bytes_) + " bytes";
+                      std::string(1, (*payload)[0]) +
+                      "', a newer format?); replay stopped "
+                      "there, ignoring " +
+                      std::to_string(s_.bad_bytes_) + " bytes";
       break;
     }
     off = payload_off + payload->size();

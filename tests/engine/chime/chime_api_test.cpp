@@ -51,9 +51,8 @@ void expect_same_as_reference(std::string_view body) {
 TEST(chime_api, invite_users_body_is_the_model_shape) {
   std::vector<std::string> emails{"a@example.com", "quote\"back\\slash@example.com"};
   auto body = invite_users_body(emails, user_type::shared_device);
-  EXPECT_EQ(body,
-            R"({"UserEmailList":["a@example.com","quote\"back\\slash@example.com"],)"
-            R"("UserType":"SharedDevice"})");
+  EXPECT_EQ(body, R"({"UserEmailList":["a@example.com","quote\"back\\slash@example.com"],)"
+                  R"("UserType":"SharedDevice"})");
   std::vector<std::string_view> views(emails.begin(), emails.end());
   EXPECT_EQ(invite_users_body(views, user_type::shared_device), body);
   EXPECT_EQ(invite_users_body(std::vector<std::string>{"x@y.z"}, user_type::unspecified),
@@ -82,10 +81,10 @@ TEST(chime_api, decode_invites_agrees_with_the_document_decoder_on_edge_cases) {
            R"({"Invites":[]})",
            R"({"Invites":[{}]})",
            R"({"Invites":[{"InviteId":7,"Status":null,"EmailAddress":true,"EmailStatus":["x"]}]})",
-           R"({"Invites":[{"InviteId":"a","InviteId":"b"}]})",      // duplicate member
-           R"({"Invites":[{"InviteId":"a","InviteId":{}}]})",       // last one is not a string
+           R"({"Invites":[{"InviteId":"a","InviteId":"b"}]})",  // duplicate member
+           R"({"Invites":[{"InviteId":"a","InviteId":{}}]})",   // last one is not a string
            R"({"Invites":[{"InviteId":"a"}],"Invites":[{"InviteId":"b"}]})",
-           R"({"Invites":[{"InviteId":"a"}],"Invites":{}})",        // last Invites is no array
+           R"({"Invites":[{"InviteId":"a"}],"Invites":{}})",  // last Invites is no array
            R"({"Invites":{},"Invites":[{"InviteId":"b"}]})",
            R"({"Invites":[1],"Invites":[{"InviteId":"b"}]})",
            R"({"Invites":[{"InviteId":"b"}],"Invites":[[]]})",
@@ -119,7 +118,8 @@ TEST(chime_api, decoding_into_a_used_vector_leaves_nothing_of_the_previous_respo
   ASSERT_EQ(v.size(), 3u);
   // Fewer invites, members missing or not strings: what the first response said must not show.
   ASSERT_TRUE(decode_invites(R"({"Invites":[{"EmailAddress":"d@example.com","Status":7},
-      {"InviteId":"id-5"}]})", v, error));
+      {"InviteId":"id-5"}]})",
+                             v, error));
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].invite_id, "");
   EXPECT_EQ(v[0].status, "");
@@ -141,11 +141,11 @@ TEST(chime_api, decode_invites_agrees_with_the_document_decoder_on_generated_res
   // duplicates, wrong types and escapes meet in combinations nobody wrote by hand.
   std::mt19937 rng(20261122);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  const std::vector<std::string> keys{"\"InviteId\"", "\"Status\"", "\"EmailAddress\"",
-                                      "\"EmailStatus\"", "\"Invites\"", "\"Other\"",
+  const std::vector<std::string> keys{"\"InviteId\"",      "\"Status\"",  "\"EmailAddress\"",
+                                      "\"EmailStatus\"",   "\"Invites\"", "\"Other\"",
                                       "\"Invite\\u0049d\""};
-  const std::vector<std::string> scalars{"\"v\"", "\"a\\\"b\"", "\"\\u00e9\"", "1", "-2.5e3",
-                                         "true", "null", "\"\""};
+  const std::vector<std::string> scalars{"\"v\"",  "\"a\\\"b\"", "\"\\u00e9\"", "1",
+                                         "-2.5e3", "true",       "null",        "\"\""};
   std::function<std::string(int)> value = [&](int depth) -> std::string {
     int k = depth > 3 ? 0 : pick(4);
     if (k == 0) return scalars[static_cast<std::size_t>(pick(static_cast<int>(scalars.size())))];

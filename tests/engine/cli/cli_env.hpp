@@ -50,15 +50,24 @@ inline child_process::options client_env(const fs::path& home) {
 inline std::vector<std::string> invite_argv(const emulator_process& emu, const fs::path& input,
                                             const fs::path& dir,
                                             std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {cli(),            "invite",
-                                   "--account-id",   "acct-1",
-                                   "--input",        input.string(),
-                                   "--endpoint-url", emu.url(),
-                                   "--ca-bundle",    emu.ca_path().string(),
-                                   "--journal",      (dir / "run.journal").string(),
-                                   "--report",       (dir / "report.csv").string(),
-                                   "--progress",     "off",
-                                   "--output",       "json"};
+  std::vector<std::string> argv = {cli(),
+                                   "invite",
+                                   "--account-id",
+                                   "acct-1",
+                                   "--input",
+                                   input.string(),
+                                   "--endpoint-url",
+                                   emu.url(),
+                                   "--ca-bundle",
+                                   emu.ca_path().string(),
+                                   "--journal",
+                                   (dir / "run.journal").string(),
+                                   "--report",
+                                   (dir / "report.csv").string(),
+                                   "--progress",
+                                   "off",
+                                   "--output",
+                                   "json"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
@@ -72,7 +81,8 @@ inline std::string numbered_addresses(std::size_t n, const std::string& prefix =
 
 // ledger_counts: address -> times applied, for one operation ("invite"), from an emulator ledger
 // (op TAB account TAB address).
-inline std::map<std::string, int> ledger_counts(const fs::path& ledger, std::string_view op = "invite") {
+inline std::map<std::string, int> ledger_counts(const fs::path& ledger,
+                                                std::string_view op = "invite") {
   std::map<std::string, int> m;
   std::istringstream in(read_file(ledger));
   std::string line;

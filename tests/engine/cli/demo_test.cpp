@@ -45,8 +45,8 @@ TEST(demo, runs_with_nothing_configured_and_accounts_for_every_row) {
   EXPECT_TRUE(contains(r.err, "journal: " + journal.string())) << r.err;
   EXPECT_TRUE(contains(r.err, "resume")) << r.err;
   EXPECT_TRUE(contains(r.err, "next: chime-onboard status --journal " + journal.string())) << r.err;
-  EXPECT_TRUE(contains(r.err, "chime-onboard report --journal " + journal.string() +
-                                  " --format csv --failed-only"))
+  EXPECT_TRUE(contains(
+      r.err, "chime-onboard report --journal " + journal.string() + " --format csv --failed-only"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "100.0%")) << "plain progress reaches the end: " << r.err;
   EXPECT_FALSE(contains(r.err, "\r")) << "--progress plain never redraws";

@@ -38,7 +38,8 @@ TEST(exit_codes, two_for_usage_errors_each_naming_the_flag) {
       {{"invite", "--input", input}, "--account-id"},
       {{"invite", "--account-id", "acct-1", "--input", input, "--rate", "fast"}, "--rate"},
       {{"invite", "--account-id", "acct-1", "--input", input, "--rate", "-3"}, "--rate"},
-      {{"invite", "--account-id", "acct-1", "--input", input, "--max-attempts", "0"}, "--max-attempts"},
+      {{"invite", "--account-id", "acct-1", "--input", input, "--max-attempts", "0"},
+       "--max-attempts"},
       {{"invite", "--account-id", "acct-1", "--input", input, "--progress", "loud"}, "--progress"},
       {{"invite", "--account-id", "acct-1", "--input"}, "--input"},
       {{"demo", "--rows", "many"}, "--rows"},
@@ -77,7 +78,8 @@ TEST(exit_codes, two_for_a_report_path_that_cannot_be_written_before_any_journal
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_TRUE(contains(r.err, "--report")) << r.err;
     EXPECT_TRUE(contains(r.err, c.must_say)) << r.err;
-    EXPECT_FALSE(fs::exists(dir / "users.txt.journal")) << "no journal for a run that never started";
+    EXPECT_FALSE(fs::exists(dir / "users.txt.journal"))
+        << "no journal for a run that never started";
   }
 }
 
@@ -85,7 +87,8 @@ TEST(exit_codes, three_when_some_input_lines_were_rejected) {
   emulator_process emu({"--accounts", "acct-1"});
   temp_dir dir;
   write_file(dir / "users.txt", numbered_addresses(60) + "not-an-address\nsomeone@@example.com\n");
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--rejects", (dir / "rejects.csv").string()}),
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(),
+                           {"--rejects", (dir / "rejects.csv").string()}),
                client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 3) << r.err;
   auto j = parse_json_object(r.out);
@@ -179,7 +182,8 @@ TEST(exit_codes, six_for_missing_credentials_naming_what_was_tried) {
   EXPECT_TRUE(contains(r.err, "AWS_ACCESS_KEY_ID")) << "names the environment: " << r.err;
   EXPECT_TRUE(contains(r.err, (dir / ".aws" / "credentials").string())) << r.err;
   EXPECT_TRUE(contains(r.err, (dir / ".aws" / "config").string())) << r.err;
-  EXPECT_LE(emu.stat("requests"), 1u) << "nothing is sent without credentials (1: this stats request)";
+  EXPECT_LE(emu.stat("requests"), 1u)
+      << "nothing is sent without credentials (1: this stats request)";
 }
 
 TEST(exit_codes, six_for_a_journal_of_another_account_saying_what_differs) {
@@ -193,7 +197,8 @@ TEST(exit_codes, six_for_a_journal_of_another_account_saying_what_differs) {
   *acct = "acct-2";
   auto r = run(argv, client_env(dir.path()), 1min);
   EXPECT_EQ(r.status, 6) << r.err;
-  EXPECT_TRUE(contains(r.err, "was written for account acct-1, this run is for account acct-2")) << r.err;
+  EXPECT_TRUE(contains(r.err, "was written for account acct-1, this run is for account acct-2"))
+      << r.err;
   EXPECT_TRUE(contains(r.err, (dir / "run.journal").string())) << r.err;
 }
 
@@ -211,9 +216,10 @@ TEST(exit_codes, invite_help_lists_the_exit_codes_and_an_example) {
   auto r = run({cli(), "invite", "--help"}, {}, 30s);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "exit codes:")) << r.out;
-  for (const char* line : {"  0  everything done", "  2  usage error", "  3  done, some input lines",
-                           "  4  done, some addresses failed", "  5  interrupted",
-                           "  6  configuration or authentication", "  7  the service refused"})
+  for (const char* line :
+       {"  0  everything done", "  2  usage error", "  3  done, some input lines",
+        "  4  done, some addresses failed", "  5  interrupted",
+        "  6  configuration or authentication", "  7  the service refused"})
     EXPECT_TRUE(contains(r.out, line)) << line << "\n" << r.out;
   EXPECT_TRUE(contains(r.out, "example:\n  chime-onboard invite --account-id")) << r.out;
 }
@@ -226,7 +232,8 @@ TEST(exit_codes, every_command_has_help_with_an_example) {
     EXPECT_TRUE(contains(r.out, "example:")) << command << "\n" << r.out;
     EXPECT_TRUE(contains(r.out, std::string("chime-onboard ") + command) ||
                 contains(r.out, "chime-emulator"))
-        << command << "\n" << r.out;
+        << command << "\n"
+        << r.out;
   }
 }
 

@@ -33,7 +33,8 @@ TEST(IngestPlanCli, JsonFromStdinAndAFile) {
   // Numbers as people write them, not Boost.JSON's exponent form (2E0).
   EXPECT_NE(r.out.find("\"rate\":2.0,\"estimated_seconds\":2.0,"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('E'), std::string::npos) << r.out;
-  EXPECT_NE(tk::read_file(d / "rej.csv").find("<stdin>,122,not-an-address,no_at"), std::string::npos);
+  EXPECT_NE(tk::read_file(d / "rej.csv").find("<stdin>,122,not-an-address,no_at"),
+            std::string::npos);
 }
 
 TEST(IngestPlanCli, TextOutputCreateAndErrors) {

@@ -39,7 +39,8 @@ corpus make_corpus(std::size_t unique, std::uint64_t seed) {
     std::string local = "user" + std::to_string(i);
     std::string domain = (i % 3 == 0) ? "Example.COM" : "corp.example.org";
     std::string lower_domain = domain;
-    for (auto& ch : lower_domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (auto& ch : lower_domain)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     c.expected.insert(local + "@" + lower_domain);
     out << local << "@" << domain << "\n";
     if (rng() % 10 == 0) out << "  " << local << "@" << lower_domain << "  \n";  // a duplicate
@@ -71,9 +72,10 @@ TEST(invite_e2e, every_valid_address_arrives_once_through_throttling_503s_drops_
   auto c = make_corpus(100'000, 5);
   write_file(dir / "users.txt", c.text);
 
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8"}), client_env(dir.path()),
-               5min);
-  ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;  // rejected lines, failed invites
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8"}),
+               client_env(dir.path()), 5min);
+  ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n"
+                                              << r.err;  // rejected lines, failed invites
   const std::string stats = emu.stats();
   ASSERT_EQ(emu.stop(), 0);
 
@@ -112,8 +114,9 @@ TEST(invite_e2e, two_io_threads_deliver_every_address_once_through_503s_and_drop
   temp_dir dir;
   auto c = make_corpus(5'000, 6);
   write_file(dir / "users.txt", c.text);
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8", "--threads", "2"}),
-               client_env(dir.path()), 5min);
+  auto r =
+      run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "8", "--threads", "2"}),
+          client_env(dir.path()), 5min);
   ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;
   const std::string stats = emu.stats();
   ASSERT_EQ(emu.stop(), 0);

@@ -42,7 +42,8 @@ struct fixture {
 TEST(progress, on_a_terminal_auto_redraws_one_line_to_100_percent_then_prints_the_summary) {
   fixture f;
   std::string command;
-  for (const auto& a : f.argv("auto", "text")) command += (command.empty() ? "" : " ") + shell_quote(a);
+  for (const auto& a : f.argv("auto", "text"))
+    command += (command.empty() ? "" : " ") + shell_quote(a);
   // script: -q quiet, -f flush at once, -e the child's exit code, -c the command; the PTY's
   // output (stdout and stderr of the command) comes out on script's stdout.
   auto r = run({"/usr/bin/script", "-qfec", command, "/dev/null"}, client_env(f.dir.path()), 1min);
@@ -52,7 +53,8 @@ TEST(progress, on_a_terminal_auto_redraws_one_line_to_100_percent_then_prints_th
   // '\r' proves nothing: the terminal turns every '\n' into "\r\n"). The first draw, the last
   // and at least one in between (~1 s at 4 draws a second).
   static const std::regex draw("\r[ 0-9]{3}\\.[0-9]% [0-9]+/5000");
-  auto draws = std::distance(std::sregex_iterator(tty.begin(), tty.end(), draw), std::sregex_iterator());
+  auto draws =
+      std::distance(std::sregex_iterator(tty.begin(), tty.end(), draw), std::sregex_iterator());
   EXPECT_GE(draws, 3) << tty;
   EXPECT_TRUE(contains(tty, "100.0% 5000/5000")) << tty;
   EXPECT_TRUE(contains(tty, "emails/s")) << tty;

@@ -44,8 +44,8 @@ std::vector<std::string> csv_cells(const std::string& line) {
 
 TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_addresses) {
   // Addresses a spreadsheet would take for formulas (valid: - + = are atext), and ordinary ones.
-  const std::set<std::string> originals = {"-dash@example.com", "+plus@example.com",
-                                           "=eq@example.com",   "first+tag@example.com",
+  const std::set<std::string> originals = {"-dash@example.com",   "+plus@example.com",
+                                           "=eq@example.com",     "first+tag@example.com",
                                            "o'brien@example.com", "plain@example.com"};
   temp_dir dir;
   std::string corpus;
@@ -68,8 +68,8 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
 
   // 2. The failed ones, as a file meant to be fed back.
   const fs::path failed = dir / "failed.csv";
-  auto rep = run({cli(), "report", "--journal", journal.string(), "--format", "csv", "--failed-only",
-                  "--output-file", failed.string()},
+  auto rep = run({cli(), "report", "--journal", journal.string(), "--format", "csv",
+                  "--failed-only", "--output-file", failed.string()},
                  clean_env(dir.path()), 30s);
   ASSERT_EQ(rep.status, 0) << rep.err;
   EXPECT_EQ(file_mode(failed), 0600);
@@ -84,12 +84,14 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
     EXPECT_NE(row.find(",failed,"), std::string::npos) << row;
     for (const auto& cell : cells)
       EXPECT_FALSE(!cell.empty() && std::string("=+-@").find(cell[0]) != std::string::npos)
-          << "a spreadsheet would evaluate this cell: " << cell << "\n" << row;
+          << "a spreadsheet would evaluate this cell: " << cell << "\n"
+          << row;
   }
   EXPECT_EQ(shown.count("'-dash@example.com"), 1u) << text;
   EXPECT_EQ(shown.count("'+plus@example.com"), 1u) << text;
   EXPECT_EQ(shown.count("'=eq@example.com"), 1u) << text;
-  EXPECT_EQ(shown.count("first+tag@example.com"), 1u) << "only a leading character matters: " << text;
+  EXPECT_EQ(shown.count("first+tag@example.com"), 1u)
+      << "only a leading character matters: " << text;
   EXPECT_EQ(shown.count("o'brien@example.com"), 1u) << text;
 
   // 3. Fed back to a service that now accepts them, with the same journal.
@@ -111,10 +113,12 @@ TEST(report_roundtrip, failed_only_report_fed_back_retries_exactly_the_original_
   EXPECT_EQ(arrived, originals) << "the addresses must arrive exactly as the originals";
 
   // 4. The journal now says they are all done: nothing failed is left.
-  auto again = run({cli(), "report", "--journal", journal.string(), "--format", "csv", "--failed-only"},
-                   clean_env(dir.path()), 30s);
+  auto again =
+      run({cli(), "report", "--journal", journal.string(), "--format", "csv", "--failed-only"},
+          clean_env(dir.path()), 30s);
   ASSERT_EQ(again.status, 0) << again.err;
-  EXPECT_EQ(again.out.find(",failed,"), std::string::npos) << "no failed address left: " << again.out;
+  EXPECT_EQ(again.out.find(",failed,"), std::string::npos)
+      << "no failed address left: " << again.out;
 }
 
 // One connection turns response after response into outcomes in the same reused storage, so no
@@ -130,7 +134,8 @@ void expect_rows_consistent(bool retry_failed) {
                        emulator_process::with_ledger());
   std::vector<std::string> extra = {"--connections", "1"};
   if (retry_failed) extra.push_back("--retry-failed");
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(), extra), client_env(dir.path()), 1min);
+  auto r =
+      run(invite_argv(emu, dir / "users.txt", dir.path(), extra), client_env(dir.path()), 1min);
   ASSERT_EQ(r.status, 4) << r.err;
   ASSERT_EQ(emu.stop(), 0);
   auto applied = ledger_counts(emu.ledger_path());
@@ -165,7 +170,8 @@ void expect_rows_consistent(bool retry_failed) {
       EXPECT_EQ(c[outcome], "failed") << row;
       EXPECT_EQ(c[error_code], "InviteFailed") << row;
       EXPECT_EQ(c[status], "Failed") << row;
-      EXPECT_EQ(c[message], "the service reported Status Failed, EmailStatus " + c[email_status]) << row;
+      EXPECT_EQ(c[message], "the service reported Status Failed, EmailStatus " + c[email_status])
+          << row;
       EXPECT_EQ(applied.count(c[email]), 0u) << "reported failed, but applied: " << row;
       EXPECT_EQ(c[attempts], retry_failed ? "2" : "1") << row;
     }
@@ -174,11 +180,15 @@ void expect_rows_consistent(bool retry_failed) {
   EXPECT_EQ(invited, applied.size());
   EXPECT_GT(invited, n / 2);
   EXPECT_GT(failed, retry_failed ? n / 50 : n / 10);
-  if (retry_failed) EXPECT_GT(invited_on_retry, n / 10) << "the retries went through";
-  else EXPECT_EQ(invited_on_retry, 0u);
+  if (retry_failed)
+    EXPECT_GT(invited_on_retry, n / 10) << "the retries went through";
+  else
+    EXPECT_EQ(invited_on_retry, 0u);
 }
 
-TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) { expect_rows_consistent(false); }
+TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said) {
+  expect_rows_consistent(false);
+}
 
 TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said_with_retry_failed) {
   expect_rows_consistent(true);

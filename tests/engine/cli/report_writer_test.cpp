@@ -62,10 +62,11 @@ TEST(ReportWriter, CsvAndJsonlRows) {
     w.finish();
     EXPECT_EQ(w.rows(), 1u);
   }
-  EXPECT_EQ(out,
-            "email,outcome,id,status,email_status,error_code,message,attempts,request_id,source,line\n"
-            "'=cmd@example.com,failed,,,,BadRequestException,\"Invalid, \"\"email\"\"\",2,r-1,"
-            "users.csv,42\n");
+  EXPECT_EQ(
+      out,
+      "email,outcome,id,status,email_status,error_code,message,attempts,request_id,source,line\n"
+      "'=cmd@example.com,failed,,,,BadRequestException,\"Invalid, \"\"email\"\"\",2,r-1,"
+      "users.csv,42\n");
   out.clear();
   report_writer w([&](std::string_view b) { out.append(b); }, report_format::jsonl);
   w.write(sample());
@@ -153,14 +154,20 @@ TEST(JournalReport, Commands) {
   tk::temp_dir dir;
   auto path = sample_journal(dir).string();
   std::string out, err;
-  EXPECT_EQ(capture(out, err, [&] { return cmd_status({"--journal", path, "--output", "json"}); }), 0);
+  EXPECT_EQ(capture(out, err,
+                    [&] {
+                      return cmd_status({"--journal", path, "--output", "json"});
+                    }),
+            0);
   EXPECT_EQ(boost::json::parse(out).at("account_id").as_string(), "acct-9");
 
   auto report = (dir / "failed.csv").string();
-  EXPECT_EQ(capture(out, err, [&] {
-              return cmd_report({"--journal", path, "--failed-only", "--output-file", report});
-            }),
-            0);
+  EXPECT_EQ(
+      capture(out, err,
+              [&] {
+                return cmd_report({"--journal", path, "--failed-only", "--output-file", report});
+              }),
+      0);
   EXPECT_EQ(tk::read_file(report),
             "email,outcome,id,status,email_status,error_code,message,attempts,request_id\n"
             "'-c@x.com,failed,,,,,,0,req\n");
@@ -169,7 +176,11 @@ TEST(JournalReport, Commands) {
   ASSERT_EQ(::stat(report.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  EXPECT_EQ(capture(out, err, [&] { return cmd_report({"--journal", path, "--format", "jsonl"}); }), 0);
+  EXPECT_EQ(capture(out, err,
+                    [&] {
+                      return cmd_report({"--journal", path, "--format", "jsonl"});
+                    }),
+            0);
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 5);
 
   // A torn tail: a note on stderr, the prefix is still reported.
@@ -182,7 +193,11 @@ TEST(JournalReport, Commands) {
   auto missing = (dir / "none.journal").string();
   EXPECT_EQ(capture(out, err, [&] { return cmd_status({"--journal", missing}); }), 2);
   EXPECT_NE(err.find("journal " + missing + " does not exist"), std::string::npos) << err;
-  EXPECT_EQ(capture(out, err, [&] { return cmd_report({"--journal", path, "--format", "xml"}); }), 2);
+  EXPECT_EQ(capture(out, err,
+                    [&] {
+                      return cmd_report({"--journal", path, "--format", "xml"});
+                    }),
+            2);
   EXPECT_EQ(capture(out, err, [&] { return cmd_status({}); }), 2);
   EXPECT_EQ(capture(out, err, [&] { return cmd_report({"--help"}); }), 0);
   EXPECT_NE(out.find("example:"), std::string::npos);

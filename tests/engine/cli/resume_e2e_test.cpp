@@ -52,15 +52,24 @@ child_process::options env_for(const temp_dir& home) {
 
 std::vector<std::string> argv_for(const emulator_process& emu, const temp_dir& dir,
                                   const std::string& in_doubt) {
-  return {cli(),          "invite",
-          "--account-id", "acct-1",
-          "--input",      (dir / "users.txt").string(),
-          "--endpoint-url", emu.url(),
-          "--ca-bundle",  emu.ca_path().string(),
-          "--journal",    (dir / "run.journal").string(),
-          "--in-doubt",   in_doubt,
-          "--connections", "6",
-          "--progress",   "off"};
+  return {cli(),
+          "invite",
+          "--account-id",
+          "acct-1",
+          "--input",
+          (dir / "users.txt").string(),
+          "--endpoint-url",
+          emu.url(),
+          "--ca-bundle",
+          emu.ca_path().string(),
+          "--journal",
+          (dir / "run.journal").string(),
+          "--in-doubt",
+          in_doubt,
+          "--connections",
+          "6",
+          "--progress",
+          "off"};
 }
 
 struct crash_result {

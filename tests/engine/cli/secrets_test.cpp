@@ -28,17 +28,21 @@ child_process::options client_env(const temp_dir& home, const std::string& secre
                {"HOME", home.path().string()},
                {"AWS_CONFIG_FILE", (home / "no-config").string()},
                {"AWS_SHARED_CREDENTIALS_FILE", (home / "no-credentials").string()}};
-  o.env_unset = {"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME", "AWS_CA_BUNDLE",
-                 "AWS_MAX_ATTEMPTS", "AWS_REGION", "AWS_DEFAULT_REGION"};
+  o.env_unset = {"AWS_PROFILE",      "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CHIME", "AWS_CA_BUNDLE",
+                 "AWS_MAX_ATTEMPTS", "AWS_REGION",       "AWS_DEFAULT_REGION"};
   return o;
 }
 
 // needles: the whole secrets and a distinctive piece of each (a truncated or partly masked leak).
 const std::vector<std::string>& needles() {
-  static const std::vector<std::string> n = {
-      secret_key, std::string(secret_key).substr(0, 12), std::string(secret_key).substr(20),
-      wrong_secret, std::string(wrong_secret).substr(0, 12),
-      session_token, std::string(session_token).substr(0, 14), std::string(session_token).substr(24)};
+  static const std::vector<std::string> n = {secret_key,
+                                             std::string(secret_key).substr(0, 12),
+                                             std::string(secret_key).substr(20),
+                                             wrong_secret,
+                                             std::string(wrong_secret).substr(0, 12),
+                                             session_token,
+                                             std::string(session_token).substr(0, 14),
+                                             std::string(session_token).substr(24)};
   return n;
 }
 
@@ -66,8 +70,9 @@ void expect_no_secret_in_files(const fs::path& dir) {
 }
 
 TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
-  emulator_process emu({"--accounts", "acct-1", "--access-key", access_key, "--secret-key", secret_key,
-                        "--session-token", session_token, "--seed", "3", "--p-failed-invite", "0.2"});
+  emulator_process emu({"--accounts", "acct-1", "--access-key", access_key, "--secret-key",
+                        secret_key, "--session-token", session_token, "--seed", "3",
+                        "--p-failed-invite", "0.2"});
   temp_dir home;
   temp_dir dir;
   write_file(dir / "users.txt",
@@ -75,13 +80,30 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
              "dave@example.com\n\"quoted\"@example.com\n");
 
   auto invite = [&](const std::string& secret, const std::string& tag) {
-    return run({cli(), "invite", "--account-id", "acct-1", "--input", (dir / "users.txt").string(),
-                "--endpoint-url", emu.url(), "--ca-bundle", emu.ca_path().string(),
-                "--journal", (dir / (tag + ".journal")).string(),
-                "--report", (dir / (tag + "-report.csv")).string(),
-                "--rejects", (dir / (tag + "-rejects.csv")).string(),
-                "--log-level", "trace", "--log-file", (dir / (tag + ".log")).string(),
-                "--progress", "off", "--output", "json"},
+    return run({cli(),
+                "invite",
+                "--account-id",
+                "acct-1",
+                "--input",
+                (dir / "users.txt").string(),
+                "--endpoint-url",
+                emu.url(),
+                "--ca-bundle",
+                emu.ca_path().string(),
+                "--journal",
+                (dir / (tag + ".journal")).string(),
+                "--report",
+                (dir / (tag + "-report.csv")).string(),
+                "--rejects",
+                (dir / (tag + "-rejects.csv")).string(),
+                "--log-level",
+                "trace",
+                "--log-file",
+                (dir / (tag + ".log")).string(),
+                "--progress",
+                "off",
+                "--output",
+                "json"},
                client_env(home, secret), 2min);
   };
 
@@ -104,12 +126,14 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
     const auto journal = (dir / (tag + ".journal")).string();
     if (!fs::exists(journal)) continue;
     for (const std::string format : {"csv", "jsonl"}) {
-      auto r = run({cli(), "report", "--journal", journal, "--format", format}, client_env(home, secret_key));
+      auto r = run({cli(), "report", "--journal", journal, "--format", format},
+                   client_env(home, secret_key));
       EXPECT_TRUE(r.status == 0 || r.status == 4) << r.status << "\n" << r.err;
       expect_no_secret_in(r, tag + " report " + format);
     }
     for (const std::string format : {"text", "json"}) {
-      auto r = run({cli(), "status", "--journal", journal, "--output", format}, client_env(home, secret_key));
+      auto r = run({cli(), "status", "--journal", journal, "--output", format},
+                   client_env(home, secret_key));
       EXPECT_TRUE(r.status == 0 || r.status == 4 || r.status == 5) << r.status << "\n" << r.err;
       expect_no_secret_in(r, tag + " status " + format);
     }

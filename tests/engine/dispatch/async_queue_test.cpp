@@ -22,9 +22,12 @@ using namespace std::chrono_literals;
 // that pushes or closes posts to `ioc`, so `ioc` must outlive that thread's last call.
 std::vector<int> pop_all(async_queue<int>& q, net::io_context& ioc) {
   std::vector<int> got;
-  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
-    while (auto v = co_await q.async_pop()) got.push_back(*v);
-  }, net::detached);
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        while (auto v = co_await q.async_pop()) got.push_back(*v);
+      },
+      net::detached);
   ioc.run();
   return got;
 }
@@ -37,7 +40,8 @@ std::vector<int> pop_all(async_queue<int>& q) {
 // wait_for: polls `done` for up to two seconds.
 template <class F>
 bool wait_for(F done) {
-  for (auto until = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + 2s;
+       std::chrono::steady_clock::now() < until;) {
     if (done()) return true;
     std::this_thread::sleep_for(1ms);
   }

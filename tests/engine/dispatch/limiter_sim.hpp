@@ -1,8 +1,8 @@
-// tests/engine/dispatch/limiter_sim.hpp: a deterministic discrete-event simulation of a fleet of senders
-// pacing themselves against a throttling service, shared by the limiter tests and
-// bench/limiter_sim_bench.cpp. The service is a token bucket (rate L, burst L) that answers 429 when
-// empty; C = max(32, 1.2 L) senders with an unlimited backlog each send one request at a time with
-// latency U(lo, hi), the service deciding at half the latency. Two clients: the engine's
+// tests/engine/dispatch/limiter_sim.hpp: a deterministic discrete-event simulation of a fleet of
+// senders pacing themselves against a throttling service, shared by the limiter tests and
+// bench/limiter_sim_bench.cpp. The service is a token bucket (rate L, burst L) that answers 429
+// when empty; C = max(32, 1.2 L) senders with an unlimited backlog each send one request at a time
+// with latency U(lo, hi), the service deciding at half the latency. Two clients: the engine's
 // rate_limiter, and a port of botocore's adaptive mode (research doc §1.3) to compare against.
 //
 //   sim::scenario sc{.limit = 50.0};
@@ -32,39 +32,44 @@ class rng {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * (static_cast<double>(next() >> 11) * 0x1.0p-53); }
+  double uniform(double lo, double hi) {
+    return lo + (hi - lo) * (static_cast<double>(next() >> 11) * 0x1.0p-53);
+  }
 
  private:
   std::uint64_t s_;
 };
 
 inline time_point at(double t) {
-  return time_point{} + std::chrono::ceil<limiter_clock::duration>(seconds_d(t));  // ceil: a wake time never rounds to before the instant it names
+  return time_point{} + std::chrono::ceil<limiter_clock::duration>(seconds_d(
+                            t));  // ceil: a wake time never rounds to before the instant it names
 }
 
 // scenario: one run.
 struct scenario {
-  double limit = 50.0;                 // L, req/s; the service's burst is L too
-  double duration = 120.0;             // s
-  double halve_at = -1.0;              // if >= 0 the limit (and burst) halves at this time
-  int senders = 0;                     // 0 = max(32, 1.2 L)
+  double limit = 50.0;      // L, req/s; the service's burst is L too
+  double duration = 120.0;  // s
+  double halve_at = -1.0;   // if >= 0 the limit (and burst) halves at this time
+  int senders = 0;          // 0 = max(32, 1.2 L)
   double latency_lo = 0.25, latency_hi = 0.55;
-  double retry_after = 0.0;            // > 0: every 429 carries Retry-After of this many seconds
+  double retry_after = 0.0;  // > 0: every 429 carries Retry-After of this many seconds
   std::uint64_t seed = 1;
 };
 
 // result: what the tests assert on.
 struct result {
-  double utilisation_2nd_half = 0;     // accepted in (T/2, T] / (limit x T/2)
-  double share_429_all = 0;            // 429s / requests
-  double share_429_2nd_half = 0;       // same, requests sent in the second half
-  double ramp_time = std::numeric_limits<double>::infinity();  // first t with accepted in (t-1, t] >= 0.9 L
-  double util_after_halving_window = 0;  // accepted in (h+5, h+10] / (L/2 x 5)
-  double util_after_halving_rest = 0;    // accepted in (h+10, T] / (L/2 x ...)
+  double utilisation_2nd_half = 0;  // accepted in (T/2, T] / (limit x T/2)
+  double share_429_all = 0;         // 429s / requests
+  double share_429_2nd_half = 0;    // same, requests sent in the second half
+  double ramp_time =
+      std::numeric_limits<double>::infinity();  // first t with accepted in (t-1, t] >= 0.9 L
+  double util_after_halving_window = 0;         // accepted in (h+5, h+10] / (L/2 x 5)
+  double util_after_halving_rest = 0;           // accepted in (h+10, T] / (L/2 x ...)
   double share_429_after_halving = 0;
-  double max_sends_per_second = 0;     // max sends in any 1 s window (sliding over send times)
+  double max_sends_per_second = 0;  // max sends in any 1 s window (sliding over send times)
   std::uint64_t requests = 0, throttled = 0, accepted = 0;
-  std::vector<double> send_times, accept_times, throttle_send_times;  // throttle_: by send time, unsorted
+  std::vector<double> send_times, accept_times,
+      throttle_send_times;  // throttle_: by send time, unsorted
 };
 
 // outcome of one attempt as the simulated service sees it.
@@ -76,7 +81,8 @@ enum class verdict : std::uint8_t { accepted, throttled };
 //   double retry_delay(int attempt, rng&)                     // after a 429, before re-acquiring
 template <class Client>
 result run(const scenario& sc, Client& client) {
-  const int c = sc.senders > 0 ? sc.senders : std::max(32, static_cast<int>(std::ceil(1.2 * sc.limit)));
+  const int c =
+      sc.senders > 0 ? sc.senders : std::max(32, static_cast<int>(std::ceil(1.2 * sc.limit)));
   rng r(sc.seed);
   enum kind : std::uint8_t { wake, arrive, respond };
   struct event {
@@ -164,15 +170,20 @@ result run(const scenario& sc, Client& client) {
   }
 
   auto count_in = [](const std::vector<double>& v, double a, double b) {
-    return static_cast<double>(std::upper_bound(v.begin(), v.end(), b) - std::upper_bound(v.begin(), v.end(), a));
+    return static_cast<double>(std::upper_bound(v.begin(), v.end(), b) -
+                               std::upper_bound(v.begin(), v.end(), a));
   };
   const auto& acc = res.accept_times;
   res.utilisation_2nd_half = count_in(acc, half, sc.duration) / (sc.limit * (sc.duration - half));
-  if (sc.halve_at >= 0) res.utilisation_2nd_half = count_in(acc, half, sc.duration) /
-      (sc.limit * std::max(0.0, std::min(sc.halve_at, sc.duration) - half) +
-       sc.limit / 2.0 * (sc.duration - std::max(half, sc.halve_at)));
-  res.share_429_all = res.requests ? static_cast<double>(res.throttled) / static_cast<double>(res.requests) : 0;
-  res.share_429_2nd_half = req_2nd ? static_cast<double>(thr_2nd) / static_cast<double>(req_2nd) : 0;
+  if (sc.halve_at >= 0)
+    res.utilisation_2nd_half =
+        count_in(acc, half, sc.duration) /
+        (sc.limit * std::max(0.0, std::min(sc.halve_at, sc.duration) - half) +
+         sc.limit / 2.0 * (sc.duration - std::max(half, sc.halve_at)));
+  res.share_429_all =
+      res.requests ? static_cast<double>(res.throttled) / static_cast<double>(res.requests) : 0;
+  res.share_429_2nd_half =
+      req_2nd ? static_cast<double>(thr_2nd) / static_cast<double>(req_2nd) : 0;
   for (std::size_t i = 0, j = 0; i < acc.size(); ++i) {
     while (acc[j] <= acc[i] - 1.0) ++j;
     if (static_cast<double>(i - j + 1) >= 0.9 * sc.limit) {
@@ -183,8 +194,10 @@ result run(const scenario& sc, Client& client) {
   if (sc.halve_at >= 0) {
     double h = sc.halve_at, l2 = sc.limit / 2.0;
     res.util_after_halving_window = count_in(acc, h + 5.0, h + 10.0) / (l2 * 5.0);
-    res.util_after_halving_rest = count_in(acc, h + 10.0, sc.duration) / (l2 * (sc.duration - h - 10.0));
-    res.share_429_after_halving = req_after_h ? static_cast<double>(thr_after_h) / static_cast<double>(req_after_h) : 0;
+    res.util_after_halving_rest =
+        count_in(acc, h + 10.0, sc.duration) / (l2 * (sc.duration - h - 10.0));
+    res.share_429_after_halving =
+        req_after_h ? static_cast<double>(thr_after_h) / static_cast<double>(req_after_h) : 0;
   }
   const auto& snd = res.send_times;
   for (std::size_t i = 0, j = 0; i < snd.size(); ++i) {
@@ -209,7 +222,8 @@ class proposed_client {
   }
   void on_response(int sender, double now, verdict v, double retry_after) {
     auto& s = slot(sender);
-    lim_.on_response(at(now), s.stamp, v == verdict::accepted ? response_kind::success : response_kind::throttled);
+    lim_.on_response(at(now), s.stamp,
+                     v == verdict::accepted ? response_kind::success : response_kind::throttled);
     if (retry_after > 0) lim_.on_retry_after(at(now), seconds_d(retry_after));
   }
   // retry_delay: §8: a throttled batch is requeued after U[0, min(0.1 x 2^(n-1), 5)] s; the
@@ -225,7 +239,8 @@ class proposed_client {
     send_stamp stamp;
   };
   sender_slot& slot(int i) {
-    if (static_cast<std::size_t>(i) >= slots_.size()) slots_.resize(static_cast<std::size_t>(i) + 1);
+    if (static_cast<std::size_t>(i) >= slots_.size())
+      slots_.resize(static_cast<std::size_t>(i) + 1);
     return slots_[static_cast<std::size_t>(i)];
   }
   rate_limiter lim_;
@@ -281,7 +296,9 @@ class botocore_client {
     set_max_rate(now, std::min(new_rate, adjust_scale * m));
   }
 
-  double retry_delay(int attempt, rng& r) { return r.uniform(0.0, std::min(std::pow(2.0, attempt - 1), 20.0)); }
+  double retry_delay(int attempt, rng& r) {
+    return r.uniform(0.0, std::min(std::pow(2.0, attempt - 1), 20.0));
+  }
 
  private:
   // record: RateClocker.record(): responses per 0.5 s bucket, EMA 0.8.
@@ -297,7 +314,8 @@ class botocore_client {
     return measured_;
   }
   void refill(double now) {
-    if (now > last_refill_) credit_ = std::min(credit_ + (now - last_refill_) * fill_rate_, debit_ + capacity_);
+    if (now > last_refill_)
+      credit_ = std::min(credit_ + (now - last_refill_) * fill_rate_, debit_ + capacity_);
     last_refill_ = std::max(last_refill_, now);
   }
   // set_max_rate: TokenBucket.max_rate setter: fill = max(v, 0.5), capacity = max(v, 1).
@@ -308,7 +326,8 @@ class botocore_client {
     credit_ = std::min(credit_, debit_ + capacity_);
   }
   double& ticket(int i) {
-    if (static_cast<std::size_t>(i) >= tickets_.size()) tickets_.resize(static_cast<std::size_t>(i) + 1, -1.0);
+    if (static_cast<std::size_t>(i) >= tickets_.size())
+      tickets_.resize(static_cast<std::size_t>(i) + 1, -1.0);
     return tickets_[static_cast<std::size_t>(i)];
   }
 

@@ -96,22 +96,33 @@ TEST(rate_gate, cancelled_waiter_gives_its_ticket_back) {
   clk::time_point third_at{};
   const auto start = clk::now();
 
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    co_await gate.async_acquire("p");  // the burst token: at once
-    first = true;
-  }, net::detached);
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    co_await gate.async_acquire("p");  // would be due at 0.5 s; cancelled at 0.1 s
-  }, net::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) { cancelled = e != nullptr; }));
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    net::steady_timer t(co_await net::this_coro::executor);
-    t.expires_after(std::chrono::milliseconds(100));
-    co_await t.async_wait(net::use_awaitable);
-    cancel.emit(net::cancellation_type::terminal);
-    co_await gate.async_acquire("p");  // takes the cancelled waiter's place: due ~0.5 s, not 1 s
-    third = true;
-    third_at = clk::now();
-  }, net::detached);
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await gate.async_acquire("p");  // the burst token: at once
+        first = true;
+      },
+      net::detached);
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await gate.async_acquire("p");  // would be due at 0.5 s; cancelled at 0.1 s
+      },
+      net::bind_cancellation_slot(cancel.slot(),
+                                  [&](std::exception_ptr e) { cancelled = e != nullptr; }));
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        net::steady_timer t(co_await net::this_coro::executor);
+        t.expires_after(std::chrono::milliseconds(100));
+        co_await t.async_wait(net::use_awaitable);
+        cancel.emit(net::cancellation_type::terminal);
+        co_await gate.async_acquire(
+            "p");  // takes the cancelled waiter's place: due ~0.5 s, not 1 s
+        third = true;
+        third_at = clk::now();
+      },
+      net::detached);
   io.run();
 
   EXPECT_TRUE(first);
@@ -131,14 +142,20 @@ TEST(rate_gate, retry_after_pauses_every_sender_of_the_partition_only) {
   double a_at = 0, b_at = 0;
   const auto start = clk::now();
   gate.on_retry_after("a", seconds_d(0.3));
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    co_await gate.async_acquire("a");
-    a_at = std::chrono::duration<double>(clk::now() - start).count();
-  }, net::detached);
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    co_await gate.async_acquire("b");
-    b_at = std::chrono::duration<double>(clk::now() - start).count();
-  }, net::detached);
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await gate.async_acquire("a");
+        a_at = std::chrono::duration<double>(clk::now() - start).count();
+      },
+      net::detached);
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        co_await gate.async_acquire("b");
+        b_at = std::chrono::duration<double>(clk::now() - start).count();
+      },
+      net::detached);
   io.run();
   EXPECT_GE(a_at, 0.3);
   EXPECT_LT(b_at, 0.1);

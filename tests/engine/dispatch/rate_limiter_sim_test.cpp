@@ -1,5 +1,5 @@
-// The adaptive limiter against the simulated service (tests/engine/dispatch/limiter_sim.hpp), at 5, 50 and
-// 500 req/s: steady state, ramp, and a limit that halves mid-run.
+// The adaptive limiter against the simulated service (tests/engine/dispatch/limiter_sim.hpp), at 5,
+// 50 and 500 req/s: steady state, ramp, and a limit that halves mid-run.
 #include "limiter_sim.hpp"
 
 #include <gtest/gtest.h>
@@ -26,7 +26,8 @@ TEST_P(limiter_sim_test, steady_state_utilisation_429s_and_ramp) {
 
 TEST_P(limiter_sim_test, reconverges_within_10s_after_the_limit_halves) {
   const double l = GetParam();
-  auto r = sim::run_proposed(sim::scenario{.limit = l, .halve_at = 60.0, .seed = 3}, rate_limiter_config{});
+  auto r = sim::run_proposed(sim::scenario{.limit = l, .halve_at = 60.0, .seed = 3},
+                             rate_limiter_config{});
   SCOPED_TRACE(testing::Message() << "L=" << l);
   EXPECT_GE(r.util_after_halving_window, 0.90);  // (65, 70] s
   EXPECT_GE(r.util_after_halving_rest, 0.90);    // (70, 120] s
@@ -50,7 +51,9 @@ TEST_P(limiter_sim_test, near_the_service_slow_start_is_faster_and_as_gentle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(limits, limiter_sim_test, ::testing::Values(5.0, 50.0, 500.0),
-                         [](const auto& p) { return "L" + std::to_string(static_cast<int>(p.param)); });
+                         [](const auto& p) {
+                           return "L" + std::to_string(static_cast<int>(p.param));
+                         });
 
 TEST(limiter_sim, botocore_port_underuses_the_limit_at_50rps) {
   // The comparison baseline behaves as the research doc's port did (§7): about half the limit.
@@ -72,8 +75,9 @@ TEST(limiter_sim, rate_ceiling_is_never_exceeded) {
 TEST(limiter_sim, retry_after_pauses_the_whole_partition) {
   // Every 429 carries Retry-After: 2 s. After each, nobody may send for >= 2 s, so the fleet
   // cannot keep hitting the service: far fewer requests and 429s than without the header.
-  auto with_ra = sim::run_proposed(sim::scenario{.limit = 50.0, .duration = 60.0, .retry_after = 2.0, .seed = 1},
-                                   rate_limiter_config{});
+  auto with_ra = sim::run_proposed(
+      sim::scenario{.limit = 50.0, .duration = 60.0, .retry_after = 2.0, .seed = 1},
+      rate_limiter_config{});
   ASSERT_GT(with_ra.throttled, 0u);
   // Every throttle response pauses everyone: after a 429 sent at s (answered ~0.4 s later) there
   // must be a send gap of >= 2 s somewhere right after it.

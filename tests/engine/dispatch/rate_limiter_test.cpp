@@ -37,7 +37,8 @@ TEST(rate_limiter, fixed_mode_is_a_plain_token_bucket) {
   std::vector<reservation> rs;
   for (int i = 0; i < 6; ++i) rs.push_back(lim.reserve(at(0)));
   for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(secs(rs[static_cast<std::size_t>(i)].at), 0.0);
-  for (int i = 3; i < 6; ++i) EXPECT_NEAR(secs(rs[static_cast<std::size_t>(i)].at), 0.1 * (i - 2), 1e-6);
+  for (int i = 3; i < 6; ++i)
+    EXPECT_NEAR(secs(rs[static_cast<std::size_t>(i)].at), 0.1 * (i - 2), 1e-6);
   EXPECT_FALSE(lim.wait_until(rs[0], at(0)));
   auto w = lim.wait_until(rs[4], at(0));
   ASSERT_TRUE(w);
@@ -97,7 +98,8 @@ TEST(rate_limiter, one_cut_per_episode) {
   EXPECT_GT(lim.w_max(), 0.0);
   double after = lim.rate();
   // The other in-flight requests of the same episode do not cut again.
-  for (std::size_t i = 1; i < old.size(); ++i) lim.on_response(at(now + 0.41), old[i], response_kind::throttled);
+  for (std::size_t i = 1; i < old.size(); ++i)
+    lim.on_response(at(now + 0.41), old[i], response_kind::throttled);
   EXPECT_EQ(lim.cuts(), 1u);
   EXPECT_NEAR(lim.rate(), after, after * 0.01);
   EXPECT_EQ(lim.throttles(), old.size());
@@ -227,12 +229,12 @@ TEST(rate_limiter, independent_503s_at_five_percent_do_not_collapse_the_rate) {
     now = send_when(lim, now);
     auto s = lim.on_send(at(now));
     bool unavailable = rng() % 20 == 0;
-    lim.on_response(at(now + 0.02), s, unavailable ? response_kind::unavailable : response_kind::success);
+    lim.on_response(at(now + 0.02), s,
+                    unavailable ? response_kind::unavailable : response_kind::success);
   }
   EXPECT_GT(lim.rate(), 100.0) << "slow start and growth must survive background 503s";
   EXPECT_FALSE(lim.breaker_open(at(now)));
 }
-
 
 }  // namespace
 }  // namespace onboard::engine

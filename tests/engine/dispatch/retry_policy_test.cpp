@@ -11,7 +11,8 @@ namespace {
 using rc = retry_class;
 
 TEST(retry_policy, classifies_http_answers) {
-  request_context batch{operation::invite, 50}, single{operation::invite, 1}, create{operation::create, 1};
+  request_context batch{operation::invite, 50}, single{operation::invite, 1},
+      create{operation::create, 1};
   struct row {
     int status;
     std::string_view type;
@@ -47,7 +48,8 @@ TEST(retry_policy, classifies_http_answers) {
   };
   for (const auto& r : rows)
     EXPECT_EQ(classify_http(r.status, r.type, r.ctx), r.want)
-        << r.status << " " << r.type << " n=" << r.ctx.addresses << " got " << to_string(classify_http(r.status, r.type, r.ctx));
+        << r.status << " " << r.type << " n=" << r.ctx.addresses << " got "
+        << to_string(classify_http(r.status, r.type, r.ctx));
 }
 
 TEST(retry_policy, classifies_transport_errors) {
@@ -100,13 +102,15 @@ TEST(retry_policy, full_jitter_stays_within_bounds) {
 
 TEST(retry_policy, jitter_is_seedable) {
   retry_policy a(retry_config{.seed = 9}), b(retry_config{.seed = 9});
-  for (unsigned n = 1; n < 6; ++n) EXPECT_EQ(a.backoff(rc::retry_transient, n), b.backoff(rc::retry_transient, n));
+  for (unsigned n = 1; n < 6; ++n)
+    EXPECT_EQ(a.backoff(rc::retry_transient, n), b.backoff(rc::retry_transient, n));
 }
 
 TEST(retry_policy, decisions) {
   retry_policy p(retry_config{.seed = 1});
   EXPECT_EQ(p.decide(rc::success, 1, {}).what, retry_action::done);
-  for (auto c : {rc::fatal_auth, rc::fatal_not_found, rc::bisect, rc::conflict_exists, rc::fatal_rejected})
+  for (auto c :
+       {rc::fatal_auth, rc::fatal_not_found, rc::bisect, rc::conflict_exists, rc::fatal_rejected})
     EXPECT_EQ(p.decide(c, 1, {}).what, retry_action::give_up) << to_string(c);
   EXPECT_EQ(p.decide(rc::in_doubt, 1, {}).what, retry_action::reconcile);
   auto d = p.decide(rc::retry_transient, 1, {});
@@ -162,7 +166,8 @@ TEST(retry_after, parses_both_headers) {
   EXPECT_DOUBLE_EQ(parse_retry_after("Sun, 01 Mar 2026 12:00:30 GMT", "", now)->count(), 30.0);
   EXPECT_DOUBLE_EQ(parse_retry_after("Sunday, 01-Mar-26 12:01:00 GMT", "", now)->count(), 60.0);
   EXPECT_DOUBLE_EQ(parse_retry_after("Sun Mar  1 12:00:05 2026", "", now)->count(), 5.0);
-  EXPECT_DOUBLE_EQ(parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", "", now)->count(), 0.0);  // past
+  EXPECT_DOUBLE_EQ(parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", "", now)->count(),
+                   0.0);  // past
   // Garbage is ignored, and does not hide the other header.
   for (std::string_view bad : {"soon", "-3", "+3", "3.5", "1e3", "Sun, 32 Mar 2026 12:00:00 GMT",
                                "Sun, 01 Foo 2026 12:00:00 GMT", "Sun, 01 Mar 2026 25:00:00 GMT",

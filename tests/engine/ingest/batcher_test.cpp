@@ -18,9 +18,11 @@ TEST(Batcher, FullGroupsAreEmittedAtFiftyThenPartialsInFirstSeenOrder) {
   for (int i = 0; i < 130; ++i) {
     // Three groups: acct-a/unspecified (every other), acct-b/private, acct-a/shared.
     std::string acct = (i % 2 == 0 || i % 3 == 0) ? "acct-a" : "acct-b";
-    user_type t = i % 2 == 0 ? user_type::unspecified
-                             : (acct == "acct-b" ? user_type::private_user : user_type::shared_device);
-    if (b.add("u" + std::to_string(i) + "@x.com", 0, static_cast<std::uint64_t>(i + 1), "", acct, t)) {
+    user_type t = i % 2 == 0
+                      ? user_type::unspecified
+                      : (acct == "acct-b" ? user_type::private_user : user_type::shared_device);
+    if (b.add("u" + std::to_string(i) + "@x.com", 0, static_cast<std::uint64_t>(i + 1), "", acct,
+              t)) {
       ASSERT_TRUE(b.take(x));
       out.push_back(x);
     }
@@ -34,7 +36,8 @@ TEST(Batcher, FullGroupsAreEmittedAtFiftyThenPartialsInFirstSeenOrder) {
   EXPECT_EQ(out[0].items.front().email, "u0@x.com");
   EXPECT_EQ(out[0].items.back().email, "u98@x.com");
   EXPECT_EQ(out[0].items.back().line, 99u);
-  // Partials: first-seen order of the groups: acct-a/unspecified (i=0), acct-b (i=1), acct-a/shared (i=3).
+  // Partials: first-seen order of the groups: acct-a/unspecified (i=0), acct-b (i=1), acct-a/shared
+  // (i=3).
   EXPECT_EQ(out[1].account_id, "acct-a");
   EXPECT_EQ(out[1].type, user_type::unspecified);
   EXPECT_EQ(out[1].items.size(), 15u);
@@ -77,7 +80,8 @@ TEST(Batcher, ReusedBatchesCarryNoStaleItemsAndAddBeforeTakeIsAnError) {
   ASSERT_EQ(x.items.size(), 1u);
   seen.push_back(x.items[0].email);
   ASSERT_EQ(seen.size(), 10u);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], "u" + std::to_string(i) + "@x.com");
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(seen[static_cast<std::size_t>(i)], "u" + std::to_string(i) + "@x.com");
   batcher c(operation::invite, 1);
   ASSERT_TRUE(c.add("a@x.com", 0, 1, "", "", user_type::unspecified));
   EXPECT_THROW(c.add("b@x.com", 0, 2, "", "", user_type::unspecified), std::logic_error);
@@ -88,7 +92,8 @@ TEST(Batcher, GroupIdsAreStableAndAddingByIdIsAddingByName) {
   const batcher::group_id a = b.group_of("acct-a", user_type::unspecified);
   const batcher::group_id s = b.group_of("acct-a", user_type::shared_device);
   EXPECT_NE(a, s);
-  EXPECT_EQ(b.group_of("acct-b", user_type::unspecified), b.group_of("acct-b", user_type::unspecified));
+  EXPECT_EQ(b.group_of("acct-b", user_type::unspecified),
+            b.group_of("acct-b", user_type::unspecified));
   EXPECT_EQ(b.group_of("acct-a", user_type::unspecified), a);
   batch x;
   ASSERT_FALSE(b.add(a, "a1@x.com", 0, 1, ""));
@@ -115,7 +120,8 @@ TEST(Batcher, RecycledItemsLoseTheUsernamesOfEarlierBatches) {
   int batches = 0;
   for (int i = 0; i < 16; ++i) {
     const std::string user = i < 8 ? "user" + std::to_string(i) : "";
-    if (!b.add("u" + std::to_string(i) + "@x.com", 0, 1, user, "acct", user_type::unspecified)) continue;
+    if (!b.add("u" + std::to_string(i) + "@x.com", 0, 1, user, "acct", user_type::unspecified))
+      continue;
     ASSERT_TRUE(b.take(x));
     ++batches;
     for (const auto& a : x.items) EXPECT_EQ(a.username.empty(), i >= 8) << a.email;

@@ -57,7 +57,8 @@ TEST(Dedupe, TagsRememberTheFirstOccurrence) {
   EXPECT_TRUE(s.insert(k, 11, &first));
   EXPECT_FALSE(s.insert(k, 22, &first));
   EXPECT_EQ(first, 11u);
-  for (int i = 0; i < 10000; ++i) s.insert(onboard::key_of("u" + std::to_string(i) + "@x.com", false), i);
+  for (int i = 0; i < 10000; ++i)
+    s.insert(onboard::key_of("u" + std::to_string(i) + "@x.com", false), i);
   EXPECT_FALSE(s.insert(k, 33, &first));
   EXPECT_EQ(first, 11u);  // survives rehashing
   EXPECT_FALSE(s.insert(onboard::key_of("u77@x.com", false), 0, &first));
@@ -134,16 +135,46 @@ TEST(Dedupe, HashAndKeysMatchPinnedValues) {
     dedupe_key raw, folded, folded_domain;
   };
   const golden cases[] = {
-      {"", {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull}, {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull}, {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull}},
-      {"a", {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull}, {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull}, {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull}},
-      {"john@example.com", {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull}, {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull}, {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull}},
-      {"John.Smith@Example.COM", {0x3083090f1a24ad45ull, 0xd5acfa0a8d01fae3ull}, {0xdf2a97d7b9d30dffull, 0x298c3bc0d2c0165eull}, {0xd4fdbae15ac2e293ull, 0x66edddf7f4bb091eull}},
-      {"x@y.io", {0x570ab070031d6347ull, 0x449383cd62cbef48ull}, {0x570ab070031d6347ull, 0x449383cd62cbef48ull}, {0x570ab070031d6347ull, 0x449383cd62cbef48ull}},
-      {"a.very.long.local.part.with.dots+tag@sub.domain.example.co.uk", {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull}, {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull}, {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull}},
-      {"MiXeD@CaSe.Org", {0xe72fbeffef617038ull, 0x983f8c3449c0077eull}, {0xcf06678a33ff1fc6ull, 0x6356d5d02245448dull}, {0x35e678513dd4e440ull, 0xd0cdb2d4614b4f7eull}},
-      {"0123456789abcde", {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull}, {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull}, {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull}},
-      {"0123456789abcdef0", {0x73d16a290524a99bull, 0x1ba46d8e0802018eull}, {0x73d16a290524a99bull, 0x1ba46d8e0802018eull}, {0x73d16a290524a99bull, 0x1ba46d8e0802018eull}},
-      {"first.middle.last.with.a.long.tag+newsletters@mail.subdomain.Example.ORG", {0x1ccabeb78697a73full, 0x2dfc02010849e9daull}, {0x82e191a313fe8b91ull, 0x0c81a3289df1b120ull}, {0x82e191a313fe8b91ull, 0x0c81a3289df1b120ull}},
+      {"",
+       {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull},
+       {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull},
+       {0x6c6b76f29411a4fbull, 0x574c36758d6ee1c7ull}},
+      {"a",
+       {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull},
+       {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull},
+       {0xbc64a3d5d0d71f73ull, 0xfbbe634344b23086ull}},
+      {"john@example.com",
+       {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull},
+       {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull},
+       {0x85215e92c0a50a5cull, 0xbfc9ad07f3e07de3ull}},
+      {"John.Smith@Example.COM",
+       {0x3083090f1a24ad45ull, 0xd5acfa0a8d01fae3ull},
+       {0xdf2a97d7b9d30dffull, 0x298c3bc0d2c0165eull},
+       {0xd4fdbae15ac2e293ull, 0x66edddf7f4bb091eull}},
+      {"x@y.io",
+       {0x570ab070031d6347ull, 0x449383cd62cbef48ull},
+       {0x570ab070031d6347ull, 0x449383cd62cbef48ull},
+       {0x570ab070031d6347ull, 0x449383cd62cbef48ull}},
+      {"a.very.long.local.part.with.dots+tag@sub.domain.example.co.uk",
+       {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull},
+       {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull},
+       {0x60ba5ed6a694bc9aull, 0x7ac472d02bbb9cefull}},
+      {"MiXeD@CaSe.Org",
+       {0xe72fbeffef617038ull, 0x983f8c3449c0077eull},
+       {0xcf06678a33ff1fc6ull, 0x6356d5d02245448dull},
+       {0x35e678513dd4e440ull, 0xd0cdb2d4614b4f7eull}},
+      {"0123456789abcde",
+       {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull},
+       {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull},
+       {0xf75d6a846df1b287ull, 0xc6b4a2bba260d302ull}},
+      {"0123456789abcdef0",
+       {0x73d16a290524a99bull, 0x1ba46d8e0802018eull},
+       {0x73d16a290524a99bull, 0x1ba46d8e0802018eull},
+       {0x73d16a290524a99bull, 0x1ba46d8e0802018eull}},
+      {"first.middle.last.with.a.long.tag+newsletters@mail.subdomain.Example.ORG",
+       {0x1ccabeb78697a73full, 0x2dfc02010849e9daull},
+       {0x82e191a313fe8b91ull, 0x0c81a3289df1b120ull},
+       {0x82e191a313fe8b91ull, 0x0c81a3289df1b120ull}},
   };
   for (const auto& g : cases) {
     std::string_view t = g.text;
@@ -156,8 +187,8 @@ TEST(Dedupe, HashAndKeysMatchPinnedValues) {
 // random_text: bytes that exercise case folding at every position: letters of both cases, the
 // bytes either side of 'A'..'Z' and 'a'..'z', '@', and bytes >= 0x80 (which fold to nothing).
 std::string random_text(std::mt19937_64& rng) {
-  static constexpr unsigned char alphabet[] = {'A', 'M', 'Z', 'a', 'q', 'z', '@', '[', '`', '{',
-                                               '.', '0', 0x80, 0xC1, 0xDA, 0xFA, 0xFF, 0x00};
+  static constexpr unsigned char alphabet[] = {'A', 'M', 'Z', 'a',  'q',  'z',  '@',  '[',  '`',
+                                               '{', '.', '0', 0x80, 0xC1, 0xDA, 0xFA, 0xFF, 0x00};
   std::string s(rng() % 100, '\0');
   for (char& c : s) c = static_cast<char>(alphabet[rng() % sizeof alphabet]);
   return s;

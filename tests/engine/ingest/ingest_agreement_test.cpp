@@ -15,7 +15,9 @@ namespace tk = onboard::testkit;
 
 // ---- the reference: simple, slow, obviously-correct string code ----------------------------
 
-bool ref_is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool ref_is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 std::string ref_lower(std::string s) {
   for (auto& c : s)
@@ -31,8 +33,10 @@ bool ref_atext(char c) {
 std::vector<std::string> ref_split(const std::string& s, char sep) {
   std::vector<std::string> out(1);
   for (char c : s) {
-    if (c == sep) out.emplace_back();
-    else out.back() += c;
+    if (c == sep)
+      out.emplace_back();
+    else
+      out.back() += c;
   }
   return out;
 }
@@ -76,14 +80,17 @@ std::optional<std::string> ref_key(std::string line) {
 std::string random_case(std::string s, std::mt19937_64& rng) {
   for (auto& c : s)
     if (rng() % 4 == 0) {
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-      else if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      if (c >= 'a' && c <= 'z')
+        c = static_cast<char>(c - 32);
+      else if (c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c + 32);
     }
   return s;
 }
 
 std::string random_address(std::mt19937_64& rng) {
-  static const char* domains[] = {"example.com", "mail.example.org", "x.io", "a-b.co.uk", "EXAMPLE.NET", "1x.dev"};
+  static const char* domains[] = {"example.com", "mail.example.org", "x.io",
+                                  "a-b.co.uk",   "EXAMPLE.NET",      "1x.dev"};
   static const std::string chars = "abcdefghijklmnopqrstuvwxyz0123456789._+-";
   std::string local;
   std::size_t n = 1 + rng() % 10;
@@ -93,20 +100,20 @@ std::string random_address(std::mt19937_64& rng) {
 
 std::string mangle(std::string s, std::mt19937_64& rng) {
   switch (rng() % 14) {
-    case 0: return s.erase(s.find('@'), 1);                        // no @
-    case 1: return s.insert(s.find('@'), " ");                     // space
-    case 2: return s.insert(1, "\t");                              // control
-    case 3: return s + ".";                                        // trailing dot
-    case 4: return s.insert(s.find('@') + 1, "-");                 // leading hyphen
+    case 0: return s.erase(s.find('@'), 1);         // no @
+    case 1: return s.insert(s.find('@'), " ");      // space
+    case 2: return s.insert(1, "\t");               // control
+    case 3: return s + ".";                         // trailing dot
+    case 4: return s.insert(s.find('@') + 1, "-");  // leading hyphen
     case 5: return "\"" + s.substr(0, s.find('@')) + "\"" + s.substr(s.find('@'));  // quoted
-    case 6: return s.substr(0, s.find('@')) + "@localhost";        // no dot
-    case 7: return s.substr(0, s.find('@')) + "@10.0.0.1";         // numeric TLD
-    case 8: return std::string(65, 'q') + s.substr(s.find('@'));   // local > 64
-    case 9: return s.substr(0, s.find('@') + 1) + std::string(64, 'z') + ".com";  // label > 63
-    case 10: return s.insert(0, "..");                             // leading dots
-    case 11: return s.insert(s.find('@'), "(x)");                  // specials
-    case 12: return "   ";                                         // empty after trim
-    default: return s + "@";                                       // empty domain
+    case 6: return s.substr(0, s.find('@')) + "@localhost";                         // no dot
+    case 7: return s.substr(0, s.find('@')) + "@10.0.0.1";                          // numeric TLD
+    case 8: return std::string(65, 'q') + s.substr(s.find('@'));                    // local > 64
+    case 9: return s.substr(0, s.find('@') + 1) + std::string(64, 'z') + ".com";    // label > 63
+    case 10: return s.insert(0, "..");                                              // leading dots
+    case 11: return s.insert(s.find('@'), "(x)");                                   // specials
+    case 12: return "   ";    // empty after trim
+    default: return s + "@";  // empty domain
   }
 }
 
@@ -117,8 +124,10 @@ TEST(IngestAgreement, AcceptedKeysEqualAPlainReferenceOn250kLines) {
   for (int i = 0; i < 250000; ++i) {
     std::uint64_t k = rng() % 100;
     std::string s;
-    if (k < 25 && !seen.empty()) s = random_case(seen[rng() % seen.size()], rng);  // duplicate
-    else if (k < 35) s = mangle(random_address(rng), rng);                            // invalid-ish
+    if (k < 25 && !seen.empty())
+      s = random_case(seen[rng() % seen.size()], rng);  // duplicate
+    else if (k < 35)
+      s = mangle(random_address(rng), rng);  // invalid-ish
     else {
       s = random_case(random_address(rng), rng);
       seen.push_back(s);
@@ -160,7 +169,8 @@ TEST(IngestAgreement, AcceptedKeysEqualAPlainReferenceOn250kLines) {
   std::vector<std::string> only_ref, only_got;
   std::set_difference(ref.begin(), ref.end(), got.begin(), got.end(), std::back_inserter(only_ref));
   std::set_difference(got.begin(), got.end(), ref.begin(), ref.end(), std::back_inserter(only_got));
-  EXPECT_TRUE(only_ref.empty()) << only_ref.size() << " only in the reference, e.g. " << only_ref.front();
+  EXPECT_TRUE(only_ref.empty()) << only_ref.size() << " only in the reference, e.g. "
+                                << only_ref.front();
   EXPECT_TRUE(only_got.empty()) << only_got.size() << " only in ingest, e.g. " << only_got.front();
 }
 

@@ -53,10 +53,10 @@ result run(const tk::temp_dir& d, ingest_options o, bool expect_parallel) {
 // comments, blanks and every kind of invalid line.
 std::string corpus(std::size_t lines, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  static const char* const invalid[] = {"not-an-address", "a@@b.com", "x@localhost", ".x@y.com",
-                                        "sp ace@y.com", "a@-b-.com", "\"q\"@y.com", "x@y.123",
-                                        "@y.com", "u@", "\xFF\xFE@y.com", "ctl\x01@y.com",
-                                        "jos\xC3\xA9@y.com", "a@b\xC3\xA9.com"};
+  static const char* const invalid[] = {
+      "not-an-address", "a@@b.com",      "x@localhost",       ".x@y.com",       "sp ace@y.com",
+      "a@-b-.com",      "\"q\"@y.com",   "x@y.123",           "@y.com",         "u@",
+      "\xFF\xFE@y.com", "ctl\x01@y.com", "jos\xC3\xA9@y.com", "a@b\xC3\xA9.com"};
   std::string out;
   std::size_t next_id = 0;
   for (std::size_t i = 0; i < lines; ++i) {
@@ -67,8 +67,8 @@ std::string corpus(std::size_t lines, std::uint64_t seed) {
       out += (k == 5) ? "# comment" : "   ";
     } else if (k < 30 && next_id > 0) {
       std::size_t id = rng() % next_id;
-      out += (rng() % 2 ? "  User" : "user") + std::to_string(id) + "@Dept" + std::to_string(id % 7) +
-             ".Example.COM";
+      out += (rng() % 2 ? "  User" : "user") + std::to_string(id) + "@Dept" +
+             std::to_string(id % 7) + ".Example.COM";
     } else {
       std::size_t id = next_id++;
       out += "user" + std::to_string(id) + "@dept" + std::to_string(id % 7) + ".example.com";
@@ -137,9 +137,9 @@ TEST(IngestParallel, SameOutputForCreateAndCaseSensitiveAndAlreadyDone) {
   tk::temp_dir d;
   tk::write_file(d / "a.txt", corpus(20000, 4));
   auto done = std::make_shared<dedupe_set>();
-  for (int i = 0; i < 3000; i += 3) done->insert(key_of("user" + std::to_string(i) + "@dept" +
-                                                            std::to_string(i % 7) + ".example.com",
-                                                        true));
+  for (int i = 0; i < 3000; i += 3)
+    done->insert(key_of(
+        "user" + std::to_string(i) + "@dept" + std::to_string(i % 7) + ".example.com", true));
   auto opts = [&](bool parallel) {
     ingest_options o = options_for(d, {(d / "a.txt").string()}, parallel);
     o.op = operation::create;
@@ -206,8 +206,10 @@ TEST(IngestParallel, CorruptGzipThrowsAfterTheRecordsBeforeItAndKeepsThrowing) {
     EXPECT_GT(delivered, 1000u);
     EXPECT_LT(in.stats().accepted - delivered, 50u);
     EXPECT_THROW(in.next_batch(b), ingest_error);
-    if (!parallel) delivered_by_one_thread = delivered;
-    else EXPECT_EQ(delivered, delivered_by_one_thread);
+    if (!parallel)
+      delivered_by_one_thread = delivered;
+    else
+      EXPECT_EQ(delivered, delivered_by_one_thread);
   }
 }
 

@@ -52,24 +52,25 @@ TEST(Ingest, EveryReasonCodeLandsInTheRejectsFile) {
   std::string big(5 * 1024 * 1024, 'x');
   tk::write_file(d / "list.txt",
                  std::string("ok@example.com\n"
-                             "\v\n"                             // 2 empty
-                             "no-at-sign\n"                     // 3 no_at
-                             "\"quoted\"@example.com\n"         // 4 bad_local
-                             "a@localhost\n") +                 // 5 bad_domain
+                             "\v\n"                                // 2 empty
+                             "no-at-sign\n"                        // 3 no_at
+                             "\"quoted\"@example.com\n"            // 4 bad_local
+                             "a@localhost\n") +                    // 5 bad_domain
                      std::string("nul\0byte@example.com\n", 21) +  // 6 control_char
-                     "sp ace@example.com\n"                     // 7 whitespace
-                     "j\xC3\xBCrgen@example.com\n"              // 8 non_ascii_local
-                     "bad\xC3(@example.com\n"                   // 9 bad_utf8
-                     + big + "\n"                               // 10 too_long (line)
+                     "sp ace@example.com\n"                        // 7 whitespace
+                     "j\xC3\xBCrgen@example.com\n"                 // 8 non_ascii_local
+                     "bad\xC3(@example.com\n"                      // 9 bad_utf8
+                     + big + "\n"                                  // 10 too_long (line)
                      + std::string(64, 'l') + "@" + std::string(60, 'a') + "." +
                      std::string(60, 'b') + "." + std::string(60, 'c') + "." +
-                     std::string(10, 'd') + ".com\n"            // 11 too_long (address)
-                     "=HYPERLINK(\"x\")\n"                      // 12 no_at, neutralised
-                     "OK@EXAMPLE.COM\n");                       // 13 duplicate of line 1
+                     std::string(10, 'd') +
+                     ".com\n"               // 11 too_long (address)
+                     "=HYPERLINK(\"x\")\n"  // 12 no_at, neutralised
+                     "OK@EXAMPLE.COM\n");   // 13 duplicate of line 1
   tk::write_file(d / "rows.csv",
                  "email,user_type\n"
-                 "typed@example.com,Administrator\n"            // 2 bad_user_type
-                 "\"open@example.com,PrivateUser\n"             // 3 bad_csv
+                 "typed@example.com,Administrator\n"  // 2 bad_user_type
+                 "\"open@example.com,PrivateUser\n"   // 3 bad_csv
                  "fine@example.com,shareddevice\n");
   ingest_options o;
   o.inputs = {(d / "list.txt").string(), (d / "rows.csv").string()};
@@ -81,9 +82,9 @@ TEST(Ingest, EveryReasonCodeLandsInTheRejectsFile) {
   EXPECT_EQ(r.stats.duplicates, 1u);
   EXPECT_EQ(r.stats.rejected, 13u);
   std::map<std::string, std::uint64_t> want = {
-      {"empty", 1},        {"no_at", 2},           {"bad_local", 1},    {"bad_domain", 1},
-      {"control_char", 1}, {"whitespace", 1},      {"non_ascii_local", 1}, {"bad_utf8", 1},
-      {"too_long", 2},     {"bad_user_type", 1},   {"bad_csv", 1}};
+      {"empty", 1},        {"no_at", 2},         {"bad_local", 1},       {"bad_domain", 1},
+      {"control_char", 1}, {"whitespace", 1},    {"non_ascii_local", 1}, {"bad_utf8", 1},
+      {"too_long", 2},     {"bad_user_type", 1}, {"bad_csv", 1}};
   EXPECT_EQ(r.stats.rejected_by_reason, want);
   EXPECT_EQ(r.batches.size(), 2u);  // different user types
   EXPECT_EQ(r.batches[1].type, user_type::shared_device);
@@ -151,7 +152,8 @@ TEST(Ingest, AlreadyDoneByPredicateOrKeysIsNotADuplicate) {
   EXPECT_EQ(emails(r), (std::vector<std::string>{"new@x.com", "other@x.com"}));
   EXPECT_EQ(r.stats.already_done, 1u);
   EXPECT_EQ(r.stats.duplicates, 1u);
-  EXPECT_EQ(r.stats.lines, r.stats.accepted + r.stats.rejected + r.stats.duplicates + r.stats.already_done);
+  EXPECT_EQ(r.stats.lines,
+            r.stats.accepted + r.stats.rejected + r.stats.duplicates + r.stats.already_done);
 
   auto keys = std::make_shared<dedupe_set>();
   keys->insert(key_of("Other@X.com", false));
@@ -169,7 +171,8 @@ TEST(Ingest, CsvRowsOverrideAccountAndTypeAndBatchDeterministically) {
   for (int i = 0; i < 240; ++i) {
     std::string acct = i % 3 == 0 ? "" : (i % 3 == 1 ? "acct-1" : "acct-2");
     std::string type = i % 5 == 0 ? "SharedDevice" : "";
-    csv += "u" + std::to_string(i) + "@x.com," + acct + "," + type + ",name" + std::to_string(i) + "\n";
+    csv += "u" + std::to_string(i) + "@x.com," + acct + "," + type + ",name" + std::to_string(i) +
+           "\n";
   }
   tk::write_file(d / "u.csv", csv);
   ingest_options o;

@@ -56,7 +56,9 @@ TEST(Normalize, EveryAddressReasonCode) {
   EXPECT_EQ(why("john@exa_mple.com"), reason::bad_domain);
   EXPECT_EQ(why("john@[192.168.0.1]"), reason::bad_domain);
   EXPECT_EQ(why("john@192.168.0.1"), reason::bad_domain);  // numeric TLD
-  EXPECT_EQ(why("john@exa\xE2\x98\x83" "mple.com"), reason::bad_domain);  // ☃: disallowed
+  EXPECT_EQ(why("john@exa\xE2\x98\x83"
+                "mple.com"),
+            reason::bad_domain);  // ☃: disallowed
   EXPECT_EQ(why("john@ex ample.com"), reason::whitespace);
   EXPECT_EQ(why("jo hn@example.com"), reason::whitespace);
   EXPECT_EQ(why(std::string_view("jo\0hn@example.com", 17)), reason::control_char);
@@ -76,7 +78,8 @@ TEST(Normalize, LengthLimits) {
   EXPECT_EQ(why("a@" + label63 + ".com"), reason::none);
   EXPECT_EQ(why("a@" + label63 + "d.com"), reason::bad_domain);
   // 254 octets in all is the limit: 64 + 1 + 189 (3 labels of 62 + dots + "com" fill it exactly).
-  std::string dom = std::string(61, 'a') + "." + std::string(61, 'b') + "." + std::string(61, 'c') + ".com";
+  std::string dom =
+      std::string(61, 'a') + "." + std::string(61, 'b') + "." + std::string(61, 'c') + ".com";
   std::string addr = local64 + "@" + dom;
   ASSERT_EQ(addr.size(), 254u);
   EXPECT_EQ(why(addr), reason::none);
@@ -84,20 +87,28 @@ TEST(Normalize, LengthLimits) {
 }
 
 TEST(Normalize, InternationalDomainsBecomePunycode) {
-  EXPECT_EQ(norm("user@b\xC3\xBC" "cher.de"), "user@xn--bcher-kva.de");
-  EXPECT_EQ(norm("User@B\xC3\x9C" "CHER.DE"), "User@xn--bcher-kva.de");  // UTS 46 lowercases Ü
-  EXPECT_EQ(norm("a@\xE4\xBE\x8B\xE5\xAD\x90.\xE6\xB5\x8B\xE8\xAF\x95"), "a@xn--fsqu00a.xn--0zwm56d");
+  EXPECT_EQ(norm("user@b\xC3\xBC"
+                 "cher.de"),
+            "user@xn--bcher-kva.de");
+  EXPECT_EQ(norm("User@B\xC3\x9C"
+                 "CHER.DE"),
+            "User@xn--bcher-kva.de");  // UTS 46 lowercases Ü
+  EXPECT_EQ(norm("a@\xE4\xBE\x8B\xE5\xAD\x90.\xE6\xB5\x8B\xE8\xAF\x95"),
+            "a@xn--fsqu00a.xn--0zwm56d");
   EXPECT_EQ(norm("a@fa\xC3\x9F.de"), "a@xn--fa-hia.de");  // nontransitional: ß is kept
   std::string out;
-  ASSERT_EQ(normalize_email("a@b\xC3\xBC" "cher.de", out), reason::none);
+  ASSERT_EQ(normalize_email("a@b\xC3\xBC"
+                            "cher.de",
+                            out),
+            reason::none);
   std::string again;
   EXPECT_EQ(normalize_email(out, again), reason::none);
   EXPECT_EQ(again, out);
 }
 
 TEST(Normalize, ReasonNamesAreStableAndRoundTrip) {
-  const char* names[] = {"empty",    "no_at",        "bad_local",  "bad_domain",
-                         "too_long", "bad_utf8",     "bad_csv",    "control_char",
+  const char* names[] = {"empty",      "no_at",           "bad_local",    "bad_domain",
+                         "too_long",   "bad_utf8",        "bad_csv",      "control_char",
                          "whitespace", "non_ascii_local", "bad_user_type"};
   for (std::size_t i = 0; i < std::size(names); ++i) {
     auto r = static_cast<reason>(i + 1);
@@ -170,7 +181,8 @@ std::pair<std::string, std::string> random_valid(std::mt19937_64& rng) {
     domain += label;
   }
   for (char c : domain) expect_domain += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  std::string raw = std::string(rng() % 3, ' ') + local + "@" + domain + std::string(rng() % 3, '\t');
+  std::string raw =
+      std::string(rng() % 3, ' ') + local + "@" + domain + std::string(rng() % 3, '\t');
   return {raw, local + "@" + expect_domain};
 }
 
@@ -185,7 +197,8 @@ TEST(NormalizeProperty, RandomValidAddressesRoundTrip) {
     ASSERT_EQ(twice, once);
     ASSERT_EQ(onboard::key_of(once, false), onboard::key_of(twice, false));
     ASSERT_EQ(onboard::key_of(once, true), onboard::key_of(twice, true));
-    ASSERT_EQ(onboard::key_of(once, false), onboard::key_of(onboard::dedupe_text(once, false), false));
+    ASSERT_EQ(onboard::key_of(once, false),
+              onboard::key_of(onboard::dedupe_text(once, false), false));
   }
 }
 

@@ -69,7 +69,8 @@ TEST(Journal, RoundTripIntentsOutcomesAndInDoubt) {
     EXPECT_TRUE(j->prior().size() == 0);
     auto a = emails(1, 3);
     j->wait_durable(j->record_intent(1, a));
-    std::vector<address_outcome> out{invited(a[0]), invited(a[1]), failed(a[2], "nope, \"quoted\"")};
+    std::vector<address_outcome> out{invited(a[0]), invited(a[1]),
+                                     failed(a[2], "nope, \"quoted\"")};
     out[1].message = "same\nline";
     j->record_outcomes(1, out);
     auto b = emails(2, 2);
@@ -93,7 +94,7 @@ TEST(Journal, RoundTripIntentsOutcomesAndInDoubt) {
   ASSERT_TRUE(o);
   EXPECT_EQ(o->kind, outcome_kind::invited);
   EXPECT_EQ(o->id, "inv-user1_1@example.com");
-  EXPECT_EQ(o->status, "Pending");       // stored as "same as previous"
+  EXPECT_EQ(o->status, "Pending");  // stored as "same as previous"
   EXPECT_EQ(o->request_id, "req-1");
   EXPECT_EQ(o->message, "same\nline");
   auto f = s.outcome_of("user1_2@example.com");
@@ -234,7 +235,8 @@ TEST(Journal, HeaderMismatchSaysWhatDiffers) {
     journal::open(path, header_for("B"));
     FAIL() << "expected a mismatch";
   } catch (const journal_error& e) {
-    std::string want = "journal " + path.string() + " was written for account A, this run is for account B";
+    std::string want =
+        "journal " + path.string() + " was written for account A, this run is for account B";
     EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
   }
   auto h = header_for("A");
@@ -242,9 +244,11 @@ TEST(Journal, HeaderMismatchSaysWhatDiffers) {
   h.type = user_type::shared_device;
   auto diff = header_mismatch(path, header_for("A"), h);
   EXPECT_NE(diff.find("was written for operation invite, this run is for operation create"),
-            std::string::npos) << diff;
+            std::string::npos)
+      << diff;
   EXPECT_NE(diff.find("user type PrivateUser, this run is for user type SharedDevice"),
-            std::string::npos) << diff;
+            std::string::npos)
+      << diff;
   h = header_for("A");
   h.case_sensitive_local = true;
   EXPECT_NE(header_mismatch(path, header_for("A"), h).find("local-part case"), std::string::npos);
@@ -326,7 +330,8 @@ TEST(Journal, TornTailAtEveryByteReplaysThePrefix) {
       for (auto& e : a) m.doubt.insert(e);
       after.push_back(m);
       if (b == 5) break;  // the last batch stays in flight
-      std::vector<address_outcome> out{invited(a[0]), invited(a[1]), failed(a[2]), invited(a[3], "r2")};
+      std::vector<address_outcome> out{invited(a[0]), invited(a[1]), failed(a[2]),
+                                       invited(a[3], "r2")};
       ends.push_back(j->record_outcomes(static_cast<std::uint64_t>(b), out));
       for (auto& o : out) {
         m.kind[o.email] = o.kind;
@@ -415,7 +420,8 @@ TEST(Journal, EveryBitFlipInTheMiddleIsDetected) {
     FAIL();
   } catch (const journal_error& e) {
     EXPECT_NE(std::string(e.what()).find("is damaged at byte " + std::to_string(ends[1])),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   journal_options cut;
   cut.truncate_damaged = true;

@@ -5,7 +5,8 @@
 
 namespace onboard::testkit {
 
-emulator_process::emulator_process(const std::vector<std::string>& extra_flags, const options& opts) {
+emulator_process::emulator_process(const std::vector<std::string>& extra_flags,
+                                   const options& opts) {
   std::vector<std::string> argv = {emulator_binary(), "--listen", "127.0.0.1:0", "--write-ca",
                                    ca_path().string()};
   if (opts.ledger) {
@@ -22,8 +23,8 @@ emulator_process::emulator_process(const std::vector<std::string>& extra_flags, 
     proc_->signal(SIGKILL);
     proc_->wait(std::chrono::seconds(5));
     stopped_ = true;
-    throw std::runtime_error("chime-emulator did not start: first line '" + line.value_or("<none>") +
-                             "', stderr: " + proc_->stderr_text());
+    throw std::runtime_error("chime-emulator did not start: first line '" +
+                             line.value_or("<none>") + "', stderr: " + proc_->stderr_text());
   }
   url_ = line->substr(prefix.size());
   port_ = std::stoi(url_.substr(url_.rfind(':') + 1));
@@ -50,9 +51,11 @@ std::string emulator_process::stats() {
   static const char* script =
       "import ssl,sys,urllib.request\n"
       "ctx=ssl.create_default_context(cafile=sys.argv[2])\n"
-      "sys.stdout.write(urllib.request.urlopen(sys.argv[1]+'/_emulator/stats',context=ctx,timeout=10)"
+      "sys.stdout.write(urllib.request.urlopen(sys.argv[1]+'/_emulator/"
+      "stats',context=ctx,timeout=10)"
       ".read().decode())\n";
-  auto r = run({"/usr/bin/python3", "-c", script, url_, ca_path().string()}, {}, std::chrono::seconds(30));
+  auto r = run({"/usr/bin/python3", "-c", script, url_, ca_path().string()}, {},
+               std::chrono::seconds(30));
   if (r.status != 0) throw std::runtime_error("fetching emulator stats failed: " + r.err);
   return r.out;
 }
@@ -75,7 +78,8 @@ std::uint64_t json_counter(const std::string& s, std::string_view name) {
   if (pos == std::string_view::npos) return 0;
   pos += key.size();
   std::uint64_t v = 0;
-  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') v = v * 10 + static_cast<std::uint64_t>(text[pos++] - '0');
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9')
+    v = v * 10 + static_cast<std::uint64_t>(text[pos++] - '0');
   return v;
 }
 

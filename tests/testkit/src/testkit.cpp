@@ -20,7 +20,8 @@ namespace onboard::testkit {
 temp_dir::temp_dir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/onboard-test-XXXXXX";
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
+  if (!mkdtemp(tmpl.data()))
+    throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
   path_ = tmpl;
 }
 

@@ -81,18 +81,18 @@ struct server_options {
 
   // Token bucket per account (tokens per second, bucket size); rate <= 0 disables throttling.
   double rate = 0;
-  double burst = 0;                              // 0 with rate > 0 means max(1, rate)
-  std::optional<int> retry_after_seconds;        // `Retry-After` on 429 and 503 when set
+  double burst = 0;                        // 0 with rate > 0 means max(1, rate)
+  std::optional<int> retry_after_seconds;  // `Retry-After` on 429 and 503 when set
 
   // Faults, drawn from a per-connection RNG seeded with seed + connection index (0-based, in
   // accept order), so a run over one connection is reproducible.
-  double latency_ms = 0;        // mean; each request waits uniform [0.5, 1.5] x mean (async timer)
-  double p503 = 0;              // ServiceUnavailableException, not applied
-  double p500 = 0;              // ServiceFailureException, not applied
-  double p_drop = 0;            // close without answering; applied first with probability 1/2
-  double p_failed_invite = 0;   // per address Status/EmailStatus Failed, not applied
+  double latency_ms = 0;       // mean; each request waits uniform [0.5, 1.5] x mean (async timer)
+  double p503 = 0;             // ServiceUnavailableException, not applied
+  double p500 = 0;             // ServiceFailureException, not applied
+  double p_drop = 0;           // close without answering; applied first with probability 1/2
+  double p_failed_invite = 0;  // per address Status/EmailStatus Failed, not applied
   std::vector<std::string> refuse_domains;  // lower-case; InviteUsers with such an address -> 400
-  std::optional<std::uint64_t> seed;  // none: random
+  std::optional<std::uint64_t> seed;        // none: random
 
   // Answer modes: deterministic (every request they cover, no RNG draw), applied after the
   // 503/500 draws. They model answers a client must not mistake for what it hoped for, so the
@@ -130,7 +130,7 @@ struct server_options {
   std::chrono::milliseconds request_timeout{10000};  // TLS handshake; a started request to be read
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
-  std::chrono::milliseconds shutdown_grace{3000};    // in-flight requests may finish within this
+  std::chrono::milliseconds shutdown_grace{3000};  // in-flight requests may finish within this
 };
 
 // server_stats: counters since start. `requests_by_status` counts answered API requests (the
@@ -148,7 +148,7 @@ struct server_stats {
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_active = 0;
   std::uint64_t auth_failures = 0;
-  std::uint64_t timeouts = 0;            // connections closed by the idle/request timeouts
+  std::uint64_t timeouts = 0;  // connections closed by the idle/request timeouts
 };
 
 // stats_json: the JSON served at GET /_emulator/stats.
@@ -167,7 +167,7 @@ class server {
   void start();
 
   std::uint16_t port() const;
-  std::string url() const;  // https://HOST:PORT
+  std::string url() const;            // https://HOST:PORT
   const std::string& ca_pem() const;  // the certificate clients should trust
   server_stats stats() const;
 

@@ -58,24 +58,24 @@ enum class corpus_format : std::uint8_t { plain, csv };
 
 // corpus_options: reader settings.
 struct corpus_options {
-  std::string email_column = "email";        // CSV column holding the address
+  std::string email_column = "email";         // CSV column holding the address
   std::size_t max_line = 64 * 1024;           // longest record accepted, in bytes
   std::size_t buffer_size = 4 * 1024 * 1024;  // read() chunk and line buffer size
   int stdin_fd = 0;                           // what "-" reads (tests pass a pipe)
-  bool preflight = true;                      // open every named file (and read CSV headers) up front
+  bool preflight = true;  // open every named file (and read CSV headers) up front
 };
 
 // corpus_record: one record. Views point into the reader and die at the next call to next().
 struct corpus_record {
-  std::uint32_t source = 0;         // index into the inputs
-  std::uint64_t line = 0;           // 1-based physical line where the record starts
-  std::string_view email;           // raw field: not trimmed, not validated
-  std::string_view user_type;       // CSV only; empty when the column is absent or blank
-  std::string_view username;        // CSV only
-  std::string_view account_id;      // CSV only
+  std::uint32_t source = 0;     // index into the inputs
+  std::uint64_t line = 0;       // 1-based physical line where the record starts
+  std::string_view email;       // raw field: not trimmed, not validated
+  std::string_view user_type;   // CSV only; empty when the column is absent or blank
+  std::string_view username;    // CSV only
+  std::string_view account_id;  // CSV only
   line_problem problem = line_problem::none;
-  std::string_view raw;             // the record as read (first bytes only for too_long)
-  std::string_view detail;          // for problems: "FILE:LINE: what went wrong"
+  std::string_view raw;     // the record as read (first bytes only for too_long)
+  std::string_view detail;  // for problems: "FILE:LINE: what went wrong"
 };
 
 // corpus_reader: pulls records from the inputs in order. Not thread-safe; one reader per thread.
@@ -114,7 +114,8 @@ class corpus_reader {
   std::unique_ptr<impl> impl_;
 };
 
-// valid_utf8: whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+// valid_utf8: whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points >
+// U+10FFFF).
 bool valid_utf8(std::string_view s) noexcept;
 
 // normalise_header_name: the form header names are compared in (lowercase, no blanks, '_' or '-').

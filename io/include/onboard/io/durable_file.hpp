@@ -51,11 +51,12 @@ class durable_file {
   void truncate(std::uint64_t size);
   // try_lock_exclusive: flock(LOCK_EX|LOCK_NB); false when another open file description holds it.
   bool try_lock_exclusive();
-  // close: flush, then close; throws on a failed flush or close (close can report EIO/ENOSPC on NFS).
+  // close: flush, then close; throws on a failed flush or close (close can report EIO/ENOSPC on
+  // NFS).
   void close();
 
   bool is_open() const { return fd_ >= 0; }
-  bool created() const { return created_; }        // open() made the file
+  bool created() const { return created_; }  // open() made the file
   const fs::path& path() const { return path_; }
   std::uint64_t size_on_open() const { return size_on_open_; }
   std::size_t buffered() const { return buffer_.size(); }

@@ -20,12 +20,12 @@ namespace onboard::io {
 
 // endpoint: a parsed, validated endpoint URL. Only produced by the parse functions below.
 struct endpoint {
-  std::string scheme;         // "https" (or "http" when explicitly allowed)
-  std::string host;           // lowercase; IPv6 without brackets ("::1")
-  std::uint16_t port = 443;   // explicit or the scheme's default
-  std::string base_path;      // "" or "/prefix" (never a trailing '/')
-  std::string host_header;    // the `Host` value to send and sign: "host", "host:8443", "[::1]:8443"
-  bool ip_literal = false;    // host is an IPv4/IPv6 address (no SNI, verified by IP SAN)
+  std::string scheme;        // "https" (or "http" when explicitly allowed)
+  std::string host;          // lowercase; IPv6 without brackets ("::1")
+  std::uint16_t port = 443;  // explicit or the scheme's default
+  std::string base_path;     // "" or "/prefix" (never a trailing '/')
+  std::string host_header;   // the `Host` value to send and sign: "host", "host:8443", "[::1]:8443"
+  bool ip_literal = false;   // host is an IPv4/IPv6 address (no SNI, verified by IP SAN)
 
   // target: the request target for `path` (which starts with '/') under the base path.
   std::string target(std::string_view path) const;

@@ -104,7 +104,8 @@ struct http_response {
 // request_result: a response or a transport error.
 class request_result {
  public:
-  // request_result(): an empty response; exists because co_spawn needs default-constructible results.
+  // request_result(): an empty response; exists because co_spawn needs default-constructible
+  // results.
   request_result() = default;
   request_result(http_response r) : v_(std::move(r)) {}
   request_result(transport_error e) : v_(std::move(e)) {}
@@ -162,8 +163,8 @@ class https_connection {
   net::awaitable<request_result> async_request(http_request req);
 
   // async_shutdown: sends close_notify and waits for the peer's, bounded by shutdown_timeout, then
-  // closes. A peer that just drops the TCP connection (stream_truncated, EOF) is normal and reported
-  // as success; the returned code is any other failure, for logging only.
+  // closes. A peer that just drops the TCP connection (stream_truncated, EOF) is normal and
+  // reported as success; the returned code is any other failure, for logging only.
   net::awaitable<boost::system::error_code> async_shutdown();
 
   // cancel: aborts the operation in progress (it completes with kind `cancelled`) and closes the

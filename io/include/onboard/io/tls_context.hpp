@@ -3,8 +3,8 @@
 // the per-connection setup (SNI, hostname or IP check), readable handshake errors, and a
 // one-slot session cache so reconnects resume the previous TLS session.
 //
-//   auto ctx = onboard::io::make_client_tls_context({.ca_bundle = "/etc/ca.pem"});  // throws tls_config_error
-//   ssl::stream<beast::tcp_stream> s(ex, ctx);
+//   auto ctx = onboard::io::make_client_tls_context({.ca_bundle = "/etc/ca.pem"});  // throws
+//   tls_config_error ssl::stream<beast::tcp_stream> s(ex, ctx);
 //   onboard::io::prepare_client_tls(s.native_handle(), ep, session_cache);
 //   auto [ec] = co_await s.async_handshake(ssl::stream_base::client, as_tuple(use_awaitable));
 //   if (ec) log(onboard::io::describe_tls_error(ec, s.native_handle(), ep));

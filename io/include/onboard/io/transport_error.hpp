@@ -20,9 +20,9 @@ enum class transport_error_kind {
   write_failed,         // the connection failed while the request was being written
 
   // In doubt: the whole request was written, so the server may have applied it.
-  reset_after_send,     // EOF / reset / truncated TLS before a complete response (see stale_keepalive)
-  timeout_after_send,   // the read deadline passed before a complete response
-  bad_response,         // malformed, oversized or over-long response
+  reset_after_send,  // EOF / reset / truncated TLS before a complete response (see stale_keepalive)
+  timeout_after_send,  // the read deadline passed before a complete response
+  bad_response,        // malformed, oversized or over-long response
 
   // cancel() or the awaiting coroutine's cancellation; in doubt when request_written.
   cancelled,
@@ -37,9 +37,9 @@ struct transport_error {
   transport_error_kind kind = transport_error_kind::connect_failed;
   boost::system::error_code code;
   std::string message;
-  bool request_written = false;     // every byte of the request was handed to the socket
-  bool connection_reused = false;   // the request went on a connection that had served a response
-  std::uint64_t response_bytes = 0; // response bytes received before the failure
+  bool request_written = false;      // every byte of the request was handed to the socket
+  bool connection_reused = false;    // the request went on a connection that had served a response
+  std::uint64_t response_bytes = 0;  // response bytes received before the failure
 
   // in_doubt: the server may have applied the request; check before re-sending. The one answer
   // to "may it have been applied" for the whole program.
@@ -56,12 +56,13 @@ struct transport_error {
   }
 
   // stale_keepalive: the classic keep-alive race. The server closed an idle connection just as we
-  // wrote on it, so the write succeeded locally and the read saw EOF/reset with no byte of response.
-  // Still reported as reset_after_send (the server *might* have read the request first: we cannot
-  // know), but a caller whose request is idempotent, or who checks before re-sending, may treat
-  // it as probably-not-applied. A fresh connection never sets this.
+  // wrote on it, so the write succeeded locally and the read saw EOF/reset with no byte of
+  // response. Still reported as reset_after_send (the server *might* have read the request first:
+  // we cannot know), but a caller whose request is idempotent, or who checks before re-sending, may
+  // treat it as probably-not-applied. A fresh connection never sets this.
   bool stale_keepalive() const {
-    return kind == transport_error_kind::reset_after_send && connection_reused && response_bytes == 0;
+    return kind == transport_error_kind::reset_after_send && connection_reused &&
+           response_bytes == 0;
   }
 };
 

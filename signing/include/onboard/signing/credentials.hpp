@@ -44,7 +44,8 @@ struct credentials {
   secret_string secret_access_key;
   secret_string session_token;  // empty when none
   std::optional<std::chrono::system_clock::time_point> expiration;
-  std::string source;  // where they came from, e.g. "environment", "profile demo (~/.aws/credentials)"
+  std::string
+      source;  // where they came from, e.g. "environment", "profile demo (~/.aws/credentials)"
 };
 
 // environment: a lookup of environment variables, injectable for tests.
@@ -83,7 +84,8 @@ std::string profile_name(std::string_view flag, const environment& env);
 
 // config_value: a key from the AWS config file for `profile` (`[default]` or `[profile NAME]`,
 // AWS_CONFIG_FILE overrides ~/.aws/config). Used for region, endpoint_url, ca_bundle,
-// max_attempts. Nested sections (e.g. `chime =\n  endpoint_url = ...`) are looked up as "chime.endpoint_url".
+// max_attempts. Nested sections (e.g. `chime =\n  endpoint_url = ...`) are looked up as
+// "chime.endpoint_url".
 std::optional<std::string> config_value(std::string_view profile, std::string_view key,
                                         const environment& env);
 

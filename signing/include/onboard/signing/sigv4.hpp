@@ -1,4 +1,5 @@
-// onboard/signing/sigv4.hpp: AWS Signature Version 4 as staged pure functions, a signer and a verifier.
+// onboard/signing/sigv4.hpp: AWS Signature Version 4 as staged pure functions, a signer and a
+// verifier.
 //
 // Every stage produces an artefact that can be compared with the AWS test suite's golden files:
 //   canonical_request() -> string_to_sign() -> derive_signing_key() -> signature -> authorization.
@@ -89,7 +90,8 @@ class signing_key {
   std::array<std::uint8_t, 32> bytes_{};
 };
 
-// Stage 3. derive_signing_key: HMAC chain "AWS4"+secret -> date -> region -> service -> aws4_request.
+// Stage 3. derive_signing_key: HMAC chain "AWS4"+secret -> date -> region -> service ->
+// aws4_request.
 signing_key derive_signing_key(const secret_string& secret, std::string_view yyyymmdd,
                                std::string_view region, std::string_view service);
 
@@ -113,7 +115,8 @@ struct signing_artifacts {
   std::string string_to_sign;
   std::string signature;
   std::string authorization;
-  std::vector<header> added_headers;  // X-Amz-Date, [X-Amz-Security-Token], [x-amz-content-sha256], Authorization
+  std::vector<header>
+      added_headers;  // X-Amz-Date, [X-Amz-Security-Token], [x-amz-content-sha256], Authorization
 };
 
 // sign_request: the whole pipeline. The headers SigV4 adds (X-Amz-Date, the session token,
@@ -121,8 +124,8 @@ struct signing_artifacts {
 signing_artifacts sign_request(const request_view& req, const credentials& creds,
                                const signing_params& p);
 
-// signer: signs outgoing requests for one (credentials, region, service), caching the derived key per
-// UTC date. Thread-safe.
+// signer: signs outgoing requests for one (credentials, region, service), caching the derived key
+// per UTC date. Thread-safe.
 class signer {
  public:
   signer(credentials creds, std::string region, std::string service);
@@ -146,21 +149,22 @@ class signer {
 // verify_error: why a request's signature is refused. Each value is a distinct, reportable reason.
 enum class verify_error {
   ok = 0,
-  missing_authorization,   // no Authorization header
-  malformed_authorization, // the header does not parse (missing Credential/SignedHeaders/Signature)
-  unsupported_algorithm,   // not AWS4-HMAC-SHA256
-  missing_date,            // neither X-Amz-Date nor Date
-  malformed_date,          // the date does not parse
-  request_expired,         // outside the allowed clock skew (default 5 minutes)
-  scope_date_mismatch,     // credential scope date is not the request date
-  wrong_region,            // credential scope region is not ours
-  wrong_service,           // credential scope service is not ours
-  bad_scope_terminator,    // scope does not end in aws4_request
-  unknown_access_key,      // the access key id is not accepted
-  host_not_signed,         // `host` missing from SignedHeaders
-  signed_header_missing,   // a header listed in SignedHeaders is absent from the request
-  missing_security_token,  // the key needs a session token and none (or a wrong one) was sent
-  signature_mismatch,      // the signature does not match (wrong secret, tampered request)
+  missing_authorization,    // no Authorization header
+  malformed_authorization,  // the header does not parse (missing
+                            // Credential/SignedHeaders/Signature)
+  unsupported_algorithm,    // not AWS4-HMAC-SHA256
+  missing_date,             // neither X-Amz-Date nor Date
+  malformed_date,           // the date does not parse
+  request_expired,          // outside the allowed clock skew (default 5 minutes)
+  scope_date_mismatch,      // credential scope date is not the request date
+  wrong_region,             // credential scope region is not ours
+  wrong_service,            // credential scope service is not ours
+  bad_scope_terminator,     // scope does not end in aws4_request
+  unknown_access_key,       // the access key id is not accepted
+  host_not_signed,          // `host` missing from SignedHeaders
+  signed_header_missing,    // a header listed in SignedHeaders is absent from the request
+  missing_security_token,   // the key needs a session token and none (or a wrong one) was sent
+  signature_mismatch,       // the signature does not match (wrong secret, tampered request)
 };
 
 // verify_error_name: a stable snake_case name for logs and tests.
@@ -177,7 +181,7 @@ struct verify_result {
 // parsed_authorization: the fields of an AWS4-HMAC-SHA256 Authorization header.
 struct parsed_authorization {
   std::string access_key_id;
-  std::string date;      // scope date yyyymmdd
+  std::string date;  // scope date yyyymmdd
   std::string region;
   std::string service;
   std::string terminator;
@@ -185,10 +189,12 @@ struct parsed_authorization {
   std::string signature;                    // hex
 };
 
-// parse_authorization: parses an Authorization header value; nullopt (with `why` filled) if malformed.
+// parse_authorization: parses an Authorization header value; nullopt (with `why` filled) if
+// malformed.
 std::optional<parsed_authorization> parse_authorization(std::string_view value, std::string* why);
 
-// verifier: server-side check of incoming requests (the emulator). Thread-safe; caches derived keys.
+// verifier: server-side check of incoming requests (the emulator). Thread-safe; caches derived
+// keys.
 class verifier {
  public:
   verifier(std::vector<credentials> accepted, std::string region, std::string service,

@@ -2,9 +2,10 @@
 // CreateUser, ListUsers), encoded and decoded exactly as the service model
 // (botocore chime 2018-05-01) describes them.
 //
-//   auto target = chime::users_target("acct-1", operation::invite);   // "/accounts/acct-1/users?operation=add"
-//   auto body   = chime::invite_users_body(emails, user_type::private_user);
-//   auto r      = chime::decode_invites(resp_body);                  // invites or a decode error
+//   auto target = chime::users_target("acct-1", operation::invite);   //
+//   "/accounts/acct-1/users?operation=add" auto body   = chime::invite_users_body(emails,
+//   user_type::private_user); auto r      = chime::decode_invites(resp_body);                  //
+//   invites or a decode error
 #pragma once
 
 #include <onboard/core/outcome.hpp>
@@ -17,14 +18,16 @@
 
 namespace onboard::chime {
 
-// users_target: request-target for InviteUsers (`?operation=add`) or CreateUser (`?operation=create`).
-// The account id is a URI label, so every byte outside RFC 3986's unreserved set is %-encoded.
+// users_target: request-target for InviteUsers (`?operation=add`) or CreateUser
+// (`?operation=create`). The account id is a URI label, so every byte outside RFC 3986's unreserved
+// set is %-encoded.
 std::string users_target(std::string_view account_id, operation op);
 
 // list_users_target: ListUsers filtered to one address (how in-doubt batches are verified).
 std::string list_users_target(std::string_view account_id, std::string_view email);
 
-// invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when unspecified).
+// invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when
+// unspecified).
 std::string invite_users_body(std::span<const std::string_view> emails, user_type type);
 std::string invite_users_body(std::span<const std::string> emails, user_type type);
 
@@ -34,7 +37,7 @@ std::string create_user_body(std::string_view email, std::string_view username, 
 // invite: one element of InviteUsersResponse.Invites.
 struct invite {
   std::string invite_id;
-  std::string status;        // Pending | Accepted | Failed
+  std::string status;  // Pending | Accepted | Failed
   std::string email_address;
   std::string email_status;  // NotSent | Sent | Failed
 };
@@ -65,7 +68,8 @@ struct user {
 // decode_created_user: parses a CreateUser 201 body.
 decoded<user> decode_created_user(std::string_view body);
 
-// decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a query).
+// decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a
+// query).
 decoded<std::vector<user>> decode_users(std::string_view body);
 
 // service_error: an error response as botocore reads it: the code is the `x-amzn-ErrorType` header

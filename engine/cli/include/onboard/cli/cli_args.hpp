@@ -22,10 +22,10 @@ namespace onboard::cli {
 
 // option: one declared flag and what the command line said about it.
 struct option {
-  std::string name;          // without the leading "--"
-  std::string metavar;       // empty for boolean flags
+  std::string name;     // without the leading "--"
+  std::string metavar;  // empty for boolean flags
   std::string help;
-  std::string default_value; // shown in --help; also the value when not given
+  std::string default_value;  // shown in --help; also the value when not given
   bool is_flag = false;
   bool is_list = false;
   bool seen = false;

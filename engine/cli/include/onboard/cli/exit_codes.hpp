@@ -7,14 +7,14 @@ namespace onboard {
 
 // exit_code: documented in README and every command's --help. Values are stable.
 enum exit_code : int {
-  exit_ok = 0,               // everything done
-  exit_internal = 1,         // unexpected internal error (a bug: please report)
-  exit_usage = 2,            // bad command line or unreadable input option
-  exit_rejected_inputs = 3,  // done; some input lines were rejected (see --rejects)
-  exit_failed_addresses = 4, // done; the service refused some addresses (see the report)
-  exit_interrupted = 5,      // interrupted (signal, fatal I/O); re-run the same command to resume
-  exit_config = 6,           // configuration or authentication failure (credentials, 401/403, TLS)
-  exit_service = 7,          // the service refused the run (404 account) or stayed unreachable; resumable
+  exit_ok = 0,                // everything done
+  exit_internal = 1,          // unexpected internal error (a bug: please report)
+  exit_usage = 2,             // bad command line or unreadable input option
+  exit_rejected_inputs = 3,   // done; some input lines were rejected (see --rejects)
+  exit_failed_addresses = 4,  // done; the service refused some addresses (see the report)
+  exit_interrupted = 5,       // interrupted (signal, fatal I/O); re-run the same command to resume
+  exit_config = 6,            // configuration or authentication failure (credentials, 401/403, TLS)
+  exit_service = 7,  // the service refused the run (404 account) or stayed unreachable; resumable
 };
 
 // exit_code_of: the one place a reason to stop becomes an exit code.

@@ -2,8 +2,8 @@
 // the end.
 //
 // On a terminal, one line redrawn a few times a second (done/total, emails/s, ETA from the
-// measured rate, in flight, throttled, retries, failures). Elsewhere (CI, pipes), a plain line every
-// few seconds. `json` emits one object per interval for wrappers.
+// measured rate, in flight, throttled, retries, failures). Elsewhere (CI, pipes), a plain line
+// every few seconds. `json` emits one object per interval for wrappers.
 //
 //   progress_display p{progress_mode::automatic, stats, std::cerr};
 //   p.tick(now);            // from a timer; draws when it is time
@@ -59,6 +59,5 @@ class progress_display {
   bool total_final_ = false;
   std::size_t last_width_ = 0;
 };
-
 
 }  // namespace onboard

@@ -1,8 +1,8 @@
 // onboard/cli/report_writer.hpp: per-address result rows as CSV or JSON Lines, shared by
 // `chime-onboard report` (from a journal) and `invite --report` (live, with source columns).
 //
-// CSV cells that a spreadsheet would run as a formula are neutralised by core's csv_cell. The first column is `email`, so a CSV report (e.g. --failed-only) can be fed
-// back as input.
+// CSV cells that a spreadsheet would run as a formula are neutralised by core's csv_cell. The first
+// column is `email`, so a CSV report (e.g. --failed-only) can be fed back as input.
 //
 //   onboard::report_writer w([&](std::string_view b) { file.append(b); },
 //                            onboard::report_format::csv, /*with_source=*/true);
@@ -44,9 +44,9 @@ struct report_row {
 };
 
 // report_columns: the column names, in order (without the source columns).
-inline constexpr std::string_view report_columns[] = {
-    "email",      "outcome", "id",       "status",    "email_status",
-    "error_code", "message", "attempts", "request_id"};
+inline constexpr std::string_view report_columns[] = {"email",   "outcome",      "id",
+                                                      "status",  "email_status", "error_code",
+                                                      "message", "attempts",     "request_id"};
 
 // report_writer: buffers rows and hands ~64 KiB chunks to the sink. Not thread-safe.
 class report_writer {

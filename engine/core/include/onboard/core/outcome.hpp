@@ -15,33 +15,34 @@ enum class operation : std::uint8_t { invite, create };
 // user_type: the Chime `UserType` enum; `unspecified` sends no UserType member.
 enum class user_type : std::uint8_t { unspecified, private_user, shared_device };
 
-std::string_view to_string(operation op);          // "invite" | "create"
-std::string_view to_string(user_type t);           // "" | "PrivateUser" | "SharedDevice"
+std::string_view to_string(operation op);  // "invite" | "create"
+std::string_view to_string(user_type t);   // "" | "PrivateUser" | "SharedDevice"
 std::optional<user_type> parse_user_type(std::string_view s);  // accepts "" and the two enum values
 
 // outcome_kind: the terminal result for one address. Only `failed` may be retried by a later run
 // (with --retry-failed); everything else is final and skipped on resume.
 enum class outcome_kind : std::uint8_t {
-  invited,   // InviteUsers returned an Invite with Status Pending/Accepted
-  created,   // CreateUser returned a User
-  exists,    // already in the account (409 on CreateUser, or found by ListUsers when verifying)
-  failed,    // the service refused it: Invite Status Failed, a 400 isolated by bisection, retries exhausted
+  invited,  // InviteUsers returned an Invite with Status Pending/Accepted
+  created,  // CreateUser returned a User
+  exists,   // already in the account (409 on CreateUser, or found by ListUsers when verifying)
+  failed,   // the service refused it: Invite Status Failed, a 400 isolated by bisection, retries
+            // exhausted
 };
 
-std::string_view to_string(outcome_kind k);        // "invited" | "created" | "exists" | "failed"
+std::string_view to_string(outcome_kind k);  // "invited" | "created" | "exists" | "failed"
 std::optional<outcome_kind> parse_outcome_kind(std::string_view s);
 
 // address_outcome: everything the report says about one address.
 struct address_outcome {
-  std::string email;          // normalised address as sent
+  std::string email;  // normalised address as sent
   outcome_kind kind = outcome_kind::failed;
-  std::string id;             // InviteId or UserId
-  std::string status;         // Invite Status (Pending|Accepted|Failed) or UserInvitationStatus
-  std::string email_status;   // Invite EmailStatus (NotSent|Sent|Failed)
-  std::string error_code;     // e.g. BadRequestException, retries_exhausted
-  std::string message;        // the service's message, verbatim
-  std::string request_id;     // x-amzn-RequestId of the response that decided it
-  std::uint32_t attempts = 0; // HTTP attempts that carried this address
+  std::string id;              // InviteId or UserId
+  std::string status;          // Invite Status (Pending|Accepted|Failed) or UserInvitationStatus
+  std::string email_status;    // Invite EmailStatus (NotSent|Sent|Failed)
+  std::string error_code;      // e.g. BadRequestException, retries_exhausted
+  std::string message;         // the service's message, verbatim
+  std::string request_id;      // x-amzn-RequestId of the response that decided it
+  std::uint32_t attempts = 0;  // HTTP attempts that carried this address
 };
 
 }  // namespace onboard

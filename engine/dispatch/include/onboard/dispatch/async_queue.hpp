@@ -8,8 +8,8 @@
 // the coroutine until an item or the close arrives.
 //
 //   async_queue<batch> q{64};
-//   std::thread reader{[&] { while (auto b = ing.next_batch()) q.push(std::move(*b)); q.close(); }};
-//   while (auto b = co_await q.async_pop()) co_await send(*b);
+//   std::thread reader{[&] { while (auto b = ing.next_batch()) q.push(std::move(*b)); q.close();
+//   }}; while (auto b = co_await q.async_pop()) co_await send(*b);
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
@@ -39,7 +39,8 @@ class async_queue {
     std::unique_lock lk(mu_);
     if (!closed_ && items_.size() >= capacity_ && waiters_.empty()) {
       ++producers_waiting_;
-      not_full_.wait(lk, [&] { return closed_ || items_.size() <= resume_at_ || !waiters_.empty(); });
+      not_full_.wait(lk,
+                     [&] { return closed_ || items_.size() <= resume_at_ || !waiters_.empty(); });
       --producers_waiting_;
     }
     if (closed_) return false;

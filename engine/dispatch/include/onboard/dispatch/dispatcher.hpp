@@ -54,10 +54,10 @@ enum class in_doubt_policy { verify, resend, skip };
 // dispatch_config: the knobs of the sending side.
 struct dispatch_config {
   operation op = operation::invite;
-  int max_attempts = 10;          // transient failures (5xx, drops) per batch; 429s are paced, not counted
+  int max_attempts = 10;  // transient failures (5xx, drops) per batch; 429s are paced, not counted
   in_doubt_policy in_doubt = in_doubt_policy::verify;
-  bool retry_failed = false;      // give per-address `Failed` invites one more try
-  engine::retry_config retry;     // backoff, budget, deadline (max_attempts and in_doubt override)
+  bool retry_failed = false;   // give per-address `Failed` invites one more try
+  engine::retry_config retry;  // backoff, budget, deadline (max_attempts and in_doubt override)
   std::unordered_set<std::string> in_doubt_addresses;  // from the journal of an earlier run
 };
 
@@ -108,8 +108,9 @@ class dispatcher {
     boost::asio::any_io_executor ex;
     transport* t = nullptr;
     boost::asio::cancellation_signal cancel;
-    bool waiting = false;  // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
-    bool paced = false;    // its last token came after a wait: the rate gate sets the pace
+    bool waiting =
+        false;           // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
+    bool paced = false;  // its last token came after a wait: the rate gate sets the pace
     std::optional<batch> current;  // the batch being processed
     batch_state current_state = batch_state::unsent;
     std::uint64_t current_ticket = 0;  // its intent's journal ticket while intent_ahead

@@ -40,8 +40,9 @@ enum class response_kind : std::uint8_t {
 };
 
 // rate_limiter_config: the knobs. Defaults are the tuned constants; each says why it has its value.
-// Simulation numbers below come from tests/engine/dispatch/limiter_sim.hpp (server token bucket rate L,
-// burst L, C = max(32, 1.2L) senders, latency U(0.25, 0.55) s); see bench/limiter_sim_bench.cpp.
+// Simulation numbers below come from tests/engine/dispatch/limiter_sim.hpp (server token bucket
+// rate L, burst L, C = max(32, 1.2L) senders, latency U(0.25, 0.55) s); see
+// bench/limiter_sim_bench.cpp.
 struct rate_limiter_config {
   // adaptive: learn the rate (default). false = a plain token bucket at `rate` / `burst` that only
   // honours Retry-After; for a known, dedicated quota.
@@ -192,12 +193,12 @@ class rate_limiter {
   void on_retry_after(time_point now, seconds_d delay);
 
   // Observability: values as of the last call.
-  double rate() const { return rate_; }                // current send rate, req/s
-  double w_max() const { return w_max_; }              // goodput at the last cut, req/s
-  double goodput(time_point now) const;                // 2xx per second over the goodput window
+  double rate() const { return rate_; }    // current send rate, req/s
+  double w_max() const { return w_max_; }  // goodput at the last cut, req/s
+  double goodput(time_point now) const;    // 2xx per second over the goodput window
   time_point gate_until() const { return gate_until_; }
   limiter_phase phase() const { return phase_; }
-  std::uint64_t epoch() const { return epoch_; }       // number of cuts so far
+  std::uint64_t epoch() const { return epoch_; }  // number of cuts so far
   int in_flight() const { return in_flight_; }
   int in_flight_cap() const;
   double burst() const;
@@ -223,25 +224,29 @@ class rate_limiter {
 
   rate_limiter_config cfg_;
   time_point start_;
-  time_point last_;            // credit accrued up to here
-  double credit_ = 0.0;        // tokens ever added (monotone)
-  double debit_ = 0.0;         // tickets ever issued
+  time_point last_;      // credit accrued up to here
+  double credit_ = 0.0;  // tokens ever added (monotone)
+  double debit_ = 0.0;   // tickets ever issued
   double rate_;
   limiter_phase phase_;
-  time_point next_double_;     // slow start: next doubling check
-  bool limited_ = false;       // a reservation had to wait since the last doubling check
+  time_point next_double_;  // slow start: next doubling check
+  bool limited_ = false;    // a reservation had to wait since the last doubling check
   double w_max_ = 0.0;
   time_point t_cut_{};
-  double k_ = 0.0;             // CUBIC K, s
-  double c_ = 0.0;             // CUBIC c for this episode (cubic_c, or lower at low rates)
+  double k_ = 0.0;  // CUBIC K, s
+  double c_ = 0.0;  // CUBIC c for this episode (cubic_c, or lower at low rates)
   std::uint64_t epoch_ = 0;
   time_point gate_until_{};
-  std::deque<time_point> successes_at_;  // 2xx times within the longest goodput window
-  std::deque<time_point> unavailable_at_;        // 503 times within the breaker window
-  std::deque<time_point> recent_successes_at_;   // 2xx times within the breaker window
+  std::deque<time_point> successes_at_;         // 2xx times within the longest goodput window
+  std::deque<time_point> unavailable_at_;       // 503 times within the breaker window
+  std::deque<time_point> recent_successes_at_;  // 2xx times within the breaker window
   // closed: normal; open: paused until gate_until_, then the next send is the probe; probing: the
   // probe is in flight and nobody else may send.
-  enum class breaker_state : std::uint8_t { closed, open, probing } breaker_ = breaker_state::closed;
+  enum class breaker_state : std::uint8_t {
+    closed,
+    open,
+    probing
+  } breaker_ = breaker_state::closed;
   int in_flight_ = 0;
   double lat_mean_;
   double lat_dev_;

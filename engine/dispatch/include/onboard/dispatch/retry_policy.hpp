@@ -35,12 +35,12 @@ enum class retry_class : std::uint8_t {
   retry_transient,  // nothing reached the service (connect failed, cut before the request was
                     // complete, 408, clock-skew codes): safe to resend
   in_doubt,         // the service may have acted (500/502/504, reset/EOF/timeout after the request
-                    // was written): InviteUsers is not idempotent, so reconcile or accept duplicates
+             // was written): InviteUsers is not idempotent, so reconcile or accept duplicates
   fatal_auth,       // 401 / 403: credentials or permissions; retrying cannot help, stop the run
   fatal_not_found,  // 404: the Chime account does not exist; stop that account's work
   bisect,           // 400 on a multi-address batch: split it to isolate the bad address(es)
   conflict_exists,  // 409 on CreateUser (or a 1-address invite): the user already exists
-  fatal_rejected,   // any other refusal (400 on one address, 413, 422, 501, ...): fail its addresses
+  fatal_rejected,  // any other refusal (400 on one address, 413, 422, 501, ...): fail its addresses
 };
 
 std::string_view to_string(retry_class c);
@@ -152,7 +152,8 @@ class retry_policy {
 // RFC 9110 §10.2.3, relative to `now`) and `x-amz-retry-after` (milliseconds). When both are
 // valid the longer wins (each is a floor); garbage and empty values are ignored; a date in the
 // past gives 0. Values are capped at one day here; rate_limiter caps the pause further.
-std::optional<retry_duration> parse_retry_after(std::string_view retry_after, std::string_view x_amz_retry_after,
+std::optional<retry_duration> parse_retry_after(std::string_view retry_after,
+                                                std::string_view x_amz_retry_after,
                                                 std::chrono::system_clock::time_point now);
 
 }  // namespace onboard::engine

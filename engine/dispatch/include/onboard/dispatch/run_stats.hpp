@@ -15,22 +15,22 @@ struct run_stats {
   using counter = std::atomic<std::uint64_t>;
 
   // Addresses.
-  counter total{0};           // addresses this run will handle (grows while ingest reads)
-  counter done{0};            // addresses with a terminal outcome this run
+  counter total{0};  // addresses this run will handle (grows while ingest reads)
+  counter done{0};   // addresses with a terminal outcome this run
   counter invited{0};
   counter created{0};
   counter exists{0};
   counter failed{0};
-  counter verified{0};        // in-doubt addresses confirmed by ListUsers (not re-sent)
+  counter verified{0};  // in-doubt addresses confirmed by ListUsers (not re-sent)
 
   // Requests.
-  counter requests{0};        // HTTP exchanges attempted (including ListUsers)
+  counter requests{0};  // HTTP exchanges attempted (including ListUsers)
   counter in_flight{0};
-  counter throttled{0};       // 429 responses
-  counter unavailable{0};     // 5xx responses
-  counter retries{0};         // exchanges that were a retry of an earlier one
-  counter in_doubt{0};        // exchanges whose outcome was unknown (drops, timeouts, 500)
-  counter bisections{0};      // 400 responses on a batch that was split
+  counter throttled{0};    // 429 responses
+  counter unavailable{0};  // 5xx responses
+  counter retries{0};      // exchanges that were a retry of an earlier one
+  counter in_doubt{0};     // exchanges whose outcome was unknown (drops, timeouts, 500)
+  counter bisections{0};   // 400 responses on a batch that was split
   counter transport_errors{0};
 
   // failure_codes: failed addresses by error code (for the summary).

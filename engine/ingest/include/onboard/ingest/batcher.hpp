@@ -66,7 +66,7 @@ class batcher {
   void emit(group& g);
 
   std::size_t limit_;
-  std::vector<group> groups_;                        // in first-seen order
+  std::vector<group> groups_;                           // in first-seen order
   std::unordered_map<std::string, std::size_t> index_;  // type byte + account id -> group
   std::size_t last_ = static_cast<std::size_t>(-1);
   std::size_t flush_pos_ = 0;

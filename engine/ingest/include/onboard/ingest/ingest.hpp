@@ -15,7 +15,8 @@
 // ingest_options_from_flags(), so plan, invite and create-users spell and check them alike:
 //   auto* flags = onboard::add_ingest_options(parser, onboard::operation::invite);
 //   if (auto rc = parser.parse(args)) return *rc;
-//   auto opts = onboard::ingest_options_from_flags(parser, *flags);  // nullopt: usage error printed
+//   auto opts = onboard::ingest_options_from_flags(parser, *flags);  // nullopt: usage error
+//   printed
 //
 // Streaming and bounded: memory is the reader's buffer, the dedupe table (~25 bytes per unique
 // address), at most 49 pending addresses per (account, user type) group and the read-ahead below.
@@ -71,22 +72,22 @@ class ingest_error : public std::runtime_error {
 
 // ingest_options: what to read and how to turn it into batches.
 struct ingest_options {
-  std::vector<std::string> inputs;        // paths; "-" reads stdin
-  std::string email_column = "email";     // CSV column with the address
-  bool case_sensitive_local = false;      // dedupe key keeps the local part's case
-  std::string account_id;                 // default; a CSV account_id cell overrides it per row
+  std::vector<std::string> inputs;          // paths; "-" reads stdin
+  std::string email_column = "email";       // CSV column with the address
+  bool case_sensitive_local = false;        // dedupe key keeps the local part's case
+  std::string account_id;                   // default; a CSV account_id cell overrides it per row
   user_type type = user_type::unspecified;  // default; a CSV user_type cell overrides it per row
-  operation op = operation::invite;       // invite: batches of <= batch_limit; create: single items
+  operation op = operation::invite;  // invite: batches of <= batch_limit; create: single items
   std::size_t batch_limit = max_invite_batch;
-  std::string rejects_path;               // CSV source,line,raw_value,reason (0600); empty: none
-  std::string duplicates_path;            // CSV source,line,email,first_source,first_line (0600)
+  std::string rejects_path;     // CSV source,line,raw_value,reason (0600); empty: none
+  std::string duplicates_path;  // CSV source,line,email,first_source,first_line (0600)
   // already_done: whether a normalised address was finished by an earlier run (the journal).
   // Called once per unique accepted address; leave empty when there is nothing to skip.
   std::function<bool(std::string_view normalised_email)> already_done;
   // already_done_keys: the same as a key set (key_of(normalised, case_sensitive_local)): faster
   // and ~20 bytes per address instead of a string set. Either or both may be given.
   std::shared_ptr<const dedupe_set> already_done_keys;
-  io::corpus_options reader;              // buffer sizes, line cap, stdin fd (tests)
+  io::corpus_options reader;  // buffer sizes, line cap, stdin fd (tests)
   // parallel_min_bytes: read on a second thread when every input is a regular file and together
   // they hold at least this many bytes (see above); 0 whenever possible, UINT64_MAX never.
   std::uint64_t parallel_min_bytes = std::uint64_t(1) << 20;
@@ -94,15 +95,15 @@ struct ingest_options {
 
 // ingest_stats: counters, updated as batches are pulled; final once next_batch returned false.
 struct ingest_stats {
-  std::uint64_t lines = 0;         // records read (blank and comment lines excluded)
-  std::uint64_t skipped = 0;       // blank and comment lines
-  std::uint64_t accepted = 0;      // unique addresses put into batches
-  std::uint64_t rejected = 0;      // sum of rejected_by_reason
+  std::uint64_t lines = 0;     // records read (blank and comment lines excluded)
+  std::uint64_t skipped = 0;   // blank and comment lines
+  std::uint64_t accepted = 0;  // unique addresses put into batches
+  std::uint64_t rejected = 0;  // sum of rejected_by_reason
   std::map<std::string, std::uint64_t> rejected_by_reason;  // reason code -> count (nonzero only)
   std::uint64_t duplicates = 0;
   std::uint64_t already_done = 0;
   std::uint64_t batches = 0;
-  std::uint64_t requests = 0;      // API calls the batches need (one per batch)
+  std::uint64_t requests = 0;  // API calls the batches need (one per batch)
 };
 
 // ingest: see the header comment. Not thread-safe; one consumer.

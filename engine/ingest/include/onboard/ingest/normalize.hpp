@@ -95,8 +95,8 @@ std::string_view trim_ascii(std::string_view s) noexcept;
 std::optional<user_type> parse_user_type_lenient(std::string_view s);
 
 // report_cell: `v` as a CSV cell for the rejects/duplicates files: control bytes (and every byte of
-// invalid UTF-8) escaped as \xNN, backslash doubled, values cut at 256 bytes ("..."), then written by
-// core's csv_cell (its one formula-neutralising rule, quoted when needed).
+// invalid UTF-8) escaped as \xNN, backslash doubled, values cut at 256 bytes ("..."), then written
+// by core's csv_cell (its one formula-neutralising rule, quoted when needed).
 std::string report_cell(std::string_view v);
 
 }  // namespace onboard

@@ -55,7 +55,7 @@ class durable_file;
 //            survives kill -9, not power loss.
 enum class durability : std::uint8_t { strict, batched, off };
 
-std::string_view to_string(durability d);                     // "strict" | "batched" | "off"
+std::string_view to_string(durability d);  // "strict" | "batched" | "off"
 std::optional<durability> parse_durability(std::string_view s);
 
 // journal_error: the journal cannot be used (missing, not a journal, a different run, damaged,
@@ -96,7 +96,7 @@ struct in_doubt_batch {
 // journal_session: one process that opened the journal for writing.
 struct journal_session {
   std::int64_t started_unix_ms = 0;
-  std::int64_t last_unix_ms = 0;     // last intent or outcome recorded by it
+  std::int64_t last_unix_ms = 0;  // last intent or outcome recorded by it
   std::string tool_version;
   durability mode = durability::batched;
   std::uint32_t pid = 0;
@@ -119,8 +119,8 @@ class replay_state {
   // address_state: one address: its latest outcome (if any) and whether a later intent for it
   // has no outcome (in doubt). A failed address retried and interrupted is both.
   struct address_state {
-    std::string_view email;                // valid while the replay_state lives
-    std::optional<outcome_kind> kind;      // latest outcome; nullopt when only intents exist
+    std::string_view email;            // valid while the replay_state lives
+    std::optional<outcome_kind> kind;  // latest outcome; nullopt when only intents exist
     bool in_doubt = false;
   };
 
@@ -173,15 +173,15 @@ class replay_state {
   friend class replay_builder;
   // entry: one address, pointing into the mapping rather than copying its strings.
   struct entry {
-    std::uint64_t email_off = 0;      // the address's bytes in the mapping
-    std::uint64_t outcome_rec = 0;    // payload offset of its latest outcome record (0: none)
-    std::uint32_t intent = 0;         // 1 + index of its latest intent during replay (0: none)
-    std::uint32_t prev_intent = 0;    // `intent` before that one (what a release restores)
+    std::uint64_t email_off = 0;    // the address's bytes in the mapping
+    std::uint64_t outcome_rec = 0;  // payload offset of its latest outcome record (0: none)
+    std::uint32_t intent = 0;       // 1 + index of its latest intent during replay (0: none)
+    std::uint32_t prev_intent = 0;  // `intent` before that one (what a release restores)
     std::uint16_t email_len = 0;
     std::uint16_t outcome_index = 0;  // its position inside that outcome record
     std::uint8_t kind = 0;
     bool in_doubt = false;
-    bool prev_in_doubt = false;       // `in_doubt` before the latest intent
+    bool prev_in_doubt = false;  // `in_doubt` before the latest intent
   };
   std::optional<std::size_t> index_of(std::string_view email) const;
   std::filesystem::path path_;

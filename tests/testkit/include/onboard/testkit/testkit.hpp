@@ -42,15 +42,17 @@ std::string read_file(const fs::path& p);
 class child_process {
  public:
   struct options {
-    std::map<std::string, std::string> env_set;   // added/overridden variables
-    std::vector<std::string> env_unset;           // removed variables
-    std::optional<std::string> stdin_data;        // written then closed
-    bool merge_stderr = false;                    // stderr into the stdout pipe
+    std::map<std::string, std::string> env_set;  // added/overridden variables
+    std::vector<std::string> env_unset;          // removed variables
+    std::optional<std::string> stdin_data;       // written then closed
+    bool merge_stderr = false;                   // stderr into the stdout pipe
     std::string cwd;
   };
 
   static child_process spawn(const std::vector<std::string>& argv, const options& opts);
-  static child_process spawn(const std::vector<std::string>& argv) { return spawn(argv, options{}); }
+  static child_process spawn(const std::vector<std::string>& argv) {
+    return spawn(argv, options{});
+  }
 
   child_process(child_process&& o) noexcept;
   child_process& operator=(child_process&&) = delete;
