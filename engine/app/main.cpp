@@ -33,6 +33,7 @@ const command commands[] = {
      onboard::emulator::cmd_emulator},
     {"status", "summarise a run from its journal", onboard::cmd_status},
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
+    {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal},
     {"plan", "read the inputs and show what a run would do (no network)", onboard::cmd_plan},
     // END COMMANDS
 };

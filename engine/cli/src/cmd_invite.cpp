@@ -16,7 +16,7 @@ struct run_flags {
   ingest_flags* ingest = nullptr;
   cli::option *profile, *region, *endpoint_url, *ca_bundle, *no_verify_ssl;
   cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
-  cli::option *journal, *durability, *in_doubt, *retry_failed, *report;
+  cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *report;
   cli::option *progress, *output, *dry_run;
   log_flags* log = nullptr;
 };
@@ -44,8 +44,13 @@ run_flags* add_run_options(cli::parser& p, operation op) {
       &p.add_value("max-attempts", "N",
                    "attempts per batch on 5xx and network errors (else "
                    "AWS_MAX_ATTEMPTS, config max_attempts; 10); 429s are paced, not counted");
-  f.journal =
-      &p.add_value("journal", "FILE", "write-ahead journal (default: beside the first input)");
+  f.journal = &p.add_value("journal", "FILE",
+                           "write-ahead journal (default: one per account and operation in "
+                           "$XDG_STATE_HOME/chime-onboard, else ~/.local/state/chime-onboard, "
+                           "shared by every input)");
+  f.new_journal = &p.add_flag("new-journal",
+                              "start a new journal: the existing one is kept, renamed "
+                              "<name>.old-<UTC time>.journal, and its addresses are sent again");
   f.durability =
       &p.add_value("durability", "MODE", "journal fsync policy: strict|batched|off", "batched");
   f.in_doubt = &p.add_value(
@@ -54,7 +59,9 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.retry_failed = &p.add_flag("retry-failed",
                                "retry addresses the service marked Failed (this "
                                "run and earlier ones) once more");
-  f.report = &p.add_value("report", "FILE", "per-address results (.csv or .jsonl), mode 0600");
+  f.report = &p.add_value("report", "FILE",
+                          "per-address results of every run on the journal (.csv or .jsonl, "
+                          "mode 0600), written when the run ends");
   f.progress = &p.add_value("progress", "MODE", "auto|bar|plain|json|off", "auto");
   f.output = &p.add_value("output", "FORMAT", "summary on stdout: text|json", "text");
   f.dry_run = &p.add_flag("dry-run", "read and plan only, send nothing (same as `plan`)");
@@ -131,6 +138,7 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   }
   o.dispatch.retry_failed = f.retry_failed->given();
   o.journal_path = f.journal->value();
+  o.new_journal = f.new_journal->given();
   o.report_path = f.report->value();
   auto pm = parse_progress_mode(f.progress->value());
   if (!pm) {

@@ -1,4 +1,5 @@
-// cmd_journal.cpp: `chime-onboard status` and `chime-onboard report`: read-only views of a journal.
+// cmd_journal.cpp: `chime-onboard status` and `chime-onboard report`, read-only views of a journal,
+// and `chime-onboard journal repair`, which makes a damaged one usable again.
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/exit_codes.hpp>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <sstream>
 
 namespace onboard {
 
@@ -45,7 +47,9 @@ std::optional<replay_state> load(std::string_view command, const std::string& pa
   try {
     auto s = replay_journal(path);
     if (s.tail() == tail_state::torn) std::cerr << "note: " << s.tail_note() << "\n";
-    if (s.tail() == tail_state::damaged) std::cerr << "warning: " << s.tail_note() << "\n";
+    if (s.tail() == tail_state::damaged)
+      std::cerr << "warning: " << s.tail_note() << "\nrepair it with: chime-onboard journal repair "
+                << "--journal " << path << "\n";
     return s;
   } catch (const journal_error& e) {
     std::cerr << "chime-onboard " << command << ": " << e.what() << "\n";
@@ -91,9 +95,11 @@ std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
       o += "    ... " + std::to_string(s.in_doubt().size() - 10) + " more batches\n";
       break;
     }
-    o += "    batch " + std::to_string(b.batch_id) + " (attempt " + std::to_string(b.attempt) +
-         ", " + iso_time(b.intent_unix_ms) + "): " + std::to_string(b.emails.size()) + " address" +
-         (b.emails.size() == 1 ? "" : "es") + ":";
+    o += (is_repair_batch(b.batch_id)
+              ? "    named in bytes `journal repair` could not read: "
+              : "    batch " + std::to_string(b.batch_id) + " (attempt " +
+                    std::to_string(b.attempt) + ", " + iso_time(b.intent_unix_ms) + "): ") +
+         std::to_string(b.emails.size()) + " address" + (b.emails.size() == 1 ? "" : "es") + ":";
     for (std::size_t i = 0; i < b.emails.size() && i < 3; ++i) o += " " + b.emails[i];
     if (b.emails.size() > 3) o += " ...";
     o += "\n";
@@ -148,18 +154,19 @@ std::string status_json(const replay_state& s) {
   return json_text(o) + "\n";
 }
 
-std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_only) {
+std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_only,
+                           const source_lookup& source_of) {
   std::uint64_t rows = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto a = s.at(i);
     if (failed_only && a.kind != outcome_kind::failed) continue;
     if (!a.kind && !a.in_doubt) continue;  // its only intent was withdrawn: never sent
-    if (!a.kind) {
-      w.write(report_row::in_doubt(a.email));
-    } else {
-      auto o = s.outcome_at(i);
-      w.write(*o);
-    }
+    std::optional<address_outcome> o;
+    if (a.kind) o = s.outcome_at(i);
+    report_row row = o ? report_row::from(*o) : report_row::in_doubt(a.email);
+    if (source_of)
+      if (auto src = source_of(a.email)) row.with_source(src->input, src->line);
+    w.write(row);
     ++rows;
   }
   w.finish();
@@ -192,8 +199,10 @@ int cmd_status(const args_t& args) {
 int cmd_report(const args_t& args) {
   cli::parser p{"report",
                 "Write per-address results from a journal: address, outcome, id, status, "
-                "email_status, error_code, message, attempts, request_id. Addresses whose request "
-                "was in flight when the run stopped are listed as in_doubt.",
+                "email_status, error_code, message, attempts, request_id, source, line (the "
+                "columns of invite --report; source and line are only known to the run that read "
+                "the address, so they are empty and 0 here). Addresses whose request was in "
+                "flight when the run stopped are listed as in_doubt.",
                 "chime-onboard report --journal acme-invite.journal --format csv --failed-only "
                 "--output-file retry.csv"};
   auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
@@ -218,7 +227,7 @@ int cmd_report(const args_t& args) {
           [](std::string_view b) {
             std::cout.write(b.data(), static_cast<std::streamsize>(b.size()));
           },
-          *fmt);
+          *fmt, /*with_source=*/true);
       rows = write_report(*s, w, failed_only.given());
       std::cout.flush();
       if (!std::cout) {
@@ -227,7 +236,7 @@ int cmd_report(const args_t& args) {
       }
     } else {
       io::atomic_file f(out);
-      report_writer w([&f](std::string_view b) { f.append(b); }, *fmt);
+      report_writer w([&f](std::string_view b) { f.append(b); }, *fmt, /*with_source=*/true);
       rows = write_report(*s, w, failed_only.given());
       f.commit();
       std::cerr << "wrote " << rows << " rows to " << out << "\n";
@@ -241,6 +250,84 @@ int cmd_report(const args_t& args) {
               << " addresses are in doubt (not in this report); re-run the original command to "
                  "resolve them\n";
   return exit_ok;
+}
+
+namespace {
+
+int cmd_journal_repair(const args_t& args) {
+  cli::parser p{"journal repair",
+                "Repair a damaged journal: keep every record that checks out, mark the addresses "
+                "named in the unreadable bytes as in doubt (the next run checks them with "
+                "ListUsers before sending anything again), keep the damaged file beside it, and "
+                "write the repaired journal in its place (0600, durably). Run it when a run "
+                "refuses a journal as damaged; then run the same command again.",
+                "chime-onboard journal repair --journal "
+                "~/.local/state/chime-onboard/invite-12a3456b-7c89-012d-3456-78901e23fg45.journal"};
+  auto& journal_opt = p.add_value("journal", "FILE", "the damaged journal (required)");
+  p.add_epilog(exit_codes_help);
+  if (auto rc = p.parse(args)) return *rc;
+  if (!journal_opt) return p.usage_error("--journal FILE is required");
+  const std::string& path = journal_opt.value();
+  journal_repair r;
+  try {
+    r = repair_journal(path);
+  } catch (const journal_error& e) {
+    std::cerr << "chime-onboard journal repair: " << e.what() << "\n";
+    return exit_usage;
+  }
+  if (!r.repaired) {
+    std::cout << "journal " << path << ": nothing to repair, every record checks out\n";
+    return exit_ok;
+  }
+  std::uint64_t lost_bytes = 0;
+  for (const auto& l : r.lost) lost_bytes += l.bytes;
+  const auto& t = r.totals;
+  std::ostringstream o;
+  o << "repaired journal " << path << "\n"
+    << "  kept      " << r.records_kept << " records that check out, unchanged\n"
+    << "  lost      " << lost_bytes << " unreadable bytes in " << r.lost.size() << " place"
+    << (r.lost.size() == 1 ? "" : "s") << ":\n";
+  std::size_t shown = 0;
+  for (const auto& l : r.lost) {
+    if (++shown > 10) {
+      o << "              ... " << r.lost.size() - 10 << " more\n";
+      break;
+    }
+    o << "              at byte " << l.offset << ": " << l.bytes << " bytes naming " << l.addresses
+      << " address" << (l.addresses == 1 ? "" : "es") << "\n";
+  }
+  o << "  in doubt  " << r.recovered_in_doubt << " of the " << r.recovered.size()
+    << " addresses named there (later records settle the others): the next run checks them "
+       "with ListUsers before sending anything again\n"
+    << "  original  " << r.original.string() << " (the damaged file, unchanged)\n"
+    << "  now       " << t.addresses << " addresses: " << t.invited << " invited, " << t.created
+    << " created, " << t.exists << " exists, " << t.failed << " failed, " << t.in_doubt
+    << " in doubt\n"
+    << "next: run the same command again to resume\n";
+  std::cout << o.str();
+  for (const auto& l : r.lost)
+    if (l.addresses == 0 && l.bytes > 64)
+      std::cerr << "warning: the " << l.bytes << " bytes at byte " << l.offset
+                << " name no legible address: if they held the only record of a request, the "
+                   "journal no longer knows its addresses and a run sends them as new\n";
+  std::cout.flush();
+  return std::cout ? exit_ok : exit_internal;
+}
+
+}  // namespace
+
+int cmd_journal(const args_t& args) {
+  static constexpr std::string_view usage =
+      "usage: chime-onboard journal repair --journal FILE\n\n"
+      "  repair    make a damaged journal usable again, keeping the damaged file beside it\n"
+      "            (chime-onboard journal repair --help)\n";
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? std::cerr : std::cout) << usage;
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  if (args[0] == "repair") return cmd_journal_repair(args_t(args.begin() + 1, args.end()));
+  std::cerr << "chime-onboard journal: unknown subcommand '" << args[0] << "'\n" << usage;
+  return exit_usage;
 }
 
 }  // namespace onboard

@@ -4,6 +4,7 @@
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/exit_codes.hpp>
+#include <onboard/cli/journal_views.hpp>
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/cli/report_writer.hpp>
@@ -35,6 +36,8 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -42,9 +45,30 @@ namespace onboard {
 
 namespace net = boost::asio;
 
-std::string default_journal_path(const std::vector<std::string>& inputs) {
-  if (inputs.empty() || inputs.front() == "-") return "chime-onboard.journal";
-  return inputs.front() + ".journal";
+std::filesystem::path state_directory(const signing::environment& env) {
+  namespace fs = std::filesystem;
+  if (auto xdg = env("XDG_STATE_HOME"); xdg && fs::path(*xdg).is_absolute())
+    return fs::path(*xdg) / "chime-onboard";
+  std::string home;
+  if (auto h = env("HOME"); h && !h->empty()) {
+    home = *h;
+  } else {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwuid_r(::getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found &&
+        found->pw_dir)
+      home = found->pw_dir;
+  }
+  if (home.empty()) return {};
+  return fs::path(home) / ".local" / "state" / "chime-onboard";
+}
+
+std::filesystem::path default_journal_path(operation op, std::string_view account_id,
+                                           const signing::environment& env) {
+  auto dir = state_directory(env);
+  if (dir.empty()) return {};
+  return dir / journal_file_name(op, account_id);
 }
 
 namespace {
@@ -61,40 +85,75 @@ std::string shell_quote(const std::string& s) {
 
 std::string resume_command(const run_options& o) {
   std::string cmd = "chime-onboard " + o.command;
-  for (const auto& a : o.argv) cmd += " " + shell_quote(a);
+  // Resuming must continue this run's journal, not set it aside as --new-journal did.
+  for (const auto& a : o.argv)
+    if (a != "--new-journal") cmd += " " + shell_quote(a);
   return cmd;
 }
 
-// live_report: `--report FILE` written while the run goes (this run's addresses, with the input
-// line each came from; `chime-onboard report --journal` gives every run's). CSV unless the name
-// ends in .jsonl. Mode 0600: it holds addresses.
-class live_report {
+// run_report: `--report FILE`, written from the journal when the run ends, so that after a resume
+// it holds every address of every run on that journal (the rows `chime-onboard report` writes,
+// with the same columns). The source and line columns come from this run's input: write(), the
+// dispatcher's sink, notes where each address this run settled was read (32 bytes an address);
+// an address only earlier runs settled has an empty source and line 0. CSV unless the name ends
+// in .jsonl; created 0600 under a temporary name and renamed into place, so an interrupted run
+// never leaves half a report.
+class run_report {
  public:
-  live_report(const std::string& path, const ingest& in)
-      : in_(in), writer_([this](std::string_view b) { file_.append(b); },
-                         path.ends_with(".jsonl") ? report_format::jsonl : report_format::csv,
-                         /*with_source=*/true) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    file_ = io::durable_file::open(path);
-  }
-  void write(const planned_address& item, const address_outcome& o) {
+  run_report(std::string path, const ingest& in, bool case_sensitive_local)
+      : path_(std::move(path)), in_(in), case_sensitive_local_(case_sensitive_local) {}
+
+  // write: called once per address settled, from any sender thread.
+  void write(const planned_address& item, const address_outcome&) {
+    auto key = key_of(item.email, case_sensitive_local_);
     std::lock_guard lk(mu_);
-    writer_.write(report_row::from(o).with_source(in_.input_name(item.source), item.line));
+    read_at_.push_back({key, item.source, item.line});
+    ++settled_;
   }
-  void close() {
+
+  // finish: writes the report from the journal at `journal` (closed); the rows written. Throws
+  // journal_error or std::system_error.
+  std::uint64_t finish(const std::filesystem::path& journal) {
     std::lock_guard lk(mu_);
-    writer_.finish();
-    file_.flush();
-    file_.sync();
-    file_.close();
+    auto by_key = [](const read_at& a, const read_at& b) {
+      return a.key.hi != b.key.hi ? a.key.hi < b.key.hi : a.key.lo < b.key.lo;
+    };
+    std::sort(read_at_.begin(), read_at_.end(), by_key);
+    auto state = replay_journal(journal);
+    io::atomic_file f(path_);
+    report_writer w([&f](std::string_view b) { f.append(b); },
+                    path_.ends_with(".jsonl") ? report_format::jsonl : report_format::csv,
+                    /*with_source=*/true);
+    auto rows = write_report(state, w, /*failed_only=*/false,
+                             [&](std::string_view email) -> std::optional<report_source> {
+                               read_at want{key_of(email, case_sensitive_local_), 0, 0};
+                               auto it =
+                                   std::lower_bound(read_at_.begin(), read_at_.end(), want, by_key);
+                               if (it == read_at_.end() || !(it->key == want.key))
+                                 return std::nullopt;
+                               return report_source{in_.input_name(it->source), it->line};
+                             });
+    f.commit();
+    return rows;
+  }
+
+  std::uint64_t settled() const {
+    std::lock_guard lk(mu_);
+    return settled_;
   }
 
  private:
-  std::mutex mu_;
+  struct read_at {
+    dedupe_key key;
+    std::uint32_t source = 0;
+    std::uint64_t line = 0;
+  };
+  mutable std::mutex mu_;
+  std::string path_;
   const ingest& in_;
-  io::durable_file file_;
-  report_writer writer_;
+  bool case_sensitive_local_;
+  std::vector<read_at> read_at_;
+  std::uint64_t settled_ = 0;
 };
 
 // report_path_problem: why `path` cannot be created as the report, "" when it probably can. Checked
@@ -140,6 +199,14 @@ std::unique_ptr<journal> open_journal(const run_options& opts, const std::string
   std::unique_ptr<journal> jrnl;
   try {
     jrnl = journal::open(path, h, {.mode = opts.journal_mode});
+  } catch (const journal_damaged& e) {
+    std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n"
+              << "repair it (the damaged file is kept beside it) with:\n  chime-onboard journal "
+                 "repair --journal "
+              << shell_quote(path)
+              << "\nthen run this command again: the addresses whose records were lost are "
+                 "checked with ListUsers before anything is sent again\n";
+    return nullptr;
   } catch (const journal_error& e) {
     std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n";
     return nullptr;
@@ -197,13 +264,86 @@ struct prepared_run {
   dispatch_config dcfg;
   std::optional<std::uint64_t> exact_total;  // feeds the progress display only
   std::unique_ptr<ingest> reader;
-  std::unique_ptr<live_report> report;
+  std::unique_ptr<run_report> report;
 };
 
 // fail: prints the command's error line and returns `code`, for prepare's early exits.
 int fail(const run_options& opts, int code, const std::string& what) {
   std::cerr << "chime-onboard " << opts.command << ": " << what << "\n";
   return code;
+}
+
+// make_private_directories: creates `dir` and its missing parents with mode 0700 (the XDG rule for
+// state folders; journals hold addresses), each new one made durable in its parent, so that a
+// journal created in it survives power loss with its folder. "" on success, else why not.
+std::string make_private_directories(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return {};
+  fs::path parent = dir.parent_path();
+  if (parent != dir)
+    if (auto why = make_private_directories(parent); !why.empty()) return why;
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST && fs::is_directory(dir, ec)) return {};
+    return "cannot create " + dir.string() + ": " + std::strerror(errno);
+  }
+  try {
+    io::sync_directory(parent.empty() ? fs::path(".") : parent);
+  } catch (const std::system_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// old_default_journal: where versions before the state folder kept a run's journal by default:
+// beside the first input, or chime-onboard.journal in the working folder for stdin.
+std::string old_default_journal(const std::vector<std::string>& inputs) {
+  if (inputs.empty() || inputs.front() == "-") return "chime-onboard.journal";
+  return inputs.front() + ".journal";
+}
+
+// place_journal: readies the journal's place before it is opened: the state folder (0700) for the
+// default journal; --new-journal's setting aside of the existing one; and a refusal when the
+// default journal is new but an earlier version's journal for this account and operation lies
+// beside the input, whose addresses a new journal would send again. exit_ok, or the exit code
+// after printing why not.
+int place_journal(const run_options& opts, const std::string& path) {
+  namespace fs = std::filesystem;
+  const bool by_default = opts.journal_path.empty();
+  if (by_default)
+    if (auto why = make_private_directories(fs::path(path).parent_path()); !why.empty())
+      return fail(opts, exit_config, "journal folder: " + why + " (or choose --journal FILE)");
+  std::error_code ec;
+  if (opts.new_journal) {
+    try {
+      if (auto aside = set_aside_journal(path))
+        std::cerr << "journal: --new-journal: the earlier journal is kept as " << aside->string()
+                  << " (chime-onboard status --journal " << shell_quote(aside->string())
+                  << " shows it); this run starts a new one\n";
+    } catch (const journal_error& e) {
+      return fail(opts, exit_config, e.what());
+    }
+    return exit_ok;
+  }
+  if (!by_default || fs::exists(path, ec)) return exit_ok;
+  const std::string old = old_default_journal(opts.ingest.inputs);
+  if (!fs::is_regular_file(old, ec)) return exit_ok;
+  try {
+    auto h = replay_journal(old).header();
+    if (h.account_id != opts.ingest.account_id || h.op != opts.op) return exit_ok;
+  } catch (const journal_error&) {
+    return exit_ok;  // not a journal of ours: nothing to carry on
+  }
+  return fail(opts, exit_config,
+              old + " holds this account's " + std::string(to_string(opts.op)) +
+                  " journal from an earlier chime-onboard, which kept journals beside the input. "
+                  "Journals now live in " +
+                  fs::path(path).parent_path().string() +
+                  ", one per account and operation, shared by every input; a new one would send "
+                  "its addresses again. To carry on with it:\n  mv " +
+                  shell_quote(old) + " " + shell_quote(path) +
+                  "\nthen run this command again (or keep it where it is with --journal " +
+                  shell_quote(old) + "); to start afresh anyway: --new-journal");
 }
 
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
@@ -214,8 +354,17 @@ int prepare(const run_options& opts, prepared_run& p) {
   auto ep = io::try_parse_endpoint(opts.endpoint_url);
   if (!ep) return fail(opts, exit_usage, "--endpoint-url: " + ep.error);
   p.endpoint = *ep.value;
-  p.journal_path =
-      opts.journal_path.empty() ? default_journal_path(opts.ingest.inputs) : opts.journal_path;
+  if (!opts.journal_path.empty()) {
+    p.journal_path = opts.journal_path;
+  } else {
+    p.journal_path =
+        default_journal_path(opts.op, opts.ingest.account_id, signing::process_environment())
+            .string();
+    if (p.journal_path.empty() && !opts.dry_run)
+      return fail(opts, exit_config,
+                  "no folder for the journal: neither XDG_STATE_HOME nor a home directory is "
+                  "set; choose one with --journal FILE");
+  }
   if (!opts.dry_run) {
     auto r = signing::resolve_credentials(opts.credentials, signing::process_environment());
     if (!r) return fail(opts, exit_config, r.error);
@@ -234,6 +383,7 @@ int prepare(const run_options& opts, prepared_run& p) {
       if (auto why = report_path_problem(opts.report_path); !why.empty())
         return fail(opts, exit_usage, "--report: " + why);
     }
+    if (int rc = place_journal(opts, p.journal_path); rc != exit_ok) return rc;
     p.jrnl = open_journal(opts, p.journal_path, p.iopts, p.dcfg);
     if (!p.jrnl) return exit_config;
   }
@@ -250,13 +400,9 @@ int prepare(const run_options& opts, prepared_run& p) {
   } catch (const std::exception& e) {
     return fail(opts, exit_usage, e.what());
   }
-  if (!opts.dry_run && !opts.report_path.empty()) {
-    try {
-      p.report = std::make_unique<live_report>(opts.report_path, *p.reader);
-    } catch (const std::exception& e) {
-      return fail(opts, exit_usage, std::string("--report: ") + e.what());
-    }
-  }
+  if (!opts.dry_run && !opts.report_path.empty())
+    p.report =
+        std::make_unique<run_report>(opts.report_path, *p.reader, p.iopts.case_sensitive_local);
   return exit_ok;
 }
 
@@ -465,14 +611,28 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
       journal_failed = true;
     }
   }
-  if (p.report) p.report->close();
+  std::string report_line;
+  if (p.report) {
+    // From the journal, whatever stopped the run: it holds every run's results, durable or not.
+    try {
+      auto rows = p.report->finish(p.journal_path);
+      report_line = opts.report_path + " (" + std::to_string(rows) + " addresses, " +
+                    std::to_string(p.report->settled()) + " settled by this run)";
+    } catch (const std::exception& e) {
+      std::cerr << "chime-onboard " << opts.command << ": --report " << opts.report_path << ": "
+                << e.what() << "; the journal has every result: chime-onboard report --journal "
+                << shell_quote(p.journal_path) << " --output-file " << shell_quote(opts.report_path)
+                << "\n";
+      report_line = opts.report_path + " (not written)";
+    }
+  }
 
   summary s = input_summary(p.reader->stats());
   fill_outcomes(s, stats, std::chrono::steady_clock::now() - started);
   s.reconnects += r.reconnects;
   print_summary(s, opts.json_output, std::cout);
   std::cerr << "journal: " << p.journal_path << "\n";
-  if (!opts.report_path.empty()) std::cerr << "report:  " << opts.report_path << "\n";
+  if (!report_line.empty()) std::cerr << "report:  " << report_line << "\n";
 
   if (r.fatal) {
     std::cerr << "chime-onboard " << opts.command << ": " << r.fatal->message << "\n";

@@ -71,10 +71,9 @@ std::unique_ptr<journal> journal::open(const fs::path& path, journal_header head
       if (auto diff = header_mismatch(path, prior.header(), header); !diff.empty())
         throw journal_error(diff + " (use another --journal, or the original options)");
       if (prior.tail() == tail_state::damaged && !options.truncate_damaged)
-        throw journal_error(prior.tail_note() +
-                            ". Refusing to append: records after the damage would be lost. Keep "
-                            "a copy, check the disk, then resume with the damaged tail cut off "
-                            "(journal_options::truncate_damaged) or start a new journal");
+        throw journal_damaged(prior.tail_note() +
+                              ". Refusing to append: the records after the damage would be lost "
+                              "and their addresses sent again; repair the journal first");
       if (prior.tail() != tail_state::clean) {
         // Appending after unreadable bytes would hide everything we write behind them.
         f.truncate(prior.valid_bytes());

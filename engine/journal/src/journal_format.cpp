@@ -86,6 +86,68 @@ void end_frame(std::string& out, std::size_t at) {
   for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>(crc >> (8 * i));
 }
 
+std::optional<std::string_view> frame_payload(std::string_view file, std::uint64_t off) {
+  if (off > file.size() || file.size() - off < frame_header) return std::nullopt;
+  const char* h = file.data() + off;
+  std::uint32_t len = load_u32(h);
+  if (len == 0 || len > max_payload || file.size() - off - frame_header < len) return std::nullopt;
+  std::string_view payload(h + frame_header, len);
+  std::uint32_t crc = journal_crc32c(std::string_view(h, 4));
+  crc = journal_crc32c(payload, crc);
+  if (crc != load_u32(h + 4)) return std::nullopt;
+  return payload;
+}
+
+bool known_type(char t) {
+  return t == rec_header || t == rec_session || t == rec_intent || t == rec_outcome ||
+         t == rec_release;
+}
+
+bool well_formed(std::string_view payload, bool header_allowed) {
+  // Mirrors replay_builder::apply's checks (journal_replay.cpp), which keeps them on its hot path.
+  reader r{payload.data(), payload.data() + payload.size()};
+  switch (r.u8()) {
+    case rec_header: return header_allowed && decode_header(payload).has_value();
+    case rec_session: {
+      r.u64();
+      auto mode = r.u8();
+      r.u32();
+      r.str();
+      return !r.bad && mode <= 2;
+    }
+    case rec_intent:
+    case rec_release: {
+      r.u64();
+      r.u32();
+      r.u64();
+      std::uint32_t n = r.u32();
+      if (r.bad || n > 0xFFFF) return false;
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (r.str().empty() || r.bad) return false;
+      return r.p == r.end;
+    }
+    case rec_outcome: {
+      r.u64();
+      r.u64();
+      std::uint32_t n = r.u32();
+      if (r.bad || n > 0xFFFF) return false;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        auto email = r.str();
+        auto kind = r.u8();
+        r.u32();
+        r.str();
+        for (int f = 0; f < 5; ++f) {
+          auto len = r.u16();
+          if (len != same_as_previous) r.bytes(len);
+        }
+        if (r.bad || email.empty() || kind > 3) return false;
+      }
+      return r.p == r.end;
+    }
+    default: return false;
+  }
+}
+
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

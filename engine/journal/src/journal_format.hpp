@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,9 @@ inline constexpr std::uint16_t format_version = 1;
 // record" (request id, status... repeat across a batch).
 inline constexpr std::uint16_t same_as_previous = 0xFFFF;
 inline constexpr std::size_t max_field = 0xFFFE;
+// repair_batch_base: batch ids from here up are the intents `journal repair` writes for the
+// addresses it recovered from unreadable bytes (runs number their batches 1, 2, 3...).
+inline constexpr std::uint64_t repair_batch_base = 0xFFFFFFFF00000000ULL;
 
 enum record_type : std::uint8_t {
   rec_header = 'H',   // u16 format, u8 op, str account, u8 user_type, u8 case_sensitive, str
@@ -115,6 +120,15 @@ struct reader {
   }
   std::string_view str() { return bytes(u16()); }
 };
+
+// frame_payload: the payload of a valid frame at `off` (complete, length in range, checksum
+// right), or nullopt.
+std::optional<std::string_view> frame_payload(std::string_view file, std::uint64_t off);
+// known_type: whether `t` is a record type this version reads.
+bool known_type(char t);
+// well_formed: whether a checksummed payload parses exactly as the record its type byte names
+// (a header only where `header_allowed`): the structure replay relies on, without its meaning.
+bool well_formed(std::string_view payload, bool header_allowed = false);
 
 // Encoders for each record type (append one whole frame to `out`).
 void put_header(std::string& out, const journal_header& h);

@@ -149,32 +149,12 @@ inline bool same_key(std::string_view a, std::string_view b, bool fold_all) {
   return true;
 }
 
-// frame_payload: the payload of a valid frame at `off`, or nullopt (too short, bad length, bad
-// checksum, unknown type).
-std::optional<std::string_view> frame_payload(std::string_view file, std::uint64_t off) {
-  if (file.size() - off < jf::frame_header) return std::nullopt;
-  const char* h = file.data() + off;
-  std::uint32_t len = jf::load_u32(h);
-  if (len == 0 || len > jf::max_payload || file.size() - off - jf::frame_header < len)
-    return std::nullopt;
-  std::string_view payload(h + jf::frame_header, len);
-  std::uint32_t crc = journal_crc32c(std::string_view(h, 4));
-  crc = journal_crc32c(payload, crc);
-  if (crc != jf::load_u32(h + 4)) return std::nullopt;
-  return payload;
-}
-
-bool known_type(char t) {
-  return t == jf::rec_header || t == jf::rec_session || t == jf::rec_intent ||
-         t == jf::rec_outcome || t == jf::rec_release;
-}
-
 // readable_after: whether any valid frame starts after `bad`. That tells damage (good records
 // follow a bad one) from a torn tail (nothing readable follows).
 bool readable_after(std::string_view file, std::uint64_t bad) {
   for (std::uint64_t o = bad + 1; o + jf::frame_header < file.size(); ++o) {
-    auto p = frame_payload(file, o);
-    if (p && known_type((*p)[0])) return true;
+    auto p = jf::frame_payload(file, o);
+    if (p && jf::known_type((*p)[0])) return true;
   }
   return false;
 }
@@ -372,7 +352,7 @@ void replay_builder::run() {
     throw journal_error("journal " + p + " is not a chime-onboard journal (bad magic)");
   }
   std::uint64_t off = jf::magic.size();
-  auto head = frame_payload(file_, off);
+  auto head = jf::frame_payload(file_, off);
   std::optional<journal_header> h;
   if (head) h = jf::decode_header(*head);
   if (!h)
@@ -392,7 +372,7 @@ void replay_builder::run() {
   mask_ = cap - 1;
 
   while (off < file_.size()) {
-    auto payload = frame_payload(file_, off);
+    auto payload = jf::frame_payload(file_, off);
     std::uint64_t payload_off = off + jf::frame_header;
     if (!payload) {
       s_.bad_bytes_ = file_.size() - off;

@@ -24,11 +24,13 @@ namespace onboard::testkit::cli_test {
 inline constexpr const char* access_key = "AKIDEXAMPLE";
 inline constexpr const char* secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
-// clean_env: HOME in `home` (so no ~/.aws of the machine is read) and every AWS_* variable of
-// this process removed: whatever the child sees of AWS is what the test sets.
+// clean_env: HOME in `home` (so no ~/.aws of the machine is read, and default journals go to
+// `home`/.local/state/chime-onboard, not to the machine's state folder) and every AWS_* variable
+// and XDG_STATE_HOME of this process removed: whatever the child sees is what the test sets.
 inline child_process::options clean_env(const fs::path& home) {
   child_process::options o;
   o.env_set["HOME"] = home.string();
+  o.env_unset.push_back("XDG_STATE_HOME");
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     std::string name = kv.substr(0, kv.find('='));

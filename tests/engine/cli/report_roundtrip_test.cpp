@@ -194,4 +194,55 @@ TEST(report_roundtrip, each_row_says_only_what_its_own_invite_said_with_retry_fa
   expect_rows_consistent(true);
 }
 
+// After a resume, --report is written from the journal: every address of every run on it, not
+// only the last run's, with where this run read each address it settled; and `report` has the
+// same columns, so one file format serves both.
+TEST(report_roundtrip, after_a_resume_the_report_holds_every_run_in_the_columns_of_report) {
+  temp_dir dir;
+  const std::string all = numbered_addresses(250);
+  write_file(dir / "first.txt", all.substr(0, all.find("user100@")));
+  write_file(dir / "users.txt", all);
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  auto r = run(invite_argv(emu, dir / "first.txt", dir.path()), client_env(dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run(invite_argv(emu, dir / "users.txt", dir.path()), client_env(dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(emu.stop(), 0);
+  EXPECT_EQ(ledger_counts(emu.ledger_path()).size(), 250u);
+
+  const std::string text = read_file(dir / "report.csv");
+  const std::string header = text.substr(0, text.find('\n'));
+  const auto columns = csv_cells(header);
+  auto column = [&](std::string_view name) {
+    auto it = std::find(columns.begin(), columns.end(), name);
+    EXPECT_NE(it, columns.end()) << name << " column missing: " << header;
+    return static_cast<std::size_t>(it - columns.begin());
+  };
+  const std::size_t email = column("email"), outcome = column("outcome"), source = column("source"),
+                    line = column("line");
+  std::set<std::string> reported;
+  for (const auto& row : csv_lines(dir / "report.csv")) {
+    auto c = csv_cells(row);
+    ASSERT_EQ(c.size(), columns.size()) << row;
+    EXPECT_TRUE(reported.insert(c[email]).second) << "reported twice: " << row;
+    EXPECT_EQ(c[outcome], "invited") << row;
+    const auto n = std::stoul(c[email].substr(4));  // userN@example.com is line N + 1
+    if (n >= 100) {
+      EXPECT_EQ(c[source], (dir / "users.txt").string()) << row;
+      EXPECT_EQ(c[line], std::to_string(n + 1)) << row;
+    } else {
+      EXPECT_EQ(c[source], "") << "the first run read it, this one skipped it: " << row;
+      EXPECT_EQ(c[line], "0") << row;
+    }
+  }
+  EXPECT_EQ(reported.size(), 250u) << "both runs' addresses, each once";
+  EXPECT_EQ(file_mode(dir / "report.csv"), 0600);
+
+  auto rep = run({cli(), "report", "--journal", (dir / "run.journal").string()},
+                 clean_env(dir.path()), 30s);
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_EQ(rep.out.substr(0, rep.out.find('\n')), header) << "report and --report columns differ";
+  EXPECT_EQ(std::count(rep.out.begin(), rep.out.end(), '\n'), 251);
+}
+
 }  // namespace

@@ -1,16 +1,19 @@
 // Resume under fire: the real `chime-onboard invite` process killed with SIGKILL at random
 // moments, again and again, against one emulator (which keeps what it applied), then resumed to
-// the end; and Ctrl-C, which must drain, print the resume command and lose nothing.
+// the end; Ctrl-C, which must drain, print the resume command and lose nothing; and a journal
+// damaged in the middle, repaired with `chime-onboard journal repair`, then resumed.
 #include <onboard/testkit/emulator.hpp>
 #include <onboard/testkit/testkit.hpp>
 
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 
 namespace {
@@ -165,6 +168,76 @@ TEST(resume_e2e, ctrl_c_drains_prints_the_resume_command_and_the_same_command_fi
     EXPECT_EQ(n, 1) << a;
   }
   EXPECT_EQ(got, expected);
+}
+
+// damage_batch: overwrites four bytes of the batch id of batch `batch`'s records of `type` ('I'
+// intent, 'O' outcome) in the journal's bytes, leaving its addresses legible; how many records.
+int damage_batch(std::string& bytes, char type, std::uint64_t batch) {
+  int hit = 0;
+  for (std::size_t off = 8; off + 17 <= bytes.size();) {
+    std::uint32_t len = 0;
+    std::uint64_t id = 0;
+    std::memcpy(&len, bytes.data() + off, 4);
+    std::memcpy(&id, bytes.data() + off + 9, 8);
+    if (bytes[off + 8] == type && id == batch) {
+      std::memset(bytes.data() + off + 12, 0xFF, 4);
+      ++hit;
+    }
+    off += 8 + len;
+  }
+  return hit;
+}
+
+TEST(resume_e2e, journal_damaged_in_the_middle_repaired_then_resumed_invites_nobody_twice) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  auto expected = write_corpus(dir / "users.txt", 600);
+  auto argv = argv_for(emu, dir, "verify");
+  auto r = run(argv, env_for(dir), 2min);
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  // Batch 3 loses both its records (only the damaged bytes still name its addresses), batch 7
+  // its outcome (its intent still names them): 100 addresses the journal can no longer vouch for.
+  const fs::path journal = dir / "run.journal";
+  std::string bytes = read_file(journal);
+  ASSERT_EQ(damage_batch(bytes, 'I', 3) + damage_batch(bytes, 'O', 3), 2);
+  ASSERT_EQ(damage_batch(bytes, 'O', 7), 1);
+  write_file(journal, bytes);
+
+  // A run refuses it and names the command that repairs it.
+  r = run(argv, env_for(dir), 1min);
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_NE(r.err.find("chime-onboard journal repair --journal " + journal.string()),
+            std::string::npos)
+      << r.err;
+
+  r = run({cli(), "journal", "repair", "--journal", journal.string()}, env_for(dir), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("in doubt  100 of the 100 addresses"), std::string::npos) << r.out;
+  std::vector<fs::path> kept;
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    if (e.path().filename().string().starts_with("run.damaged-")) kept.push_back(e.path());
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(read_file(kept[0]), bytes) << "the damaged original is kept as it was";
+  EXPECT_NE(r.out.find(kept[0].string()), std::string::npos) << r.out;
+  struct stat st {};
+  ASSERT_EQ(::stat(journal.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // Resumed: the 100 are checked with ListUsers, found (recorded invited), and not sent again.
+  r = run(argv, env_for(dir), 2min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(emu.stop(), 0);
+  auto applied = applied_invites(emu.ledger_path());
+  std::set<std::string> got;
+  for (const auto& [a, n] : applied) {
+    got.insert(a);
+    EXPECT_EQ(n, 1) << a << " invited " << n << " times";
+  }
+  EXPECT_EQ(got, expected);
+  auto status = run({cli(), "status", "--journal", journal.string()}, env_for(dir), 30s);
+  EXPECT_NE(status.out.find("in doubt      0"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("invited       600"), std::string::npos) << status.out;
 }
 
 }  // namespace

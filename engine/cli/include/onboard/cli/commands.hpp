@@ -17,5 +17,6 @@ int cmd_invite(const args_t& args);        // engine/cli/src/cmd_invite.cpp
 int cmd_create_users(const args_t& args);  // engine/cli/src/cmd_invite.cpp
 int cmd_status(const args_t& args);        // engine/cli/src/cmd_journal.cpp
 int cmd_report(const args_t& args);        // engine/cli/src/cmd_journal.cpp
+int cmd_journal(const args_t& args);       // engine/cli/src/cmd_journal.cpp (journal repair)
 
 }  // namespace onboard

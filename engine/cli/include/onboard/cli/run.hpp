@@ -12,7 +12,9 @@
 #include <onboard/signing/credentials.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace onboard {
@@ -45,7 +47,8 @@ struct run_options {
   dispatch_config dispatch;
 
   // Records.
-  std::string journal_path;  // empty: beside the first input
+  std::string journal_path;  // empty: default_journal_path, shared by every input
+  bool new_journal = false;  // set the existing journal aside (kept, renamed) and start afresh
   durability journal_mode = durability::batched;
   std::string report_path;
   progress_mode progress = progress_mode::automatic;
@@ -60,8 +63,17 @@ run_flags* add_run_options(cli::parser& p, operation op);
 // run_options_from_flags: nullopt after printing a usage error (exit 2).
 std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, operation op);
 
-// default_journal_path: "<first input>.journal", or "chime-onboard.journal" for stdin.
-std::string default_journal_path(const std::vector<std::string>& inputs);
+// state_directory: chime-onboard's folder for what must outlive a run (journals):
+// $XDG_STATE_HOME/chime-onboard when XDG_STATE_HOME is an absolute path (the XDG rule), else
+// $HOME/.local/state/chime-onboard, HOME being the password database's when unset. Empty when
+// there is no home at all.
+std::filesystem::path state_directory(const signing::environment& env);
+
+// default_journal_path: state_directory(env) / journal_file_name(op, account_id): one journal per
+// (account, operation), whatever the input is called, in whichever order the inputs come, from
+// a file or stdin. Empty without a state directory.
+std::filesystem::path default_journal_path(operation op, std::string_view account_id,
+                                           const signing::environment& env);
 
 int run_onboarding(const run_options& opts);
 

@@ -65,6 +65,13 @@ class journal_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// journal_damaged: journal::open found readable records after an unreadable one (damage, not a
+// torn tail) and refused to append; repair_journal makes such a journal usable again.
+class journal_damaged : public journal_error {
+ public:
+  using journal_error::journal_error;
+};
+
 // journal_header: what a run means. A journal written for one meaning is refused by another.
 struct journal_header {
   operation op = operation::invite;
@@ -202,6 +209,49 @@ class replay_state {
 // missing, unreadable, not a journal or has a damaged header; a torn or damaged tail is reported
 // through replay_state::tail() instead (the readable prefix is returned).
 replay_state replay_journal(const std::filesystem::path& path);
+
+// journal_file_name: the default journal's name for an (operation, account), e.g.
+// "invite-12a3456b-7c89.journal" or "create-users-acct.journal". The account id keeps its ASCII
+// letters, digits, '.', '-' and '_' and its first 64 bytes; when anything else had to change
+// (another byte became '_', the id was cut, or it was empty), '-' and 8 hex digits of the id's
+// CRC-32C follow, so ids that differ only there get different names. Ids that still collided
+// could not share a journal: its header names the account, and open() refuses another.
+std::string journal_file_name(operation op, std::string_view account_id);
+
+// set_aside_journal: renames the journal at `path` to "<stem>.old-<UTC time>.journal" beside it,
+// never replacing a file and never deleting one, and fsyncs the folder. nullopt when nothing is
+// at `path`. Throws journal_error when another process is writing it or the rename fails.
+std::optional<std::filesystem::path> set_aside_journal(const std::filesystem::path& path);
+
+// journal_repair: what repair_journal did.
+struct journal_repair {
+  // lost_bytes: one stretch of the damaged file that could not be read as records.
+  struct lost_bytes {
+    std::uint64_t offset = 0;
+    std::uint64_t bytes = 0;
+    std::size_t addresses = 0;  // addresses still readable in those bytes
+  };
+  bool repaired = false;           // false: nothing was wrong and no file was touched
+  std::filesystem::path original;  // the damaged file, kept under this name
+  std::uint64_t records_kept = 0;  // records after the header, copied unchanged
+  std::vector<lost_bytes> lost;
+  std::vector<std::string> recovered;    // addresses read in the lost bytes, each once
+  std::uint64_t recovered_in_doubt = 0;  // of those, in doubt in the repaired journal
+  replay_state::totals totals;           // of the repaired journal
+};
+
+// repair_journal: rewrites a damaged (or torn) journal from what can be trusted. Every record
+// that passes its checksum and parses is kept byte for byte, in order; in place of each stretch
+// that cannot be read it writes an intent naming the addresses still legible in those bytes, so
+// that they come back in doubt (verified with ListUsers before anything is re-sent) unless a
+// later record settles them. The damaged file is kept as "<stem>.damaged-<UTC time>.journal";
+// the repaired one is written 0600 under a temporary name, fsync'ed, replayed as a check, renamed
+// over `path`, and the folder fsync'ed. Holds the journal's lock throughout. Throws journal_error
+// (missing, not a journal, unreadable header, a record of a newer format, in use, I/O failure).
+journal_repair repair_journal(const std::filesystem::path& path);
+
+// is_repair_batch: whether an intent's batch id is one that repair_journal wrote.
+bool is_repair_batch(std::uint64_t batch_id);
 
 // journal_options: the durability knobs.
 struct journal_options {
