@@ -3,13 +3,14 @@
 // the demo and the benchmarks talk to, and it must look like Chime to the AWS CLI and boto3:
 // SigV4 verification, modelled error shapes (`x-amzn-ErrorType` + `{"Code","Message"}`), 201s.
 //
+//   // given: void connect_client(const std::string& url, const std::string& ca_pem)
 //   onboard::emulator::server_options o;
 //   o.listen_host = "127.0.0.1";          // port 0 = ephemeral
 //   o.accounts = {"acct-1"};              // empty = any account id exists
 //   o.rate = 10; o.burst = 20;            // 429 ThrottledClientException beyond that, per account
 //   onboard::emulator::server srv(std::move(o));
 //   srv.start();                          // binds and serves on o.threads threads
-//   client.connect(srv.port(), srv.ca_pem());
+//   connect_client(srv.url(), srv.ca_pem());  // "https://127.0.0.1:PORT", the CA to trust
 //   ...
 //   auto s = srv.stats();                 // counters, e.g. s.invites_applied
 //   srv.stop();                           // graceful; flushes the ledger

@@ -3,6 +3,10 @@
 // pool hands out connections by index instead of lending them: there is no checkout, no lock.
 // Reconnect backoff after connect failures lives in each connection (see reconnect_backoff).
 //
+//   #include <boost/asio/co_spawn.hpp>
+//   #include <boost/asio/detached.hpp>
+//   // given: net::io_context& ioc, const endpoint& ep, ssl::context& tls_ctx
+//   // given: net::awaitable<void> async_sender(https_connection&), void log(std::uint64_t)
 //   onboard::io::connection_pool pool(ioc.get_executor(), ep, tls_ctx, 8);
 //   for (std::size_t i = 0; i < pool.size(); ++i)
 //     net::co_spawn(pool[i].get_executor(), async_sender(pool[i]), net::detached);

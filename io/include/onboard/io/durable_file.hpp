@@ -3,6 +3,7 @@
 // reports. Both create files 0600 (they hold email addresses) and fsync the parent directory when a
 // file comes into existence, so the name survives power loss as well as the bytes.
 //
+//   // given: std::string_view record_bytes
 //   auto f = onboard::io::durable_file::open("run.journal");   // O_APPEND|O_CLOEXEC, 0600
 //   f.append(record_bytes);      // user-space buffer
 //   f.flush();                   // write(2) everything buffered (EINTR / short writes handled)

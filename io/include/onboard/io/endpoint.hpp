@@ -3,12 +3,13 @@
 // is sent and signed. The Host rule matches botocore's `_host_from_url`: lowercase host, IPv6
 // literals in brackets, `:port` only when the port is not the scheme's default.
 //
+//   // given: int fail(const std::string& message)
 //   auto r = onboard::io::try_parse_endpoint("https://chime.example.com:8443/base");
-//   if (!r) { fail(r.error); }
-//   r.value->host         // "chime.example.com"
-//   r.value->port         // 8443
-//   r.value->host_header  // "chime.example.com:8443"
-//   r.value->target("/accounts/1/users")  // "/base/accounts/1/users"
+//   if (!r) return fail(r.error);
+//   r.value->host;                          // "chime.example.com"
+//   r.value->port;                          // 8443
+//   r.value->host_header;                   // "chime.example.com:8443"
+//   r.value->target("/accounts/1/users");   // "/base/accounts/1/users"
 #pragma once
 
 #include <cstdint>

@@ -4,13 +4,19 @@
 // Every phase has its own deadline. Failures come back as values whose *kind* says whether the
 // request may have been applied by the server, which is what decides whether a retry is safe.
 //
-//   onboard::io::https_connection conn(net::make_strand(ioc), ep, tls_ctx);
+//   // given: net::io_context& ioc, int threads, const endpoint& ep, ssl::context& tls_ctx
+//   // given: header_list signed_headers, std::string payload
+//   onboard::io::https_connection conn(connection_executor(ioc, threads), ep, tls_ctx);
 //   // run on conn.get_executor():
 //   auto r = co_await conn.async_request({.method = http::verb::post, .target = ep.target("/x"),
 //                                         .headers = signed_headers, .body = payload});
-//   if (r.ok()) use(r.response().status, r.response().header("x-amzn-RequestId"));
-//   else if (r.error().in_doubt()) check_before_resend();
-//   else retry();
+//   if (r.ok()) {
+//     auto id = r.response().header("x-amzn-RequestId");  // and .status, .body
+//   } else if (r.error().in_doubt()) {
+//     // the server may have applied it: find out before sending it again
+//   } else {
+//     // it was not applied: safe to send again
+//   }
 //   co_await conn.async_shutdown();
 #pragma once
 

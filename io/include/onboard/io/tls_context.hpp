@@ -3,12 +3,23 @@
 // the per-connection setup (SNI, hostname or IP check), readable handshake errors, and a
 // one-slot session cache so reconnects resume the previous TLS session.
 //
-//   auto ctx = onboard::io::make_client_tls_context({.ca_bundle = "/etc/ca.pem"});  // throws
-//   tls_config_error ssl::stream<beast::tcp_stream> s(ex, ctx);
-//   onboard::io::prepare_client_tls(s.native_handle(), ep, session_cache);
+//   #include <boost/asio/as_tuple.hpp>
+//   #include <boost/asio/ssl/stream.hpp>
+//   #include <boost/asio/use_awaitable.hpp>
+//   #include <boost/beast/core/tcp_stream.hpp>
+//   // given: boost::asio::any_io_executor ex, const endpoint& ep, tls_session_cache& cache
+//   // given: void log_error(const std::string&)
+//   using boost::asio::as_tuple, boost::asio::use_awaitable;
+//   auto ctx = make_client_tls_context({.ca_bundle = "/etc/ca.pem"});  // throws tls_config_error
+//   ssl::stream<boost::beast::tcp_stream> s(ex, ctx);
+//   std::string error;
+//   if (!prepare_client_tls(s.native_handle(), ep, &cache, error)) {
+//     log_error(error);
+//     co_return;
+//   }
 //   auto [ec] = co_await s.async_handshake(ssl::stream_base::client, as_tuple(use_awaitable));
-//   if (ec) log(onboard::io::describe_tls_error(ec, s.native_handle(), ep));
-//   else session_cache.store(s.native_handle());
+//   if (ec) log_error(describe_tls_error(ec, s.native_handle(), ep));
+//   else cache.store(s.native_handle());
 #pragma once
 
 #include "onboard/io/endpoint.hpp"

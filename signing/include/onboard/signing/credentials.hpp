@@ -4,8 +4,12 @@
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) > shared credentials file > config file (including
 // `credential_process`). The profile is `--profile`, else AWS_PROFILE, else "default".
 //
+//   #include <iostream>
+//   // given: std::string flag_profile
 //   auto env = onboard::signing::process_environment();
-//   auto creds = onboard::signing::resolve_credentials({.profile = flag_profile}, env);
+//   onboard::signing::resolve_options opts;
+//   opts.profile = flag_profile;
+//   auto creds = onboard::signing::resolve_credentials(opts, env);
 //   if (!creds) { std::cerr << creds.error << "\n"; return 6; }
 #pragma once
 

@@ -1,6 +1,9 @@
 // onboard/signing/raw_request.hpp: a raw HTTP/1.1 request file (the SigV4 suite's `request.txt`)
 // parsed into owned parts, for `chime-onboard sign` and the suite tests.
 //
+//   #include <iostream>
+//   // given: std::string_view file, std::string_view text
+//   // given: const credentials& creds, const signing_params& params
 //   auto parsed = onboard::signing::parse_raw_request(text);
 //   if (!parsed) { std::cerr << file << ": " << parsed.error << "\n"; return 2; }
 //   auto views = parsed->header_views();

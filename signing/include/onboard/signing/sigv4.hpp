@@ -5,6 +5,10 @@
 //   canonical_request() -> string_to_sign() -> derive_signing_key() -> signature -> authorization.
 // Time and credentials are always inputs; nothing here reads a clock or the environment.
 //
+//   #include <boost/beast/http/message.hpp>
+//   #include <boost/beast/http/string_body.hpp>
+//   // given: const credentials& creds, std::span<const header_view> headers, std::string body
+//   // given: boost::beast::http::request<boost::beast::http::string_body>& beast_req
 //   onboard::signing::signer s{creds, "us-east-1", "chime"};
 //   request_view req{"POST", "/accounts/a/users?operation=add", headers, body};
 //   for (auto& h : s.sign(req, std::chrono::system_clock::now())) beast_req.set(h.name, h.value);

@@ -2,10 +2,11 @@
 // CreateUser, ListUsers), encoded and decoded exactly as the service model
 // (botocore chime 2018-05-01) describes them.
 //
-//   auto target = chime::users_target("acct-1", operation::invite);   //
-//   "/accounts/acct-1/users?operation=add" auto body   = chime::invite_users_body(emails,
-//   user_type::private_user); auto r      = chime::decode_invites(resp_body);                  //
-//   invites or a decode error
+//   // given: const std::vector<std::string>& emails, std::string_view resp_body
+//   auto target = chime::users_target("acct-1", operation::invite);
+//   // target == "/accounts/acct-1/users?operation=add"
+//   auto body = chime::invite_users_body(emails, user_type::private_user);
+//   auto r = chime::decode_invites(resp_body);  // the invites, or r.error says why not
 #pragma once
 
 #include <onboard/core/outcome.hpp>

@@ -2,7 +2,11 @@
 // from, resolved as the AWS CLI does: command-line flag > environment variable > config file >
 // default. Each value remembers its source so `--log-level debug` can say why it was chosen.
 //
-//   aws_flags f{.region = region_flag.value(), .endpoint_url = endpoint_flag.value()};
+//   #include <onboard/cli/cli_args.hpp>
+//   // given: const cli::option& region_flag, const cli::option& endpoint_flag
+//   aws_flags f;
+//   f.region = region_flag.value();  // empty when not given: the next source decides
+//   f.endpoint_url = endpoint_flag.value();
 //   auto s = resolve_aws_settings(f, signing::process_environment());
 #pragma once
 

@@ -3,6 +3,7 @@
 // Declarative and strict: unknown flags, missing values and bad numbers are usage errors that name
 // the flag. `--name value` and `--name=value` both work; `--` ends the flags.
 //
+//   // given: const std::vector<std::string>& args
 //   cli::parser p{"plan", "Read the inputs and print what a run would do (no network).",
 //                 "chime-onboard plan --input users.csv --rate 20"};
 //   auto& inputs = p.add_list("input", "FILE", "corpus file (repeatable; - for stdin)");

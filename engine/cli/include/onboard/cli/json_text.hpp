@@ -1,6 +1,7 @@
 // onboard/cli/json_text.hpp: the JSON the commands print (plan, the run summary, journal
 // status) as text people and scripts read.
 //
+//   #include <iostream>
 //   boost::json::object o{{"rate", 10.0}, {"estimated_seconds", 0.4}};
 //   std::cout << onboard::json_text(o) << "\n";   // {"rate":10.0,"estimated_seconds":0.4}
 //

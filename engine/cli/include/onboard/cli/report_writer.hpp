@@ -4,6 +4,8 @@
 // CSV cells that a spreadsheet would run as a formula are neutralised by core's csv_cell. The first
 // column is `email`, so a CSV report (e.g. --failed-only) can be fed back as input.
 //
+//   #include <onboard/io/durable_file.hpp>
+//   // given: io::atomic_file& file, const address_outcome& outcome
 //   onboard::report_writer w([&](std::string_view b) { file.append(b); },
 //                            onboard::report_format::csv, /*with_source=*/true);
 //   w.write(onboard::report_row::from(outcome).with_source("users.csv", 42));

@@ -7,9 +7,15 @@
 // context switches for every item it pushes. Consumers never block a thread: `async_pop` suspends
 // the coroutine until an item or the close arrives.
 //
+//   #include <onboard/core/batch.hpp>
+//   #include <thread>
+//   // given: std::optional<batch> next_batch(), boost::asio::awaitable<void> send(const batch&)
 //   async_queue<batch> q{64};
-//   std::thread reader{[&] { while (auto b = ing.next_batch()) q.push(std::move(*b)); q.close();
-//   }}; while (auto b = co_await q.async_pop()) co_await send(*b);
+//   std::jthread reader{[&] {
+//     while (auto b = next_batch()) q.push(std::move(*b));
+//     q.close();
+//   }};
+//   while (auto b = co_await q.async_pop()) co_await send(*b);
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>

@@ -7,11 +7,15 @@
 // Cancelling the coroutine (or destroying it) gives its ticket back. The gate must outlive every
 // coroutine that uses it.
 //
+//   #include <onboard/dispatch/retry_policy.hpp>
+//   // given: const rate_limiter_config& cfg, std::string_view partition
+//   // given: net::awaitable<response_kind> send_batch(), std::string_view retry_after
 //   onboard::engine::rate_gate gate{cfg};
-//   auto stamp = co_await gate.async_acquire(partition);     // paced; this *is* on_send
-//   auto res = co_await send_batch(...);
-//   gate.on_response(partition, stamp, kind_of(res));        // every granted send, exactly once
-//   if (auto ra = parse_retry_after(h1, h2, now)) gate.on_retry_after(partition, *ra);
+//   auto stamp = co_await gate.async_acquire(partition);  // paced; this *is* on_send
+//   auto kind = co_await send_batch();                    // e.g. to_response_kind(status, cls)
+//   gate.on_response(partition, stamp, kind);             // every granted send, exactly once
+//   auto now = std::chrono::system_clock::now();
+//   if (auto ra = parse_retry_after(retry_after, "", now)) gate.on_retry_after(partition, *ra);
 #pragma once
 
 #include <onboard/dispatch/rate_limiter.hpp>

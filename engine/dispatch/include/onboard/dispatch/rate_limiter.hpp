@@ -10,13 +10,16 @@
 //   multiplicative cut per episode -> scale-free CUBIC growth back to and past W_max (goodput at
 //   the cut), clamped to [r_min, 2·goodput] and to the user's --rate ceiling.
 //
+//   #include <onboard/dispatch/retry_policy.hpp>
+//   // given: time_point now, time_point sleep_until(time_point), std::string_view retry_after
 //   rate_limiter lim{rate_limiter_config{}, now};
 //   auto res = lim.reserve(now);
 //   while (auto wake = lim.wait_until(res, now)) now = sleep_until(*wake);  // re-timed on change
 //   auto stamp = lim.on_send(now);
 //   ... send, then:
 //   lim.on_response(now, stamp, response_kind::throttled);
-//   if (auto ra = parse_retry_after(...)) lim.on_retry_after(now, *ra);
+//   auto wall = std::chrono::system_clock::now();
+//   if (auto ra = parse_retry_after(retry_after, "", wall)) lim.on_retry_after(now, *ra);
 #pragma once
 
 #include <chrono>

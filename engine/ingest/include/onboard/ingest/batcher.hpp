@@ -6,6 +6,7 @@
 // one address, so with operation::create every address is its own batch. Batch ids are 1, 2, 3...
 // in emission order: the same input and options always give the same batches with the same ids.
 //
+//   // given: void send(const onboard::batch&)
 //   onboard::batcher b(onboard::operation::invite);
 //   onboard::batch out;
 //   if (b.add("a@x.com", 0, 1, "", "acct", onboard::user_type::unspecified)) b.take(out);
