@@ -597,6 +597,10 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   }
   auto say_left = [&] {
     if (left == 0 && !rest_unknown) return;
+    if (to_send == 0 && rest_unknown) {
+      std::cerr << "no address had been read from the input yet\n";
+      return;
+    }
     std::cerr << left << " of the " << to_send
               << (rest_unknown ? " addresses read so far" : " addresses to send")
               << " have no outcome yet"
