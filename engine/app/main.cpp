@@ -5,11 +5,13 @@
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/emulator/command.hpp>
 #include <onboard/cli/logging.hpp>
+#include <onboard/cli/signals.hpp>
 
 #include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -50,9 +52,18 @@ void print_overview() {
   std::cout << "\n" << onboard::exit_codes_help;
 }
 
+// sends: the commands that send requests, whose stop signals are handled from the first
+// instruction (signals.hpp). The emulator keeps its own (it waits for them with sigwait).
+bool sends(std::string_view command) {
+  return command == "invite" || command == "create-users" || command == "demo";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else, and before any thread exists: a signal from here on stops a run
+  // cleanly instead of killing it.
+  if (argc >= 2 && sends(argv[1])) onboard::install_stop_signals();
   onboard::init_logging_defaults();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {

@@ -3,9 +3,12 @@
 #include <onboard/io/corpus_reader.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -242,10 +245,16 @@ std::string normalise_header_name(std::string_view name) {
   return out;
 }
 
+bool regular_file_input(const std::string& input) {
+  struct stat st {};
+  return input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 struct input_info {
   std::string path;
   std::string name;
   corpus_format fmt = corpus_format::plain;
+  bool regular = false;  // a named regular file (stat at construction)
 };
 
 struct corpus_reader::impl {
@@ -255,11 +264,17 @@ struct corpus_reader::impl {
   std::size_t regular_files = 0;
   std::uint64_t skipped = 0;
 
+  // cancel(): `cancelled` is checked before every read; `cancel_fd` (an eventfd, when some input
+  // is a stream) wakes a read waiting on a stream.
+  std::atomic<bool> cancelled{false};
+  int cancel_fd = -1;
+
   // The current input.
   std::size_t cur = 0;
   bool active = false;
   int fd = -1;
   bool own_fd = false;
+  bool stream = false;    // not a regular file: wait for data in poll(), where cancel() reaches
   bool raw_eof = false;   // no more bytes from the fd
   bool data_eof = false;  // no more decoded bytes for this input
   bool gz = false;
@@ -277,7 +292,10 @@ struct corpus_reader::impl {
   std::string detail;
   std::string long_prefix;
 
-  ~impl() { close_source(); }
+  ~impl() {
+    close_source();
+    if (cancel_fd >= 0) ::close(cancel_fd);
+  }
 
   const std::string& name() const { return inputs[cur].name; }
 
@@ -326,13 +344,31 @@ struct corpus_reader::impl {
     active = false;
   }
 
-  // read_raw: read() into [dst, dst+n), retrying on EINTR; 0 at end of input.
+  // read_raw: read() into [dst, dst+n), retrying on EINTR; 0 at end of input. A stream is
+  // waited on in poll() beside the cancel eventfd, so that a writer that never writes (a FIFO
+  // nobody opened, a terminal) cannot hold the reader past cancel().
   std::size_t read_raw(char* dst, std::size_t n) {
     for (;;) {
+      if (cancelled.load(std::memory_order_relaxed)) fail("reading stopped");
+      if (stream) wait_readable();
       ssize_t r = ::read(fd, dst, n);
       if (r >= 0) return static_cast<std::size_t>(r);
-      if (errno == EINTR) continue;
+      // EAGAIN: a stdin some other process made non-blocking; poll() waits for it.
+      if (errno == EINTR || (stream && (errno == EAGAIN || errno == EWOULDBLOCK))) continue;
       fail(std::string("read failed: ") + std::strerror(errno));
+    }
+  }
+
+  // wait_readable: returns once a read on the stream will not block (data, end of input or an
+  // error for read() to report); throws when cancel() comes first.
+  void wait_readable() {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    const nfds_t n = cancel_fd >= 0 ? 2 : 1;
+    for (;;) {
+      int r = ::poll(fds, n, -1);
+      if (r < 0 && errno != EINTR) fail(std::string("poll failed: ") + std::strerror(errno));
+      if (cancelled.load(std::memory_order_relaxed)) fail("reading stopped");
+      if (r > 0 && fds[0].revents != 0) return;
     }
   }
 
@@ -393,14 +429,19 @@ struct corpus_reader::impl {
   void open_source(std::size_t i) {
     cur = i;
     const input_info& in = inputs[i];
+    struct stat st {};
     if (in.path == "-") {
       fd = opt.stdin_fd;
       own_fd = false;
     } else {
-      fd = ::open(in.path.c_str(), O_RDONLY | O_CLOEXEC);
+      // A FIFO is opened without waiting for its writer to open it: that wait happens in
+      // read_raw's poll(), where cancel() can end it.
+      struct stat named {};
+      const bool fifo = ::stat(in.path.c_str(), &named) == 0 && S_ISFIFO(named.st_mode);
+      fd = ::open(in.path.c_str(), O_RDONLY | O_CLOEXEC | (fifo ? O_NONBLOCK : 0));
       if (fd < 0) fail(std::string("cannot open: ") + std::strerror(errno));
       own_fd = true;
-      struct stat st {};
+      if (fifo) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
       if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close_source();
         throw corpus_error(in.name + ": is a directory");
@@ -409,6 +450,7 @@ struct corpus_reader::impl {
       ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     }
+    stream = ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
     active = true;
     raw_eof = data_eof = gz = zs_stream_ended = false;
     pos = end = 0;
@@ -738,17 +780,30 @@ corpus_reader::corpus_reader(std::vector<std::string> inputs, corpus_options opt
       if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
         impl_->file_bytes += static_cast<std::uint64_t>(st.st_size);
         ++impl_->regular_files;
+        in.regular = true;
       }
     }
     in.path = std::move(path);
     impl_->inputs.push_back(std::move(in));
   }
+  if (impl_->regular_files < impl_->inputs.size())
+    impl_->cancel_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // -1: cancel between reads only
   if (impl_->opt.preflight) {
     // Fail before the first record rather than halfway through a run.
     for (std::size_t i = 0; i < impl_->inputs.size(); ++i) {
-      if (impl_->inputs[i].path == "-") continue;
-      impl_->open_source(i);
-      impl_->close_source();
+      const input_info& in = impl_->inputs[i];
+      if (in.path == "-") continue;
+      struct stat st {};
+      if (in.regular || ::stat(in.path.c_str(), &st) != 0) {
+        impl_->open_source(i);  // a missing input fails here, naming the reason
+        impl_->close_source();
+        continue;
+      }
+      // A stream (FIFO, /dev/fd/N, /dev/stdin, a device) is read once, like "-": opening it
+      // here and reading its first bytes would consume them.
+      if (S_ISDIR(st.st_mode)) throw corpus_error(in.name + ": is a directory");
+      if (::access(in.path.c_str(), R_OK) != 0)
+        throw corpus_error(in.name + ": cannot open: " + std::strerror(errno));
     }
     impl_->skipped = 0;
   }
@@ -790,6 +845,14 @@ std::uint64_t corpus_reader::regular_file_bytes() const { return impl_->file_byt
 
 bool corpus_reader::all_regular_files() const {
   return impl_->regular_files == impl_->inputs.size();
+}
+
+void corpus_reader::cancel() noexcept {
+  impl_->cancelled.store(true, std::memory_order_relaxed);
+  if (impl_->cancel_fd >= 0) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = ::write(impl_->cancel_fd, &one, sizeof one);
+  }
 }
 
 }  // namespace onboard::io

@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fcntl.h>
+#include <future>
 #include <random>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <zlib.h>
 
 namespace {
@@ -324,6 +328,129 @@ TEST(CorpusReader, StdinThroughAPipeAndSeveralInputs) {
   EXPECT_EQ(r.back(), ok(2, 2, "b1@x.com"));
   corpus_reader names({(d / "a.txt").string(), "-"}, o);
   EXPECT_EQ(names.input_name(1), "<stdin>");
+}
+
+// numbered_lines: n distinct addresses, one a line (20,000 is far beyond a pipe's 64 KiB buffer).
+std::string numbered_lines(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += "s" + std::to_string(i) + "@x.com\n";
+  return s;
+}
+
+// write_and_close: a writer thread's body: all of `s` into the pipe, then its end of input.
+void write_and_close(int fd, std::string s) {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  while (n) {
+    ssize_t k = ::write(fd, p, n);
+    if (k <= 0) break;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  ::close(fd);
+}
+
+// A stream given by name (process substitution's /dev/fd/N, /dev/stdin) is read once, like "-":
+// the preflight must not open it and read its first bytes, which nothing could read again.
+TEST(CorpusReader, AStreamNamedLikeAFileIsReadOnceFromItsFirstLine) {
+  tk::temp_dir d;
+  tk::write_file(d / "a.txt", "a1@x.com\n");
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::thread writer(write_and_close, fds[1], numbered_lines(20000));
+  const std::string dev_fd = "/dev/fd/" + std::to_string(fds[0]);
+  EXPECT_FALSE(onboard::io::regular_file_input(dev_fd));
+  EXPECT_TRUE(onboard::io::regular_file_input((d / "a.txt").string()));
+  EXPECT_FALSE(onboard::io::regular_file_input("-"));
+  auto r = read_all({(d / "a.txt").string(), dev_fd});
+  writer.join();
+  ::close(fds[0]);
+  ASSERT_EQ(r.size(), 1u + 20000u);
+  EXPECT_EQ(r[1], ok(1, 1, "s0@x.com"));
+  EXPECT_EQ(r.back(), ok(1, 20000, "s19999@x.com"));
+}
+
+// A FIFO nobody has opened for writing yet: the reader is built at once (the preflight neither
+// opens nor reads it), then reads what a writer sends when it comes, once.
+TEST(CorpusReader, AFifoIsOpenedWithoutWaitingForItsWriterAndReadOnce) {
+  tk::temp_dir d;
+  const std::string fifo = (d / "users.fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto built = std::async(std::launch::async, [&] {
+    return std::make_unique<corpus_reader>(std::vector<std::string>{fifo}, corpus_options{});
+  });
+  if (built.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));  // release it, to end the test
+    FAIL() << "building the reader waited for the FIFO's writer";
+  }
+  auto reader = built.get();
+  std::thread writer(
+      [&] { write_and_close(::open(fifo.c_str(), O_WRONLY), numbered_lines(20000)); });
+  std::vector<std::string> got;
+  corpus_record c;
+  while (reader->next(c)) got.emplace_back(c.email);
+  writer.join();
+  ASSERT_EQ(got.size(), 20000u);
+  EXPECT_EQ(got.front(), "s0@x.com");
+  EXPECT_EQ(got.back(), "s19999@x.com");
+}
+
+// cancel(), from another thread, ends a next() waiting on a stream that has nothing to say (a
+// stdin that never ends, a FIFO nobody writes), and every next() after it.
+TEST(CorpusReader, CancelEndsAReadWaitingOnAStream) {
+  tk::temp_dir d;
+  const std::string fifo = (d / "idle.fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "first@x.com\n", 12), 12);
+  corpus_options o;
+  o.stdin_fd = fds[0];
+  for (const std::string& input : {std::string("-"), fifo}) {
+    corpus_reader r({input}, o);
+    corpus_record c;
+    if (input == "-") {
+      ASSERT_TRUE(r.next(c));
+      EXPECT_EQ(c.email, "first@x.com");
+    }
+    auto waiting = std::async(std::launch::async, [&] {
+      try {
+        r.next(c);
+        return std::string("next() returned");
+      } catch (const corpus_error& e) {
+        return std::string(e.what());
+      }
+    });
+    EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+        << input << ": nothing to read yet, so next() waits";
+    r.cancel();
+    if (waiting.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      // Release the reader so that the test can end: a hang is the failure.
+      ::close(std::exchange(fds[1], -1));
+      ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));
+      FAIL() << input << ": cancel() did not end the wait";
+    }
+    const std::string what = waiting.get();
+    EXPECT_NE(what.find("reading stopped"), std::string::npos) << what;
+    EXPECT_NE(what.find(input == "-" ? "<stdin>" : fifo), std::string::npos) << what;
+    EXPECT_THROW(r.next(c), corpus_error) << "and every next() after it";
+  }
+  ::close(fds[0]);
+  if (fds[1] >= 0) ::close(fds[1]);
+}
+
+// The preflight still names a stream that cannot be read, without opening it.
+TEST(CorpusReader, APreflightOfAStreamChecksWithoutReading) {
+  tk::temp_dir d;
+  const std::string fifo = (d / "gone.fifo").string();
+  try {
+    corpus_reader r({fifo}, {});
+    FAIL();
+  } catch (const corpus_error& e) {
+    EXPECT_NE(std::string(e.what()).find(fifo), std::string::npos) << e.what();
+  }
+  // A character device is a stream too: /dev/null is an empty input, read once.
+  EXPECT_TRUE(read_all({"/dev/null"}).empty());
 }
 
 TEST(CorpusReader, HostileLinesAreRejectedNotFatal) {

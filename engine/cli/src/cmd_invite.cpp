@@ -8,9 +8,55 @@
 #include <onboard/cli/logging.hpp>
 #include <onboard/cli/run.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sys/resource.h>
 #include <thread>
 
 namespace onboard {
+
+namespace {
+
+// open_descriptors: how many file descriptors the process holds now (inherited ones included).
+std::size_t open_descriptors() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec))
+    ++n;
+  return n > 0 ? n - 1 : 3;  // the listing's own descriptor; without /proc, stdio
+}
+
+// connections_within_open_file_limit: every connection holds a socket, and a connection the
+// system refuses a descriptor for cannot send what its sender took. Besides what is open now,
+// a run opens the journal, the report, the rejects and duplicates files, one input at a time,
+// the io_context's own descriptors and a credential_process pipe: `reserve` covers them with
+// room to spare. The soft limit is raised as far as the hard one allows; past that, fewer
+// connections, with a warning naming both numbers.
+int connections_within_open_file_limit(int wanted, std::size_t inputs) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t reserve = static_cast<rlim_t>(open_descriptors() + inputs + 24);
+  const rlim_t needed = reserve + static_cast<rlim_t>(wanted);
+  if (lim.rlim_cur < needed && lim.rlim_max > lim.rlim_cur) {
+    rlimit raised = lim;
+    raised.rlim_cur = std::min(lim.rlim_max, needed);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur >= needed) return wanted;
+  const int fit = lim.rlim_cur > reserve ? static_cast<int>(lim.rlim_cur - reserve) : 1;
+  const int capped = std::max(1, std::min(wanted, fit));
+  spdlog::warn(
+      "--connections {}: the open-file limit is {} (ulimit -n), too low for that many; using {} "
+      "connection{} (raise the limit to {} or more for {})",
+      wanted, static_cast<unsigned long long>(lim.rlim_cur), capped, capped == 1 ? "" : "s",
+      static_cast<unsigned long long>(needed), wanted);
+  return capped;
+}
+
+}  // namespace
 
 struct run_flags {
   ingest_flags* ingest = nullptr;
@@ -153,6 +199,8 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   o.json_output = f.output->value() == "json";
   o.dry_run = f.dry_run->given();
   if (!apply_log_options(p, *f.log)) return std::nullopt;
+  if (!o.dry_run)
+    o.connections = connections_within_open_file_limit(o.connections, o.ingest.inputs.size());
   return o;
 }
 

@@ -40,17 +40,25 @@ double progress_display::rate() const {
 std::string progress_display::line(clock::time_point now) const {
   const auto done = load(stats_.done), total = load(stats_.total);
   const double r = rate();
-  const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0;
-  std::string eta = "?";
-  if (total_final_ && r > 0 && total >= done)
-    eta = format_duration(static_cast<double>(total - done) / r);
-  if (total_final_ && total == done) eta = "0s";
-  char buf[320];
+  char head[160];
+  if (total_final_) {
+    const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0;
+    std::string eta = "?";
+    if (r > 0 && total >= done) eta = format_duration(static_cast<double>(total - done) / r);
+    if (total == done) eta = "0s";
+    std::snprintf(head, sizeof head, "%5.1f%% %llu/%llu | %.0f emails/s | ETA %s", pct,
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), r,
+                  eta.c_str());
+  } else {
+    // A stream (stdin, a pipe) is read once, as it is sent: until it ends, what has been read
+    // so far is no total, and a percentage or an ETA from it would be made up.
+    std::snprintf(head, sizeof head,
+                  "%llu done, %llu read so far (total when the input ends) | %.0f emails/s",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), r);
+  }
+  char buf[384];
   std::snprintf(buf, sizeof buf,
-                "%5.1f%% %llu/%llu%s | %.0f emails/s | ETA %s | in flight %llu | throttled %llu | "
-                "retries %llu | failed %llu | %s",
-                pct, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-                total_final_ ? "" : "+", r, eta.c_str(),
+                "%s | in flight %llu | throttled %llu | retries %llu | failed %llu | %s", head,
                 static_cast<unsigned long long>(load(stats_.in_flight)),
                 static_cast<unsigned long long>(load(stats_.throttled)),
                 static_cast<unsigned long long>(load(stats_.retries)),
@@ -60,14 +68,21 @@ std::string progress_display::line(clock::time_point now) const {
 }
 
 std::string progress_display::json_line(clock::time_point now) const {
+  // Until a stream ends its total is unknown: "total" is null and "read" says how many addresses
+  // have been read so far; from then on "total" is the number to reach.
+  char total[48];
+  if (total_final_)
+    std::snprintf(total, sizeof total, "%llu", static_cast<unsigned long long>(load(stats_.total)));
+  else
+    std::snprintf(total, sizeof total, "null,\"read\":%llu",
+                  static_cast<unsigned long long>(load(stats_.total)));
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "{\"event\":\"progress\",\"elapsed_s\":%.1f,\"done\":%llu,\"total\":%llu,"
+                "{\"event\":\"progress\",\"elapsed_s\":%.1f,\"done\":%llu,\"total\":%s,"
                 "\"total_final\":%s,\"rate\":%.1f,\"in_flight\":%llu,\"requests\":%llu,"
                 "\"throttled\":%llu,\"retries\":%llu,\"failed\":%llu}",
                 std::chrono::duration<double>(now - start_).count(),
-                static_cast<unsigned long long>(load(stats_.done)),
-                static_cast<unsigned long long>(load(stats_.total)),
+                static_cast<unsigned long long>(load(stats_.done)), total,
                 total_final_ ? "true" : "false", rate(),
                 static_cast<unsigned long long>(load(stats_.in_flight)),
                 static_cast<unsigned long long>(load(stats_.requests)),

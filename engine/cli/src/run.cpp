@@ -8,6 +8,7 @@
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/cli/report_writer.hpp>
+#include <onboard/cli/signals.hpp>
 #include <onboard/cli/summary.hpp>
 #include <onboard/io/durable_file.hpp>
 #include <onboard/io/endpoint.hpp>
@@ -19,7 +20,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -36,6 +37,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <thread>
@@ -233,23 +235,83 @@ std::unique_ptr<journal> open_journal(const run_options& opts, const std::string
 
 // count_addresses: with regular files, one counting pass first (about a second per 10 million
 // lines) gives the exact number of addresses to send, so progress shows a real ETA from the first
-// second. nullopt for stdin, or when the inputs cannot be read (the real pass says why).
-std::optional<std::uint64_t> count_addresses(ingest_options iopts) {
-  if (std::any_of(iopts.inputs.begin(), iopts.inputs.end(),
-                  [](const std::string& i) { return i == "-"; }))
+// second. nullopt when an input is a stream (stdin, a FIFO, /dev/fd/N: its bytes can be read only
+// once, by the real pass), when the inputs cannot be read (the real pass says why), or when a stop
+// signal cuts the count short.
+std::optional<std::uint64_t> count_addresses(ingest_options iopts,
+                                             const std::atomic<bool>& stop_requested) {
+  if (!std::all_of(iopts.inputs.begin(), iopts.inputs.end(), io::regular_file_input))
     return std::nullopt;
   try {
     iopts.rejects_path.clear();
     iopts.duplicates_path.clear();
     ingest counter(std::move(iopts));
     batch b;
-    while (counter.next_batch(b)) {
-    }
+    while (counter.next_batch(b))
+      if (stop_requested.load()) return std::nullopt;
     return counter.stats().accepted;
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
+
+class execution;
+
+// stop_request: what the stop signals (SIGINT, SIGTERM, SIGHUP) ask of a run, from the signal
+// thread: the first stops taking work (before sending: at the next step; while sending: the
+// drain); the second makes the journal durable and leaves at once, whatever the run is doing.
+class stop_request {
+ public:
+  void on_signal(int sig) {
+    if (count_.fetch_add(1) == 0) {
+      std::lock_guard lk(mu_);
+      requested_.store(true);
+      std::cerr << "\nchime-onboard: " << what(sig)
+                << (exec_ ? "; finishing requests in flight" : "; stopping before sending more")
+                << " (again to stop at once)\n"
+                << std::flush;
+      stop_execution();
+      if (!exec_ && reader_) reader_->cancel();
+      return;
+    }
+    std::cerr << "\nchime-onboard: second signal, stopping now\n" << std::flush;
+    std::lock_guard lk(mu_);  // waits for a journal being opened or closed
+    if (jrnl_) {
+      try {
+        jrnl_->commit();
+      } catch (const std::exception&) {
+        // Its framing keeps the journal consistent: at worst the last outcomes come back in doubt.
+      }
+    }
+    std::_Exit(exit_interrupted);
+  }
+
+  const std::atomic<bool>& requested() const { return requested_; }
+
+  // guard: held while the journal is opened or closed, so that a second signal never leaves it
+  // half-written, and while the pointers below change.
+  std::unique_lock<std::mutex> guard() { return std::unique_lock(mu_); }
+  void set_journal(journal* j) { jrnl_ = j; }  // under guard()
+  void set_reader(ingest* r) { reader_ = r; }  // under guard()
+  void set_execution(execution* e);            // under guard()
+
+ private:
+  static const char* what(int sig) {
+    switch (sig) {
+      case SIGINT: return "interrupted";
+      case SIGHUP: return "hung up (SIGHUP)";
+      default: return "terminated";
+    }
+  }
+  void stop_execution();  // under mu_
+
+  std::atomic<int> count_{0};
+  std::atomic<bool> requested_{false};
+  std::mutex mu_;
+  journal* jrnl_ = nullptr;
+  ingest* reader_ = nullptr;
+  execution* exec_ = nullptr;
+};
 
 // prepared_run: everything a run needs before its first request, each piece checked: the
 // endpoint, credentials and TLS context, the journal (and what earlier runs settled), the reader
@@ -347,8 +409,9 @@ int place_journal(const run_options& opts, const std::string& path) {
 }
 
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
-// anything is read, written or sent. Returns exit_ok, or the exit code after printing why not.
-int prepare(const run_options& opts, prepared_run& p) {
+// anything is read, written or sent. Returns exit_ok, exit_interrupted when a stop signal came
+// (before anything was sent), or the exit code after printing why not.
+int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
   p.iopts = opts.ingest;
   p.dcfg = opts.dispatch;
   auto ep = io::try_parse_endpoint(opts.endpoint_url);
@@ -383,20 +446,29 @@ int prepare(const run_options& opts, prepared_run& p) {
       if (auto why = report_path_problem(opts.report_path); !why.empty())
         return fail(opts, exit_usage, "--report: " + why);
     }
+    if (stop.requested().load()) return exit_interrupted;
     if (int rc = place_journal(opts, p.journal_path); rc != exit_ok) return rc;
-    p.jrnl = open_journal(opts, p.journal_path, p.iopts, p.dcfg);
+    {
+      auto lk = stop.guard();
+      p.jrnl = open_journal(opts, p.journal_path, p.iopts, p.dcfg);
+      stop.set_journal(p.jrnl.get());
+    }
     if (!p.jrnl) return exit_config;
   }
   // The total only feeds the progress display: without one, the counting pass is wasted work.
   if (!opts.dry_run && opts.progress != progress_mode::off)
-    p.exact_total = count_addresses(p.iopts);
+    p.exact_total = count_addresses(p.iopts, stop.requested());
+  if (stop.requested().load()) return exit_interrupted;
 
   // Sending paces a real run, far below what one ingest thread reads: a second reading thread
   // would only add hand-offs beside the I/O thread. `plan` and --dry-run keep it (ingest is all
   // they do).
   if (!opts.dry_run) p.iopts.parallel_min_bytes = std::numeric_limits<std::uint64_t>::max();
   try {
-    p.reader = std::make_unique<ingest>(p.iopts);
+    auto reader = std::make_unique<ingest>(p.iopts);
+    auto lk = stop.guard();
+    p.reader = std::move(reader);
+    stop.set_reader(p.reader.get());
   } catch (const std::exception& e) {
     return fail(opts, exit_usage, e.what());
   }
@@ -409,6 +481,7 @@ int prepare(const run_options& opts, prepared_run& p) {
 // run_result: what the execution leaves for conclude.
 struct run_result {
   bool interrupted = false;
+  bool input_complete = false;  // the reader reached the end of every input
   std::string ingest_failure;
   std::optional<fatal_stop> fatal;
   std::uint64_t reconnects = 0;
@@ -416,11 +489,11 @@ struct run_result {
 
 // execution: the sending half of a run: the io_context and its threads, the ingest thread that
 // feeds the senders through a bounded queue, the senders (one per connection), progress, and the
-// signals. Built and run once per run.
+// stop the signals ask for. Built and run once per run.
 class execution {
  public:
-  execution(const run_options& opts, prepared_run& p, run_stats& stats)
-      : opts_(opts), p_(p), stats_(stats),
+  execution(const run_options& opts, prepared_run& p, run_stats& stats, stop_request& stop)
+      : opts_(opts), p_(p), stats_(stats), stop_(stop),
         threads_(opts.threads > 0
                      ? opts.threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
@@ -432,32 +505,49 @@ class execution {
               }),
         queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
         progress_(opts.progress, stats, std::cerr, isatty(STDERR_FILENO) != 0),
-        progress_timer_(ioc_), signals_(ioc_, SIGINT, SIGTERM), drain_timer_(ioc_),
-        control_(net::make_strand(ioc_)) {}
+        progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {}
 
   run_result run() {
     start_ingest();
     spawn_senders();
     spawn_progress();
-    signals_.async_wait(
-        net::bind_executor(control_, [this](auto ec, int sig) { on_signal(ec, sig); }));
+    {
+      auto lk = stop_.guard();
+      stop_.set_execution(this);  // a signal that came meanwhile stops it at once
+    }
 
     std::vector<std::thread> pool;
     for (int i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : pool) t.join();
-    // A run stopped by a fatal error or a signal must release a reader blocked on a full queue.
+    {
+      auto lk = stop_.guard();
+      stop_.set_execution(nullptr);
+    }
+    // The senders are gone (done, stopped by a signal or a fatal error): a reader blocked on a
+    // full queue is released, and one waiting for a stream that has nothing more to say (a stdin
+    // that never ends) is told to give up, or joining it would wait for ever.
     queue_.close(/*discard=*/true);
+    if (!input_read_.load()) {
+      reader_cancelled_.store(true);
+      p_.reader->cancel();
+    }
     ingest_thread_.join();
     progress_.set_total_final(ingest_done_.load());
     progress_.finish(std::chrono::steady_clock::now());
 
     run_result r;
-    r.interrupted = interrupted_;
+    r.interrupted = stop_.requested().load();
+    r.input_complete = input_read_.load();
     r.ingest_failure = ingest_failure_;
     r.fatal = disp_.fatal();
     for (const auto& t : transports_) r.reconnects += t->connection().stats().reconnects;
     return r;
+  }
+
+  // stop_soon: the first stop signal, from the signal thread: the stop itself runs on `control_`.
+  void stop_soon() {
+    net::post(control_, [this] { on_stop(); });
   }
 
  private:
@@ -475,17 +565,29 @@ class execution {
     if (p_.exact_total) stats_.total.store(*p_.exact_total);
     ingest_done_.store(p_.exact_total.has_value());
     ingest_thread_ = std::thread([this] {
+      bool ended = false;
       try {
         // Each batch is filled over one a sender has finished with, and moved to the senders.
-        for (batch b = disp_.spent_batch(); p_.reader->next_batch(b); b = disp_.spent_batch()) {
+        for (batch b = disp_.spent_batch();; b = disp_.spent_batch()) {
+          if (!p_.reader->next_batch(b)) {
+            ended = true;
+            break;
+          }
           if (!p_.exact_total) bump(stats_.total, b.items.size());
           if (!queue_.push(std::move(b))) break;
         }
       } catch (const std::exception& e) {
-        ingest_failure_ = e.what();
-        disp_.request_stop();
+        // A reader told to give up (the run is stopping) is no input failure.
+        if (!reader_cancelled_.load() && !stop_.requested().load()) {
+          ingest_failure_ = e.what();
+          disp_.request_stop();
+        }
       }
-      if (!p_.exact_total) ingest_done_.store(true);
+      // Only an input read to its end makes the total final: a stopped one may have more.
+      if (ended) {
+        input_read_.store(true);
+        ingest_done_.store(true);
+      }
       queue_.close();
     });
   }
@@ -506,8 +608,6 @@ class execution {
         net::post(control_, [this] {
           progress_timer_.cancel();
           drain_timer_.cancel();
-          boost::system::error_code ignored;
-          signals_.cancel(ignored);
           work_.reset();
         });
       }
@@ -548,27 +648,19 @@ class execution {
         l.cuts);
   }
 
-  // on_signal: the first SIGINT/SIGTERM stops taking batches and lets exchanges in hand finish
-  // (bounded by the drain timeout). The second makes the journal durable and leaves at once; its
-  // framing keeps it consistent either way. Runs on `control_`.
-  void on_signal(const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    if (interrupted_) {
-      std::cerr << "\nchime-onboard: second signal, stopping now\n";
-      if (p_.jrnl) p_.jrnl->commit();
-      std::_Exit(exit_interrupted);
-    }
-    interrupted_ = true;
-    std::cerr << "\nchime-onboard: " << (sig == SIGINT ? "interrupted" : "terminated")
-              << "; finishing requests in flight (again to stop at once)\n";
+  // on_stop: the first stop signal stops taking batches and lets exchanges in hand finish
+  // (bounded by the drain timeout); the second never comes here (stop_request ends the process).
+  // Runs on `control_`.
+  void on_stop() {
+    if (stopping_) return;
+    stopping_ = true;
     if (senders_left_.load() == 0) return;  // the run is ending anyway
-    // Armed before the stop is requested: the clean-up that cancels them runs on this strand
+    // Armed before the stop is requested: the clean-up that cancels it runs on this strand
     // after the last sender ends, which may be moments after request_stop().
     drain_timer_.expires_after(opts_.drain_timeout);
     drain_timer_.async_wait([this](const boost::system::error_code& e) {
       if (!e) ioc_.stop();  // requests still in flight stay in doubt in the journal
     });
-    signals_.async_wait(net::bind_executor(control_, [this](auto e, int s) { on_signal(e, s); }));
     disp_.request_stop();
     queue_.close(/*discard=*/true);
   }
@@ -576,6 +668,7 @@ class execution {
   const run_options& opts_;
   prepared_run& p_;
   run_stats& stats_;
+  stop_request& stop_;
   const int threads_;
   net::io_context ioc_;
   net::executor_work_guard<net::io_context::executor_type> work_;
@@ -583,34 +676,52 @@ class execution {
   signing::signer signer_;
   dispatcher disp_;
   async_queue<batch> queue_;
-  std::atomic<bool> ingest_done_{false};
+  std::atomic<bool> ingest_done_{false};  // the total is final (counted, or the input read)
+  std::atomic<bool> input_read_{false};   // the reader reached the end of every input
+  std::atomic<bool> reader_cancelled_{false};
   std::string ingest_failure_;
   std::thread ingest_thread_;
   std::vector<std::unique_ptr<https_transport>> transports_;
   std::atomic<int> senders_left_;
   progress_display progress_;
   net::steady_timer progress_timer_;
-  net::signal_set signals_;
   net::steady_timer drain_timer_;
-  // control_: serialises the signal handler with the end-of-run clean-up, both of which touch
-  // the timers and the signal set (neither is safe to use from two threads at once).
+  // control_: serialises the stop with the end-of-run clean-up, both of which touch the timers
+  // (not safe to use from two threads at once).
   net::strand<net::io_context::executor_type> control_;
-  bool interrupted_ = false;
+  bool stopping_ = false;  // on control_
 };
 
-// conclude: closes the journal and the report, prints the summary and what to do next, and
-// decides the exit code.
-int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const run_result& r,
-             std::chrono::steady_clock::time_point started) {
-  bool journal_failed = false;
-  if (p.jrnl) {
-    try {
-      p.jrnl->close();
-    } catch (const std::exception& e) {
-      std::cerr << "chime-onboard: " << e.what() << "\n";
-      journal_failed = true;
-    }
+void stop_request::set_execution(execution* e) {
+  exec_ = e;
+  if (requested_.load()) stop_execution();
+}
+
+void stop_request::stop_execution() {
+  if (exec_) exec_->stop_soon();
+}
+
+// close_journal: closes the run's journal, out of the reach of a second signal (which waits for
+// the close, then leaves). False after printing why the close failed.
+bool close_journal(prepared_run& p, stop_request& stop) {
+  if (!p.jrnl) return true;
+  auto lk = stop.guard();
+  stop.set_journal(nullptr);
+  try {
+    p.jrnl->close();
+  } catch (const std::exception& e) {
+    std::cerr << "chime-onboard: " << e.what() << "\n";
+    return false;
   }
+  return true;
+}
+
+// conclude: closes the journal, writes the report from it, prints the summary and what to do
+// next, and decides the exit code. An exit code says "done" (0, 3, 4) only when every address
+// accepted for sending has an outcome; otherwise it says how many have none and how to resume.
+int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const run_result& r,
+             stop_request& stop, std::chrono::steady_clock::time_point started) {
+  const bool journal_failed = !close_journal(p, stop);
   std::string report_line;
   if (p.report) {
     // From the journal, whatever stopped the run: it holds every run's results, durable or not.
@@ -634,14 +745,52 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   std::cerr << "journal: " << p.journal_path << "\n";
   if (!report_line.empty()) std::cerr << "report:  " << report_line << "\n";
 
+  // What a resume has to do: the addresses read for sending that have no outcome, and those not
+  // read yet (counted beforehand for regular files; unknown for the rest of a stream).
+  std::uint64_t to_send = s.accepted - s.already_done;
+  std::uint64_t left = s.not_done;
+  bool rest_unknown = !r.input_complete;
+  if (rest_unknown && p.exact_total && *p.exact_total >= to_send) {
+    left += *p.exact_total - to_send;
+    to_send = *p.exact_total;
+    rest_unknown = false;
+  }
+  auto say_left = [&] {
+    if (left == 0 && !rest_unknown) return;
+    if (to_send == 0 && rest_unknown) {
+      std::cerr << "no address had been read from the input yet\n";
+      return;
+    }
+    std::cerr << left << " of the " << to_send
+              << (rest_unknown ? " addresses read so far" : " addresses to send")
+              << " have no outcome yet"
+              << (rest_unknown ? "; the rest of the input was not read" : "") << "\n";
+  };
   if (r.fatal) {
     std::cerr << "chime-onboard " << opts.command << ": " << r.fatal->message << "\n";
+    say_left();
     std::cerr << "fix the cause, then resume with:\n  " << resume_command(opts) << "\n";
     return exit_code_of(r.fatal->kind);
   }
-  if (!r.ingest_failure.empty()) return fail(opts, exit_usage, r.ingest_failure);
+  if (!r.ingest_failure.empty()) {
+    std::cerr << "chime-onboard " << opts.command << ": " << r.ingest_failure << "\n";
+    say_left();
+    std::cerr << "fix the input, then resume with:\n  " << resume_command(opts) << "\n";
+    return exit_usage;
+  }
   if (r.interrupted || journal_failed) {
+    say_left();
     std::cerr << "interrupted; nothing is lost. Resume with:\n  " << resume_command(opts) << "\n";
+    return exit_interrupted;
+  }
+  if (s.not_done > 0) {
+    // Nothing asked the run to stop, yet it ended with addresses unsettled: never report that as
+    // done, whatever ended it.
+    std::cerr << "chime-onboard " << opts.command << ": the run ended with " << s.not_done
+              << " of the " << to_send
+              << " addresses to send not settled (never sent, or sent without an answer: "
+                 "the journal keeps them in doubt); nothing is lost. Resume with:\n  "
+              << resume_command(opts) << "\n";
     return exit_interrupted;
   }
   if (load(stats.failed) > 0) return exit_failed_addresses;
@@ -649,11 +798,28 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   return exit_ok;
 }
 
+// conclude_before_sending: a stop signal came while the run was being prepared.
+int conclude_before_sending(const run_options& opts, prepared_run& p, stop_request& stop) {
+  close_journal(p, stop);
+  std::cerr << "interrupted before anything was sent; nothing is lost. Resume with:\n  "
+            << resume_command(opts) << "\n";
+  return exit_interrupted;
+}
+
 // conclude_dry_run: --dry-run reads everything and sends nothing.
 int conclude_dry_run(const run_options& opts, prepared_run& p, run_stats& stats,
-                     std::chrono::steady_clock::time_point started) {
+                     const stop_request& stop, std::chrono::steady_clock::time_point started) {
   batch b;
-  while (p.reader->next_batch(b)) {
+  try {
+    while (p.reader->next_batch(b)) {
+      if (stop.requested().load()) break;
+    }
+  } catch (const std::exception& e) {
+    if (!stop.requested().load()) return fail(opts, exit_usage, e.what());
+  }
+  if (stop.requested().load()) {
+    std::cerr << "interrupted\n";
+    return exit_interrupted;
   }
   summary s = input_summary(p.reader->stats());
   fill_outcomes(s, stats, std::chrono::steady_clock::now() - started);
@@ -664,13 +830,19 @@ int conclude_dry_run(const run_options& opts, prepared_run& p, run_stats& stats,
 }  // namespace
 
 int run_onboarding(const run_options& opts) {
+  install_stop_signals();  // main has done so already; a run embedded elsewhere needs it too
   const auto started = std::chrono::steady_clock::now();
   run_stats stats;
   prepared_run p;
-  if (int rc = prepare(opts, p); rc != exit_ok) return rc;
-  if (opts.dry_run) return conclude_dry_run(opts, p, stats, started);
-  run_result r = execution(opts, p, stats).run();
-  return conclude(opts, p, stats, r, started);
+  // After `p`, so that the signal thread lets go of the journal before it is destroyed.
+  stop_request stop;
+  stop_signal_scope signals([&stop](int sig) { stop.on_signal(sig); });
+  int rc = prepare(opts, p, stop);
+  if (rc == exit_interrupted) return conclude_before_sending(opts, p, stop);
+  if (rc != exit_ok) return rc;
+  if (opts.dry_run) return conclude_dry_run(opts, p, stats, stop, started);
+  run_result r = execution(opts, p, stats, stop).run();
+  return conclude(opts, p, stats, r, stop, started);
 }
 
 }  // namespace onboard

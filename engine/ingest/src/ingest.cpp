@@ -125,6 +125,8 @@ ingest::~ingest() {
 
 bool ingest::parallel() const noexcept { return chunks_ && chunks_->background(); }
 
+void ingest::cancel() noexcept { reader_->cancel(); }
+
 std::uint64_t ingest::chunks_hashed_by_reader() const { return chunks_->hashed_by_reader(); }
 
 const std::string& ingest::input_name(std::uint32_t source) const {

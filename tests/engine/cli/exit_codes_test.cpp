@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
+#include <sys/resource.h>
 
 namespace {
 
@@ -157,6 +160,92 @@ TEST(exit_codes, five_when_interrupted_with_a_resume_hint) {
   EXPECT_EQ(journal.counts().in_doubt, 0u);
   EXPECT_GT(journal.counts().invited, 0u);
   EXPECT_EQ(journal.counts().addresses, journal.counts().invited);
+}
+
+// `ulimit -n 64` and `--connections 200`: the connections the system has no descriptor for cannot
+// send what their senders took. The connections are capped to what the limit leaves room for,
+// with a warning naming both numbers, and everyone is invited exactly once.
+TEST(exit_codes, connections_are_capped_by_the_open_file_limit_with_a_warning) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  write_file(dir / "users.txt", numbered_addresses(10'000));
+  auto opts = client_env(dir.path());
+  opts.max_open_files = 64;
+  auto r =
+      run(invite_argv(emu, dir / "users.txt", dir.path(), {"--connections", "200"}), opts, 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "--connections 200")) << r.err;
+  EXPECT_TRUE(contains(r.err, "open-file limit is 64")) << r.err;
+  auto j = parse_json_object(r.out);
+  ASSERT_TRUE(j) << r.out;
+  EXPECT_EQ(u64(*j, "invited"), 10'000u);
+  EXPECT_EQ(u64(*j, "not_done"), 0u);
+  ASSERT_EQ(emu.stop(), 0);
+  auto counts = ledger_counts(emu.ledger_path());
+  EXPECT_EQ(counts.size(), 10'000u);
+  for (const auto& [address, times] : counts) ASSERT_EQ(times, 1) << address;
+}
+
+// open_descriptors: how many file descriptors process `pid` holds.
+std::size_t open_descriptors(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+// Whatever ends a run, it exits 0 (or 3, 4) only when every address it read for sending has an
+// outcome; otherwise it exits non-zero, says how many have none, and how to resume. Provoked here
+// by taking the descriptors away from a run already under way, after the connection cap was
+// decided: most of its connections cannot open.
+TEST(exit_codes, a_run_that_ends_with_addresses_unsettled_never_exits_zero) {
+  emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
+  temp_dir dir;
+  const std::string corpus = numbered_addresses(2'000);
+  auto opts = client_env(dir.path());
+  opts.merge_stderr = true;
+  opts.stdin_stays_open = true;
+  auto argv = invite_argv(emu, "-", dir.path(), {"--connections", "8", "--progress", "json"});
+  auto p = child_process::spawn(argv, opts);
+  // The first progress object: the run is set up, its input (stdin) still empty, so no connection
+  // has been opened yet.
+  bool set_up = false;
+  while (!set_up) {
+    auto line = p.read_stdout_line(20s);
+    if (!line) break;
+    set_up = line->rfind("{\"event\":\"progress\"", 0) == 0;
+  }
+  ASSERT_TRUE(set_up) << p.stdout_text();
+  // Room for a few of the 8 connections, not all.
+  const rlim_t room = open_descriptors(p.pid()) + 4;
+  const rlimit lim{room, room};
+  ASSERT_EQ(::prlimit(p.pid(), RLIMIT_NOFILE, &lim, nullptr), 0) << std::strerror(errno);
+  p.write_stdin(corpus);
+  p.close_stdin();
+  auto status = p.wait(60s);
+  ASSERT_TRUE(status) << p.stdout_text();
+  const std::string& text = p.stdout_text();
+  auto counts = ledger_counts(emu.ledger_path());
+  if (*status == 0) {
+    // Every address settled after all: then each must have arrived, once.
+    EXPECT_EQ(counts.size(), 2'000u) << "exit 0, yet not everyone was invited:\n" << text;
+  } else {
+    EXPECT_TRUE(contains(text, "not settled") || contains(text, "have no outcome")) << text;
+    EXPECT_TRUE(contains(text, "esume with:")) << text;
+    EXPECT_TRUE(contains(text, "chime-onboard invite --account-id acct-1")) << text;
+  }
+  for (const auto& [address, times] : counts) ASSERT_EQ(times, 1) << address;
+
+  // The same command, with descriptors enough, finishes the job: everyone exactly once.
+  auto again = client_env(dir.path());
+  again.stdin_data = corpus;
+  auto r = run(argv, again, 1min);
+  EXPECT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(emu.stop(), 0);
+  counts = ledger_counts(emu.ledger_path());
+  EXPECT_EQ(counts.size(), 2'000u);
+  for (const auto& [address, times] : counts) ASSERT_EQ(times, 1) << address;
 }
 
 TEST(exit_codes, six_for_a_wrong_secret) {

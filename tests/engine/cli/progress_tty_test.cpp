@@ -3,6 +3,8 @@
 // pipes it prints plain lines; `--progress json` prints one object a line for wrappers.
 #include "cli_env.hpp"
 
+#include <onboard/cli/progress.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -114,6 +116,50 @@ TEST(progress, json_mode_prints_one_object_a_line_with_done_total_and_rate) {
   auto summary = parse_json_object(r.out);
   ASSERT_TRUE(summary) << r.out;
   EXPECT_EQ(u64(*summary, "invited"), 1000u);
+}
+
+// A stream (stdin, a FIFO) is read once, as it is sent: until it ends there is no total, so the
+// display shows what is done and what has been read, with no percentage or ETA made up from a
+// number that is still growing; JSON says "total": null and gives "read".
+TEST(progress, a_stream_shows_counts_without_a_total_until_it_ends) {
+  onboard::run_stats stats;
+  stats.total = 120;
+  stats.done = 100;
+  const auto now = std::chrono::steady_clock::now();
+  std::ostringstream plain;
+  onboard::progress_display p(onboard::progress_mode::plain, stats, plain, false);
+  p.set_total_final(false);
+  p.tick(now);
+  EXPECT_TRUE(contains(plain.str(), "100 done, 120 read so far")) << plain.str();
+  EXPECT_FALSE(contains(plain.str(), "%")) << plain.str();
+  EXPECT_FALSE(contains(plain.str(), "ETA")) << plain.str();
+
+  std::ostringstream json;
+  onboard::progress_display j(onboard::progress_mode::json, stats, json, false);
+  j.set_total_final(false);
+  j.tick(now);
+  auto o = parse_json_object(json.str());
+  ASSERT_TRUE(o) << json.str();
+  EXPECT_TRUE(o->at("total").is_null()) << json.str();
+  EXPECT_EQ(u64(*o, "read"), 120u);
+  EXPECT_EQ(u64(*o, "done"), 100u);
+  EXPECT_FALSE(o->at("total_final").as_bool());
+
+  // The stream ended: the total is what was read, and the percentage means something.
+  stats.total = 150;
+  stats.done = 150;
+  plain.str("");
+  p.set_total_final(true);
+  p.tick(now);
+  EXPECT_TRUE(contains(plain.str(), "100.0% 150/150")) << plain.str();
+  json.str("");
+  j.set_total_final(true);
+  j.tick(now);
+  o = parse_json_object(json.str());
+  ASSERT_TRUE(o) << json.str();
+  EXPECT_EQ(u64(*o, "total"), 150u);
+  EXPECT_FALSE(o->contains("read")) << json.str();
+  EXPECT_TRUE(o->at("total_final").as_bool());
 }
 
 }  // namespace

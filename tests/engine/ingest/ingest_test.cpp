@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <zlib.h>
 
 namespace {
@@ -246,6 +249,41 @@ TEST(Ingest, GzipCsvStdinPipeAndSeveralInputs) {
   ASSERT_EQ(r.batches.size(), 1u);
   EXPECT_EQ(r.batches[0].items[2].source, 1u);
   EXPECT_EQ(r.batches[0].items[3].line, 3u);
+}
+
+// A run that stops while its stdin has nothing to say cancels its ingest: the next_batch waiting
+// there throws, after the batches already read were handed out.
+TEST(Ingest, CancelEndsANextBatchWaitingOnAStdinThatNeverEnds) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  // 64: the stream is read 16 records at a time, so the first batch of 50 needs 64 to be out.
+  std::string first;
+  for (int i = 0; i < 64; ++i) first += "u" + std::to_string(i) + "@x.com\n";
+  ASSERT_EQ(::write(fds[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  ingest_options o;
+  o.inputs = {"-"};
+  o.reader.stdin_fd = fds[0];
+  ingest in(o);
+  batch b;
+  ASSERT_TRUE(in.next_batch(b));
+  EXPECT_EQ(b.items.size(), 50u);
+  auto waiting = std::async(std::launch::async, [&] {
+    try {
+      in.next_batch(b);
+      return std::string("next_batch returned");
+    } catch (const ingest_error& e) {
+      return std::string(e.what());
+    }
+  });
+  in.cancel();
+  if (waiting.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ::close(std::exchange(fds[1], -1));  // release it, so that the test can end
+    FAIL() << "cancel() did not end the wait";
+  }
+  const std::string what = waiting.get();
+  EXPECT_NE(what.find("<stdin>: reading stopped"), std::string::npos) << what;
+  ::close(fds[0]);
+  if (fds[1] >= 0) ::close(fds[1]);
 }
 
 TEST(Ingest, FatalInputErrorsNameTheFileAndColumn) {

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,20 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
+namespace {
+
+// write_all: `data` into a pipe, until done or the reader is gone.
+void write_all(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) break;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
 child_process child_process::spawn(const std::vector<std::string>& argv, const options& opts) {
   int out[2], err[2], in[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
@@ -71,6 +86,14 @@ child_process child_process::spawn(const std::vector<std::string>& argv, const o
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(opts.merge_stderr ? out[1] : err[1], 2);
+    if (opts.output_closed) {
+      close(1);
+      close(2);
+    }
+    if (opts.max_open_files) {
+      rlimit lim{*opts.max_open_files, *opts.max_open_files};
+      if (setrlimit(RLIMIT_NOFILE, &lim) != 0) _exit(125);
+    }
     if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
     execve(args[0], args.data(), envp.data());
     _exit(127);
@@ -79,19 +102,17 @@ child_process child_process::spawn(const std::vector<std::string>& argv, const o
   close(err[1]);
   close(in[0]);
   child_process p;
-  if (opts.stdin_data) {
+  if (opts.stdin_data || opts.stdin_stays_open) {
     // Written from its own thread: a child that answers while still reading would otherwise
     // deadlock with us once both pipes are full.
     ::signal(SIGPIPE, SIG_IGN);
-    p.stdin_writer_ = std::thread([fd = in[1], data = *opts.stdin_data] {
-      std::size_t off = 0;
-      while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-      }
-      close(fd);
-    });
+    const bool stays_open = opts.stdin_stays_open;
+    if (stays_open) p.in_fd_ = in[1];
+    p.stdin_writer_ =
+        std::thread([fd = in[1], data = opts.stdin_data.value_or(std::string()), stays_open] {
+          write_all(fd, data);
+          if (!stays_open) close(fd);
+        });
   } else {
     close(in[1]);
   }
@@ -104,9 +125,9 @@ child_process child_process::spawn(const std::vector<std::string>& argv, const o
 child_process::child_process(child_process&& o) noexcept
     : pid_(o.pid_), out_fd_(o.out_fd_), err_fd_(o.err_fd_), out_(std::move(o.out_)),
       err_(std::move(o.err_)), out_consumed_(o.out_consumed_), status_(o.status_),
-      stdin_writer_(std::move(o.stdin_writer_)) {
+      stdin_writer_(std::move(o.stdin_writer_)), in_fd_(o.in_fd_) {
   o.pid_ = -1;
-  o.out_fd_ = o.err_fd_ = -1;
+  o.out_fd_ = o.err_fd_ = o.in_fd_ = -1;
 }
 
 child_process::~child_process() {
@@ -117,8 +138,26 @@ child_process::~child_process() {
   }
   // After the child is gone, a writer still blocked on a full pipe gets EPIPE and ends.
   if (stdin_writer_.joinable()) stdin_writer_.join();
+  if (in_fd_ >= 0) close(in_fd_);
   if (out_fd_ >= 0) close(out_fd_);
   if (err_fd_ >= 0) close(err_fd_);
+}
+
+void child_process::write_stdin(std::string data) {
+  if (stdin_writer_.joinable()) stdin_writer_.join();
+  if (in_fd_ < 0) return;
+  stdin_writer_ = std::thread([fd = in_fd_, data = std::move(data)] { write_all(fd, data); });
+}
+
+void child_process::close_stdin() {
+  if (stdin_writer_.joinable()) stdin_writer_.join();
+  if (in_fd_ >= 0) close(in_fd_);
+  in_fd_ = -1;
+}
+
+void child_process::close_stderr() {
+  if (err_fd_ >= 0) close(err_fd_);
+  err_fd_ = -1;
 }
 
 bool child_process::pump(std::chrono::milliseconds timeout) {

@@ -32,6 +32,11 @@
 // Fatal problems throw corpus_error naming the input: missing/unreadable file, a directory, a CSV
 // without the email column, corrupt or truncated gzip, an input compressed any other way (bzip2,
 // xz, zstd, zip, 7-Zip: recognised by their magic bytes), read errors.
+//
+// Streams: an input that is not a regular file (stdin, a FIFO, a process substitution /dev/fd/N,
+// /dev/stdin, a terminal or another device) is opened and read once, when its turn comes: its
+// bytes cannot be read again, so the preflight only checks that it exists and may be read. A read
+// waiting on a stream can be ended from another thread with cancel().
 #pragma once
 
 #include <cstddef>
@@ -82,7 +87,8 @@ struct corpus_record {
 class corpus_reader {
  public:
   // corpus_reader: `inputs` are paths, "-" for stdin. Throws corpus_error when a named input is
-  // missing or unreadable, or (with preflight) when a CSV input lacks the email column.
+  // missing or unreadable, or (with preflight) when a CSV input that is a regular file lacks the
+  // email column.
   corpus_reader(std::vector<std::string> inputs, corpus_options options);
   ~corpus_reader();
   corpus_reader(const corpus_reader&) = delete;
@@ -109,10 +115,19 @@ class corpus_reader {
   // reading is certain to reach the end without waiting on a writer.
   bool all_regular_files() const;
 
+  // cancel: the one call that may come from another thread. The reader stops: a next() waiting
+  // for a stream's data, or any later one, throws corpus_error ("reading stopped"). For a run
+  // that stops while its stdin or pipe has nothing to say.
+  void cancel() noexcept;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+// regular_file_input: whether `input` names a regular file (after symlinks), which can be read
+// twice, e.g. once to count its addresses; false for "-", streams and missing paths.
+bool regular_file_input(const std::string& input);
 
 // valid_utf8: whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points >
 // U+10FFFF).

@@ -5,6 +5,10 @@
 // measured rate, in flight, throttled, retries, failures). Elsewhere (CI, pipes), a plain line
 // every few seconds. `json` emits one object per interval for wrappers.
 //
+// The total is exact from the start for regular files (counted first). A stream (stdin, a pipe)
+// is read once, as it is sent, so until it ends the display shows what is done and what has been
+// read so far, without a percentage or an ETA ("total": null and "read" in JSON).
+//
 //   progress_display p{progress_mode::automatic, stats, std::cerr};
 //   p.tick(now);            // from a timer; draws when it is time
 //   p.finish(now);          // final line at 100% (or where the run stopped)
@@ -45,7 +49,8 @@ class progress_display {
   // rate: addresses per second over the last few seconds.
   double rate() const;
 
-  // ingest_done: the total is final (the reader finished), so the ETA can be trusted.
+  // set_total_final: the total is final (counted, or the reader finished): a percentage and an
+  // ETA mean something.
   void set_total_final(bool v) { total_final_ = v; }
 
  private:

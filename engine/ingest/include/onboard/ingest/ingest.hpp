@@ -134,6 +134,10 @@ class ingest {
   // parallel: whether the inputs are read on a second thread.
   bool parallel() const noexcept;
 
+  // cancel: from any thread: reading stops, and a next_batch waiting for a stream (stdin, a pipe)
+  // that has nothing to say, or any later one, throws ingest_error. For a run that is stopping.
+  void cancel() noexcept;
+
   // chunks_hashed_by_reader: in parallel mode, the chunks of records (a few thousand each) whose
   // dedupe keys the read thread computed: it does so, instead of idling, while the consumer is
   // behind; the consumer hashes the rest. Benchmarks and tests look at the split.

@@ -45,7 +45,10 @@ class child_process {
     std::map<std::string, std::string> env_set;  // added/overridden variables
     std::vector<std::string> env_unset;          // removed variables
     std::optional<std::string> stdin_data;       // written then closed
-    bool merge_stderr = false;                   // stderr into the stdout pipe
+    bool stdin_stays_open = false;  // ...written, then open until close_stdin(): a stdin that waits
+    bool merge_stderr = false;      // stderr into the stdout pipe
+    bool output_closed = false;     // started without stdout and stderr (`>&- 2>&-`)
+    std::optional<unsigned long> max_open_files;  // RLIMIT_NOFILE, soft and hard (`ulimit -n`)
     std::string cwd;
   };
 
@@ -66,6 +69,15 @@ class child_process {
   // signal: sends `sig` (e.g. SIGINT, SIGKILL).
   void signal(int sig);
 
+  // write_stdin: more data for a stdin kept open (options::stdin_stays_open), written from a
+  // thread of its own after what was given before. close_stdin: then ends it (end of input).
+  void write_stdin(std::string data);
+  void close_stdin();
+
+  // close_stderr: stops reading the child's stderr and closes the pipe, as a reader that went
+  // away (`2>&1 | head`) would: the child's next writes there fail (EPIPE, or SIGPIPE).
+  void close_stderr();
+
   // wait: waits up to `timeout` for exit, draining output meanwhile; returns the exit status
   // (code, or 128+signal), nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
@@ -84,6 +96,7 @@ class child_process {
   std::size_t out_consumed_ = 0;
   std::optional<int> status_;
   std::thread stdin_writer_;
+  int in_fd_ = -1;  // the stdin pipe, while it stays open
 };
 
 // run_result / run: spawn, wait (bounded), collect. Throws if the deadline passes (after SIGKILL).
