@@ -782,8 +782,7 @@ net::awaitable<dispatcher::next_step> dispatcher::async_back_off(sender& s, work
     work.split(log.sent());
     co_return next_step::settled;
   }
-  const bool answered = work.answered_since(answers_.load());
-  auto d = policy_.decide(cls, log.attempts, steady::now() - log.first_try, answered);
+  auto d = policy_.decide(cls, log.attempts, steady::now() - log.first_try, answering());
   if (log.last_chance && cls != retry_class::retry_throttled) d.what = retry_action::give_up;
   if (outage_too_long()) d.what = retry_action::stop;
   switch (d.what) {
@@ -819,6 +818,8 @@ dispatcher::next_step dispatcher::settle_exhausted(sender& s, work_list& work, c
     work.split(log.sent());
     return next_step::settled;
   }
+  // Only the operation answered for other addresses tells a failing address from a failing
+  // operation (ListUsers may well answer while InviteUsers does not).
   if (log.reached_service && work.answered_since(answers_.load())) {
     auto e = c.error();
     fail_all(s, b, e.code, e.message, log.sent(), c.request_id);
@@ -837,25 +838,36 @@ dispatcher::next_step dispatcher::settle_exhausted(sender& s, work_list& work, c
   return next_step::stop;
 }
 
-// note_answer / note_failure / outage_too_long: the outage clock. It starts at the first failure
-// (5xx, the network) after the service's last answer, any answer resets it, and a failure once it
-// has run for retry.outage_limit ends the run. The retry budget ends a storm of fast failures;
-// this ends one the rate gate paces (a 503 storm cuts the rate to one request in 5 s, at which
-// the budget would last minutes).
+// note_answer / note_failure: whether the service is up, judged by what it answered lately, to
+// any request of any sender. Any answer that is not a failure resets the count of failures in a
+// row and the outage clock (which starts at the first of them).
 void dispatcher::note_answer(bool to_the_operation) {
   if (to_the_operation) answers_.fetch_add(1, std::memory_order_relaxed);
+  failures_in_a_row_.store(0, std::memory_order_relaxed);
   failing_since_.store(0, std::memory_order_relaxed);
 }
 
 void dispatcher::note_failure() {
+  failures_in_a_row_.fetch_add(1, std::memory_order_relaxed);
   std::int64_t none = 0;
   const std::int64_t now = steady::now().time_since_epoch().count();
   failing_since_.compare_exchange_strong(none, now == 0 ? 1 : now, std::memory_order_relaxed);
 }
 
+// answering: the service has answered one of the last requests. An empty retry budget is
+// refilled only by answers; when ten requests in a row, from every connection, got none, parking
+// to wait for a refill would wait for nothing (the policy stops instead). Counted in requests,
+// not time: while batches are parked nothing is sent, and that silence says nothing.
+bool dispatcher::answering() const {
+  return failures_in_a_row_.load(std::memory_order_relaxed) < 10;
+}
+
+// outage_too_long: nothing but failures for retry.outage_limit, over a few requests at least. The
+// retry budget ends a storm of fast failures; this ends one the rate gate paces (a 503 storm cuts
+// the rate to one request in 5 s, at which the budget would last minutes).
 bool dispatcher::outage_too_long() const {
   const std::int64_t since = failing_since_.load(std::memory_order_relaxed);
-  if (since == 0) return false;
+  if (since == 0 || failures_in_a_row_.load(std::memory_order_relaxed) < 3) return false;
   const steady::duration running(steady::now().time_since_epoch().count() - since);
   return running >= std::chrono::duration_cast<steady::duration>(cfg_.retry.outage_limit);
 }
@@ -926,7 +938,6 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
                                                              const std::string& email,
                                                              time_point since) {
   lookup out;
-  const std::uint64_t answers_before = answers_.load();
   unsigned last_cost = 0;
   for (unsigned attempt = 1;; ++attempt) {
     out.what = lookup::verdict::stop;
@@ -970,8 +981,7 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
     if (!retryable) co_return out;  // refused the question: 400, 404, ...
     if (c.cls != retry_class::retry_throttled) note_failure();
     const retry_class cls = c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls;
-    const bool answered = answers_.load() > answers_before;
-    auto d = policy_.decide(cls, attempt, steady::now() - since, answered);
+    auto d = policy_.decide(cls, attempt, steady::now() - since, answering());
     if (outage_too_long()) d.what = retry_action::stop;
     if (d.what == retry_action::give_up) {
       out.retries_spent = true;

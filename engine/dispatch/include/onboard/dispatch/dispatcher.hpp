@@ -173,6 +173,7 @@ class dispatcher {
   // Whether the service is up: the outage clock.
   void note_answer(bool to_the_operation);
   void note_failure();
+  bool answering() const;
   bool outage_too_long() const;
   static std::string unavailable_message(const classified& c, std::string_view to_what);
 
@@ -198,10 +199,11 @@ class dispatcher {
   bool case_sensitive_local_ = false;
   std::unordered_set<std::string> in_doubt_keys_;
   // answers_: answers of the service to the operation itself (InviteUsers, CreateUser) that are
-  // neither a 5xx nor a transport failure: the evidence that it is up while one batch fails.
+  // neither a 5xx nor a transport failure: it works for other addresses while one batch fails.
   std::atomic<std::uint64_t> answers_{0};
-  // failing_since_: steady_clock ticks of the first failure since the service's last answer of
-  // any kind, 0 while it answers (the outage clock: note_failure, outage_too_long).
+  // failures_in_a_row_ / failing_since_: failures (5xx, the network) since the service's last
+  // answer to any request, and steady_clock ticks of the first of them (0: none).
+  std::atomic<std::uint64_t> failures_in_a_row_{0};
   std::atomic<std::int64_t> failing_since_{0};
   std::atomic<bool> stopping_{false};
   std::deque<sender> senders_;  // deque: stable addresses for the coroutines

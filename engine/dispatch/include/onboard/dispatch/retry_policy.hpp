@@ -149,9 +149,9 @@ class retry_policy {
   explicit retry_policy(const retry_config& cfg = {});
 
   // decide: after attempt number `attempts` (1 = the first try) failed with `c`, `age` after the
-  // batch's first attempt. `answered`: the service has answered some request (any answer that is
-  // not a 5xx or a transport failure) since this work first failed; without that, an empty budget
-  // means the service is down (stop) rather than busy elsewhere (park).
+  // batch's first attempt. `answered`: the service is still answering some requests (with
+  // anything but a 5xx or a transport failure); without that, an empty budget means the service
+  // is down (stop) rather than busy failing elsewhere (park, for successes to refill it).
   retry_decision decide(retry_class c, unsigned attempts, retry_duration age, bool answered = true);
   // on_success: a batch succeeded; `last_cost` is the cost of the retry that preceded it (0 when
   // it succeeded on the first try).
