@@ -137,8 +137,15 @@ decoded<std::vector<user>> decode_users(std::string_view body) {
       r.error = "Users is not an array";
       return r;
     }
-    for (const auto& e : it->value().get_array())
-      if (e.is_object()) out.push_back(user_from(e.get_object()));
+    for (const auto& e : it->value().get_array()) {
+      // Any element is a user the query found, whatever it shows: one we cannot read must not
+      // be taken for "no user".
+      if (!e.is_object()) {
+        r.error = "an element of Users is not an object";
+        return r;
+      }
+      out.push_back(user_from(e.get_object()));
+    }
   }
   r.value = std::move(out);
   return r;

@@ -38,6 +38,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+std::string address_key(std::string_view e, bool case_sensitive_local) {
+  std::string key(e);
+  const std::size_t at = key.rfind('@');
+  const std::size_t from = case_sensitive_local && at != std::string::npos ? at : 0;
+  for (std::size_t i = from; i < key.size(); ++i) key[i] = lower_of(key[i]);
+  return key;
+}
+
 std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
   auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = b(i);

@@ -24,6 +24,7 @@ namespace onboard {
 namespace net = boost::asio;
 using engine::retry_action;
 using engine::retry_class;
+using steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -107,11 +108,54 @@ address_outcome failed_outcome(const planned_address& item, std::string code, st
   return o;
 }
 
+// verified_outcome: an address ListUsers found after an in-doubt request, with what it said of
+// the user (ListUsers knows the user, not the invite: an invite has no id to record).
+address_outcome verified_outcome(const planned_address& item, const chime::user& u, operation op,
+                                 unsigned attempts, std::string request_id) {
+  address_outcome o;
+  o.email = item.email;
+  o.kind = op == operation::invite ? outcome_kind::invited : outcome_kind::exists;
+  if (op == operation::create) o.id = u.user_id;
+  o.status = u.invitation_status;
+  o.message = "confirmed by ListUsers after an in-doubt request; not sent again";
+  if (!u.registration_status.empty())
+    o.message += " (UserRegistrationStatus " + u.registration_status + ")";
+  o.request_id = std::move(request_id);
+  o.attempts = attempts;
+  return o;
+}
+
 engine::retry_config retry_config_of(const dispatch_config& c) {
   engine::retry_config r = c.retry;
   r.max_attempts_transient = static_cast<unsigned>(c.max_attempts);
   r.resend_in_doubt = c.in_doubt == in_doubt_policy::resend;
   return r;
+}
+
+std::string_view operation_name(operation op) {
+  return op == operation::invite ? "InviteUsers" : "CreateUser";
+}
+
+// printable: at most `n` bytes of `s` for a one-line message: controls and non-ASCII bytes (which
+// the cut could split) become spaces and '?'.
+std::string printable(std::string_view s, std::size_t n) {
+  std::string out;
+  for (char ch : s.substr(0, n)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c == '\r' || c == '\n' || c == '\t' ? ' ' : c < 0x20 || c >= 0x7F ? '?' : ch;
+  }
+  if (s.size() > n) out += "...";
+  return out;
+}
+
+// foreign_answer: what a person needs to recognise whoever answered instead of the service: the
+// status, where a redirect points, and how the body begins.
+std::string foreign_answer(const incoming_response& resp) {
+  std::string s = "HTTP " + std::to_string(resp.status);
+  if (resp.header("x-amzn-RequestId").empty()) s += " without x-amzn-RequestId";
+  if (auto v = resp.header("Location"); !v.empty()) s += ", Location: " + printable(v, 200);
+  if (auto v = resp.header("Content-Type"); !v.empty()) s += ", Content-Type: " + printable(v, 80);
+  return s + ", beginning: '" + printable(resp.body, 120) + "'";
 }
 
 }  // namespace
@@ -121,27 +165,57 @@ struct dispatcher::classified {
   exchange_result r;
   retry_class cls = retry_class::success;
   bool tls_rejected = false;
-  bool cancelled = false;
+  bool cancelled = false;  // a stop cancelled it: nothing more to do with this part
   std::string request_id;
 
   // describe: the failure in one line, for reports ("HTTP 503 ServiceUnavailableException: ...").
   std::string describe() const {
     if (r.failure) return r.failure->message;
-    auto e = chime::decode_error(r.response.status, r.response.header("x-amzn-ErrorType"),
-                                 r.response.body);
+    if (cls == retry_class::foreign) return foreign_answer(r.response);
+    auto e = error();
     return "HTTP " + std::to_string(r.response.status) + " " + e.code + ": " + e.message;
+  }
+  // error: the code and message an address fails with: the service's, or the transport's.
+  chime::service_error error() const {
+    if (r.failure) return {std::string(io::to_string(r.failure->kind)), r.failure->message};
+    return chime::decode_error(r.response.status, r.response.header("x-amzn-ErrorType"),
+                               r.response.body);
   }
 };
 
 // attempt_log: the attempts at one part of a batch, for the retry policy.
 struct dispatcher::attempt_log {
-  unsigned attempts = 0;
-  unsigned last_cost = 0;       // budget taken by the retry before the latest attempt
-  bool retried_failed = false;  // --retry-failed has had its one more try
-  std::chrono::steady_clock::time_point first_try = std::chrono::steady_clock::now();
+  unsigned carried = 0;           // requests that carried this part's addresses before this log
+  bool last_chance = false;       // a deferred part: judged after its next failure
+  unsigned attempts = 0;          // requests for this part
+  unsigned last_cost = 0;         // budget taken by the retry before the latest attempt
+  unsigned service_failures = 0;  // answers that may have been applied (5xx, a cut after sending)
+  bool reached_service = false;   // the latest failure was one of those
+  bool retried_failed = false;    // --retry-failed has had its one more try
+  time_point first_try = steady::now();
+
+  // sent: the requests that carried this part's addresses, what an outcome reports.
+  unsigned sent() const { return carried + attempts; }
 };
 
-// work_list: the part of a batch being sent, then the halves a 400 split off, one at a time.
+// verification: what async_verify checks.
+struct dispatcher::verification {
+  bool only_earlier_in_doubt = false;  // only the addresses an earlier run left in doubt
+  unsigned carried = 0;                // requests of this run that carried them
+  time_point since = steady::now();    // the retry deadline counts from here
+};
+
+// lookup: what ListUsers said of one address.
+struct dispatcher::lookup {
+  enum class verdict { found, absent, unknown, stop };
+  verdict what = verdict::unknown;
+  chime::user user;  // found: the first user the query returned
+  std::string request_id;
+  std::string why;             // unknown: the last answer
+  bool retries_spent = false;  // unknown after every attempt: ListUsers itself is failing
+};
+
+// work_list: the part of a batch being sent, then the halves a split set aside, one at a time.
 // The batch itself is sent in place: in the common case one response settles all of its
 // addresses and nothing is copied. What changes a part's items (a retry of some, a verification,
 // a split) works on a copy (writable()), so that the sender's batch keeps every address for
@@ -155,32 +229,63 @@ class dispatcher::work_list {
     if (part_ == &whole_) part_ = &own_.emplace(whole_);
     return *part_;
   }
-  // split: the part's two halves go to the list; the first half is sent next.
-  void split() {
+  // carried / last_chance: the attempt_log the current part starts with.
+  unsigned carried() const { return carried_; }
+  bool last_chance() const { return last_chance_; }
+  bool has_pending() const { return !pending_.empty(); }
+
+  // split: the part's two halves go to the list; the first half is sent next. `sent`: the
+  // requests that carried them so far.
+  void split(unsigned sent) {
     const batch& b = *part_;
     auto mid = b.items.begin() + static_cast<std::ptrdiff_t>(b.items.size() / 2);
-    pending_.push_back(batch{b.id, b.account_id, b.type, {mid, b.items.end()}});
-    pending_.push_back(batch{b.id, b.account_id, b.type, {b.items.begin(), mid}});
+    pending_.push_back({batch{b.id, b.account_id, b.type, {mid, b.items.end()}}, sent, false});
+    pending_.push_back({batch{b.id, b.account_id, b.type, {b.items.begin(), mid}}, sent, false});
   }
-  // next: moves on to the next pending half; false when none is left.
+  // defer: the part goes after everything else, to be judged after one more attempt.
+  void defer(unsigned sent) { pending_.insert(pending_.begin(), {*part_, sent, true}); }
+  // next: moves on to the next pending part; false when none is left.
   bool next() {
     if (pending_.empty()) return false;
-    part_ = &own_.emplace(std::move(pending_.back()));
+    pending_part p = std::move(pending_.back());
     pending_.pop_back();
+    part_ = &own_.emplace(std::move(p.b));
+    carried_ = p.carried;
+    last_chance_ = p.last_chance;
     return true;
   }
 
+  // note_failure / answered_since: whether the service has answered the operation since this
+  // batch first failed (`answers` is dispatcher::answers_).
+  void note_failure(std::uint64_t answers) {
+    if (!failed_at_) failed_at_ = answers;
+  }
+  bool answered_since(std::uint64_t answers) const { return failed_at_ && answers > *failed_at_; }
+
  private:
+  struct pending_part {
+    batch b;
+    unsigned carried = 0;
+    bool last_chance = false;
+  };
   batch& whole_;
   batch* part_;
   std::optional<batch> own_;
-  std::vector<batch> pending_;
+  std::vector<pending_part> pending_;
+  unsigned carried_ = 0;
+  bool last_chance_ = false;
+  std::optional<std::uint64_t> failed_at_;
 };
 
 namespace {
 
 // paced_wait: a token wait longer than this means the rate gate, not the network, sets the pace.
 constexpr auto paced_wait = std::chrono::milliseconds(2);
+
+// bisect_after: service failures of one part before it is halved. Two: one 500 is usually the
+// service's passing trouble, the same part failing again more likely carries an address that
+// makes it fail, which halving then finds in log2(n) steps.
+constexpr unsigned bisect_after = 2;
 
 // not_applied: the exchange certainly did not apply the request: it was never completely written
 // (or cancelled before that), or the service refused it (429 and 503 mean "not applied"; a 4xx
@@ -191,16 +296,53 @@ bool not_applied(const exchange_result& r) {
   return st == 429 || st == 503 || (st >= 400 && st < 500);
 }
 
+// is_service_answer: the service itself answered, with something other than a failure: evidence
+// that it is up. A 2xx only counts once its body is read (settle_success).
+bool is_service_answer(retry_class c) {
+  switch (c) {
+    case retry_class::retry_throttled:
+    case retry_class::fatal_auth:
+    case retry_class::fatal_not_found:
+    case retry_class::bisect:
+    case retry_class::conflict_exists:
+    case retry_class::fatal_rejected: return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 dispatcher::dispatcher(dispatch_config cfg, const signing::signer& signer, engine::rate_gate& gate,
                        journal* jrnl, run_stats& stats, outcome_sink sink)
     : cfg_(std::move(cfg)), signer_(signer), gate_(gate), policy_(retry_config_of(cfg_)),
-      journal_(jrnl), stats_(stats), sink_(std::move(sink)) {}
+      journal_(jrnl), stats_(stats), sink_(std::move(sink)) {
+  // The journal's header is the run's rule for "the same address" (it refuses a run with another).
+  case_sensitive_local_ = journal_ && journal_->prior().header().case_sensitive_local;
+  for (const auto& e : cfg_.in_doubt_addresses)
+    in_doubt_keys_.insert(address_key(e, case_sensitive_local_));
+  cfg_.in_doubt_addresses.clear();
+}
 
 std::optional<fatal_stop> dispatcher::fatal() const {
   std::lock_guard lk(fatal_mu_);
-  return fatal_;
+  const std::uint64_t left = load(stats_.left_in_doubt);
+  std::string note;
+  if (left > 0) {
+    note = std::to_string(left) + (left == 1 ? " address" : " addresses") +
+           " that may already have reached the service could not be checked with ListUsers "
+           "(first: " +
+           in_doubt_why_ +
+           "); not sent again, they stay in doubt in the journal. Run the same command again "
+           "to check them once ListUsers answers, or add --in-doubt resend to send them without "
+           "checking (a person may then get a second invitation email)";
+  }
+  if (fatal_) {
+    fatal_stop f = *fatal_;
+    if (!note.empty()) f.message += ". Also: " + note;
+    return f;
+  }
+  if (!note.empty()) return fatal_stop{fatal_kind::in_doubt, note};
+  return std::nullopt;
 }
 
 void dispatcher::set_fatal(fatal_kind kind, std::string message) {
@@ -251,7 +393,7 @@ void dispatcher::request_stop(bool hard) {
 
 // async_pause: a backoff wait; nothing is in flight, so a stop may cut it short.
 net::awaitable<void> dispatcher::async_pause(sender& s, engine::retry_duration d) {
-  net::steady_timer t(s.ex, std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  net::steady_timer t(s.ex, std::chrono::duration_cast<steady::duration>(d));
   s.waiting = true;
   co_await t.async_wait(net::use_awaitable);
   s.waiting = false;
@@ -277,20 +419,36 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<batch>& que
       }
       if (stopping()) break;  // a popped but unsent batch: the next run reads it again
       take_ahead(s, queue);
+      s.handed = s.current->items.size();
+      s.accounted = 0;
       co_await async_process(s, *s.current);
       // A stop can end async_process before the batch is settled (its request refused with a 429
       // just as the stop came): keep it, so that release_unsent can withdraw an intent that no
       // request applied.
       if (stopping()) break;
+      check_accounted(s);
       recycle(std::move(*s.current));
       s.current.reset();
     }
   } catch (const boost::system::system_error& e) {
     // Cancelled by request_stop: whatever this sender had not finished stays in the journal as an
     // intent without outcome, which the next run verifies, unless release_unsent can withdraw it.
-    if (e.code() != net::error::operation_aborted) throw;
+    // An abort nobody asked for is a failure, not an end.
+    if (e.code() != net::error::operation_aborted || !stopping()) throw;
   }
   release_unsent(s);
+}
+
+// check_accounted: every address of the batch just processed has an outcome or was left in doubt
+// on purpose. Anything else is a bug; it must not pass for a clean end of the run.
+void dispatcher::check_accounted(sender& s) {
+  if (s.accounted >= s.handed) return;
+  const std::size_t missing = s.handed - s.accounted;
+  spdlog::error("batch {}: {} addresses ended without an outcome (a bug; please report it)",
+                s.current->id, missing);
+  bump(stats_.left_in_doubt, missing);
+  std::lock_guard lk(fatal_mu_);
+  if (in_doubt_why_.empty()) in_doubt_why_ = "batch ended without an outcome";
 }
 
 // take_ahead: with a journal, the next queued batch (if one is ready) becomes this sender's
@@ -302,7 +460,7 @@ net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<batch>& que
 // anyway, so a late intent costs nothing there, while an intent taken ahead would add a batch in
 // doubt after a crash (ListUsers calls on resume, at the throttled rate).
 void dispatcher::take_ahead(sender& s, async_queue<batch>& queue) {
-  if (!journal_ || s.ahead || s.paced || !cfg_.in_doubt_addresses.empty()) return;
+  if (!journal_ || s.ahead || s.paced || !in_doubt_keys_.empty()) return;
   s.ahead = queue.try_pop();
   if (s.ahead) s.ahead_ticket = journal_->append_intent(s.ahead->id, addresses_of(*s.ahead));
 }
@@ -331,13 +489,13 @@ void dispatcher::release_unsent(sender& s) {
 // so that the intent covers exactly what is sent.
 net::awaitable<void> dispatcher::async_process(sender& s, batch& b) {
   // Addresses an earlier run left in doubt are asked about first; only the others are sent.
-  if (cfg_.in_doubt != in_doubt_policy::resend && !cfg_.in_doubt_addresses.empty()) {
-    if (!co_await async_verify(s, b, /*only_earlier_in_doubt=*/true)) co_return;
+  if (cfg_.in_doubt != in_doubt_policy::resend && !in_doubt_keys_.empty()) {
+    if (!co_await async_verify(s, b, {.only_earlier_in_doubt = true})) co_return;
   }
-  // The whole batch, then each half a 400 splits off, until every address has its outcome.
+  // The whole batch, then each part a split set aside, until every address has its outcome.
   work_list work(b);
   do {
-    attempt_log log;
+    attempt_log log{.carried = work.carried(), .last_chance = work.last_chance()};
     for (;;) {
       if (work.part().items.empty()) break;
       const next_step next = co_await async_attempt(s, work, log);
@@ -372,9 +530,10 @@ net::awaitable<dispatcher::next_step> dispatcher::async_attempt(sender& s, work_
   // Settle: a success, a refusal of the request itself, or something to retry.
   if (c.cls == retry_class::success) {
     if (auto next = settle_success(s, work, c, log)) co_return *next;
-    c.cls = retry_class::in_doubt;  // a 2xx we cannot read may still have been applied
+    // A 2xx we cannot read may still have been applied; so may addresses a 201 does not list.
+    c.cls = retry_class::in_doubt;
   }
-  if (auto next = settle_refusal(work, c, log.attempts)) co_return *next;
+  if (auto next = settle_refusal(s, work, c, log)) co_return *next;
   co_return co_await async_back_off(s, work, c, log);
 }
 
@@ -394,10 +553,10 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(
     std::string body, std::size_t addresses, bool carries_intent) {
   // Take a token.
   s.waiting = true;
-  const auto asked = std::chrono::steady_clock::now();
+  const auto asked = steady::now();
   auto stamp = co_await gate_.async_acquire(partition);
   s.waiting = false;
-  s.paced = std::chrono::steady_clock::now() - asked > paced_wait;
+  s.paced = steady::now() - asked > paced_wait;
   classified c;
   if (stopping()) {
     gate_.on_abandon(partition, stamp);
@@ -435,18 +594,20 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(
   int status = 0;
   if (c.r.ok()) {
     status = static_cast<int>(resp.status);
-    c.cls = engine::classify_http(status, resp.header("x-amzn-ErrorType"), {cfg_.op, addresses});
     c.request_id = std::string(resp.header("x-amzn-RequestId"));
+    c.cls = engine::classify_answer(
+        {status, resp.header("x-amzn-ErrorType"), c.request_id, resp.body}, {cfg_.op, addresses});
   } else if (c.r.failure->certificate_refused()) {
     c.tls_rejected = true;
     c.cls = retry_class::fatal_rejected;
-  } else if (c.r.failure->cancelled_before_send()) {
-    c.cancelled = true;
-    c.cls = retry_class::retry_transient;
   } else {
+    // A cancel only ends the part when a stop asked for it. Any other (a connection torn down
+    // under the sender, a socket that could not be opened) is a transport failure like any.
+    c.cancelled = c.r.failure->kind == io::transport_error_kind::cancelled && stopping();
     c.cls = engine::classify_transport(*c.r.failure);
   }
   if (carries_intent && !not_applied(c.r)) s.current_state = batch_state::maybe_applied;
+  if (is_service_answer(c.cls)) note_answer(carries_intent);
   if (!c.r.ok()) bump(stats_.transport_errors);
   if (status == 429) bump(stats_.throttled);
   if (status >= 500) bump(stats_.unavailable);
@@ -460,14 +621,14 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(
   co_return c;
 }
 
-// settle_success: the outcomes a 2xx gives the part. nullopt when the body cannot be read (the
-// request may still have been applied); send_again when --retry-failed gives some addresses
-// their one more try.
+// settle_success: the outcomes a 2xx gives the part. nullopt when the answer leaves (some of) the
+// part in doubt: a body that cannot be read, or a 201 without an Invite for some addresses (the
+// request was applied for the others, so it may have been for them: work.part() is then just
+// those). send_again when --retry-failed gives some addresses their one more try.
 std::optional<dispatcher::next_step> dispatcher::settle_success(sender& s, work_list& work,
                                                                 const classified& c,
                                                                 attempt_log& log) {
   const batch& b = work.part();
-  policy_.on_success(log.last_cost);
   outcome_buffer outs(s.outcomes);
   if (cfg_.op != operation::invite) {
     auto u = chime::decode_created_user(c.r.response.body);
@@ -483,55 +644,65 @@ std::optional<dispatcher::next_step> dispatcher::settle_success(sender& s, work_
     o.id = u.value->user_id;
     o.status = u.value->invitation_status;
     o.request_id = c.request_id;
-    o.attempts = log.attempts;
-    finish(b, outs.view());
+    o.attempts = log.sent();
+  } else {
+    std::string why;
+    if (!chime::decode_invites(c.r.response.body, s.invites, why)) {
+      spdlog::warn("batch {}: unreadable InviteUsers response ({}); treating as in doubt", b.id,
+                   why);
+      return std::nullopt;
+    }
+  }
+  // Only an answer that says what happened is a success for the retry budget.
+  policy_.on_success(log.last_cost);
+  note_answer(/*to_the_operation=*/true);
+  if (cfg_.op != operation::invite) {
+    finish(s, b, outs.view());
     return next_step::settled;
   }
 
-  std::string why;
-  if (!chime::decode_invites(c.r.response.body, s.invites, why)) {
-    spdlog::warn("batch {}: unreadable InviteUsers response ({}); treating as in doubt", b.id, why);
-    return std::nullopt;
-  }
-  std::vector<planned_address> retry_items;
+  std::vector<planned_address> again, unlisted;
   invite_matcher match(s.invites);
   for (std::size_t k = 0; k < b.items.size(); ++k) {
     const planned_address& item = b.items[k];
     const chime::invite* found = match.find(k, item.email);
     if (!found) {
-      outs.push(failed_outcome(item, "MissingFromResponse",
-                               "the service returned no Invite for this address", log.attempts,
-                               c.request_id));
+      unlisted.push_back(item);
     } else if (found->status == "Failed" && cfg_.retry_failed && !log.retried_failed) {
-      retry_items.push_back(item);
+      again.push_back(item);
     } else {
-      set_invite_outcome(outs.next(), item, *found, log.attempts, c.request_id);
+      set_invite_outcome(outs.next(), item, *found, log.sent(), c.request_id);
     }
   }
-  finish(b, outs.view());
-  if (retry_items.empty()) return next_step::settled;
-  work.writable().items = std::move(retry_items);
-  log.retried_failed = true;
-  return next_step::send_again;
+  finish(s, b, outs.view());
+  if (again.empty() && unlisted.empty()) return next_step::settled;
+  log.retried_failed = log.retried_failed || !again.empty();
+  if (unlisted.empty()) {
+    work.writable().items = std::move(again);
+    return next_step::send_again;
+  }
+  spdlog::warn("batch {}: the service's 201 lists no Invite for {} of its {} addresses; in doubt",
+               b.id, unlisted.size(), b.items.size());
+  // A Failed invite was not applied: ListUsers will not know it, so it is sent again with them.
+  unlisted.insert(unlisted.end(), again.begin(), again.end());
+  work.writable().items = std::move(unlisted);
+  return std::nullopt;
 }
 
 // settle_refusal: an answer that refuses the request itself, whatever happens next: the users
-// exist (409), a 400 to split, an address refused, or the whole run refused (401/403, 404).
-// nullopt for what the retry policy decides instead (throttling, 5xx, the network).
-std::optional<dispatcher::next_step> dispatcher::settle_refusal(work_list& work,
+// exist (409), a 400 to split, an address refused, the whole run refused (401/403, 404), or an
+// answer from something that is not the service. nullopt for what the retry policy decides
+// instead (throttling, 5xx, the network).
+std::optional<dispatcher::next_step> dispatcher::settle_refusal(sender& s, work_list& work,
                                                                 const classified& c,
-                                                                unsigned attempts) {
+                                                                const attempt_log& log) {
   const batch& b = work.part();
   retry_class cls = c.cls;
   // A 400 on a batch of one cannot be split further: that address is the one refused.
   if (cls == retry_class::bisect && b.items.size() == 1) cls = retry_class::fatal_rejected;
-  auto service_error = [&] {
-    return chime::decode_error(c.r.response.status, c.r.response.header("x-amzn-ErrorType"),
-                               c.r.response.body);
-  };
   switch (cls) {
     case retry_class::conflict_exists: {
-      auto e = service_error();
+      auto e = c.error();
       std::vector<address_outcome> outs;
       for (const auto& item : b.items) {
         address_outcome o;
@@ -540,19 +711,19 @@ std::optional<dispatcher::next_step> dispatcher::settle_refusal(work_list& work,
         o.error_code = e.code;
         o.message = e.message;
         o.request_id = c.request_id;
-        o.attempts = attempts;
+        o.attempts = log.sent();
         outs.push_back(std::move(o));
       }
-      finish(b, outs);
+      finish(s, b, outs);
       return next_step::settled;
     }
     case retry_class::bisect:
       bump(stats_.bisections);
-      work.split();
+      work.split(log.sent());
       return next_step::settled;
     case retry_class::fatal_rejected: {
-      auto e = service_error();
-      fail_all(b, e.code, e.message, attempts, c.request_id);
+      auto e = c.error();
+      fail_all(s, b, e.code, e.message, log.sent(), c.request_id);
       return next_step::settled;
     }
     case retry_class::fatal_auth:
@@ -564,54 +735,68 @@ std::optional<dispatcher::next_step> dispatcher::settle_refusal(work_list& work,
       set_fatal(fatal_kind::account_not_found,
                 "account '" + b.account_id + "' was not found (" + c.describe() + ")");
       return next_step::stop;
+    case retry_class::foreign:
+      // Nothing it says is about the addresses: fail none, stop all. The request left, so the
+      // batch stays in doubt and the next run checks it with ListUsers first.
+      set_fatal(fatal_kind::not_the_service,
+                "the answer to " + std::string(operation_name(cfg_.op)) +
+                    " did not come from Amazon Chime (" + c.describe() +
+                    "): a proxy, a captive portal or a wrong --endpoint-url is in the way. "
+                    "Nothing more will be sent, and no address is marked failed for this answer");
+      return next_step::stop;
     default: return std::nullopt;
   }
 }
 
-// async_back_off: throttled, transient or in doubt: the policy decides (attempts, budget,
-// deadline) whether to send again after a pause, verify first, or stop the run.
+// async_back_off: throttled, transient or in doubt. An answer that may have been applied is
+// settled first: failed under --in-doubt skip, or checked with ListUsers under verify (only what
+// it does not know stays in the part). Then the policy decides (attempts, budget, deadline)
+// whether to send the rest again after a pause, halve a part the service keeps failing, or end.
 net::awaitable<dispatcher::next_step> dispatcher::async_back_off(sender& s, work_list& work,
                                                                  const classified& c,
                                                                  attempt_log& log) {
-  const batch& b = work.part();
-  const retry_class cls = c.cls;
+  retry_class cls = c.cls;
+  work.note_failure(answers_.load());
+  if (cls != retry_class::retry_throttled) note_failure();
+  log.reached_service = cls == retry_class::in_doubt;
   if (cls == retry_class::in_doubt) {
     bump(stats_.in_doubt);
+    ++log.service_failures;
     if (cfg_.in_doubt == in_doubt_policy::skip) {
-      fail_all(b, "InDoubt",
+      fail_all(s, work.part(), "InDoubt",
                "the request may have been applied (" + c.describe() +
                    "); not re-sent because of --in-doubt skip",
-               log.attempts, c.request_id);
+               log.sent(), c.request_id);
       co_return next_step::settled;
     }
+    if (cfg_.in_doubt == in_doubt_policy::verify) {
+      verification v{.carried = log.sent(), .since = log.first_try};
+      const bool left = co_await async_verify(s, work.writable(), v);
+      if (stopping()) co_return next_step::stop;
+      if (!left) co_return next_step::settled;
+      cls = retry_class::retry_transient;  // not applied, on ListUsers' word
+    }
   }
-  auto d = policy_.decide(cls, log.attempts, std::chrono::steady_clock::now() - log.first_try);
+  if (log.reached_service && log.service_failures >= bisect_after && work.part().items.size() > 1) {
+    bump(stats_.bisections);
+    work.split(log.sent());
+    co_return next_step::settled;
+  }
+  auto d = policy_.decide(cls, log.attempts, steady::now() - log.first_try, answering());
+  if (log.last_chance && cls != retry_class::retry_throttled) d.what = retry_action::give_up;
+  if (outage_too_long()) d.what = retry_action::stop;
   switch (d.what) {
-    case retry_action::give_up:
-      // Only retryable failures reach here (throttling, 5xx, the network): nothing is wrong with
-      // these addresses, the service is unreachable or overwhelmed. Marking them failed would
-      // let a resume skip them; instead the run stops with no outcome recorded, so the same
-      // command sends them (after verifying the in-doubt ones) once the service is back.
-      set_fatal(fatal_kind::service_unavailable,
-                "the service did not accept batch " + std::to_string(b.id) + " after " +
-                    std::to_string(log.attempts) + " attempts (last: " + c.describe() +
-                    "); stopping so that nothing is marked failed for a passing outage");
+    case retry_action::give_up: co_return settle_exhausted(s, work, c, log);
+    case retry_action::stop:
+      set_fatal(fatal_kind::service_unavailable, unavailable_message(c, ""));
       co_return next_step::stop;
-    case retry_action::reconcile:
-      // Ask ListUsers which addresses arrived; only the others are sent again.
-      // Nothing left to send settles the part (async_process sees it empty); a stop ends it at
-      // the next attempt.
-      if (!co_await async_verify(s, work.writable(), /*only_earlier_in_doubt=*/false))
-        co_return next_step::send_again;
-      co_await async_pause(s, policy_.backoff(cls, log.attempts));
-      co_return next_step::send_again;
     case retry_action::park:
-      // An empty retry budget delays the batch. Throttling is the service pacing us, so that
-      // wait is free; a network or 5xx failure still spends an attempt, or a dead service would
-      // keep every batch parked until the 30-minute deadline instead of stopping.
+      // An empty retry budget delays the part. Throttling is the service pacing us, so that
+      // wait is free; a network or 5xx failure still spends an attempt.
       if (cls == retry_class::retry_throttled) --log.attempts;
       [[fallthrough]];
     case retry_action::retry:
+    case retry_action::reconcile:
     case retry_action::done:
       log.last_cost = d.cost;
       co_await async_pause(s, d.delay);
@@ -620,83 +805,202 @@ net::awaitable<dispatcher::next_step> dispatcher::async_back_off(sender& s, work
   co_return next_step::send_again;
 }
 
-// async_verify: asks ListUsers about the addresses of `batch` that may already have been applied
-// and takes out those the service knows. Returns false when nothing is left to send.
-net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, bool only_earlier_in_doubt) {
-  std::vector<planned_address> keep;
-  std::vector<address_outcome> confirmed;
-  batch confirmed_items{b.id, b.account_id, b.type, {}};
-  for (auto& item : b.items) {
-    if (only_earlier_in_doubt && !cfg_.in_doubt_addresses.count(item.email)) {
+// settle_exhausted: the part's attempts (or the deadline) are spent. A part the service kept
+// failing while it answered other requests holds an address that makes it fail: halved until that
+// address is alone, which then fails with the service's error. Without such answers the service
+// is down, or unreachable (a failure before the request was out says nothing about the
+// addresses): nothing is marked failed, the run stops, and the next run sends the rest.
+dispatcher::next_step dispatcher::settle_exhausted(sender& s, work_list& work, const classified& c,
+                                                   const attempt_log& log) {
+  const batch& b = work.part();
+  if (log.reached_service && b.items.size() > 1) {
+    bump(stats_.bisections);
+    work.split(log.sent());
+    return next_step::settled;
+  }
+  // Only the operation answered for other addresses tells a failing address from a failing
+  // operation (ListUsers may well answer while InviteUsers does not).
+  if (log.reached_service && work.answered_since(answers_.load())) {
+    auto e = c.error();
+    fail_all(s, b, e.code, e.message, log.sent(), c.request_id);
+    return next_step::settled;
+  }
+  if (log.reached_service && !log.last_chance && work.has_pending()) {
+    // Nothing has been answered since this batch first failed, but the rest of it is still to be
+    // sent: it tells a failing address from a failing service.
+    work.defer(log.sent());
+    return next_step::settled;
+  }
+  set_fatal(fatal_kind::service_unavailable,
+            "the service did not accept batch " + std::to_string(b.id) + " after " +
+                std::to_string(log.attempts) + " attempts (last: " + c.describe() +
+                "); stopping so that nothing is marked failed for a passing outage");
+  return next_step::stop;
+}
+
+// note_answer / note_failure: whether the service is up, judged by what it answered lately, to
+// any request of any sender. Any answer that is not a failure resets the count of failures in a
+// row and the outage clock (which starts at the first of them).
+void dispatcher::note_answer(bool to_the_operation) {
+  if (to_the_operation) answers_.fetch_add(1, std::memory_order_relaxed);
+  failures_in_a_row_.store(0, std::memory_order_relaxed);
+  failing_since_.store(0, std::memory_order_relaxed);
+}
+
+void dispatcher::note_failure() {
+  failures_in_a_row_.fetch_add(1, std::memory_order_relaxed);
+  std::int64_t none = 0;
+  const std::int64_t now = steady::now().time_since_epoch().count();
+  failing_since_.compare_exchange_strong(none, now == 0 ? 1 : now, std::memory_order_relaxed);
+}
+
+// answering: the service has answered one of the last requests. An empty retry budget is
+// refilled only by answers; when ten requests in a row, from every connection, got none, parking
+// to wait for a refill would wait for nothing (the policy stops instead). Counted in requests,
+// not time: while batches are parked nothing is sent, and that silence says nothing.
+bool dispatcher::answering() const {
+  return failures_in_a_row_.load(std::memory_order_relaxed) < 10;
+}
+
+// outage_too_long: nothing but failures for retry.outage_limit, over a few requests at least. The
+// retry budget ends a storm of fast failures; this ends one the rate gate paces (a 503 storm cuts
+// the rate to one request in 5 s, at which the budget would last minutes).
+bool dispatcher::outage_too_long() const {
+  const std::int64_t since = failing_since_.load(std::memory_order_relaxed);
+  if (since == 0 || failures_in_a_row_.load(std::memory_order_relaxed) < 3) return false;
+  const steady::duration running(steady::now().time_since_epoch().count() - since);
+  return running >= std::chrono::duration_cast<steady::duration>(cfg_.retry.outage_limit);
+}
+
+std::string dispatcher::unavailable_message(const classified& c, std::string_view to_what) {
+  return "the service has answered nothing but failures (last, " + std::string(to_what) +
+         c.describe() +
+         ") through its retries; stopping so that nothing is marked failed for an outage";
+}
+
+bool dispatcher::earlier_in_doubt(std::string_view email) const {
+  return in_doubt_keys_.count(address_key(email, case_sensitive_local_)) > 0;
+}
+
+// async_verify: asks ListUsers about the addresses of `b` that may already have been applied.
+// Those it knows get their outcome; those it cannot tell about are left in doubt, never sent
+// again; only those it does not know stay in `b`. Returns false when nothing is left to send.
+net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification v) {
+  std::vector<planned_address> keep, unknown;
+  std::vector<address_outcome> settled;
+  batch settled_items{b.id, b.account_id, b.type, {}};
+  std::string why;
+  bool ask = true;  // false once ListUsers has failed every attempt: the rest are not asked
+  std::size_t k = 0;
+  for (; k < b.items.size(); ++k) {
+    planned_address& item = b.items[k];
+    if (v.only_earlier_in_doubt && !earlier_in_doubt(item.email)) {
       keep.push_back(std::move(item));
       continue;
     }
     if (cfg_.in_doubt == in_doubt_policy::skip) {
       // An earlier run sent this address without learning the outcome; --in-doubt skip says
       // never risk a second invitation.
-      confirmed.push_back(failed_outcome(
+      settled.push_back(failed_outcome(
           item, "InDoubt", "an earlier run may have sent this address; skipped (--in-doubt skip)",
           0, {}));
-      confirmed_items.items.push_back(std::move(item));
+      settled_items.items.push_back(std::move(item));
       continue;
     }
-    std::optional<bool> found;
-    std::string request_id;
-    for (unsigned attempt = 1; !found; ++attempt) {
-      if (stopping()) co_return false;
-      // ListUsers is read-only: nothing to journal.
-      auto c = co_await async_exchange(s, b.account_id, "GET",
-                                       chime::list_users_target(b.account_id, item.email), {}, 1,
-                                       /*carries_intent=*/false);
-      if (c.cancelled) co_return false;
-      if (c.cls == retry_class::success) {
-        auto users = chime::decode_users(c.r.response.body);
-        if (users) {
-          bool f = false;
-          for (const auto& u : *users.value)
-            f = f || ascii_lower(u.primary_email) == ascii_lower(item.email);
-          found = f;
-          request_id = c.request_id;
-          break;
-        }
-      }
-      if (c.cls == retry_class::fatal_auth) {
-        set_fatal(fatal_kind::credentials,
-                  "ListUsers was refused (" + c.describe() +
-                      "): these credentials cannot verify in-doubt requests; use "
-                      "--in-doubt resend or skip, or grant chime:ListUsers");
-        co_return false;
-      }
-      // ListUsers is read-only, so every failure is safe to retry; the policy bounds how long.
-      auto d = policy_.decide(c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls,
-                              attempt, {});
-      if (d.what == retry_action::give_up) break;
-      co_await async_pause(s, d.delay);
-    }
-    if (!found) {
-      spdlog::warn("could not verify {} with ListUsers; sending it again", log_email(item.email));
-      keep.push_back(std::move(item));
-    } else if (*found) {
+    lookup l;
+    if (ask) l = co_await async_look_up(s, b.account_id, item.email, v.since);
+    if (l.what == lookup::verdict::stop) break;
+    if (l.what == lookup::verdict::found) {
       bump(stats_.verified);
-      address_outcome o;
-      o.email = item.email;
-      o.kind = cfg_.op == operation::invite ? outcome_kind::invited : outcome_kind::exists;
-      o.status = "Pending";
-      o.message = "confirmed by ListUsers after an in-doubt request; not sent again";
-      o.request_id = request_id;
-      confirmed.push_back(std::move(o));
-      confirmed_items.items.push_back(std::move(item));
-    } else {
+      settled.push_back(verified_outcome(item, l.user, cfg_.op, v.carried, l.request_id));
+      settled_items.items.push_back(std::move(item));
+    } else if (l.what == lookup::verdict::absent) {
       keep.push_back(std::move(item));
+    } else {
+      if (ask) why = l.why;
+      ask = ask && !l.retries_spent;
+      unknown.push_back(std::move(item));
     }
   }
-  finish(confirmed_items, confirmed);
+  for (; k < b.items.size(); ++k) keep.push_back(std::move(b.items[k]));  // stopped: unasked
+  finish(s, settled_items, settled);
+  if (!unknown.empty()) leave_in_doubt(s, b, unknown, why);
   b.items = std::move(keep);
-  co_return !b.items.empty();
+  co_return !stopping() && !b.items.empty();
 }
 
-void dispatcher::finish(const batch& b, std::span<const address_outcome> outcomes) {
+// async_look_up: ListUsers' answer for one address. The query filters by address, so any user
+// it returns is this one, whatever the user shows (a pending invitee may show no PrimaryEmail).
+// ListUsers is read-only, so a failure is retried as the policy allows; a refusal of the question
+// (400, 404) is asked once; an answer from something that is not the service, or a refusal of
+// our credentials, stops the run.
+net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const std::string& account,
+                                                             const std::string& email,
+                                                             time_point since) {
+  lookup out;
+  unsigned last_cost = 0;
+  for (unsigned attempt = 1;; ++attempt) {
+    out.what = lookup::verdict::stop;
+    if (stopping()) co_return out;
+    classified c =
+        co_await async_exchange(s, account, "GET", chime::list_users_target(account, email), {}, 1,
+                                /*carries_intent=*/false);
+    if (c.cancelled) co_return out;
+    out.why = c.describe();
+    if (c.cls == retry_class::success) {
+      auto users = chime::decode_users(c.r.response.body);
+      if (users) {
+        policy_.on_success(last_cost);
+        note_answer(/*to_the_operation=*/false);
+        out.what = users.value->empty() ? lookup::verdict::absent : lookup::verdict::found;
+        if (!users.value->empty()) out.user = std::move(users.value->front());
+        out.request_id = c.request_id;
+        co_return out;
+      }
+      // The service's answer (it has a request id), but unreadable: a fault to retry.
+      c.cls = retry_class::retry_transient;
+      out.why = "unreadable ListUsers response (" + users.error + ")";
+    }
+    if (c.cls == retry_class::fatal_auth) {
+      set_fatal(fatal_kind::credentials,
+                "ListUsers was refused (" + out.why +
+                    "): these credentials cannot verify in-doubt requests; grant "
+                    "chime:ListUsers, or use --in-doubt resend or skip");
+      co_return out;
+    }
+    if (c.cls == retry_class::foreign) {
+      set_fatal(fatal_kind::not_the_service,
+                "the answer to ListUsers did not come from Amazon Chime (" + out.why +
+                    "): a proxy, a captive portal or a wrong --endpoint-url is in the way. "
+                    "Nothing more will be sent, and no address is marked failed for this answer");
+      co_return out;
+    }
+    out.what = lookup::verdict::unknown;
+    const bool retryable = c.cls == retry_class::retry_throttled ||
+                           c.cls == retry_class::retry_transient || c.cls == retry_class::in_doubt;
+    if (!retryable) co_return out;  // refused the question: 400, 404, ...
+    if (c.cls != retry_class::retry_throttled) note_failure();
+    const retry_class cls = c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls;
+    auto d = policy_.decide(cls, attempt, steady::now() - since, answering());
+    if (outage_too_long()) d.what = retry_action::stop;
+    if (d.what == retry_action::give_up) {
+      out.retries_spent = true;
+      co_return out;
+    }
+    if (d.what == retry_action::stop) {
+      set_fatal(fatal_kind::service_unavailable, unavailable_message(c, "to ListUsers, "));
+      out.what = lookup::verdict::stop;
+      co_return out;
+    }
+    if (d.what == retry_action::park && cls == retry_class::retry_throttled) --attempt;
+    last_cost = d.cost;
+    co_await async_pause(s, d.delay);
+  }
+}
+
+void dispatcher::finish(sender& s, const batch& b, std::span<const address_outcome> outcomes) {
   if (outcomes.empty()) return;
+  s.accounted += outcomes.size();
   if (journal_) journal_->record_outcomes(b.id, outcomes);
   // Outcomes usually come in the batch's order; the map is the fallback for the rest.
   std::unordered_map<std::string_view, const planned_address*> items;
@@ -729,12 +1033,28 @@ void dispatcher::finish(const batch& b, std::span<const address_outcome> outcome
   }
 }
 
-void dispatcher::fail_all(const batch& b, const std::string& code, const std::string& message,
-                          unsigned attempts, const std::string& request_id) {
+void dispatcher::fail_all(sender& s, const batch& b, const std::string& code,
+                          const std::string& message, unsigned attempts,
+                          const std::string& request_id) {
   std::vector<address_outcome> outs;
   for (const auto& i : b.items)
     outs.push_back(failed_outcome(i, code, message, attempts, request_id));
-  finish(b, outs);
+  finish(s, b, outs);
+}
+
+// leave_in_doubt: addresses that may have been applied and that ListUsers could not check. No
+// outcome is recorded: their intent keeps them in doubt for the next run, which checks them
+// again; meanwhile fatal() says how many, so that the run cannot end as if it were done.
+void dispatcher::leave_in_doubt(sender& s, const batch& b, std::span<const planned_address> items,
+                                const std::string& why) {
+  s.accounted += items.size();
+  bump(stats_.left_in_doubt, items.size());
+  spdlog::warn(
+      "batch {}: {} address(es) could not be checked with ListUsers ({}); not sent again, left "
+      "in doubt (first: {})",
+      b.id, items.size(), why, log_email(items.front().email));
+  std::lock_guard lk(fatal_mu_);
+  if (in_doubt_why_.empty()) in_doubt_why_ = why;
 }
 
 }  // namespace onboard

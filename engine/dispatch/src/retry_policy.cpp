@@ -21,6 +21,7 @@ std::string_view to_string(retry_class c) {
     case retry_class::fatal_not_found: return "fatal_not_found";
     case retry_class::bisect: return "bisect";
     case retry_class::conflict_exists: return "conflict_exists";
+    case retry_class::foreign: return "foreign";
     case retry_class::fatal_rejected: break;
   }
   return "fatal_rejected";
@@ -64,9 +65,14 @@ retry_class classify_http(int status, std::string_view error_type, const request
   // x-amzn-ErrorType may carry ":http://internal..." after the code.
   std::string_view code = error_type.substr(0, error_type.find(':'));
   if (status >= 200 && status < 300) return retry_class::success;
-  if (status == 429 || status == 503 || status == 509) return retry_class::retry_throttled;
+  if (status >= 300 && status < 400) return retry_class::foreign;
+  if (status == 429 || status == 509) return retry_class::retry_throttled;
   if (!code.empty() && any_of(throttling_codes, code) && status != 500)
     return retry_class::retry_throttled;
+  // A 503 refuses the request before any work, like a throttle, but it is the service failing,
+  // not pacing: counted against max attempts, so that a dead service ends the run in seconds
+  // instead of at the deadline. The rate limiter still hears it as `unavailable`.
+  if (status == 503) return retry_class::retry_transient;
   if (status == 408 || (status >= 400 && status < 500 && any_of(skew_codes, code)))
     return retry_class::retry_transient;
   switch (status) {
@@ -83,6 +89,22 @@ retry_class classify_http(int status, std::string_view error_type, const request
     default: break;
   }
   return retry_class::fatal_rejected;
+}
+
+namespace {
+
+// json_body: the body starts like a JSON object (what every Chime answer with a body is).
+bool json_body(std::string_view body) {
+  const auto at = body.find_first_not_of(" \t\r\n");
+  return at != std::string_view::npos && body[at] == '{';
+}
+
+}  // namespace
+
+retry_class classify_answer(const answer& a, const request_context& ctx) {
+  const bool maybe_foreign = a.status < 500 && a.status != 429;
+  if (maybe_foreign && a.request_id.empty() && !json_body(a.body)) return retry_class::foreign;
+  return classify_http(a.status, a.error_type, ctx);
 }
 
 retry_class classify_transport(const io::transport_error& e) {
@@ -117,7 +139,8 @@ retry_duration retry_policy::backoff(retry_class c, unsigned retry) {
   return bound * uniform01();
 }
 
-retry_decision retry_policy::decide(retry_class c, unsigned attempts, retry_duration age) {
+retry_decision retry_policy::decide(retry_class c, unsigned attempts, retry_duration age,
+                                    bool answered) {
   retry_decision d;
   switch (c) {
     case retry_class::success: return d;
@@ -125,6 +148,7 @@ retry_decision retry_policy::decide(retry_class c, unsigned attempts, retry_dura
     case retry_class::fatal_not_found:
     case retry_class::bisect:
     case retry_class::conflict_exists:
+    case retry_class::foreign:
     case retry_class::fatal_rejected: d.what = retry_action::give_up; return d;
     case retry_class::in_doubt:
       if (!cfg_.resend_in_doubt) {
@@ -145,6 +169,10 @@ retry_decision retry_policy::decide(retry_class c, unsigned attempts, retry_dura
   auto bound = backoff_bound(c, attempts);
   std::lock_guard lock(mutex_);
   if (budget_ < cost) {
+    if (!answered && !throttled) {
+      d.what = retry_action::stop;
+      return d;
+    }
     d.what = retry_action::park;
     d.delay = cfg_.park_min + (cfg_.park_max - cfg_.park_min) * uniform01();
     return d;

@@ -1,5 +1,5 @@
 // Tests for core's text rules: the one CSV cell rule (neutralising and quoting), JSON string
-// escaping, case-insensitive compare and duration formatting.
+// escaping, case-insensitive compare, the same-address key and duration formatting.
 #include <onboard/core/log.hpp>
 #include <onboard/core/text.hpp>
 
@@ -52,6 +52,21 @@ TEST(text, iequals_folds_ascii_only) {
   EXPECT_FALSE(iequals("abc", "ab"));
   EXPECT_FALSE(iequals("\xC3\x89", "\xC3\xA9"));
   EXPECT_EQ(ascii_lower("MiXeD@Example.COM"), "mixed@example.com");
+}
+
+TEST(text, the_same_address_has_one_key) {
+  // Whole address folded by default; only the domain with case-sensitive local parts.
+  EXPECT_EQ(address_key("Ann@Example.COM", false), "ann@example.com");
+  EXPECT_EQ(address_key("Ann@Example.COM", true), "Ann@example.com");
+  EXPECT_EQ(address_key("ann@example.com", false), address_key("ANN@example.com", false));
+  EXPECT_NE(address_key("ann@example.com", true), address_key("ANN@example.com", true));
+  // The domain starts after the last '@' (a quoted local part may hold one).
+  EXPECT_EQ(address_key("\"A@B\"@X.ORG", true), "\"A@B\"@x.org");
+  // Only ASCII letters fold: a UTF-8 local part is compared as written.
+  EXPECT_EQ(address_key("\xC3\x89lise@X.fr", false), "\xC3\x89lise@x.fr");
+  // Without '@' (never a normalised address) the whole text folds, as ingest's key does.
+  EXPECT_EQ(address_key("NoAt", true), "noat");
+  EXPECT_EQ(address_key("", false), "");
 }
 
 TEST(text, durations_read_as_a_person_would_say_them) {

@@ -26,7 +26,8 @@ TEST(retry_policy, classifies_http_answers) {
       {429, "", batch, rc::retry_throttled},
       {400, "ThrottlingException", batch, rc::retry_throttled},
       {400, "Throttling:http://internal.amazon.com/coral/", batch, rc::retry_throttled},
-      {503, "ServiceUnavailableException", batch, rc::retry_throttled},
+      {503, "ServiceUnavailableException", batch, rc::retry_transient},  // counted, not paced
+      {503, "SlowDown", batch, rc::retry_throttled},
       {509, "", batch, rc::retry_throttled},
       {408, "", batch, rc::retry_transient},
       {403, "RequestTimeTooSkewed", batch, rc::retry_transient},
@@ -45,11 +46,43 @@ TEST(retry_policy, classifies_http_answers) {
       {413, "", batch, rc::fatal_rejected},
       {422, "UnprocessableEntityException", batch, rc::fatal_rejected},
       {501, "", batch, rc::fatal_rejected},
+      {301, "", batch, rc::foreign},  // Chime redirects nothing
+      {302, "", single, rc::foreign},
+      {307, "", create, rc::foreign},
   };
   for (const auto& r : rows)
     EXPECT_EQ(classify_http(r.status, r.type, r.ctx), r.want)
         << r.status << " " << r.type << " n=" << r.ctx.addresses << " got "
         << to_string(classify_http(r.status, r.type, r.ctx));
+}
+
+TEST(retry_policy, an_answer_evidently_not_from_the_service_is_foreign) {
+  const request_context batch{operation::invite, 50};
+  const std::string_view page = "<!DOCTYPE html>\n<html><title>Network login</title></html>";
+  struct row {
+    int status;
+    std::string_view request_id;
+    std::string_view body;
+    rc want;
+  };
+  const row rows[] = {
+      {200, "", page, rc::foreign},                 // a captive portal in place of a 2xx
+      {201, "", "", rc::foreign},                   // nothing at all, and no request id
+      {400, "", page, rc::foreign},                 // a proxy's refusal: not a reason to bisect
+      {403, "", "Access denied", rc::foreign},      // nor a refusal of our credentials
+      {302, "req-1", "{}", rc::foreign},            // a 3xx, whoever sent it
+      {200, "req-1", page, rc::success},            // the service's, unreadable: the decoder's case
+      {201, "", " {\"Invites\":[]}", rc::success},  // JSON without a request id: the service's
+      {400, "req-1", page, rc::bisect},
+      {429, "", page, rc::retry_throttled},  // slow down, whoever says it
+      {502, "", page, rc::in_doubt},         // a gateway's 5xx is still worth a retry
+      {503, "", page, rc::retry_transient},
+  };
+  for (const auto& r : rows)
+    EXPECT_EQ(classify_answer({r.status, "", r.request_id, r.body}, batch), r.want)
+        << r.status << " '" << r.request_id << "' " << r.body;
+  EXPECT_EQ(to_string(rc::foreign), "foreign");
+  EXPECT_EQ(to_response_kind(302, rc::foreign), response_kind::other_error);
 }
 
 TEST(retry_policy, classifies_transport_errors) {
@@ -71,7 +104,7 @@ TEST(retry_policy, limiter_kind_of_an_answer) {
   EXPECT_EQ(to_response_kind(201, rc::success), response_kind::success);
   EXPECT_EQ(to_response_kind(429, rc::retry_throttled), response_kind::throttled);
   EXPECT_EQ(to_response_kind(400, rc::retry_throttled), response_kind::throttled);
-  EXPECT_EQ(to_response_kind(503, rc::retry_throttled), response_kind::unavailable);
+  EXPECT_EQ(to_response_kind(503, rc::retry_transient), response_kind::unavailable);
   EXPECT_EQ(to_response_kind(500, rc::in_doubt), response_kind::other_error);
   EXPECT_EQ(to_response_kind(0, rc::retry_transient), response_kind::other_error);
 }
@@ -109,8 +142,8 @@ TEST(retry_policy, jitter_is_seedable) {
 TEST(retry_policy, decisions) {
   retry_policy p(retry_config{.seed = 1});
   EXPECT_EQ(p.decide(rc::success, 1, {}).what, retry_action::done);
-  for (auto c :
-       {rc::fatal_auth, rc::fatal_not_found, rc::bisect, rc::conflict_exists, rc::fatal_rejected})
+  for (auto c : {rc::fatal_auth, rc::fatal_not_found, rc::bisect, rc::conflict_exists,
+                 rc::fatal_rejected, rc::foreign})
     EXPECT_EQ(p.decide(c, 1, {}).what, retry_action::give_up) << to_string(c);
   EXPECT_EQ(p.decide(rc::in_doubt, 1, {}).what, retry_action::reconcile);
   auto d = p.decide(rc::retry_transient, 1, {});
@@ -151,6 +184,18 @@ TEST(retry_policy, budget_exhaustion_parks_and_success_refunds) {
   EXPECT_EQ(p.decide(rc::retry_transient, 1, {}).what, retry_action::retry);
   for (int i = 0; i < 1000; ++i) p.on_success(5);
   EXPECT_EQ(p.budget(), 500u);  // never above capacity
+}
+
+TEST(retry_policy, an_empty_budget_with_nothing_answered_meanwhile_stops) {
+  // Parking waits for successes elsewhere to refill the budget; when the service has answered
+  // nothing since the work first failed, there are none to wait for.
+  retry_policy p(retry_config{.budget_capacity = 14, .seed = 3});
+  EXPECT_EQ(p.decide(rc::retry_transient, 1, {}, /*answered=*/false).what, retry_action::retry);
+  EXPECT_EQ(p.decide(rc::retry_transient, 1, {}, /*answered=*/false).what, retry_action::stop);
+  EXPECT_EQ(p.decide(rc::retry_transient, 1, {}, /*answered=*/true).what, retry_action::park);
+  EXPECT_EQ(p.decide(rc::in_doubt, 1, {}, /*answered=*/false).what, retry_action::reconcile);
+  // Throttles are the service answering: an empty budget parks them whatever else happened.
+  EXPECT_EQ(p.decide(rc::retry_throttled, 1, {}, /*answered=*/false).what, retry_action::park);
 }
 
 TEST(retry_after, parses_both_headers) {

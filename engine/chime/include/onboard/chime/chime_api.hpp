@@ -70,7 +70,9 @@ struct user {
 decoded<user> decode_created_user(std::string_view body);
 
 // decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a
-// query).
+// query). Every element counts: a user whose PrimaryEmail is absent (a pending invitee, whose
+// details may not show until they accept) is still a user the `user-email` filter found. An
+// element that is not an object is an error, never skipped. No `Users` member is no user.
 decoded<std::vector<user>> decode_users(std::string_view body);
 
 // service_error: an error response as botocore reads it: the code is the `x-amzn-ErrorType` header

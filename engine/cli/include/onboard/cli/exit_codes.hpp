@@ -21,9 +21,11 @@ enum exit_code : int {
 constexpr exit_code exit_code_of(fatal_kind k) {
   switch (k) {
     case fatal_kind::credentials:
-    case fatal_kind::tls: return exit_config;
+    case fatal_kind::tls:
+    case fatal_kind::not_the_service: return exit_config;
     case fatal_kind::account_not_found:
-    case fatal_kind::service_unavailable: return exit_service;
+    case fatal_kind::service_unavailable:
+    case fatal_kind::in_doubt: return exit_service;
   }
   return exit_internal;
 }

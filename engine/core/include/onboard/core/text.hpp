@@ -18,6 +18,14 @@ std::string ascii_lower(std::string_view s);
 // iequals: ASCII case-insensitive equality (header names, addresses as the service echoes them).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+// address_key: the project's one rule for "the same address": two normalised addresses are the
+// same person exactly when their keys are equal. ASCII letters are lowered in the domain always,
+// and in the local part too unless case_sensitive_local (RFC 5321 lets a mailbox be
+// case-sensitive; in practice none is). The domain starts after the last '@'; without one the
+// whole text is lowered. Ingest's hashed dedupe keys and the journal's replay fold the same way
+// in their own fast code, held to this rule by tests (tests/engine/cli/in_doubt_e2e_test.cpp).
+std::string address_key(std::string_view normalised_email, bool case_sensitive_local);
+
 // utf8_length: the length of the valid UTF-8 sequence at s[i], or 0 when it is not valid
 // (overlong forms, surrogates and code points past U+10FFFF are not valid).
 std::size_t utf8_length(std::string_view s, std::size_t i) noexcept;

@@ -6,6 +6,11 @@
 // answer is settled by a helper that says what comes next (done, send again, stop), and what an
 // answer means is decided in one place (retry_policy's classify_*) for every operation.
 //
+// Nobody lost, nobody invited twice: every address of a batch ends with an outcome, or stays in
+// doubt in the journal (its intent without outcome) and the run ends non-zero (fatal()). Under
+// --in-doubt verify an address is sent again only after ListUsers said the service does not know
+// it; one that ListUsers cannot check is never sent again.
+//
 //   dispatcher d{cfg, signer, gate, &journal, stats, sink};
 //   for (auto& t : transports) d.spawn_sender(t->executor(), *t, queue, on_sender_done);
 //   ...
@@ -35,6 +40,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -58,7 +64,10 @@ struct dispatch_config {
   in_doubt_policy in_doubt = in_doubt_policy::verify;
   bool retry_failed = false;   // give per-address `Failed` invites one more try
   engine::retry_config retry;  // backoff, budget, deadline (max_attempts and in_doubt override)
-  std::unordered_set<std::string> in_doubt_addresses;  // from the journal of an earlier run
+  // in_doubt_addresses: what an earlier run left in doubt, as its journal spells them. Matched
+  // by address_key under the journal header's case rule, not as written, so that a corpus
+  // re-exported with `Ann@` for `ann@` still has the address checked before it is sent.
+  std::unordered_set<std::string> in_doubt_addresses;
 };
 
 // outcome_sink: called once per address with its terminal outcome (from any sender thread).
@@ -79,7 +88,9 @@ class dispatcher {
   void request_stop(bool hard = false);
   bool stopping() const { return stopping_.load(); }
 
-  // fatal: set when the run had to stop (first reason wins).
+  // fatal: why the run must end non-zero: it had to stop (first reason wins), or it went on to
+  // the end but left addresses in doubt (fatal_kind::in_doubt); the message then says how many
+  // and how to finish. nullopt when every address handed to the senders has its outcome.
   std::optional<fatal_stop> fatal() const;
 
   // spent_batch: a batch a sender has finished with, for the reader to refill (ingest::next_batch
@@ -91,8 +102,11 @@ class dispatcher {
  private:
   struct classified;
   struct attempt_log;
+  struct verification;
+  struct lookup;
   class work_list;
   enum class next_step { settled, send_again, stop };
+  using time_point = std::chrono::steady_clock::time_point;
 
   // batch_state: how far the batch a sender holds has gone, which decides what a stop does
   // with its journal intent.
@@ -113,6 +127,11 @@ class dispatcher {
     bool paced = false;  // its last token came after a wait: the rate gate sets the pace
     std::optional<batch> current;  // the batch being processed
     batch_state current_state = batch_state::unsent;
+    // handed / accounted: addresses of `current` when it was taken, and those that have an
+    // outcome or were left in doubt since: a batch that ends short of them without a stop is a
+    // bug, reported rather than left silently in doubt.
+    std::size_t handed = 0;
+    std::size_t accounted = 0;
     std::uint64_t current_ticket = 0;  // its intent's journal ticket while intent_ahead
     // ahead: the next batch, taken while `current` is in flight so that the commit of its intent
     // overlaps that exchange instead of delaying its own send.
@@ -139,16 +158,32 @@ class dispatcher {
   // Settling an answer: each returns what comes next for the part being sent.
   std::optional<next_step> settle_success(sender& s, work_list& work, const classified& c,
                                           attempt_log& log);
-  std::optional<next_step> settle_refusal(work_list& work, const classified& c, unsigned attempts);
+  std::optional<next_step> settle_refusal(sender& s, work_list& work, const classified& c,
+                                          const attempt_log& log);
   boost::asio::awaitable<next_step> async_back_off(sender& s, work_list& work, const classified& c,
                                                    attempt_log& log);
-  boost::asio::awaitable<bool> async_verify(sender& s, batch& b, bool only_earlier_in_doubt);
+  next_step settle_exhausted(sender& s, work_list& work, const classified& c,
+                             const attempt_log& log);
+  boost::asio::awaitable<bool> async_verify(sender& s, batch& b, verification v);
+  boost::asio::awaitable<lookup> async_look_up(sender& s, const std::string& account,
+                                               const std::string& email, time_point since);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
+  bool earlier_in_doubt(std::string_view email) const;
+
+  // Whether the service is up: the outage clock.
+  void note_answer(bool to_the_operation);
+  void note_failure();
+  bool answering() const;
+  bool outage_too_long() const;
+  static std::string unavailable_message(const classified& c, std::string_view to_what);
 
   // Recording.
-  void finish(const batch& b, std::span<const address_outcome> outcomes);
-  void fail_all(const batch& b, const std::string& code, const std::string& message,
+  void finish(sender& s, const batch& b, std::span<const address_outcome> outcomes);
+  void fail_all(sender& s, const batch& b, const std::string& code, const std::string& message,
                 unsigned attempts, const std::string& request_id = {});
+  void leave_in_doubt(sender& s, const batch& b, std::span<const planned_address> items,
+                      const std::string& why);
+  void check_accounted(sender& s);
   void set_fatal(fatal_kind kind, std::string message);
   void recycle(batch&& b);
 
@@ -159,11 +194,23 @@ class dispatcher {
   journal* journal_;
   run_stats& stats_;
   outcome_sink sink_;
+  // in_doubt_keys_: cfg_.in_doubt_addresses by address_key, under case_sensitive_local_ (the
+  // journal header's rule).
+  bool case_sensitive_local_ = false;
+  std::unordered_set<std::string> in_doubt_keys_;
+  // answers_: answers of the service to the operation itself (InviteUsers, CreateUser) that are
+  // neither a 5xx nor a transport failure: it works for other addresses while one batch fails.
+  std::atomic<std::uint64_t> answers_{0};
+  // failures_in_a_row_ / failing_since_: failures (5xx, the network) since the service's last
+  // answer to any request, and steady_clock ticks of the first of them (0: none).
+  std::atomic<std::uint64_t> failures_in_a_row_{0};
+  std::atomic<std::int64_t> failing_since_{0};
   std::atomic<bool> stopping_{false};
   std::deque<sender> senders_;  // deque: stable addresses for the coroutines
   async_queue<batch>* queue_ = nullptr;
   mutable std::mutex fatal_mu_;
   std::optional<fatal_stop> fatal_;
+  std::string in_doubt_why_;  // why the first address left in doubt could not be checked
   std::mutex spent_mu_;
   std::vector<batch> spent_;  // finished batches for spent_batch(); bounded by recycle()
 };

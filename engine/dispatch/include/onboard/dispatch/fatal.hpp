@@ -12,6 +12,10 @@ enum class fatal_kind {
   tls,                  // the server's certificate was refused
   account_not_found,    // the account id is unknown to the service (404)
   service_unavailable,  // retryable failures outlasted the retry budget (5xx, throttling, network)
+  not_the_service,      // something else answered in the service's place (a 3xx, a proxy's or a
+                        // captive portal's page): a proxy, portal or wrong endpoint is in the way
+  in_doubt,  // the run went on to the end, but addresses that may have been applied could not be
+             // checked with ListUsers: not sent again, they stay in doubt for the next run
 };
 
 // fatal_stop: the kind, and a message for the person running the tool.

@@ -31,9 +31,9 @@ using retry_duration = std::chrono::duration<double>;
 // retry_class: what an attempt's outcome means for the batch.
 enum class retry_class : std::uint8_t {
   success,          // 2xx (per-address failures inside a 201 are the caller's business)
-  retry_throttled,  // 429 / throttling error code / 503 / 509: rejected before any work, resend
-  retry_transient,  // nothing reached the service (connect failed, cut before the request was
-                    // complete, 408, clock-skew codes): safe to resend
+  retry_throttled,  // 429 / 509 / a throttling error code: the service pacing us; paced, resent
+  retry_transient,  // not applied (connect failed, cut before the request was complete, 503,
+                    // 408, clock-skew codes): safe to resend, counted against max attempts
   in_doubt,         // the service may have acted (500/502/504, reset/EOF/timeout after the request
              // was written): InviteUsers is not idempotent, so reconcile or accept duplicates
   fatal_auth,       // 401 / 403: credentials or permissions; retrying cannot help, stop the run
@@ -41,6 +41,8 @@ enum class retry_class : std::uint8_t {
   bisect,           // 400 on a multi-address batch: split it to isolate the bad address(es)
   conflict_exists,  // 409 on CreateUser (or a 1-address invite): the user already exists
   fatal_rejected,  // any other refusal (400 on one address, 413, 422, 501, ...): fail its addresses
+  foreign,  // evidently not the service's answer (a 3xx; a page without x-amzn-RequestId): a proxy,
+            // captive portal or wrong endpoint; nothing it says is about the addresses: stop
 };
 
 std::string_view to_string(retry_class c);
@@ -53,7 +55,22 @@ struct request_context {
 
 // classify_http: by status, refined by the error type (x-amzn-ErrorType or the body's code; the
 // part before ':' is used). A throttling error code wins over the status (AWS sends some as 400).
+// Chime redirects nothing, so a 3xx is foreign.
 retry_class classify_http(int status, std::string_view error_type, const request_context& ctx);
+
+// answer: what classification reads of a complete HTTP response.
+struct answer {
+  int status = 0;
+  std::string_view error_type;  // x-amzn-ErrorType
+  std::string_view request_id;  // x-amzn-RequestId
+  std::string_view body;
+};
+// classify_answer: classify_http, once the answer is known to be the service's. It is evidently
+// not (foreign) when it is a 3xx, or a 2xx or 4xx other than 429 that carries no x-amzn-RequestId
+// and no JSON body: a captive portal's page, a proxy's refusal. Reading such a page as the
+// service's would count it as invited (2xx) or bisect and fail every address (400). 5xx and 429
+// keep their meaning whoever sent them: a gateway's 502 is still worth a retry.
+retry_class classify_answer(const answer& a, const request_context& ctx);
 // classify_transport: a request that got no complete HTTP response: in_doubt when io says it may
 // have been applied (transport_error::in_doubt), else retry_transient.
 retry_class classify_transport(const io::transport_error& e);
@@ -69,6 +86,8 @@ enum class retry_action : std::uint8_t {
   park,       // retry budget empty: requeue after `delay` without counting an attempt
   reconcile,  // in doubt and the policy is to check (ListUsers) before resending
   give_up,    // fatal, or attempts/deadline exhausted: fail (or bisect) per the class
+  stop,       // retry budget empty and the service has answered nothing since this work first
+              // failed: it is down, and waiting for the budget to refill would wait for nothing
 };
 
 // retry_decision: what decide() returns.
@@ -90,6 +109,12 @@ struct retry_config {
   unsigned max_attempts_throttled = 0;
   // deadline: the longest a batch keeps retrying after its first attempt (throttled or parked).
   retry_duration deadline{30.0 * 60.0};
+  // outage_limit: the longest the service may answer nothing but failures (5xx, the network;
+  // throttles are answers) before the run stops, nothing marked failed. The budget below ends a
+  // storm of fast failures sooner (~5 s); this bounds the slow ones: a 503 storm makes the rate
+  // gate send one request in 5 s, at which the budget alone would last minutes. 15 s rides out a
+  // load balancer's failover; an outage longer than that is better resumed than waited out.
+  retry_duration outage_limit{15.0};
   // transient_base / transient_cap: full jitter U[0, min(cap, base 2^(n-1))] for retry n. 0.5 s
   // base (§8; the SDKs' 50 ms suits single calls, not a bulk job that loses nothing by waiting)
   // and the SDKs' 20 s cap.
@@ -124,8 +149,10 @@ class retry_policy {
   explicit retry_policy(const retry_config& cfg = {});
 
   // decide: after attempt number `attempts` (1 = the first try) failed with `c`, `age` after the
-  // batch's first attempt.
-  retry_decision decide(retry_class c, unsigned attempts, retry_duration age);
+  // batch's first attempt. `answered`: the service is still answering some requests (with
+  // anything but a 5xx or a transport failure); without that, an empty budget means the service
+  // is down (stop) rather than busy failing elsewhere (park, for successes to refill it).
+  retry_decision decide(retry_class c, unsigned attempts, retry_duration age, bool answered = true);
   // on_success: a batch succeeded; `last_cost` is the cost of the retry that preceded it (0 when
   // it succeeded on the first try).
   void on_success(unsigned last_cost);

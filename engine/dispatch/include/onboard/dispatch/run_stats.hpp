@@ -21,7 +21,9 @@ struct run_stats {
   counter created{0};
   counter exists{0};
   counter failed{0};
-  counter verified{0};  // in-doubt addresses confirmed by ListUsers (not re-sent)
+  counter verified{0};       // in-doubt addresses confirmed by ListUsers (not re-sent)
+  counter left_in_doubt{0};  // in-doubt addresses ListUsers could not check: not re-sent, no
+                             // outcome; the next run checks them again
 
   // Requests.
   counter requests{0};  // HTTP exchanges attempted (including ListUsers)
