@@ -226,16 +226,16 @@ TEST(exit_codes, a_run_that_ends_with_addresses_unsettled_never_exits_zero) {
   auto status = p.wait(60s);
   ASSERT_TRUE(status) << p.stdout_text();
   const std::string& text = p.stdout_text();
-  auto counts = ledger_counts(emu.ledger_path());
   if (*status == 0) {
-    // Every address settled after all: then each must have arrived, once.
-    EXPECT_EQ(counts.size(), 2'000u) << "exit 0, yet not everyone was invited:\n" << text;
+    // Every address settled after all: then each must have arrived (the counter, not the ledger,
+    // which the emulator flushes on a timer).
+    EXPECT_EQ(emu.stat("invites_applied"), 2'000u) << "exit 0, yet not everyone was invited:\n"
+                                                   << text;
   } else {
     EXPECT_TRUE(contains(text, "not settled") || contains(text, "have no outcome")) << text;
     EXPECT_TRUE(contains(text, "esume with:")) << text;
     EXPECT_TRUE(contains(text, "chime-onboard invite --account-id acct-1")) << text;
   }
-  for (const auto& [address, times] : counts) ASSERT_EQ(times, 1) << address;
 
   // The same command, with descriptors enough, finishes the job: everyone exactly once.
   auto again = client_env(dir.path());
@@ -243,7 +243,7 @@ TEST(exit_codes, a_run_that_ends_with_addresses_unsettled_never_exits_zero) {
   auto r = run(argv, again, 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   ASSERT_EQ(emu.stop(), 0);
-  counts = ledger_counts(emu.ledger_path());
+  auto counts = ledger_counts(emu.ledger_path());
   EXPECT_EQ(counts.size(), 2'000u);
   for (const auto& [address, times] : counts) ASSERT_EQ(times, 1) << address;
 }
