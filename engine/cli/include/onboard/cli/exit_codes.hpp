@@ -37,9 +37,12 @@ inline constexpr const char* exit_codes_help =
     "  2  usage error\n"
     "  3  done, some input lines rejected\n"
     "  4  done, some addresses failed at the service\n"
-    "  5  interrupted; re-run the same command to resume\n"
-    "  6  configuration or authentication failure\n"
-    "  7  the service refused the run (unknown account) or stayed unreachable\n"
-    "     through all retries; re-run the same command to resume\n";
+    "  5  interrupted, or ended with addresses that have no outcome yet;\n"
+    "     re-run the same command to resume\n"
+    "  6  configuration or authentication failure, or something other than\n"
+    "     Amazon Chime answered (a proxy's redirect, a portal's page)\n"
+    "  7  the service refused the run (unknown account), stayed unreachable\n"
+    "     through all retries, or addresses in doubt could not be checked with\n"
+    "     ListUsers; nothing is marked failed, re-run the same command to resume\n";
 
 }  // namespace onboard
