@@ -361,8 +361,14 @@ void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue
   sender& s = senders_.emplace_back();
   s.ex = ex;
   s.t = &t;
+  // Once the coroutine is over, its signal must not be emitted (nor its slot cleared): with Boost
+  // 1.81, co_spawn's handler in the slot is gone by then while the slot still points at it.
+  auto finish = [&s, done = std::move(done)](std::exception_ptr e) {
+    s.finished = true;
+    if (done) done(e);
+  };
   net::co_spawn(ex, async_sender(s, queue),
-                net::bind_cancellation_slot(s.cancel.slot(), std::move(done)));
+                net::bind_cancellation_slot(s.cancel.slot(), std::move(finish)));
 }
 
 batch dispatcher::spent_batch() {
@@ -386,7 +392,7 @@ void dispatcher::request_stop(bool hard) {
   for (auto& s : senders_) {
     // The signal belongs to the sender's strand: emit it there, where `waiting` is also exact.
     net::post(s.ex, [&s, hard] {
-      if (hard || s.waiting) s.cancel.emit(net::cancellation_type::terminal);
+      if (!s.finished && (hard || s.waiting)) s.cancel.emit(net::cancellation_type::terminal);
     });
   }
 }
@@ -400,6 +406,11 @@ net::awaitable<void> dispatcher::async_pause(sender& s, engine::retry_duration d
 }
 
 net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<batch>& queue) {
+  // However the coroutine ends (an exception included), its signal is not emitted after that.
+  struct mark_finished {
+    sender& s;
+    ~mark_finished() { s.finished = true; }
+  } on_exit{s};
   try {
     while (!stopping()) {
       // The next batch: the one taken ahead (its intent already appended), or from the queue.

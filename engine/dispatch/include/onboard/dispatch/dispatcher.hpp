@@ -122,9 +122,11 @@ class dispatcher {
     boost::asio::any_io_executor ex;
     transport* t = nullptr;
     boost::asio::cancellation_signal cancel;
-    bool waiting =
-        false;           // in the rate gate, the queue or a backoff (safe to cancel on a soft stop)
-    bool paced = false;  // its last token came after a wait: the rate gate sets the pace
+    // waiting: in the rate gate, the queue or a backoff (safe to cancel on a soft stop).
+    bool waiting = false;
+    // finished: its coroutine is over, so its signal is never emitted again.
+    bool finished = false;
+    bool paced = false;            // its last token came after a wait: the rate gate sets the pace
     std::optional<batch> current;  // the batch being processed
     batch_state current_state = batch_state::unsent;
     // handed / accounted: addresses of `current` when it was taken, and those that have an
