@@ -361,14 +361,8 @@ void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue
   sender& s = senders_.emplace_back();
   s.ex = ex;
   s.t = &t;
-  // Once the coroutine is over, its signal must not be emitted (nor its slot cleared): with Boost
-  // 1.81, co_spawn's handler in the slot is gone by then while the slot still points at it.
-  auto finish = [&s, done = std::move(done)](std::exception_ptr e) {
-    s.finished = true;
-    if (done) done(e);
-  };
   net::co_spawn(ex, async_sender(s, queue),
-                net::bind_cancellation_slot(s.cancel.slot(), std::move(finish)));
+                net::bind_cancellation_slot(s.cancel.slot(), std::move(done)));
 }
 
 batch dispatcher::spent_batch() {
@@ -406,7 +400,8 @@ net::awaitable<void> dispatcher::async_pause(sender& s, engine::retry_duration d
 }
 
 net::awaitable<void> dispatcher::async_sender(sender& s, async_queue<batch>& queue) {
-  // However the coroutine ends (an exception included), its signal is not emitted after that.
+  // However the coroutine ends (an exception included), its signal is not emitted after that:
+  // with Boost 1.81, co_spawn's handler in the slot does not outlive the coroutine.
   struct mark_finished {
     sender& s;
     ~mark_finished() { s.finished = true; }
