@@ -381,7 +381,13 @@ void server::stop() {
   for (auto& t : d.threads) t.join();
   d.threads.clear();
   d.svc.flush_ledger();
+  // Sessions still busy after the grace (an answer held back by --latency-ms for a client that is
+  // gone) own sockets and timers of `ioc`. The set lets go of them here, while the io_context is
+  // whole; the coroutines that still hold one release it when the io_context destroys them, also
+  // before its services go. Left in the set, they would outlive those services.
+  std::unordered_set<std::shared_ptr<session>> busy;
   std::lock_guard lk(d.mu);
+  busy.swap(d.sessions);
   d.stopped = true;
   d.cv.notify_all();
 }

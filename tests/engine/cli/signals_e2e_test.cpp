@@ -121,7 +121,7 @@ TEST(signals_e2e, a_second_ctrl_c_stops_at_once_with_the_journal_synced) {
   auto journal = onboard::replay_journal(dir / "run.journal");
   EXPECT_EQ(journal.tail(), onboard::tail_state::clean) << journal.tail_note();
   EXPECT_GT(journal.counts().in_doubt, 0u) << "the requests in flight are in doubt";
-  ASSERT_EQ(emu.stop(), 0);
+  ASSERT_EQ(emu.stop(), 0) << emu.stderr_text();
   // Whatever the emulator applied was in the journal first, once.
   auto counts = ledger_counts(emu.ledger_path());
   for (const auto& [address, times] : counts) {

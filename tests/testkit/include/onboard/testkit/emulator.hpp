@@ -65,6 +65,9 @@ class emulator_process {
   int stop();
   bool running() const { return !stopped_; }
   child_process& process() { return *proc_; }
+  // stderr_text: what the emulator wrote on stderr so far (complete once stopped): the reason to
+  // print when stop() is not 0.
+  const std::string& stderr_text() const { return proc_->stderr_text(); }
 
  private:
   temp_dir dir_;
