@@ -201,6 +201,17 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
       co_return fail(kind::timeout_before_send, ec,
                      "connecting to " + where + " timed out after " + ms(opts_.connect_timeout));
     }
+    if (ec == net::error::operation_aborted && !tcp_layer.socket().is_open()) {
+      // Asio's range connect reports a socket it could not even create (no descriptor left) as
+      // aborted. Creating one here tells the two apart, and names the real cause.
+      error_code why;
+      tcp::socket probe(executor_);
+      probe.open(addresses.front().protocol(), why);
+      if (why) {
+        co_return fail(kind::connect_failed, why,
+                       "cannot open a socket to connect to " + where + ": " + why.message());
+      }
+    }
     if (ec == net::error::operation_aborted)
       co_return fail(kind::cancelled, ec, "cancelled while connecting to " + where);
     if (ec)

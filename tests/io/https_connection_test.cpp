@@ -18,6 +18,10 @@
 
 #include <boost/asio/strand.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace onboard::io {
 namespace {
 
@@ -399,6 +403,27 @@ TEST_F(Https, RefusedConnectIsConnectFailedAndBacksOff) {
   EXPECT_GE(std::chrono::steady_clock::now() - start,
             25ms);  // equal jitter: at least half of 50 ms
   EXPECT_EQ(conn.stats().connect_failures, 2u);
+}
+
+// Out of file descriptors (a low `ulimit -n`, or every connection of a large pool open): the
+// socket cannot even be created. That is a failure to connect, retried with backoff, and it says
+// why; it is not a cancel, which would read as if someone had asked the run to stop.
+TEST_F(Https, NoDescriptorLeftIsConnectFailedNamingTheCause) {
+  auto ctx = trusting(both_names());
+  https_connection conn(ioc_.get_executor(), at("127.0.0.1", 9), ctx, short_deadlines());
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
+  auto r = send(conn, get(conn.remote()));
+  for (int fd : taken) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, kind::connect_failed) << describe(r);
+  EXPECT_NE(r.error().message.find("open files"), std::string::npos) << describe(r);
 }
 
 TEST_F(Https, CancelEndsAStalledRequest) {
