@@ -92,7 +92,13 @@ TEST(credentials_e2e, an_expired_token_refusal_refreshes_once_and_sends_again) {
   for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
   EXPECT_EQ(read_file(dir / "count"), "2\n") << "one refresh, not one per request";
   EXPECT_TRUE(contains(r.err, "as expired")) << r.err;
+  // The start says where the keys came from and which key, by its last four characters only.
+  EXPECT_TRUE(contains(r.err, "credentials from profile default credential_process")) << r.err;
+  EXPECT_TRUE(contains(r.err, "key id …1001")) << r.err;
   EXPECT_TRUE(contains(r.err, "key id …1002")) << r.err;
+  EXPECT_FALSE(contains(r.err, "ASIATEMP1001")) << r.err;
+  EXPECT_FALSE(contains(r.err, "tempSecret")) << r.err;
+  EXPECT_FALSE(contains(r.err, "tempToken")) << r.err;
 }
 
 // When the refreshed set is refused as well, the run stops as for any refused credentials
