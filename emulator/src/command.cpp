@@ -41,6 +41,9 @@ credentials (SigV4, service chime, region us-east-1, 5-minute clock skew):
   --access-key ID           accepted access key id (default AKIDEXAMPLE)
   --secret-key KEY          its secret (default wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY)
   --session-token TOKEN     also require this X-Amz-Security-Token
+  --credentials-file FILE   also accept these temporary credentials: a JSON array of objects as
+                            credential_process prints them; once a set's Expiration has passed,
+                            its requests get 403 ExpiredTokenException
   --max-skew-seconds N      allowed clock skew (default 300)
   Missing or malformed signatures -> 403 ForbiddenException; unknown key, wrong secret,
   expired or wrongly scoped signatures -> 401 UnauthorizedClientException.
@@ -193,6 +196,7 @@ parsed parse_args(const std::vector<std::string>& args) {
       {"--access-key", [&](const std::string& v) { o.access_key = v; }},
       {"--secret-key", [&](const std::string& v) { o.secret_key = v; }},
       {"--session-token", [&](const std::string& v) { o.session_token = v; }},
+      {"--credentials-file", [&](const std::string& v) { o.credentials_file = v; }},
       {"--max-skew-seconds",
        [&](const std::string& v) {
          o.max_skew =

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -365,18 +367,58 @@ struct account_state {
   user_store users;
 };
 
+namespace {
+
+// accepted_credentials: --access-key (and its secret and token), then --credentials-file's sets,
+// whose expiry times go to `expiry`.
+std::vector<signing::credentials> accepted_credentials(
+    const server_options& opts,
+    std::unordered_map<std::string, std::chrono::system_clock::time_point>& expiry) {
+  std::vector<signing::credentials> v(1);
+  v[0].access_key_id = opts.access_key;
+  v[0].secret_access_key = signing::secret_string(opts.secret_key);
+  if (!opts.session_token.empty()) v[0].session_token = signing::secret_string(opts.session_token);
+  v[0].source = "emulator";
+  if (opts.credentials_file.empty()) return v;
+  const std::string& path = opts.credentials_file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("--credentials-file " + path + ": cannot read it");
+  std::ostringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(text.str(), ec);
+  if (ec || !doc.is_array())
+    throw std::runtime_error("--credentials-file " + path + ": not a JSON array");
+  std::size_t n = 0;
+  for (const auto& item : doc.as_array()) {
+    const std::string where = "--credentials-file " + path + ": entry " + std::to_string(n++);
+    const auto* o = item.if_object();
+    auto field = [&](std::string_view k) -> std::string {
+      const auto* f = o ? o->if_contains(k) : nullptr;
+      return f && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    signing::credentials c;
+    c.access_key_id = field("AccessKeyId");
+    c.secret_access_key = signing::secret_string(field("SecretAccessKey"));
+    c.session_token = signing::secret_string(field("SessionToken"));
+    c.source = "credentials file";
+    if (c.access_key_id.empty() || c.secret_access_key.empty())
+      throw std::runtime_error(where + ": needs AccessKeyId and SecretAccessKey");
+    if (auto e = field("Expiration"); !e.empty()) {
+      auto at = signing::parse_iso8601(e);
+      if (!at) throw std::runtime_error(where + ": Expiration '" + e + "' is not ISO 8601");
+      expiry[c.access_key_id] = *at;
+    }
+    v.push_back(std::move(c));
+  }
+  return v;
+}
+
+}  // namespace
+
 service::service(const server_options& opts)
-    : opts_(opts), verifier_(
-                       [&] {
-                         std::vector<signing::credentials> v(1);
-                         v[0].access_key_id = opts.access_key;
-                         v[0].secret_access_key = signing::secret_string(opts.secret_key);
-                         if (!opts.session_token.empty())
-                           v[0].session_token = signing::secret_string(opts.session_token);
-                         v[0].source = "emulator";
-                         return v;
-                       }(),
-                       opts.region, "chime", opts.max_skew) {
+    : opts_(opts),
+      verifier_(accepted_credentials(opts, expiry_), opts.region, "chime", opts.max_skew) {
   if (!opts_.ledger_file.empty()) ledger_ = std::make_unique<ledger>(opts_.ledger_file);
   for (const auto& a : opts_.accounts) accounts_.emplace(a, std::make_unique<account_state>());
 }
@@ -549,6 +591,13 @@ call service::prepare(const request& req, clock::time_point now) {
     stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
     c.done = true;
     c.result = auth_reply(v);
+    return c;
+  }
+  if (auto e = expiry_.find(v.access_key_id); e != expiry_.end() && now >= e->second) {
+    stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    c.done = true;
+    c.result = make_error(403, "ExpiredTokenException",
+                          "The security token included in the request is expired");
     return c;
   }
 

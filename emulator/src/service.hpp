@@ -124,6 +124,8 @@ class service {
   bool failing_domain(std::string_view body) const;
 
   server_options opts_;
+  // expiry_: when each temporary credential set of --credentials-file expires.
+  std::unordered_map<std::string, std::chrono::system_clock::time_point> expiry_;
   signing::verifier verifier_;
   counters stats_;
   std::unique_ptr<ledger> ledger_;

@@ -208,7 +208,8 @@ std::optional<resolve_result> static_keys(const section* s, const std::string& p
   return found(*id, *secret, token.value_or(""), "profile " + profile + " (" + path + ")");
 }
 
-// parse_iso8601: "2024-05-01T12:00:00Z", with optional fractional seconds and a ±hh:mm offset.
+}  // namespace
+
 std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s) {
   using namespace std::chrono;
   auto num = [&](std::size_t at, std::size_t len) -> int {
@@ -247,6 +248,8 @@ std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s) {
   }
   return sys_seconds{sys_days{ymd}} + hours{h} + minutes{mi} + seconds{se} - offset;
 }
+
+namespace {
 
 // run_process: /bin/sh -c `command`, stdout captured (bounded), stderr passed through as the
 // CLI does. Returns the exit status or -1 when it cannot be started.
@@ -310,48 +313,8 @@ resolve_result credential_process(const std::string& command, const std::string&
   } wipe_out{out};
   if (status < 0) return error(where + ": cannot start /bin/sh");
   if (status != 0) return error(where + ": exited with status " + std::to_string(status));
-
-  // Parsed into a buffer we own so the secret's copies can be wiped afterwards.
-  std::vector<unsigned char> arena(out.size() * 2 + 4096);
-  struct wipe_arena {
-    std::vector<unsigned char>& a;
-    ~wipe_arena() { detail::wipe(a.data(), a.size()); }
-  } wipe_a{arena};
-  resolve_result result;
-  {
-    boost::json::monotonic_resource mr(arena.data(), arena.size());
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(out, ec, &mr);
-    if (ec || !v.is_object()) return error(where + ": output is not a JSON object");
-    const auto& o = v.as_object();
-    auto version = o.find("Version");
-    if (version == o.end() || !version->value().is_number() ||
-        version->value().to_number<double>() != 1.0)
-      return error(where + ": output lacks \"Version\": 1");
-    auto akid = json_string(o, "AccessKeyId");
-    auto secret = json_string(o, "SecretAccessKey");
-    if (!akid || akid->empty()) return error(where + ": output lacks AccessKeyId");
-    if (!secret || secret->empty()) return error(where + ": output lacks SecretAccessKey");
-    auto token = json_string(o, "SessionToken");
-    std::optional<std::chrono::system_clock::time_point> expiration;
-    if (auto exp = json_string(o, "Expiration")) {
-      using namespace std::chrono;
-      auto at = parse_iso8601(*exp);
-      if (!at) return error(where + ": Expiration '" + printable(*exp) + "' is not ISO 8601");
-      if (*at <= floor<seconds>(system_clock::now()))
-        return error(where + ": the credentials expired at " + *exp);
-      // Far-future dates (beyond what a nanosecond clock holds) mean "does not expire soon".
-      auto latest = floor<seconds>(system_clock::time_point::max());
-      expiration = *at >= latest ? system_clock::time_point::max()
-                                 : time_point_cast<system_clock::duration>(*at);
-    }
-    result = found(*akid, *secret, token.value_or(""),
-                   "profile " + profile + " credential_process (" + path + ")");
-    result.value->expiration = expiration;
-    detail::wipe(secret->data(), secret->size());
-    if (token) detail::wipe(token->data(), token->size());
-  }
-  return result;
+  return parse_credentials_json(out, {"SessionToken", /*versioned=*/true},
+                                "profile " + profile + " credential_process (" + path + ")", where);
 }
 
 }  // namespace
@@ -400,15 +363,66 @@ resolve_result resolve_credentials(const resolve_options& opts, const environmen
 
   if (auto r = static_keys(cs, profile, creds_file.path)) return std::move(*r);
   if (auto r = static_keys(cfg, profile, config_file.path)) return std::move(*r);
-  if (auto cmd = get(cfg, "credential_process"))
-    return credential_process(*cmd, profile, config_file.path);
-  if (auto cmd = get(cs, "credential_process"))
-    return credential_process(*cmd, profile, creds_file.path);
+  // The command is run again for every refresh, as botocore's ProcessProvider does.
+  auto process = [&](const std::string& cmd, const std::string& path) {
+    resolve_result r = credential_process(cmd, profile, path);
+    r.refetch = [cmd, profile, path] { return credential_process(cmd, profile, path); };
+    return r;
+  };
+  if (auto cmd = get(cfg, "credential_process")) return process(*cmd, config_file.path);
+  if (auto cmd = get(cs, "credential_process")) return process(*cmd, creds_file.path);
 
-  return error("unable to locate credentials for profile '" + profile + "': tried " +
-               (profile_flag ? std::string() : "the environment (AWS_ACCESS_KEY_ID), ") +
-               creds_file.path + (cs ? "" : " (no such section)") + ", " + config_file.path +
-               (cfg ? " (no keys or credential_process)" : " (no such section)"));
+  resolve_result none =
+      error("unable to locate credentials for profile '" + profile + "': tried " +
+            (profile_flag ? std::string() : "the environment (AWS_ACCESS_KEY_ID), ") +
+            creds_file.path + (cs ? "" : " (no such section)") + ", " + config_file.path +
+            (cfg ? " (no keys or credential_process)" : " (no such section)"));
+  none.not_found = true;
+  return none;
+}
+
+resolve_result parse_credentials_json(std::string_view text, const json_shape& shape,
+                                      std::string source, const std::string& where) {
+  // Parsed into a buffer we own so the secret's copies can be wiped afterwards.
+  std::vector<unsigned char> arena(text.size() * 2 + 4096);
+  struct wipe_arena {
+    std::vector<unsigned char>& a;
+    ~wipe_arena() { detail::wipe(a.data(), a.size()); }
+  } wipe_a{arena};
+  resolve_result result;
+  boost::json::monotonic_resource mr(arena.data(), arena.size());
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec, &mr);
+  if (ec || !v.is_object()) return error(where + ": the answer is not a JSON object");
+  const auto& o = v.as_object();
+  if (shape.versioned) {
+    auto version = o.find("Version");
+    if (version == o.end() || !version->value().is_number() ||
+        version->value().to_number<double>() != 1.0)
+      return error(where + ": output lacks \"Version\": 1");
+  }
+  auto akid = json_string(o, "AccessKeyId");
+  auto secret = json_string(o, "SecretAccessKey");
+  if (!akid || akid->empty()) return error(where + ": the answer lacks AccessKeyId");
+  if (!secret || secret->empty()) return error(where + ": the answer lacks SecretAccessKey");
+  auto token = json_string(o, shape.token_field);
+  std::optional<std::chrono::system_clock::time_point> expiration;
+  if (auto exp = json_string(o, "Expiration")) {
+    using namespace std::chrono;
+    auto at = parse_iso8601(*exp);
+    if (!at) return error(where + ": Expiration '" + printable(*exp) + "' is not ISO 8601");
+    if (*at <= floor<seconds>(system_clock::now()))
+      return error(where + ": the credentials expired at " + *exp);
+    // Far-future dates (beyond what a nanosecond clock holds) mean "does not expire soon".
+    auto latest = floor<seconds>(system_clock::time_point::max());
+    expiration = *at >= latest ? system_clock::time_point::max()
+                               : time_point_cast<system_clock::duration>(*at);
+  }
+  result = found(*akid, *secret, token.value_or(""), std::move(source));
+  result.value->expiration = expiration;
+  detail::wipe(secret->data(), secret->size());
+  if (token) detail::wipe(token->data(), token->size());
+  return result;
 }
 
 std::optional<std::string> config_value(std::string_view profile, std::string_view key,

@@ -238,20 +238,27 @@ signing_artifacts sign_request(const request_view& req, const credentials& creds
 }
 
 signer::signer(credentials creds, std::string region, std::string service)
-    : creds_(std::move(creds)), region_(std::move(region)), service_(std::move(service)) {}
+    : signer(std::make_shared<credential_provider>(std::move(creds)), std::move(region),
+             std::move(service)) {}
 
-std::vector<header> signer::sign(const request_view& req, clock::time_point now) const {
+signer::signer(std::shared_ptr<credential_provider> creds, std::string region, std::string service)
+    : provider_(std::move(creds)), region_(std::move(region)), service_(std::move(service)) {}
+
+std::vector<header> signer::sign(const request_view& req, clock::time_point now,
+                                 credentials_ptr* used) const {
   char amz_buf[16];
   detail::format_amz_date(now, amz_buf);
   std::string_view amz(amz_buf, sizeof amz_buf);
 
+  const credentials_ptr snap = provider_->current();
+  const credentials& creds = *snap;
   std::array<std::uint8_t, 32> key;
   {
     std::lock_guard lock(mu_);
-    if (cached_date_ != scope_date(amz)) {
-      cached_key_ =
-          derive_signing_key(creds_.secret_access_key, scope_date(amz), region_, service_);
+    if (cached_for_ != snap || cached_date_ != scope_date(amz)) {
+      cached_key_ = derive_signing_key(creds.secret_access_key, scope_date(amz), region_, service_);
       cached_date_.assign(scope_date(amz));
+      cached_for_ = snap;
     }
     key = cached_key_.bytes();
   }
@@ -273,9 +280,9 @@ std::vector<header> signer::sign(const request_view& req, clock::time_point now)
   p.service = service_;
   p.time = now;
   std::array<header_view, 3> added;
-  std::size_t n = added_headers_for(amz, creds_, p, payload, added);
+  std::size_t n = added_headers_for(amz, creds, p, payload, added);
   stage_buffers& b =
-      run_pipeline(req, std::span(added.data(), n), p, amz, payload, key, creds_.access_key_id);
+      run_pipeline(req, std::span(added.data(), n), p, amz, payload, key, creds.access_key_id);
   detail::wipe(key.data(), key.size());
 
   std::vector<header> out;
@@ -283,6 +290,7 @@ std::vector<header> signer::sign(const request_view& req, clock::time_point now)
   for (std::size_t i = 0; i < n; ++i)
     out.push_back({std::string(added[i].name), std::string(added[i].value)});
   out.push_back({"Authorization", b.authorization});
+  if (used) *used = snap;
   return out;
 }
 

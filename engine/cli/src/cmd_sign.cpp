@@ -3,6 +3,7 @@
 // with botocore's debug log or the AWS test suite's golden files.
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
+#include <onboard/cli/credential_chain.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/signing/credentials.hpp>
 #include <onboard/signing/raw_request.hpp>
@@ -38,7 +39,8 @@ int cmd_sign(const args_t& args) {
                             "signed-request");
   p.add_epilog(
       "Credentials: --access-key/--secret-key, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,\n"
-      "else the profile in ~/.aws/credentials or ~/.aws/config (as the AWS CLI).\n\n");
+      "else the profile in ~/.aws/credentials or ~/.aws/config (as the AWS CLI).\n"
+      "A session token is signed with but shown as <session token not shown>.\n\n");
   p.add_epilog(exit_codes_help);
   if (auto rc = p.parse(args)) return *rc;
 
@@ -82,7 +84,7 @@ int cmd_sign(const args_t& args) {
   opts.profile = profile.value();
   opts.access_key_id = access_key.value();
   opts.secret_access_key = secret_key.value();
-  auto creds = sg::resolve_credentials(opts, sg::process_environment());
+  auto creds = resolve_run_credentials(opts, sg::process_environment());
   if (!creds) {
     std::cerr << "chime-onboard sign: " << creds.error << "\n";
     return exit_config;
@@ -99,14 +101,21 @@ int cmd_sign(const args_t& args) {
   auto views = parsed->header_views();
   auto a = sg::sign_request(parsed->view(views), c, sp);
 
+  std::string out;
   if (what == "canonical-request")
-    std::cout << a.canonical_request << "\n";
+    out = a.canonical_request + "\n";
   else if (what == "string-to-sign")
-    std::cout << a.string_to_sign << "\n";
+    out = a.string_to_sign + "\n";
   else if (what == "signature")
-    std::cout << a.signature << "\n";
+    out = a.signature + "\n";
   else
-    std::cout << sg::format_raw_request(*parsed, a.added_headers);
+    out = sg::format_raw_request(*parsed, a.added_headers);
+  // The session token is a secret like the key: signed with, never printed (a terminal's
+  // scroll-back and a pasted bug report are where leaked tokens are found).
+  if (const std::string& token = c.session_token.reveal(); !token.empty())
+    for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
+      out.replace(at, token.size(), "<session token not shown>");
+  std::cout << out;
   return exit_ok;
 }
 

@@ -3,6 +3,7 @@
 #include <onboard/cli/aws_settings.hpp>
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
+#include <onboard/cli/credential_chain.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/journal_views.hpp>
 #include <onboard/dispatch/https_transport.hpp>
@@ -14,6 +15,7 @@
 #include <onboard/io/endpoint.hpp>
 #include <onboard/io/https_connection.hpp>
 #include <onboard/io/tls_context.hpp>
+#include <onboard/core/text.hpp>
 #include <onboard/signing/sigv4.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -318,7 +320,7 @@ class stop_request {
 // and the report.
 struct prepared_run {
   io::endpoint endpoint;
-  std::optional<signing::credentials> creds;
+  std::shared_ptr<signing::credential_provider> creds;
   std::optional<net::ssl::context> tls;
   std::string journal_path;
   std::unique_ptr<journal> jrnl;
@@ -408,6 +410,23 @@ int place_journal(const run_options& opts, const std::string& path) {
                   shell_quote(old) + "); to start afresh anyway: --new-journal");
 }
 
+// make_credential_provider: the run's credentials, announced once (their source and the last
+// four characters of the key id: enough to tell which key signed, never a secret).
+std::shared_ptr<signing::credential_provider> make_credential_provider(signing::resolve_result r) {
+  signing::credentials& c = *r.value;
+  std::string expiry;
+  if (c.expiration && *c.expiration != std::chrono::system_clock::time_point::max())
+    expiry = fmt::format(", temporary: valid for {}{}",
+                         format_duration(std::chrono::duration<double>(
+                                             *c.expiration - std::chrono::system_clock::now())
+                                             .count()),
+                         r.refetch ? ", refreshed before they expire" : "");
+  spdlog::info("credentials from {}: key id {}{}", c.source, signing::key_id_hint(c.access_key_id),
+               expiry);
+  if (!r.refetch) return std::make_shared<signing::credential_provider>(std::move(c));
+  return std::make_shared<signing::credential_provider>(std::move(c), std::move(r.refetch));
+}
+
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
 // anything is read, written or sent. Returns exit_ok, exit_interrupted when a stop signal came
 // (before anything was sent), or the exit code after printing why not.
@@ -429,10 +448,9 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
                   "set; choose one with --journal FILE");
   }
   if (!opts.dry_run) {
-    auto r = signing::resolve_credentials(opts.credentials, signing::process_environment());
+    auto r = resolve_run_credentials(opts.credentials, signing::process_environment());
     if (!r) return fail(opts, exit_config, r.error);
-    p.creds = *r.value;
-    spdlog::debug("credentials from {}", p.creds->source);
+    p.creds = make_credential_provider(std::move(r));
     try {
       p.tls.emplace(io::make_client_tls_context({opts.ca_bundle, opts.verify_ssl}));
     } catch (const std::exception& e) {
@@ -498,7 +516,7 @@ class execution {
                      ? opts.threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
         ioc_(threads_), work_(net::make_work_guard(ioc_)), gate_(limiter_config(opts)),
-        signer_(*p.creds, opts.region, "chime"),
+        signer_(p.creds, opts.region, "chime"),
         disp_(p.dcfg, signer_, gate_, p.jrnl.get(), stats,
               [this](const planned_address& item, const address_outcome& o) {
                 if (p_.report) p_.report->write(item, o);
@@ -508,6 +526,7 @@ class execution {
         progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {}
 
   run_result run() {
+    p_.creds->start_refresher();
     start_ingest();
     spawn_senders();
     spawn_progress();

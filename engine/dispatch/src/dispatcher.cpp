@@ -165,7 +165,9 @@ struct dispatcher::classified {
   exchange_result r;
   retry_class cls = retry_class::success;
   bool tls_rejected = false;
-  bool cancelled = false;  // a stop cancelled it: nothing more to do with this part
+  bool cancelled = false;            // a stop cancelled it: nothing more to do with this part
+  bool expired_credentials = false;  // refused: the credentials it was signed with expired
+  signing::credentials_ptr signed_with;
   std::string request_id;
 
   // describe: the failure in one line, for reports ("HTTP 503 ServiceUnavailableException: ...").
@@ -557,15 +559,32 @@ net::awaitable<void> dispatcher::async_make_intent_durable(sender& s) {
 net::awaitable<dispatcher::classified> dispatcher::async_exchange(
     sender& s, const std::string& partition, const std::string& method, const std::string& target,
     std::string body, std::size_t addresses, bool carries_intent) {
+  // The body is kept for the one resend after a refusal of expired credentials.
+  classified c =
+      co_await async_exchange_once(s, partition, method, target, body, addresses, carries_intent);
+  if (!c.expired_credentials || stopping()) co_return c;
+  signing::credential_provider& source = signer_.credentials_source();
+  spdlog::warn("the service refused credentials {} from {} as expired ({}); refreshing them",
+               signing::key_id_hint(c.signed_with->access_key_id), c.signed_with->source,
+               c.describe());
+  // A blocking fetch on this sender's thread: rare, and the other senders go on meanwhile.
+  if (!source.refresh_after_refusal(c.signed_with)) co_return c;
+  co_return co_await async_exchange_once(s, partition, method, target, std::move(body), addresses,
+                                         carries_intent);
+}
+
+net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
+    sender& s, const std::string& partition, const std::string& method, const std::string& target,
+    std::string body, std::size_t addresses, bool carries_intent) {
   // Take a token.
   s.waiting = true;
   const auto asked = steady::now();
   auto stamp = co_await gate_.async_acquire(partition);
   s.waiting = false;
   s.paced = steady::now() - asked > paced_wait;
-  classified c;
   if (stopping()) {
     gate_.on_abandon(partition, stamp);
+    classified c;
     c.cancelled = true;
     co_return c;
   }
@@ -585,7 +604,9 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(
   if (method == "POST") req.headers.emplace_back("Content-Type", "application/json");
   std::vector<signing::header_view> views;
   for (const auto& [k, v] : req.headers) views.push_back({k, v});
-  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now());
+  classified c;
+  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now(),
+                            &c.signed_with);
   for (auto& h : added) req.headers.emplace_back(std::move(h.name), std::move(h.value));
   req.headers.emplace_back("User-Agent", std::string(user_agent));
 
@@ -601,8 +622,12 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange(
   if (c.r.ok()) {
     status = static_cast<int>(resp.status);
     c.request_id = std::string(resp.header("x-amzn-RequestId"));
-    c.cls = engine::classify_answer(
-        {status, resp.header("x-amzn-ErrorType"), c.request_id, resp.body}, {cfg_.op, addresses});
+    const engine::answer a{status, resp.header("x-amzn-ErrorType"), c.request_id, resp.body};
+    c.cls = engine::classify_answer(a, {cfg_.op, addresses});
+    // Whatever its status (STS says 400), an expired-credentials refusal is about the run's
+    // credentials, never about the addresses: fatal to the run unless a refresh mends it.
+    c.expired_credentials = c.cls != retry_class::foreign && engine::expired_credentials(a);
+    if (c.expired_credentials) c.cls = retry_class::fatal_auth;
   } else if (c.r.failure->certificate_refused()) {
     c.tls_rejected = true;
     c.cls = retry_class::fatal_rejected;

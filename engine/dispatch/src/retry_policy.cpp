@@ -107,6 +107,19 @@ retry_class classify_answer(const answer& a, const request_context& ctx) {
   return classify_http(a.status, a.error_type, ctx);
 }
 
+bool expired_credentials(const answer& a) {
+  if (a.status < 400 || a.status >= 500) return false;
+  const std::string_view code = a.error_type.substr(0, a.error_type.find(':'));
+  if (iequals(code, "ExpiredToken") || iequals(code, "ExpiredTokenException")) return true;
+  // Without a code, the message of STS-style services: "The security token included in the
+  // request is expired" / "... token has expired".
+  static constexpr std::string_view phrases[] = {"token included in the request is expired",
+                                                 "token has expired", "token is expired"};
+  const std::string body = ascii_lower(a.body.substr(0, 4096));
+  return std::any_of(std::begin(phrases), std::end(phrases),
+                     [&](std::string_view p) { return body.find(p) != std::string::npos; });
+}
+
 retry_class classify_transport(const io::transport_error& e) {
   return e.in_doubt() ? retry_class::in_doubt : retry_class::retry_transient;
 }

@@ -26,7 +26,8 @@ inline constexpr const char* secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLE
 
 // clean_env: HOME in `home` (so no ~/.aws of the machine is read, and default journals go to
 // `home`/.local/state/chime-onboard, not to the machine's state folder) and every AWS_* variable
-// and XDG_STATE_HOME of this process removed: whatever the child sees is what the test sets.
+// and XDG_STATE_HOME of this process removed, the instance metadata service turned off: whatever
+// the child sees is what the test sets.
 inline child_process::options clean_env(const fs::path& home) {
   child_process::options o;
   o.env_set["HOME"] = home.string();
@@ -36,6 +37,9 @@ inline child_process::options clean_env(const fs::path& home) {
     std::string name = kv.substr(0, kv.find('='));
     if (name.rfind("AWS_", 0) == 0) o.env_unset.push_back(name);
   }
+  // Nor may a test that finds no credentials ask a real instance metadata service (and wait
+  // for its timeouts off EC2).
+  o.env_set["AWS_EC2_METADATA_DISABLED"] = "true";
   return o;
 }
 

@@ -224,5 +224,21 @@ TEST(retry_after, parses_both_headers) {
   EXPECT_DOUBLE_EQ(parse_retry_after("999999999", "", now)->count(), 86400.0);  // capped at a day
 }
 
+// Expired credentials are recognised by code (Chime and STS spell it two ways) or, without a
+// code, by the message; other refusals and any 5xx are not.
+TEST(retry_policy, recognises_a_refusal_of_expired_credentials) {
+  const std::string_view id = "req-1";
+  EXPECT_TRUE(expired_credentials({403, "ExpiredTokenException", id, "{}"}));
+  EXPECT_TRUE(expired_credentials({400, "ExpiredToken:http://internal.amazon.com/", id, "{}"}));
+  EXPECT_TRUE(expired_credentials(
+      {403, "", id, R"({"message":"The security token included in the request is expired"})"}));
+  EXPECT_TRUE(expired_credentials({401, "", id, R"({"Message":"The Token has EXPIRED"})"}));
+  EXPECT_FALSE(expired_credentials({403, "AccessDeniedException", id, R"({"message":"no"})"}));
+  EXPECT_FALSE(expired_credentials({401, "UnauthorizedClientException", id,
+                                    R"({"message":"The security token included is invalid"})"}));
+  EXPECT_FALSE(expired_credentials({500, "ExpiredTokenException", id, "{}"}));
+  EXPECT_FALSE(expired_credentials({201, "", id, R"({"note":"token has expired"})"}));
+}
+
 }  // namespace
 }  // namespace onboard::engine

@@ -75,6 +75,11 @@ struct server_options {
   std::string access_key = "AKIDEXAMPLE";
   std::string secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
   std::string session_token;  // when set, requests must carry it as X-Amz-Security-Token
+  // credentials_file: more accepted credentials, a JSON array of objects shaped as
+  // credential_process prints them (AccessKeyId, SecretAccessKey, SessionToken, Expiration). A
+  // request signed with a set whose Expiration has passed is refused as the real service refuses
+  // expired temporary credentials: 403 ExpiredTokenException.
+  std::string credentials_file;
   std::string region = "us-east-1";
   std::chrono::seconds max_skew{300};
 

@@ -69,10 +69,17 @@ struct resolve_options {
   std::string session_token;
 };
 
+struct resolve_result;
+// credential_fetch: fetches a fresh set from the source that supplied the first one.
+using credential_fetch = std::function<resolve_result()>;
+
 // resolve_result: credentials or an error message naming what was tried (never a secret).
+// `refetch` is set when the source can hand out a new set (credential_process, ...).
 struct resolve_result {
   std::optional<credentials> value;
   std::string error;
+  credential_fetch refetch;
+  bool not_found = false;  // no source had anything (not: a source failed); the caller may go on
   explicit operator bool() const { return value.has_value(); }
   const credentials& operator*() const { return *value; }
   const credentials* operator->() const { return &*value; }
@@ -92,5 +99,22 @@ std::string profile_name(std::string_view flag, const environment& env);
 // "chime.endpoint_url".
 std::optional<std::string> config_value(std::string_view profile, std::string_view key,
                                         const environment& env);
+
+// json_shape: how a credentials answer spells itself: credential_process ("Version": 1,
+// SessionToken) or the container and instance metadata services (Token).
+struct json_shape {
+  std::string_view token_field = "SessionToken";
+  bool versioned = false;
+};
+
+// parse_credentials_json: AccessKeyId, SecretAccessKey, the token and Expiration from a JSON
+// answer; already-expired credentials are refused. Errors start with `where` and never quote
+// the answer (it holds the secret).
+resolve_result parse_credentials_json(std::string_view text, const json_shape& shape,
+                                      std::string source, const std::string& where);
+
+// parse_iso8601: "2024-05-01T12:00:00Z", with optional fractional seconds and a +hh:mm offset
+// (the Expiration of credential_process, STS, the container and IMDS answers).
+std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s);
 
 }  // namespace onboard::signing

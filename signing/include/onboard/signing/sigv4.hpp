@@ -14,6 +14,7 @@
 //   for (auto& h : s.sign(req, std::chrono::system_clock::now())) beast_req.set(h.name, h.value);
 #pragma once
 
+#include <onboard/signing/credential_provider.hpp>
 #include <onboard/signing/credentials.hpp>
 
 #include <array>
@@ -129,23 +130,29 @@ signing_artifacts sign_request(const request_view& req, const credentials& creds
                                const signing_params& p);
 
 // signer: signs outgoing requests for one (credentials, region, service), caching the derived key
-// per UTC date. Thread-safe.
+// per UTC date and credential set. Thread-safe. Each request is signed with one snapshot of the
+// provider's credentials (key id, secret and token of the same set), refreshed as it decides.
 class signer {
  public:
   signer(credentials creds, std::string region, std::string service);
+  signer(std::shared_ptr<credential_provider> creds, std::string region, std::string service);
 
   // sign: the headers to add to `req` (Authorization last). `req` must already carry Host and
-  // every other header that should be signed.
-  std::vector<header> sign(const request_view& req, clock::time_point now) const;
+  // every other header that should be signed. `used`, when given, receives the snapshot signed
+  // with (what to hand back to credential_provider::refresh_after_refusal).
+  std::vector<header> sign(const request_view& req, clock::time_point now,
+                           credentials_ptr* used = nullptr) const;
 
-  const std::string& access_key_id() const { return creds_.access_key_id; }
+  std::string access_key_id() const { return provider_->current()->access_key_id; }
   const std::string& region() const { return region_; }
+  credential_provider& credentials_source() const { return *provider_; }
 
  private:
-  credentials creds_;
+  std::shared_ptr<credential_provider> provider_;
   std::string region_;
   std::string service_;
   mutable std::mutex mu_;
+  mutable credentials_ptr cached_for_;  // the set cached_key_ was derived from
   mutable std::string cached_date_;
   mutable signing_key cached_key_;
 };

@@ -154,6 +154,13 @@ class dispatcher {
                                                     const std::string& method,
                                                     const std::string& target, std::string body,
                                                     std::size_t addresses, bool carries_intent);
+  // async_exchange_once: one request of async_exchange, which adds the one refresh and retry
+  // after a refusal of expired credentials.
+  boost::asio::awaitable<classified> async_exchange_once(sender& s, const std::string& partition,
+                                                         const std::string& method,
+                                                         const std::string& target,
+                                                         std::string body, std::size_t addresses,
+                                                         bool carries_intent);
   boost::asio::awaitable<void> async_make_intent_durable(sender& s);
   void release_unsent(sender& s);
 

@@ -71,6 +71,10 @@ struct answer {
 // service's would count it as invited (2xx) or bisect and fail every address (400). 5xx and 429
 // keep their meaning whoever sent them: a gateway's 502 is still worth a retry.
 retry_class classify_answer(const answer& a, const request_context& ctx);
+// expired_credentials: the service refused the request because the credentials it was signed
+// with have expired (ExpiredToken, ExpiredTokenException, or a 4xx saying the security token
+// is expired): not applied, and worth one refresh of the credentials and one more try.
+bool expired_credentials(const answer& a);
 // classify_transport: a request that got no complete HTTP response: in_doubt when io says it may
 // have been applied (transport_error::in_doubt), else retry_transient.
 retry_class classify_transport(const io::transport_error& e);
