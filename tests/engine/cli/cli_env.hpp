@@ -54,6 +54,7 @@ inline std::vector<std::string> invite_argv(const emulator_process& emu, const f
                                             std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {cli(),
                                    "invite",
+                                   "--yes",
                                    "--account-id",
                                    "acct-1",
                                    "--input",

@@ -48,6 +48,7 @@ child_process::options env_for(const temp_dir& dir) {
 std::vector<std::string> invite(const emulator_process& emu, const fs::path& input) {
   return {cli(),
           "invite",
+          "--yes",
           "--account-id",
           "acct-1",
           "--input",

@@ -24,6 +24,7 @@ std::vector<std::string> default_invite_argv(const emulator_process& emu, const 
                                              std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {cli(),
                                    "invite",
+                                   "--yes",
                                    "--account-id",
                                    "acct-1",
                                    "--input",

@@ -57,6 +57,7 @@ std::vector<std::string> argv_for(const emulator_process& emu, const temp_dir& d
                                   const std::string& in_doubt) {
   return {cli(),
           "invite",
+          "--yes",
           "--account-id",
           "acct-1",
           "--input",

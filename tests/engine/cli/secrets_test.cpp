@@ -82,6 +82,7 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
   auto invite = [&](const std::string& secret, const std::string& tag) {
     return run({cli(),
                 "invite",
+                "--yes",
                 "--account-id",
                 "acct-1",
                 "--input",
