@@ -164,19 +164,13 @@ TEST(aws_settings_process, environment_points_invite_at_the_emulator_and_a_flag_
   auto env = cli_test::client_env(dir.path());
   env.env_set["AWS_ENDPOINT_URL_CHIME"] = emu.url();
   env.env_set["AWS_CA_BUNDLE"] = emu.ca_path().string();
-  std::vector<std::string> argv = {cli(),
-                                   "invite",
-                                   "--yes",
-                                   "--account-id",
-                                   "acct-1",
-                                   "--input",
-                                   (dir / "users.txt").string(),
-                                   "--journal",
-                                   (dir / "run.journal").string(),
-                                   "--progress",
-                                   "off",
-                                   "--output",
-                                   "json"};
+  std::vector<std::string> argv = {cli(),          "invite",
+                                   "--account-id", "acct-1",
+                                   "--input",      (dir / "users.txt").string(),
+                                   "--journal",    (dir / "run.journal").string(),
+                                   "--progress",   "off",
+                                   "--output",     "json",
+                                   "--yes"};
   auto r = run(argv, env, 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(emu.stat("invites_applied"), 60u);

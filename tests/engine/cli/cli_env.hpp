@@ -54,7 +54,6 @@ inline std::vector<std::string> invite_argv(const emulator_process& emu, const f
                                             std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {cli(),
                                    "invite",
-                                   "--yes",
                                    "--account-id",
                                    "acct-1",
                                    "--input",
@@ -70,7 +69,8 @@ inline std::vector<std::string> invite_argv(const emulator_process& emu, const f
                                    "--progress",
                                    "off",
                                    "--output",
-                                   "json"};
+                                   "json",
+                                   "--yes"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }

@@ -48,7 +48,6 @@ child_process::options env_for(const temp_dir& dir) {
 std::vector<std::string> invite(const emulator_process& emu, const fs::path& input) {
   return {cli(),
           "invite",
-          "--yes",
           "--account-id",
           "acct-1",
           "--input",
@@ -60,7 +59,8 @@ std::vector<std::string> invite(const emulator_process& emu, const fs::path& inp
           "--connections",
           "6",
           "--progress",
-          "off"};
+          "off",
+          "--yes"};
 }
 
 // feeder: a child that writes the corpus into a FIFO, as a shell's process substitution does.

@@ -24,7 +24,6 @@ std::vector<std::string> default_invite_argv(const emulator_process& emu, const 
                                              std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {cli(),
                                    "invite",
-                                   "--yes",
                                    "--account-id",
                                    "acct-1",
                                    "--input",
@@ -36,7 +35,8 @@ std::vector<std::string> default_invite_argv(const emulator_process& emu, const 
                                    "--progress",
                                    "off",
                                    "--output",
-                                   "json"};
+                                   "json",
+                                   "--yes"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }

@@ -82,7 +82,6 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
   auto invite = [&](const std::string& secret, const std::string& tag) {
     return run({cli(),
                 "invite",
-                "--yes",
                 "--account-id",
                 "acct-1",
                 "--input",
@@ -104,7 +103,8 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
                 "--progress",
                 "off",
                 "--output",
-                "json"},
+                "json",
+                "--yes"},
                client_env(home, secret), 2min);
   };
 
