@@ -25,8 +25,6 @@
 #include <unistd.h>
 #include <vector>
 
-extern char** environ;
-
 namespace onboard::testkit {
 
 class pty_session {
@@ -34,14 +32,7 @@ class pty_session {
   pty_session(const std::vector<std::string>& argv, const child_process::options& opts,
               unsigned short cols, unsigned short rows = 24) {
     // Built before the fork: the child only calls async-signal-safe functions.
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      std::string name = kv.substr(0, kv.find('='));
-      bool drop = opts.env_set.count(name) != 0;
-      for (const auto& u : opts.env_unset) drop = drop || u == name;
-      if (!drop) env_strings_.push_back(kv);
-    }
-    for (const auto& [k, v] : opts.env_set) env_strings_.push_back(k + "=" + v);
+    env_strings_ = child_environment(opts);
     std::vector<char*> envp, args;
     for (auto& s : env_strings_) envp.push_back(s.data());
     envp.push_back(nullptr);
