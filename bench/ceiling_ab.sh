@@ -32,7 +32,7 @@ for i in $(seq "${ROUNDS:-4}"); do
       flags=(--rate 0)
       [ "$mode" = fixed ] && flags=(--fixed-rate --rate 100000 --durability batched)
       s0=$(date +%s.%N)
-      /usr/bin/time -f '%U %S' -o "$tmp/t" "$d/engine/chime-onboard" invite --input "$tmp/c.txt" \
+      /usr/bin/time -f '%U %S' -o "$tmp/t" "$d/engine/chime-onboard" invite --yes --input "$tmp/c.txt" \
         --account-id bench --endpoint-url "$url" --ca-bundle "$tmp/ca" --journal "$tmp/j" \
         --progress off --connections 32 "${flags[@]}" >/dev/null 2>&1 || true
       s1=$(date +%s.%N)

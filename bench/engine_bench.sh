@@ -115,7 +115,7 @@ engine_run() {
   local t0 t1 rc=0
   t0=$(emu_ticks)
   /usr/bin/time -f '%U %S' -o "$tmp/$name.time" \
-    "$engine" invite --input "$corpus" --account-id bench --endpoint-url "$EMU_URL" \
+    "$engine" invite --yes --input "$corpus" --account-id bench --endpoint-url "$EMU_URL" \
     --ca-bundle "$tmp/$name.ca" --journal "$tmp/$name.wal" --output json --progress off "$@" \
     >"$tmp/$name.json" 2>"$tmp/$name.log" || rc=$?
   t1=$(emu_ticks)

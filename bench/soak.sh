@@ -23,7 +23,7 @@ url=$(sed -n 's/^listening on //p' "$work/emu.out")
 
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 start=$(date +%s.%N)
-"$cli" invite --account-id soak --input "$work/users.txt" --endpoint-url "$url" \
+"$cli" invite --yes --account-id soak --input "$work/users.txt" --endpoint-url "$url" \
   --ca-bundle "$work/ca.pem" --connections 16 --progress off --output json \
   > "$work/summary.json" 2> "$work/engine.err" &
 pid=$!

@@ -41,6 +41,12 @@ option* parser::find(std::string_view name) {
   return nullptr;
 }
 
+option* parser::find_short(char c) {
+  for (auto& o : options_)
+    if (o.short_name && o.short_name == c) return &o;
+  return nullptr;
+}
+
 std::optional<int> parser::parse(const std::vector<std::string>& args) {
   bool flags_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -49,6 +55,10 @@ std::optional<int> parser::parse(const std::vector<std::string>& args) {
       if (a == "-" || flags_done || a.empty() || a[0] != '-') {
         if (positional_metavar_.empty()) return usage_error("unexpected argument '" + a + "'");
         positionals_.push_back(a);
+        continue;
+      }
+      if (option* o = a.size() == 2 ? find_short(a[1]) : nullptr; o && o->is_flag) {
+        o->seen = true;
         continue;
       }
       return usage_error("unknown option '" + a + "' (options are spelled --name)");
@@ -95,7 +105,8 @@ std::string parser::help_text() const {
   if (!positional_metavar_.empty()) out << " " << positional_metavar_ << "...";
   out << "\n\n" << summary_ << "\n\noptions:\n";
   for (const auto& o : options_) {
-    std::string left = "  --" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
+    std::string left = std::string(o.short_name ? std::string("  -") + o.short_name + ", " : "  ") +
+                       "--" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
     out << left;
     if (left.size() < 28)
       out << std::string(28 - left.size(), ' ');

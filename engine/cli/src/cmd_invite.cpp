@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <sys/resource.h>
 #include <thread>
 
@@ -63,7 +64,7 @@ struct run_flags {
   cli::option *profile, *region, *endpoint_url, *ca_bundle, *no_verify_ssl;
   cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
   cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *report;
-  cli::option *progress, *output, *dry_run;
+  cli::option *progress, *output, *dry_run, *yes, *limit;
   log_flags* log = nullptr;
 };
 
@@ -111,6 +112,14 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.progress = &p.add_value("progress", "MODE", "auto|bar|plain|json|off", "auto");
   f.output = &p.add_value("output", "FORMAT", "summary on stdout: text|json", "text");
   f.dry_run = &p.add_flag("dry-run", "read and plan only, send nothing (same as `plan`)");
+  f.yes = &p.add_flag("yes",
+                      "send without asking (needed when stdin is not a terminal, or an input is "
+                      "stdin or a pipe, whose addresses cannot be counted first)");
+  f.yes->short_name = 'y';
+  f.limit = &p.add_value("limit", "N",
+                         "a pilot: send only the first N addresses not yet done, on the same "
+                         "journal (the full run later skips them; 0: all)",
+                         "0");
   f.log = add_log_options(p);
   p.add_epilog(exit_codes_help);
   return &f;
@@ -139,12 +148,19 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   aws_settings s = resolve_aws_settings(af, env);
   o.credentials.profile = f.profile->value();
   o.region = s.region.value;
+  o.region_source = s.region.source;
   o.endpoint_url = s.endpoint_url.value;
+  o.endpoint_source = s.endpoint_url.source;
   o.ca_bundle = s.ca_bundle.value;
   o.verify_ssl = !f.no_verify_ssl->given();
 
   auto conns = p.integer(*f.connections, 1, 1024);
   auto threads = p.integer(*f.threads, 0, 256);
+  auto limit = p.integer(*f.limit, 0, std::numeric_limits<std::int64_t>::max());
+  if (!limit) return std::nullopt;
+  o.limit = static_cast<std::uint64_t>(*limit);
+  o.assume_yes = f.yes->given();
+  o.quiet = f.log->quiet->given();
   auto rate = p.number(*f.rate, 0, 1e6);
   auto burst = p.number(*f.burst, 0, 1e6);
   if (!conns || !threads || !rate || !burst) return std::nullopt;

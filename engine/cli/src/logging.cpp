@@ -16,7 +16,8 @@ log_flags* add_log_options(cli::parser& p) {
   static log_flags f;
   f.level = &p.add_value("log-level", "LEVEL", "trace|debug|info|warn|error|off", "info");
   f.file = &p.add_value("log-file", "FILE", "also write logs to FILE (mode 0600)");
-  f.quiet = &p.add_flag("quiet", "only warnings and errors on stderr, no progress");
+  f.quiet = &p.add_flag(
+      "quiet", "no banner, journal line or progress: warnings, errors and the summary only");
   f.redact = &p.add_flag("redact", "replace email addresses in logs with a short hash");
   return &f;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ostream>
+#include <sys/ioctl.h>
 
 namespace onboard {
 
@@ -16,10 +17,28 @@ std::optional<progress_mode> parse_progress_mode(std::string_view s) {
 }
 
 progress_display::progress_display(progress_mode mode, const run_stats& stats, std::ostream& out,
-                                   bool is_tty)
+                                   bool is_tty, int tty_fd)
     : mode_(mode == progress_mode::automatic ? (is_tty ? progress_mode::bar : progress_mode::plain)
                                              : mode),
-      stats_(stats), out_(out), start_(clock::now()) {}
+      stats_(stats), out_(out), start_(clock::now()), tty_fd_(tty_fd) {}
+
+std::string fit_line(std::string line, std::size_t width) {
+  while (line.size() > width) {
+    auto bar = line.rfind(" | ");
+    if (bar == std::string::npos || bar == 0) {
+      line.resize(width);
+      break;
+    }
+    line.resize(bar);
+  }
+  return line;
+}
+
+std::size_t terminal_columns(int fd) {
+  winsize ws{};
+  if (fd < 0 || ::ioctl(fd, TIOCGWINSZ, &ws) != 0) return 0;
+  return ws.ws_col;
+}
 
 progress_display::clock::duration progress_display::interval() const {
   switch (mode_) {
@@ -102,10 +121,12 @@ void progress_display::tick(clock::time_point now) {
     case progress_mode::automatic: return;
     case progress_mode::bar: {
       std::string l = line(now);
-      std::size_t width = l.size();
-      if (width < last_width_) l.append(last_width_ - width, ' ');
-      last_width_ = width;
-      out_ << '\r' << l << std::flush;
+      // One column short of the width: a character in the last one leaves some terminals
+      // waiting to wrap, and the next '\r' would then redraw on a new line.
+      if (std::size_t cols = terminal_columns(tty_fd_); cols > 1)
+        l = fit_line(std::move(l), cols - 1);
+      // "\x1b[K" clears what a longer earlier line left to the right of this one.
+      out_ << '\r' << l << "\x1b[K" << std::flush;
       return;
     }
     case progress_mode::plain: out_ << line(now) << '\n' << std::flush; return;

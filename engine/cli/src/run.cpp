@@ -1,9 +1,11 @@
 #include <onboard/cli/run.hpp>
 
 #include <onboard/cli/aws_settings.hpp>
+#include <onboard/cli/banner.hpp>
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/credential_chain.hpp>
+#include <onboard/cli/confirm.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/journal_views.hpp>
 #include <onboard/dispatch/https_transport.hpp>
@@ -35,6 +37,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -85,6 +88,21 @@ std::string shell_quote(const std::string& s) {
   std::string r = "'";
   for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return r + "'";
+}
+
+// full_run_command: the command line without --limit: after a pilot, the run that sends the rest.
+std::string full_run_command(const run_options& o) {
+  std::string cmd = "chime-onboard " + o.command;
+  for (std::size_t i = 0; i < o.argv.size(); ++i) {
+    const auto& a = o.argv[i];
+    if (a == "--limit") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("--limit=") || a == "--new-journal") continue;
+    cmd += " " + shell_quote(a);
+  }
+  return cmd;
 }
 
 std::string resume_command(const run_options& o) {
@@ -188,60 +206,79 @@ summary input_summary(const ingest_stats& st) {
   return s;
 }
 
-// open_journal: opens (or resumes) the run's journal and seeds what earlier runs settled: their
-// finished addresses are skipped by ingest, their in-doubt ones verified before sending. Progress
-// is keyed by the normalised address (the dedupe key), not by line, so an edited, re-sorted or
-// appended corpus still resumes correctly. nullptr after printing why it cannot be used.
-std::unique_ptr<journal> open_journal(const run_options& opts, const std::string& path,
-                                      ingest_options& iopts, dispatch_config& dcfg) {
+// journal_header_for: the header this run's journal has, or gets when it is new.
+journal_header journal_header_for(const run_options& opts, const ingest_options& iopts) {
   journal_header h;
   h.op = opts.op;
   h.account_id = iopts.account_id;
   h.type = iopts.type;
   h.case_sensitive_local = iopts.case_sensitive_local;
   h.tool_version = version;
-  std::unique_ptr<journal> jrnl;
-  try {
-    jrnl = journal::open(path, h, {.mode = opts.journal_mode});
-  } catch (const journal_damaged& e) {
-    std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n"
-              << "repair it (the damaged file is kept beside it) with:\n  chime-onboard journal "
+  return h;
+}
+
+// print_journal_error: why the journal cannot be used, and for a damaged one how to repair it.
+void print_journal_error(const run_options& opts, const std::string& path, const journal_error& e) {
+  std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n";
+  if (dynamic_cast<const journal_damaged*>(&e))
+    std::cerr << "repair it (the damaged file is kept beside it) with:\n  chime-onboard journal "
                  "repair --journal "
               << shell_quote(path)
               << "\nthen run this command again: the addresses whose records were lost are "
                  "checked with ListUsers before anything is sent again\n";
-    return nullptr;
-  } catch (const journal_error& e) {
-    std::cerr << "chime-onboard " << opts.command << ": " << e.what() << "\n";
-    return nullptr;
-  }
-  for (const auto& n : jrnl->notes()) std::cerr << "journal: " << n << "\n";
-  const replay_state& prior = jrnl->prior();
-  std::cerr << "journal: " << path
-            << (prior.size() ? " (resuming: " + std::to_string(prior.size()) +
-                                   " addresses known from earlier runs)"
-                             : " (new)")
-            << "\n";
+}
+
+// seed_from_prior: what earlier runs settled, as the reader skips it: their finished addresses
+// are not sent again (the failed ones are with --retry-failed); their in-doubt ones are sent, once
+// verified, and listed in `in_doubt` when given.
+void seed_from_prior(const replay_state& prior, bool retry_failed, ingest_options& iopts,
+                     std::unordered_set<std::string>* in_doubt) {
   auto done = std::make_shared<dedupe_set>();
   done->reserve(prior.size());
   for (std::size_t i = 0; i < prior.size(); ++i) {
     auto st = prior.at(i);
-    if (st.in_doubt) dcfg.in_doubt_addresses.emplace(st.email);
-    const bool retry = dcfg.retry_failed && st.kind == outcome_kind::failed;
+    if (st.in_doubt && in_doubt) in_doubt->emplace(st.email);
+    const bool retry = retry_failed && st.kind == outcome_kind::failed;
     if (st.kind && !st.in_doubt && !retry)
       done->insert(key_of(st.email, iopts.case_sensitive_local));
   }
   if (!done->empty()) iopts.already_done_keys = std::move(done);
+}
+
+// open_journal: opens (or resumes) the run's journal and seeds what earlier runs settled: their
+// finished addresses are skipped by ingest, their in-doubt ones verified before sending. Progress
+// is keyed by the normalised address (the dedupe key), not by line, so an edited, re-sorted or
+// appended corpus still resumes correctly. nullptr after printing why it cannot be used.
+std::unique_ptr<journal> open_journal(const run_options& opts, const std::string& path,
+                                      ingest_options& iopts, dispatch_config& dcfg) {
+  std::unique_ptr<journal> jrnl;
+  try {
+    jrnl = journal::open(path, journal_header_for(opts, iopts), {.mode = opts.journal_mode});
+  } catch (const journal_error& e) {
+    print_journal_error(opts, path, e);
+    return nullptr;
+  }
+  for (const auto& n : jrnl->notes()) std::cerr << "journal: " << n << "\n";
+  const replay_state& prior = jrnl->prior();
+  if (!opts.quiet)
+    std::cerr << "journal: " << path
+              << (prior.size() ? " (resuming: " + std::to_string(prior.size()) +
+                                     " addresses known from earlier runs)"
+                               : " (new)")
+              << "\n";
+  seed_from_prior(prior, dcfg.retry_failed, iopts, &dcfg.in_doubt_addresses);
   return jrnl;
 }
 
 // count_addresses: with regular files, one counting pass first (about a second per 10 million
-// lines) gives the exact number of addresses to send, so progress shows a real ETA from the first
-// second. nullopt when an input is a stream (stdin, a FIFO, /dev/fd/N: its bytes can be read only
-// once, by the real pass), when the inputs cannot be read (the real pass says why), or when a stop
-// signal cuts the count short.
-std::optional<std::uint64_t> count_addresses(ingest_options iopts,
-                                             const std::atomic<bool>& stop_requested) {
+// lines) gives the exact number of addresses to send (and the rejects and duplicates), for the
+// confirmation, the banner and a real ETA from the first second; it writes nothing. nullopt when
+// an input is a stream (stdin, a FIFO, /dev/fd/N: its bytes can be read only once, by the real
+// pass), when the inputs cannot be read (`error` says why, when given), or when a stop signal
+// cuts the count short.
+std::optional<ingest_stats> count_addresses(ingest_options iopts,
+                                            const std::atomic<bool>& stop_requested,
+                                            std::string* error = nullptr) {
   if (!std::all_of(iopts.inputs.begin(), iopts.inputs.end(), io::regular_file_input))
     return std::nullopt;
   try {
@@ -251,8 +288,9 @@ std::optional<std::uint64_t> count_addresses(ingest_options iopts,
     batch b;
     while (counter.next_batch(b))
       if (stop_requested.load()) return std::nullopt;
-    return counter.stats().accepted;
-  } catch (const std::exception&) {
+    return counter.stats();
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
     return std::nullopt;
   }
 }
@@ -274,6 +312,9 @@ class stop_request {
                 << std::flush;
       stop_execution();
       if (!exec_ && reader_) reader_->cancel();
+      if (wake_fd_ >= 0) {
+        [[maybe_unused]] ssize_t w = ::write(wake_fd_, "", 1);
+      }
       return;
     }
     std::cerr << "\nchime-onboard: second signal, stopping now\n" << std::flush;
@@ -296,6 +337,9 @@ class stop_request {
   void set_journal(journal* j) { jrnl_ = j; }  // under guard()
   void set_reader(ingest* r) { reader_ = r; }  // under guard()
   void set_execution(execution* e);            // under guard()
+  // set_wake: a descriptor the first signal writes a byte to (-1: none), so that a blocking wait
+  // such as the confirmation prompt ends at once.
+  void set_wake(int fd) { wake_fd_ = fd; }  // under guard()
 
  private:
   static const char* what(int sig) {
@@ -313,6 +357,7 @@ class stop_request {
   journal* jrnl_ = nullptr;
   ingest* reader_ = nullptr;
   execution* exec_ = nullptr;
+  int wake_fd_ = -1;
 };
 
 // prepared_run: everything a run needs before its first request, each piece checked: the
@@ -327,6 +372,10 @@ struct prepared_run {
   ingest_options iopts;
   dispatch_config dcfg;
   std::optional<std::uint64_t> exact_total;  // feeds the progress display only
+  // ahead: the counting pass before anything is written (confirmation, banner); nullopt for a
+  // stream, or when nothing needs it.
+  std::optional<ingest_stats> ahead;
+  bool declined = false;  // the confirmation was not given: nothing sent or written
   std::unique_ptr<ingest> reader;
   std::unique_ptr<run_report> report;
 };
@@ -427,12 +476,136 @@ std::shared_ptr<signing::credential_provider> make_credential_provider(signing::
   return std::make_shared<signing::credential_provider>(std::move(c), std::move(r.refetch));
 }
 
+// progress_shown: whether the run draws progress at all (--quiet silences it).
+bool progress_shown(const run_options& opts) {
+  return opts.progress != progress_mode::off && !opts.quiet;
+}
+
+// can_confirm: without --yes, a person at a terminal answers the question before the first email;
+// checked first, so that a run nobody can confirm stops before it reads, writes or sends anything.
+// A stream input (stdin, a pipe) is read once, as it is sent: its addresses cannot be counted
+// for the question, so it needs --yes even on a terminal.
+int can_confirm(const run_options& opts) {
+  if (opts.dry_run || opts.assume_yes) return exit_ok;
+  for (const auto& in : opts.ingest.inputs)
+    if (!io::regular_file_input(in))
+      return fail(opts, exit_usage,
+                  "--input " + in +
+                      " is a stream (stdin or a pipe), read once as it is sent: its addresses "
+                      "cannot be counted for the confirmation. Pass --yes to send without one");
+  if (::isatty(STDIN_FILENO) == 0)
+    return fail(opts, exit_usage,
+                "stdin is not a terminal, so nobody can confirm the sending. Pass --yes to send "
+                "without a confirmation (as Terraform's -auto-approve)");
+  return exit_ok;
+}
+
+// look_ahead: what the run will send, before anything is written: the journal (when it exists)
+// is read, not opened for writing, and the inputs counted without their rejects and duplicates
+// files. Skipped when neither the question nor the banner needs it. exit_ok, exit_interrupted,
+// or the exit code after printing why not (the same errors the journal's opening would give).
+int look_ahead(const run_options& opts, prepared_run& p, stop_request& stop) {
+  if (opts.dry_run || (opts.assume_yes && opts.quiet)) return exit_ok;
+  ingest_options io = p.iopts;
+  std::error_code ec;
+  if (!opts.new_journal && std::filesystem::file_size(p.journal_path, ec) > 0 && !ec) {
+    try {
+      auto prior = replay_journal(p.journal_path);
+      if (auto diff = header_mismatch(p.journal_path, prior.header(), journal_header_for(opts, io));
+          !diff.empty())
+        throw journal_error(diff + " (use another --journal, or the original options)");
+      if (prior.tail() == tail_state::damaged)
+        throw journal_damaged(prior.tail_note() +
+                              ". Refusing to append: the records after the damage would be lost "
+                              "and their addresses sent again; repair the journal first");
+      seed_from_prior(prior, p.dcfg.retry_failed, io, nullptr);
+    } catch (const journal_error& e) {
+      print_journal_error(opts, p.journal_path, e);
+      return exit_config;
+    }
+  }
+  std::string error;
+  p.ahead = count_addresses(std::move(io), stop.requested(), &error);
+  if (stop.requested().load()) return exit_interrupted;
+  if (!error.empty()) return fail(opts, exit_usage, error);
+  return exit_ok;
+}
+
+// banner_of: the banner's facts, from the options and the look ahead.
+run_banner banner_of(const run_options& opts, const prepared_run& p) {
+  run_banner b;
+  b.operation = opts.command;
+  b.account_id = opts.ingest.account_id;
+  b.endpoint = opts.endpoint_url;
+  b.endpoint_source = opts.endpoint_source;
+  b.region = opts.region;
+  b.region_source = opts.region_source;
+  if (p.creds) b.identity = "credentials from " + p.creds->current()->source;
+  if (p.ahead) {
+    b.pending = p.ahead->accepted;
+    b.rejected = p.ahead->rejected;
+    b.duplicates = p.ahead->duplicates;
+    b.already_done = p.ahead->already_done;
+  }
+  b.limit = opts.limit;
+  b.journal = p.journal_path + (opts.new_journal ? " (--new-journal: a new one)" : "");
+  b.report = opts.report_path;
+  b.rejects = opts.ingest.rejects_path;
+  b.duplicates_file = opts.ingest.duplicates_path;
+  return b;
+}
+
+// to_email: how many addresses this run will send (--limit caps it), when counted.
+std::optional<std::uint64_t> to_email(const run_options& opts, const prepared_run& p) {
+  if (!p.ahead) return std::nullopt;
+  std::uint64_t n = p.ahead->accepted;
+  return opts.limit ? std::min(n, opts.limit) : n;
+}
+
+// confirm: the question, on the terminal can_confirm found. "y" goes on; anything else, the end
+// of the input or a stop signal leaves with exit_interrupted and nothing sent or written (the
+// run can be started again as it was: exit 5's meaning).
+int confirm(const run_options& opts, prepared_run& p, stop_request& stop) {
+  if (opts.dry_run || opts.assume_yes) return exit_ok;
+  const auto n = to_email(opts, p);
+  if (!n || *n == 0) return exit_ok;  // nothing to send: nothing to confirm
+  std::string question = opts.op == operation::invite
+                             ? "Send " + group_thousands(*n) + " invitation email" +
+                                   (*n == 1 ? "" : "s") + " to account " + opts.ingest.account_id +
+                                   "?"
+                             : "Create " + group_thousands(*n) + " user" + (*n == 1 ? "" : "s") +
+                                   " in account " + opts.ingest.account_id + "?";
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC) != 0) return fail(opts, exit_internal, std::strerror(errno));
+  {
+    auto lk = stop.guard();
+    stop.set_wake(wake[1]);
+  }
+  const auto answer = stop.requested().load()
+                          ? confirm_answer::cancelled
+                          : ask_yes_no(question, STDIN_FILENO, wake[0], std::cerr);
+  {
+    auto lk = stop.guard();
+    stop.set_wake(-1);
+  }
+  ::close(wake[0]);
+  ::close(wake[1]);
+  if (answer == confirm_answer::yes) return exit_ok;
+  p.declined = true;
+  std::cerr << "chime-onboard " << opts.command << ": "
+            << (answer == confirm_answer::cancelled ? "interrupted at the confirmation"
+                                                    : "not confirmed")
+            << "; nothing was sent or written\n";
+  return exit_interrupted;
+}
+
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
 // anything is read, written or sent. Returns exit_ok, exit_interrupted when a stop signal came
 // (before anything was sent), or the exit code after printing why not.
 int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
   p.iopts = opts.ingest;
   p.dcfg = opts.dispatch;
+  if (int rc = can_confirm(opts); rc != exit_ok) return rc;
   auto ep = io::try_parse_endpoint(opts.endpoint_url);
   if (!ep) return fail(opts, exit_usage, "--endpoint-url: " + ep.error);
   p.endpoint = *ep.value;
@@ -465,6 +638,9 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
         return fail(opts, exit_usage, "--report: " + why);
     }
     if (stop.requested().load()) return exit_interrupted;
+    if (int rc = look_ahead(opts, p, stop); rc != exit_ok) return rc;
+    if (!opts.quiet) print_banner(banner_of(opts, p), std::cerr);
+    if (int rc = confirm(opts, p, stop); rc != exit_ok) return rc;
     if (int rc = place_journal(opts, p.journal_path); rc != exit_ok) return rc;
     {
       auto lk = stop.guard();
@@ -474,8 +650,11 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
     if (!p.jrnl) return exit_config;
   }
   // The total only feeds the progress display: without one, the counting pass is wasted work.
-  if (!opts.dry_run && opts.progress != progress_mode::off)
-    p.exact_total = count_addresses(p.iopts, stop.requested());
+  if (p.ahead)
+    p.exact_total = p.ahead->accepted;
+  else if (!opts.dry_run && progress_shown(opts))
+    if (auto counted = count_addresses(p.iopts, stop.requested()))
+      p.exact_total = counted->accepted;
   if (stop.requested().load()) return exit_interrupted;
 
   // Sending paces a real run, far below what one ingest thread reads: a second reading thread
@@ -500,6 +679,8 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
 struct run_result {
   bool interrupted = false;
   bool input_complete = false;  // the reader reached the end of every input
+  bool limit_reached = false;   // --limit stopped the reading: a pilot
+  std::uint64_t taken = 0;      // addresses handed to the senders
   std::string ingest_failure;
   std::optional<fatal_stop> fatal;
   std::uint64_t reconnects = 0;
@@ -522,7 +703,8 @@ class execution {
                 if (p_.report) p_.report->write(item, o);
               }),
         queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
-        progress_(opts.progress, stats, std::cerr, isatty(STDERR_FILENO) != 0),
+        progress_(opts.quiet ? progress_mode::off : opts.progress, stats, std::cerr,
+                  isatty(STDERR_FILENO) != 0, STDERR_FILENO),
         progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {}
 
   run_result run() {
@@ -558,6 +740,8 @@ class execution {
     run_result r;
     r.interrupted = stop_.requested().load();
     r.input_complete = input_read_.load();
+    r.limit_reached = limit_reached_.load();
+    r.taken = taken_;
     r.ingest_failure = ingest_failure_;
     r.fatal = disp_.fatal();
     for (const auto& t : transports_) r.reconnects += t->connection().stats().reconnects;
@@ -581,9 +765,11 @@ class execution {
   // start_ingest: ingest on its own thread, so that reading (even a slow stdin) never blocks an
   // io thread, and the bounded queue keeps it from running far ahead of the senders.
   void start_ingest() {
-    if (p_.exact_total) stats_.total.store(*p_.exact_total);
+    const std::uint64_t limit =
+        opts_.limit ? opts_.limit : std::numeric_limits<std::uint64_t>::max();
+    if (p_.exact_total) stats_.total.store(std::min(*p_.exact_total, limit));
     ingest_done_.store(p_.exact_total.has_value());
-    ingest_thread_ = std::thread([this] {
+    ingest_thread_ = std::thread([this, limit] {
       bool ended = false;
       try {
         // Each batch is filled over one a sender has finished with, and moved to the senders.
@@ -592,8 +778,19 @@ class execution {
             ended = true;
             break;
           }
+          // --limit: the pilot's last batch is cut short; the addresses cut off stay unsent and
+          // out of the journal, so the next run sends them.
+          const std::uint64_t room = limit - taken_;
+          const bool last = b.items.size() >= room;
+          if (last) b.items.resize(static_cast<std::size_t>(room));
+          taken_ += b.items.size();
           if (!p_.exact_total) bump(stats_.total, b.items.size());
-          if (!queue_.push(std::move(b))) break;
+          if (!b.items.empty() && !queue_.push(std::move(b))) break;
+          if (last) {
+            limit_reached_.store(true);
+            ingest_done_.store(true);
+            break;
+          }
         }
       } catch (const std::exception& e) {
         // A reader told to give up (the run is stopping) is no input failure.
@@ -698,6 +895,8 @@ class execution {
   std::atomic<bool> ingest_done_{false};  // the total is final (counted, or the input read)
   std::atomic<bool> input_read_{false};   // the reader reached the end of every input
   std::atomic<bool> reader_cancelled_{false};
+  std::uint64_t taken_ = 0;  // addresses handed to the senders (ingest thread; read after join)
+  std::atomic<bool> limit_reached_{false};  // --limit stopped the reading
   std::string ingest_failure_;
   std::thread ingest_thread_;
   std::vector<std::unique_ptr<https_transport>> transports_;
@@ -758,6 +957,13 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   }
 
   summary s = input_summary(p.reader->stats());
+  if (r.limit_reached) {
+    // A pilot: the reader went past its last address (a batch is filled whole); what it read
+    // beyond is for the next run, not this one's to settle.
+    s.accepted = s.already_done + r.taken;
+    s.limit = opts.limit;
+    if (p.exact_total && *p.exact_total >= r.taken) s.remaining = *p.exact_total - r.taken;
+  }
   fill_outcomes(s, stats, std::chrono::steady_clock::now() - started);
   s.reconnects += r.reconnects;
   print_summary(s, opts.json_output, std::cout);
@@ -768,7 +974,7 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   // read yet (counted beforehand for regular files; unknown for the rest of a stream).
   std::uint64_t to_send = s.accepted - s.already_done;
   std::uint64_t left = s.not_done;
-  bool rest_unknown = !r.input_complete;
+  bool rest_unknown = !r.input_complete && !r.limit_reached;
   if (rest_unknown && p.exact_total && *p.exact_total >= to_send) {
     left += *p.exact_total - to_send;
     to_send = *p.exact_total;
@@ -811,6 +1017,13 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
                  "the journal keeps them in doubt); nothing is lost. Resume with:\n  "
               << resume_command(opts) << "\n";
     return exit_interrupted;
+  }
+  if (r.limit_reached) {
+    std::cerr << "pilot done: " << group_thousands(r.taken) << " address"
+              << (r.taken == 1 ? "" : "es") << " sent (--limit " << opts.limit << "); "
+              << (s.remaining ? group_thousands(*s.remaining) + " remain"
+                              : std::string("the rest of the input was not read"))
+              << ". The full run skips what the pilot did:\n  " << full_run_command(opts) << "\n";
   }
   if (load(stats.failed) > 0) return exit_failed_addresses;
   if (s.rejected_total > 0) return exit_rejected_inputs;
@@ -857,6 +1070,7 @@ int run_onboarding(const run_options& opts) {
   stop_request stop;
   stop_signal_scope signals([&stop](int sig) { stop.on_signal(sig); });
   int rc = prepare(opts, p, stop);
+  if (p.declined) return rc;
   if (rc == exit_interrupted) return conclude_before_sending(opts, p, stop);
   if (rc != exit_ok) return rc;
   if (opts.dry_run) return conclude_dry_run(opts, p, stats, stop, started);

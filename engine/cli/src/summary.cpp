@@ -62,6 +62,10 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
     o["failed_by_code"] = to_json(s.failed_by_code);
     o["verified_in_doubt"] = s.verified;
     o["not_done"] = s.not_done;
+    if (s.limit) {
+      o["limit"] = s.limit;
+      o["remaining"] = s.remaining ? boost::json::value(*s.remaining) : boost::json::value(nullptr);
+    }
     o["requests"] = s.requests;
     o["throttled"] = s.throttled;
     o["unavailable"] = s.unavailable;
@@ -93,6 +97,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
   }
   if (s.verified) row(out, "in doubt, found by ListUsers", s.verified);
   if (s.not_done) row(out, "not done yet (resume)", s.not_done);
+  if (s.limit && s.remaining) row(out, "left for the full run", *s.remaining);
   row(out, "requests", s.requests);
   row(out, "throttled (429)", s.throttled);
   row(out, "service errors (5xx)", s.unavailable);

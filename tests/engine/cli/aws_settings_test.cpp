@@ -169,7 +169,8 @@ TEST(aws_settings_process, environment_points_invite_at_the_emulator_and_a_flag_
                                    "--input",      (dir / "users.txt").string(),
                                    "--journal",    (dir / "run.journal").string(),
                                    "--progress",   "off",
-                                   "--output",     "json"};
+                                   "--output",     "json",
+                                   "--yes"};
   auto r = run(argv, env, 1min);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(emu.stat("invites_applied"), 60u);

@@ -73,7 +73,8 @@ inline std::vector<std::string> invite_argv(const emulator_process& emu, const f
                                    "--progress",
                                    "off",
                                    "--output",
-                                   "json"};
+                                   "json",
+                                   "--yes"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }

@@ -59,7 +59,8 @@ std::vector<std::string> invite(const emulator_process& emu, const fs::path& inp
           "--connections",
           "6",
           "--progress",
-          "off"};
+          "off",
+          "--yes"};
 }
 
 // feeder: a child that writes the corpus into a FIFO, as a shell's process substitution does.

@@ -21,10 +21,10 @@ TEST(demo, runs_with_nothing_configured_and_accounts_for_every_row) {
                 "--output", "json"},
                clean_env(home.path()), 2min);
 
-  // The generated corpus has ~1% invalid lines (exit 3) and the demo emulator fails 0.05% of
-  // invites (exit 4, which wins over 3). With ~18,000 addresses, no failed invite at all is a
-  // 1-in-10,000 event; then the run must say 3, never 0.
-  ASSERT_TRUE(r.status == 3 || r.status == 4) << r.status << "\n" << r.err;
+  // The generated corpus has ~1% invalid lines and the demo emulator fails 0.05% of invites: a
+  // real run would exit 3 or 4, but these are planted, part of the show: the demo exits 0 and
+  // says why (a newcomer checking $? must not read a failure).
+  ASSERT_EQ(r.status, 0) << r.err;
 
   // The JSON summary on stdout: present, and its numbers add up.
   auto j = parse_json_object(r.out);
@@ -38,7 +38,10 @@ TEST(demo, runs_with_nothing_configured_and_accounts_for_every_row) {
   EXPECT_EQ(u64(*j, "not_done"), 0u) << r.out;
   EXPECT_GT(u64(*j, "rejected_total"), 0u) << r.out;
   EXPECT_GT(u64(*j, "duplicates"), 0u) << r.out;
-  EXPECT_EQ(r.status, failed > 0 ? 4 : 3) << r.out;
+  // With ~18,000 addresses, no failed invite at all is a 1-in-10,000 event.
+  EXPECT_TRUE(contains(r.err, "everything behaved as designed")) << r.err;
+  EXPECT_TRUE(contains(r.err, std::string("a real run would exit ") + (failed > 0 ? "4" : "3")))
+      << r.err;
 
   // stderr: where the journal is, and what to do next (status, report of the failed ones).
   const fs::path journal = dir / "demo.journal";

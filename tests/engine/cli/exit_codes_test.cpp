@@ -76,7 +76,7 @@ TEST(exit_codes, two_for_a_report_path_that_cannot_be_written_before_any_journal
   };
   for (const auto& c : cases) {
     auto r = run({cli(), "invite", "--account-id", "acct-1", "--input", input, "--endpoint-url",
-                  "https://127.0.0.1:9", "--report", c.path},
+                  "https://127.0.0.1:9", "--report", c.path, "--yes"},
                  client_env(dir.path()), 30s);
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_TRUE(contains(r.err, "--report")) << r.err;

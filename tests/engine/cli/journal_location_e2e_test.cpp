@@ -35,7 +35,8 @@ std::vector<std::string> default_invite_argv(const emulator_process& emu, const 
                                    "--progress",
                                    "off",
                                    "--output",
-                                   "json"};
+                                   "json",
+                                   "--yes"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }

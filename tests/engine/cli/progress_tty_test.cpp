@@ -2,6 +2,7 @@
 // pseudo-terminal from util-linux `script`) `--progress auto` redraws one line with '\r'; through
 // pipes it prints plain lines; `--progress json` prints one object a line for wrappers.
 #include "cli_env.hpp"
+#include "pty_session.hpp"
 
 #include <onboard/cli/progress.hpp>
 
@@ -116,6 +117,76 @@ TEST(progress, json_mode_prints_one_object_a_line_with_done_total_and_rate) {
   auto summary = parse_json_object(r.out);
   ASSERT_TRUE(summary) << r.out;
   EXPECT_EQ(u64(*summary, "invited"), 1000u);
+}
+
+// progress_lines: the drawings of the progress line in a terminal's output: every piece between
+// carriage returns and newlines that mentions the total, without the erase-to-end-of-line code.
+std::vector<std::string> progress_lines(const std::string& tty, const std::string& total) {
+  std::vector<std::string> lines;
+  std::string piece;
+  auto flush = [&] {
+    for (std::size_t k; (k = piece.find("\x1b[K")) != std::string::npos;) piece.erase(k, 3);
+    if (contains(piece, "/" + total + " ")) lines.push_back(piece);
+    piece.clear();
+  };
+  for (char c : tty) {
+    if (c == '\r' || c == '\n')
+      flush();
+    else
+      piece += c;
+  }
+  flush();
+  return lines;
+}
+
+// In a terminal 80 and 200 columns wide, the redrawn line never reaches the last column (which
+// would wrap it, and every later redraw would land on a new line): at 80 the fields at its end
+// give way, at 200 it is whole.
+TEST(progress, the_redrawn_line_never_wraps_at_80_or_200_columns) {
+  for (unsigned short cols : {80, 200}) {
+    fixture f(3000);
+    pty_session s(f.argv("auto", "text"), client_env(f.dir.path()), cols);
+    auto status = s.wait(1min);
+    ASSERT_TRUE(status) << s.output();
+    ASSERT_EQ(*status, 0) << s.output();
+    auto lines = progress_lines(s.output(), "3000");
+    ASSERT_GE(lines.size(), 2u) << s.output();
+    bool whole = false;
+    for (const auto& l : lines) {
+      EXPECT_LT(l.size(), cols) << cols << " columns: \"" << l << "\"";
+      EXPECT_TRUE(contains(l, "emails/s")) << l;
+      whole = whole || contains(l, "| failed ");
+    }
+    EXPECT_EQ(whole, cols == 200) << s.output();
+    EXPECT_TRUE(contains(lines.back(), "100.0% 3000/3000")) << lines.back();
+  }
+}
+
+TEST(progress, fit_line_drops_whole_fields_from_the_end_then_cuts) {
+  const std::string l = "12.5% 10/80 | 3 emails/s | ETA 4s | in flight 2";
+  EXPECT_EQ(onboard::fit_line(l, 100), l);
+  EXPECT_EQ(onboard::fit_line(l, l.size()), l);
+  EXPECT_EQ(onboard::fit_line(l, 40), "12.5% 10/80 | 3 emails/s | ETA 4s");
+  EXPECT_EQ(onboard::fit_line(l, 12), "12.5% 10/80");
+  EXPECT_EQ(onboard::fit_line(l, 5), "12.5%");
+}
+
+// --quiet: the summary and errors only: no banner, no journal line, no progress, even on a
+// terminal with --progress auto.
+TEST(progress, quiet_shows_only_the_summary_on_a_terminal) {
+  fixture f(1000);
+  auto argv = f.argv("auto", "text");
+  argv.push_back("--quiet");
+  pty_session s(argv, client_env(f.dir.path()), 80);
+  auto status = s.wait(1min);
+  ASSERT_TRUE(status) << s.output();
+  ASSERT_EQ(*status, 0) << s.output();
+  const std::string& tty = s.output();
+  EXPECT_FALSE(contains(tty, "emails/s |")) << tty;
+  EXPECT_FALSE(contains(tty, "invite: account")) << tty;
+  EXPECT_FALSE(contains(tty, "(new)")) << tty;
+  EXPECT_TRUE(contains(tty, "summary")) << tty;
+  EXPECT_TRUE(contains(tty, "invited")) << tty;
 }
 
 // A stream (stdin, a FIFO) is read once, as it is sent: until it ends there is no total, so the

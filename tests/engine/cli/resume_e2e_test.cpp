@@ -72,7 +72,8 @@ std::vector<std::string> argv_for(const emulator_process& emu, const temp_dir& d
           "--connections",
           "6",
           "--progress",
-          "off"};
+          "off",
+          "--yes"};
 }
 
 struct crash_result {

@@ -103,7 +103,8 @@ TEST(secrets, never_written_anywhere_by_invite_report_or_status) {
                 "--progress",
                 "off",
                 "--output",
-                "json"},
+                "json",
+                "--yes"},
                client_env(home, secret), 2min);
   };
 

@@ -60,10 +60,7 @@ void write_all(int fd, const std::string& data) {
 
 }  // namespace
 
-child_process child_process::spawn(const std::vector<std::string>& argv, const options& opts) {
-  int out[2], err[2], in[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
-    throw std::runtime_error("pipe failed");
+std::vector<std::string> child_environment(const child_process::options& opts) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
@@ -73,6 +70,14 @@ child_process child_process::spawn(const std::vector<std::string>& argv, const o
     if (!drop) env_strings.emplace_back(kv);
   }
   for (const auto& [k, v] : opts.env_set) env_strings.push_back(k + "=" + v);
+  return env_strings;
+}
+
+child_process child_process::spawn(const std::vector<std::string>& argv, const options& opts) {
+  int out[2], err[2], in[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  std::vector<std::string> env_strings = child_environment(opts);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

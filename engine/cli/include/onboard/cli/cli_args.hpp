@@ -1,7 +1,8 @@
 // onboard/cli/cli_args.hpp: the one command-line parser every subcommand uses.
 //
 // Declarative and strict: unknown flags, missing values and bad numbers are usage errors that name
-// the flag. `--name value` and `--name=value` both work; `--` ends the flags.
+// the flag. `--name value` and `--name=value` both work; `--` ends the flags. A flag may also have
+// a one-letter spelling (`-y`), set with option::short_name.
 //
 //   // given: const std::vector<std::string>& args
 //   cli::parser p{"plan", "Read the inputs and print what a run would do (no network).",
@@ -24,6 +25,7 @@ namespace onboard::cli {
 // option: one declared flag and what the command line said about it.
 struct option {
   std::string name;     // without the leading "--"
+  char short_name = 0;  // `-y` for --yes; flags only (0: none)
   std::string metavar;  // empty for boolean flags
   std::string help;
   std::string default_value;  // shown in --help; also the value when not given
@@ -66,6 +68,7 @@ class parser {
 
  private:
   option* find(std::string_view name);
+  option* find_short(char c);
   std::string command_, summary_, example_, epilog_, positional_metavar_;
   std::deque<option> options_;  // deque: references handed out stay valid
   std::vector<std::string> positionals_;

@@ -12,8 +12,9 @@ enum exit_code : int {
   exit_usage = 2,             // bad command line or unreadable input option
   exit_rejected_inputs = 3,   // done; some input lines were rejected (see --rejects)
   exit_failed_addresses = 4,  // done; the service refused some addresses (see the report)
-  exit_interrupted = 5,       // interrupted (signal, fatal I/O); re-run the same command to resume
-  exit_config = 6,            // configuration or authentication failure (credentials, 401/403, TLS)
+  exit_interrupted =
+      5,             // interrupted (signal, fatal I/O) or not confirmed; re-run the same command
+  exit_config = 6,   // configuration or authentication failure (credentials, 401/403, TLS)
   exit_service = 7,  // the service refused the run (404 account) or stayed unreachable; resumable
 };
 
@@ -37,8 +38,9 @@ inline constexpr const char* exit_codes_help =
     "  2  usage error\n"
     "  3  done, some input lines rejected\n"
     "  4  done, some addresses failed at the service\n"
-    "  5  interrupted, or ended with addresses that have no outcome yet;\n"
-    "     re-run the same command to resume\n"
+    "  5  interrupted, not confirmed at the prompt (nothing sent), or ended\n"
+    "     with addresses that have no outcome yet; re-run the same command to\n"
+    "     resume\n"
     "  6  configuration or authentication failure, or something other than\n"
     "     Amazon Chime answered (a proxy's redirect, a portal's page)\n"
     "  7  the service refused the run (unknown account), stayed unreachable\n"

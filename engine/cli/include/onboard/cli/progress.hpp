@@ -1,9 +1,9 @@
 // onboard/cli/progress.hpp: what a long run shows while it works, and the account it gives at
 // the end.
 //
-// On a terminal, one line redrawn a few times a second (done/total, emails/s, ETA from the
-// measured rate, in flight, throttled, retries, failures). Elsewhere (CI, pipes), a plain line
-// every few seconds. `json` emits one object per interval for wrappers.
+// On a terminal, one line redrawn a few times a second, never wider than the terminal (done/total,
+// emails/s, ETA from the measured rate, in flight, throttled, retries, failures). Elsewhere (CI,
+// pipes), a plain line every few seconds. `json` emits one object per interval for wrappers.
 //
 // The total is exact from the start for regular files (counted first). A stream (stdin, a pipe)
 // is read once, as it is sent, so until it ends the display shows what is done and what has been
@@ -34,8 +34,11 @@ class progress_display {
  public:
   using clock = std::chrono::steady_clock;
 
-  // progress_display: `automatic` picks `bar` when `is_tty` else `plain`.
-  progress_display(progress_mode mode, const run_stats& stats, std::ostream& out, bool is_tty);
+  // progress_display: `automatic` picks `bar` when `is_tty` else `plain`. `tty_fd`: the
+  // terminal `out` writes to, whose width the redrawn line is fitted to, read again at every
+  // redraw so that a resized window is followed (-1: no fitting).
+  progress_display(progress_mode mode, const run_stats& stats, std::ostream& out, bool is_tty,
+                   int tty_fd = -1);
 
   // interval: how often tick() should be called.
   clock::duration interval() const;
@@ -62,7 +65,15 @@ class progress_display {
   clock::time_point start_;
   std::deque<std::pair<clock::time_point, std::uint64_t>> samples_;
   bool total_final_ = false;
-  std::size_t last_width_ = 0;
+  int tty_fd_ = -1;
 };
+
+// fit_line: `line` within `width` columns (ASCII): whole " | "-separated fields are dropped from
+// the end until it fits, then what is left is cut. A line drawn in the last column of a terminal
+// makes it wrap, so callers pass the terminal's width minus one.
+std::string fit_line(std::string line, std::size_t width);
+
+// terminal_columns: the width of the terminal on `fd`, 0 when it is none or does not say.
+std::size_t terminal_columns(int fd);
 
 }  // namespace onboard

@@ -29,9 +29,16 @@ struct run_options {
   ingest_options ingest;
   operation op = operation::invite;
 
+  // Before the first email. Without assume_yes, a terminal on stdin must answer "y" to a question
+  // naming the account and the count (confirm.hpp); without a terminal the run refuses to start.
+  bool assume_yes = false;  // --yes: no question (scripts, the demo)
+  bool quiet = false;       // --quiet: errors and the summary only (no banner, no progress)
+  std::uint64_t limit = 0;  // --limit N: a pilot of the first N pending addresses (0: all)
+
   // Where and who.
   std::string endpoint_url;
   std::string region = "us-east-1";
+  std::string endpoint_source, region_source;  // where each came from ("--region", "AWS_REGION")
   std::string ca_bundle;
   bool verify_ssl = true;
   signing::resolve_options credentials;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace onboard {
@@ -25,6 +26,9 @@ struct summary {
   std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, verified = 0;
   std::map<std::string, std::uint64_t> failed_by_code;
   std::uint64_t not_done = 0;  // accepted addresses left for a resume
+  // A pilot (--limit): its cap, and the addresses left for the full run (nullopt: not counted).
+  std::uint64_t limit = 0;
+  std::optional<std::uint64_t> remaining;
   // Traffic.
   std::uint64_t requests = 0, throttled = 0, unavailable = 0, retries = 0, in_doubt = 0;
   std::uint64_t bisections = 0, reconnects = 0;

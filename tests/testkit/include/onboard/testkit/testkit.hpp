@@ -99,6 +99,10 @@ class child_process {
   int in_fd_ = -1;  // the stdin pipe, while it stays open
 };
 
+// child_environment: this process's environment with `opts`' changes (env_unset removed, env_set
+// added or replacing), as the "NAME=value" strings a child gets.
+std::vector<std::string> child_environment(const child_process::options& opts);
+
 // run_result / run: spawn, wait (bounded), collect. Throws if the deadline passes (after SIGKILL).
 struct run_result {
   int status = -1;
