@@ -138,7 +138,7 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   auto env = signing::process_environment();
   aws_settings s = resolve_aws_settings(af, env);
   o.credentials.profile = f.profile->value();
-  o.region = s.region.value;
+  o.region = s.signing_region.value;
   o.endpoint_url = s.endpoint_url.value;
   o.ca_bundle = s.ca_bundle.value;
   o.verify_ssl = !f.no_verify_ssl->given();

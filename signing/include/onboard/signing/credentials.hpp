@@ -93,4 +93,9 @@ std::string profile_name(std::string_view flag, const environment& env);
 std::optional<std::string> config_value(std::string_view profile, std::string_view key,
                                         const environment& env);
 
+// config_section_value: a key from any section of the config file by its full name, e.g.
+// "services corp" for the `[services corp]` section that holds per-service endpoints.
+std::optional<std::string> config_section_value(std::string_view section, std::string_view key,
+                                                const environment& env);
+
 }  // namespace onboard::signing
