@@ -241,6 +241,7 @@ signer::signer(credentials creds, std::string region, std::string service)
     : creds_(std::move(creds)), region_(std::move(region)), service_(std::move(service)) {}
 
 std::vector<header> signer::sign(const request_view& req, clock::time_point now) const {
+  now += clock_offset();
   char amz_buf[16];
   detail::format_amz_date(now, amz_buf);
   std::string_view amz(amz_buf, sizeof amz_buf);

@@ -17,6 +17,7 @@
 #include <onboard/signing/credentials.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -134,14 +135,25 @@ class signer {
  public:
   signer(credentials creds, std::string region, std::string service);
 
-  // sign: the headers to add to `req` (Authorization last). `req` must already carry Host and
-  // every other header that should be signed.
+  // sign: the headers to add to `req` (Authorization last), signed at `now` + clock_offset().
+  // `req` must already carry Host and every other header that should be signed.
   std::vector<header> sign(const request_view& req, clock::time_point now) const;
+
+  // clock_offset: the service's clock minus ours, as learnt from the service when it refused a
+  // signature as too old or too new. Kept here so that every sender sharing this signer signs
+  // with the corrected time once one of them has learnt it.
+  std::chrono::milliseconds clock_offset() const {
+    return std::chrono::milliseconds(offset_ms_.load(std::memory_order_relaxed));
+  }
+  void set_clock_offset(std::chrono::milliseconds offset) const {
+    offset_ms_.store(offset.count(), std::memory_order_relaxed);
+  }
 
   const std::string& access_key_id() const { return creds_.access_key_id; }
   const std::string& region() const { return region_; }
 
  private:
+  mutable std::atomic<std::int64_t> offset_ms_{0};
   credentials creds_;
   std::string region_;
   std::string service_;
