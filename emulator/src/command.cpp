@@ -45,8 +45,9 @@ credentials (SigV4, service chime, region us-east-1, 5-minute clock skew):
                             credential_process prints them; once a set's Expiration has passed,
                             its requests get 403 ExpiredTokenException
   --max-skew-seconds N      allowed clock skew (default 300)
-  Missing or malformed signatures -> 403 ForbiddenException; unknown key, wrong secret,
-  expired or wrongly scoped signatures -> 401 UnauthorizedClientException.
+  Missing or malformed signatures -> 403 ForbiddenException; unknown key, wrong secret or
+  wrongly scoped signatures -> 401 UnauthorizedClientException; a signing time outside the
+  allowed skew -> 403 InvalidSignatureException "Signature expired: ..." (with Date).
 
 service behaviour:
   --accounts A,B,...        the accounts that exist (default: any id) -> else 404 NotFoundException

@@ -494,6 +494,9 @@ reply auth_reply(const signing::verify_result& v) {
                         "provided. Check your AWS Secret Access Key and signing method. (" +
                             v.message + ")");
     case E::request_expired:
+      // The real service's front end answers a signing time outside its window so; SDKs key
+      // their clock correction on this code and the service's Date header.
+      return make_error(403, "InvalidSignatureException", v.message);
     case E::scope_date_mismatch:
     case E::wrong_region:
     case E::missing_security_token:

@@ -37,6 +37,8 @@ const command commands[] = {
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
     {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal},
     {"plan", "read the inputs and show what a run would do (no network)", onboard::cmd_plan},
+    {"endpoint", "show the endpoint and signing region a run would use, and why",
+     onboard::cmd_endpoint},
     // END COMMANDS
 };
 

@@ -12,6 +12,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -163,32 +164,36 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
     close_stream();
     return make_error(k, ec, std::move(message));
   };
-  const std::string where = endpoint_.host_header;
+  // Through a proxy, the TCP connection goes to the proxy, which the messages then name.
+  const proxy* via = opts_.proxy ? &*opts_.proxy : nullptr;
+  const std::string& host = via ? via->host : endpoint_.host;
+  const std::uint16_t port = via ? via->port : endpoint_.port;
+  const bool ip_literal = via ? via->ip_literal : endpoint_.ip_literal;
+  const std::string where = endpoint_.host_header;  // TLS: always with the endpoint
+  const std::string peer = via ? "the proxy " + via->display : where;  // TCP: the proxy if any
 
   // Resolve. getaddrinfo cannot be interrupted, so a hung lookup ends when the system resolver
   // gives up; its time is then charged against the connect deadline.
   const auto deadline = std::chrono::steady_clock::now() + opts_.connect_timeout;
   std::vector<tcp::endpoint> addresses;
-  if (endpoint_.ip_literal) {
-    addresses.emplace_back(net::ip::make_address(endpoint_.host), endpoint_.port);
+  if (ip_literal) {
+    addresses.emplace_back(net::ip::make_address(host), port);
   } else {
     resolver_.emplace(executor_);
-    auto [ec, results] = co_await resolver_->async_resolve(
-        endpoint_.host, std::to_string(endpoint_.port), use_tuple);
+    auto [ec, results] = co_await resolver_->async_resolve(host, std::to_string(port), use_tuple);
     resolver_.reset();
     if (ec == net::error::operation_aborted) {
-      co_return fail(kind::cancelled, ec, "cancelled while resolving " + endpoint_.host);
+      co_return fail(kind::cancelled, ec, "cancelled while resolving " + host);
     }
     if (ec)
-      co_return fail(kind::connect_failed, ec,
-                     "cannot resolve " + endpoint_.host + ": " + ec.message());
+      co_return fail(kind::connect_failed, ec, "cannot resolve " + host + ": " + ec.message());
     for (const auto& r : results) addresses.push_back(r.endpoint());
   }
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (remaining.count() <= 0) {
     co_return fail(kind::timeout_before_send, beast::error::timeout,
-                   "resolving " + endpoint_.host + " took longer than the connect timeout (" +
+                   "resolving " + host + " took longer than the connect timeout (" +
                        ms(opts_.connect_timeout) + ")");
   }
 
@@ -199,7 +204,7 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
     auto [ec, ep] = co_await tcp_layer.async_connect(addresses, use_tuple);
     if (ec == beast::error::timeout) {
       co_return fail(kind::timeout_before_send, ec,
-                     "connecting to " + where + " timed out after " + ms(opts_.connect_timeout));
+                     "connecting to " + peer + " timed out after " + ms(opts_.connect_timeout));
     }
     if (ec == net::error::operation_aborted && !tcp_layer.socket().is_open()) {
       // Asio's range connect reports a socket it could not even create (no descriptor left) as
@@ -209,17 +214,26 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
       probe.open(addresses.front().protocol(), why);
       if (why) {
         co_return fail(kind::connect_failed, why,
-                       "cannot open a socket to connect to " + where + ": " + why.message());
+                       "cannot open a socket to connect to " + peer + ": " + why.message());
       }
     }
     if (ec == net::error::operation_aborted)
-      co_return fail(kind::cancelled, ec, "cancelled while connecting to " + where);
+      co_return fail(kind::cancelled, ec, "cancelled while connecting to " + peer);
     if (ec)
-      co_return fail(kind::connect_failed, ec, "cannot connect to " + where + ": " + ec.message());
+      co_return fail(kind::connect_failed, ec, "cannot connect to " + peer + ": " + ec.message());
   }
   {
     error_code ignored;  // small signed requests: do not let Nagle hold back the last segment
     tcp_layer.socket().set_option(tcp::no_delay(true), ignored);
+  }
+
+  if (via) {
+    tcp_layer.expires_after(remaining);
+    if (auto refused = co_await async_open_tunnel(*via)) {
+      stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
+      close_stream();
+      co_return std::move(*refused);
+    }
   }
 
   std::string setup_error;
@@ -253,6 +267,62 @@ net::awaitable<std::optional<transport_error>> https_connection::async_connect()
   ever_connected_ = true;
   last_connect_failed_ = false;
   backoff_.reset();
+  co_return std::nullopt;
+}
+
+// async_open_tunnel: CONNECT host:port through the proxy on the freshly connected socket, under
+// the connect deadline already set on it. Nothing but the proxy's answer may arrive before our
+// TLS ClientHello, so the read buffer must end with the answer's header.
+net::awaitable<std::optional<transport_error>> https_connection::async_open_tunnel(
+    const proxy& via) {
+  using kind = transport_error_kind;
+  auto& tcp_layer = beast::get_lowest_layer(*stream_);
+  const std::string authority =
+      (endpoint_.host.find(':') != std::string::npos ? "[" + endpoint_.host + "]"
+                                                     : endpoint_.host) +
+      ":" + std::to_string(endpoint_.port);
+  const std::string what = "a tunnel to " + authority + " through the proxy " + via.display;
+  http::request<http::empty_body> req{http::verb::connect, authority, 11};
+  req.set(http::field::host, authority);
+  if (!via.authorization.empty()) req.set(http::field::proxy_authorization, via.authorization);
+  {
+    auto [ec, n] = co_await http::async_write(tcp_layer, req, use_tuple);
+    if (ec == beast::error::timeout)
+      co_return make_error(kind::timeout_before_send, ec, "opening " + what + " timed out");
+    if (ec == net::error::operation_aborted)
+      co_return make_error(kind::cancelled, ec, "cancelled while opening " + what);
+    if (ec) co_return make_error(kind::connect_failed, ec, "opening " + what + ": " + ec.message());
+  }
+  beast::flat_buffer buf;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // a 2xx to CONNECT has no body, whatever its headers say
+  parser.header_limit(opts_.header_limit);
+  {
+    auto [ec, n] = co_await http::async_read(tcp_layer, buf, parser, use_tuple);
+    if (ec == beast::error::timeout)
+      co_return make_error(kind::timeout_before_send, ec,
+                           "the proxy " + via.display + " did not answer CONNECT in time");
+    if (ec == net::error::operation_aborted)
+      co_return make_error(kind::cancelled, ec, "cancelled while opening " + what);
+    if (ec)
+      co_return make_error(kind::connect_failed, ec,
+                           "opening " + what + ": " + ec.message() + " (is it an HTTP proxy?)");
+  }
+  const unsigned status = parser.get().result_int();
+  if (status / 100 != 2) {
+    std::string hint;
+    if (status == 407)
+      hint =
+          " (the proxy wants credentials: put them in the proxy URL, "
+          "http://user:password@host:port)";
+    co_return make_error(kind::proxy_refused, {},
+                         "the proxy " + via.display + " refused a tunnel to " + authority + ": " +
+                             std::to_string(status) + " " + std::string(parser.get().reason()) +
+                             hint);
+  }
+  if (buf.size() != 0)
+    co_return make_error(kind::proxy_refused, {},
+                         "the proxy " + via.display + " sent data after its answer to CONNECT");
   co_return std::nullopt;
 }
 

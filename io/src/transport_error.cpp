@@ -12,6 +12,7 @@ std::string_view to_string(transport_error_kind kind) {
     case transport_error_kind::tls_failed: return "tls_failed";
     case transport_error_kind::timeout_before_send: return "timeout_before_send";
     case transport_error_kind::write_failed: return "write_failed";
+    case transport_error_kind::proxy_refused: return "proxy_refused";
     case transport_error_kind::reset_after_send: return "reset_after_send";
     case transport_error_kind::timeout_after_send: return "timeout_after_send";
     case transport_error_kind::bad_response: return "bad_response";

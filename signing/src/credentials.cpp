@@ -432,4 +432,10 @@ std::optional<std::string> config_value(std::string_view profile, std::string_vi
   return get(config_section(f, name), std::string(key));
 }
 
+std::optional<std::string> config_section_value(std::string_view section, std::string_view key,
+                                                const environment& env) {
+  loaded_file f = load_config_file(env);
+  return get(find_section(f, std::string(section)), std::string(key));
+}
+
 }  // namespace onboard::signing

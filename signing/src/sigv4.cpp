@@ -246,6 +246,7 @@ signer::signer(std::shared_ptr<credential_provider> creds, std::string region, s
 
 std::vector<header> signer::sign(const request_view& req, clock::time_point now,
                                  credentials_ptr* used) const {
+  now += clock_offset();
   char amz_buf[16];
   detail::format_amz_date(now, amz_buf);
   std::string_view amz(amz_buf, sizeof amz_buf);

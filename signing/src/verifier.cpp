@@ -229,11 +229,16 @@ verify_result verifier::verify(const request_view& req, clock::time_point now) c
     return fail(verify_error::unknown_access_key,
                 "access key id '" + printable(pa->access_key_id) + "' is not known");
 
-  auto skew = now > *when ? now - *when : *when - now;
-  if (skew > max_skew_)
+  // The wording of AWS's front end, which clients (ours included) recognise as a clock problem.
+  const std::string window = std::to_string(max_skew_.count() / 60) + " min.)";
+  if (*when < now - max_skew_)
     return fail(verify_error::request_expired,
-                "request time " + std::string(amz) + " is more than " +
-                    std::to_string(max_skew_.count()) + " s from the server time " + amz_date(now));
+                "Signature expired: " + std::string(amz) + " is now earlier than " +
+                    amz_date(now - max_skew_) + " (" + amz_date(now) + " - " + window);
+  if (*when > now + max_skew_)
+    return fail(verify_error::request_expired,
+                "Signature not yet current: " + std::string(amz) + " is still later than " +
+                    amz_date(now + max_skew_) + " (" + amz_date(now) + " + " + window);
 
   if (std::find(pa->signed_headers.begin(), pa->signed_headers.end(), "host") ==
       pa->signed_headers.end())

@@ -274,8 +274,10 @@ TEST_F(api, auth_failures_map_to_401_and_403) {
         "wrong secret");
   check(with([](sign_options& o) { o.access_key = "AKIDOTHER"; }), 401,
         "UnauthorizedClientException", "unknown key");
-  check(with([](sign_options& o) { o.at = signing::clock::now() - std::chrono::minutes(10); }), 401,
-        "UnauthorizedClientException", "expired");
+  check(with([](sign_options& o) { o.at = signing::clock::now() - std::chrono::minutes(10); }), 403,
+        "InvalidSignatureException", "expired");
+  check(with([](sign_options& o) { o.at = signing::clock::now() + std::chrono::minutes(10); }), 403,
+        "InvalidSignatureException", "not yet current");
   check(with([](sign_options& o) { o.region = "eu-west-1"; }), 401, "UnauthorizedClientException",
         "wrong region");
   check(with([](sign_options& o) { o.service = "s3"; }), 403, "ForbiddenException",
@@ -287,7 +289,7 @@ TEST_F(api, auth_failures_map_to_401_and_403) {
           o.extra_headers = {{"Authorization", "AWS4-HMAC-SHA256 garbage"}};
         }),
         403, "ForbiddenException", "malformed");
-  EXPECT_EQ(srv_->stats().auth_failures, 8u);
+  EXPECT_EQ(srv_->stats().auth_failures, 9u);
   EXPECT_EQ(srv_->stats().invites_applied, 0u);
   EXPECT_EQ(c.call("POST", invite_path, body).status, 201u);
 }

@@ -167,6 +167,18 @@ TEST(verifier, refuses_each_problem_with_its_own_error) {
   }
 }
 
+// Clients recognise a clock problem by the real front end's wording (and its 403
+// InvalidSignatureException): the emulator must say it the same way, in both directions.
+TEST(verifier, words_a_signing_time_outside_the_window_as_aws_does) {
+  auto w = signed_request(make_creds(false));
+  EXPECT_EQ(verify(w, false, t0 + 301s).message,
+            "Signature expired: 20240315T101500Z is now earlier than 20240315T101501Z "
+            "(20240315T102001Z - 5 min.)");
+  EXPECT_EQ(verify(w, false, t0 - 301s).message,
+            "Signature not yet current: 20240315T101500Z is still later than 20240315T101459Z "
+            "(20240315T100959Z + 5 min.)");
+}
+
 TEST(verifier, refuses_a_wrong_session_token) {
   auto creds = make_creds(true);
   auto w = signed_request(creds);

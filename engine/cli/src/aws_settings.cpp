@@ -1,5 +1,8 @@
 #include <onboard/cli/aws_settings.hpp>
 
+#include <onboard/chime/endpoint_rules.hpp>
+#include <onboard/core/text.hpp>
+
 #include <initializer_list>
 #include <optional>
 
@@ -29,6 +32,30 @@ setting first_of(const std::string& flag_value, std::string_view flag_name,
   return {std::move(fallback), "default"};
 }
 
+// ignore_configured_endpoints: botocore's ensure_boolean: only "true" (any case) is true.
+bool ignore_configured_endpoints(const std::string& profile, const signing::environment& env) {
+  auto v = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+  if (!v) v = signing::config_value(profile, "ignore_configured_endpoint_urls", env);
+  return v && iequals(*v, "true");
+}
+
+// resolve_endpoint: a configured endpoint URL, or an empty value when the endpoint rules decide.
+setting resolve_endpoint(const std::string& flag, const std::string& profile,
+                         const signing::environment& env) {
+  if (!flag.empty()) return {flag, "--endpoint-url"};
+  if (ignore_configured_endpoints(profile, env)) return {};
+  for (const char* name : {"AWS_ENDPOINT_URL_CHIME", "AWS_ENDPOINT_URL"})
+    if (auto v = env(name); v && !v->empty()) return {*v, name};
+  if (auto services = signing::config_value(profile, "services", env)) {
+    const std::string section = "services " + *services;
+    if (auto v = signing::config_section_value(section, "chime.endpoint_url", env))
+      return {*v, "config [" + section + "] chime.endpoint_url"};
+  }
+  if (auto v = signing::config_value(profile, "endpoint_url", env))
+    return {*v, "config endpoint_url"};
+  return {};
+}
+
 }  // namespace
 
 aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environment& env) {
@@ -39,12 +66,14 @@ aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environ
       first_of(flags.region, "--region",
                {{c::env, "AWS_REGION"}, {c::env, "AWS_DEFAULT_REGION"}, {c::config, "region"}},
                s.profile, env, "us-east-1");
-  s.endpoint_url = first_of(flags.endpoint_url, "--endpoint-url",
-                            {{c::env, "AWS_ENDPOINT_URL_CHIME"},
-                             {c::env, "AWS_ENDPOINT_URL"},
-                             {c::config, "chime.endpoint_url"},
-                             {c::config, "endpoint_url"}},
-                            s.profile, env, default_chime_endpoint);
+  s.endpoint_url = resolve_endpoint(flags.endpoint_url, s.profile, env);
+  if (s.endpoint_url.value.empty()) {
+    auto rules = chime::default_endpoint(s.region.value);
+    s.endpoint_url = {std::move(rules.url), "endpoint rules for region " + s.region.value};
+    s.signing_region = {std::move(rules.signing_region), s.endpoint_url.source};
+  } else {
+    s.signing_region = s.region;
+  }
   s.ca_bundle = first_of(flags.ca_bundle, "--ca-bundle",
                          {{c::env, "AWS_CA_BUNDLE"}, {c::config, "ca_bundle"}}, s.profile, env, "");
   s.max_attempts =

@@ -147,8 +147,8 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   auto env = signing::process_environment();
   aws_settings s = resolve_aws_settings(af, env);
   o.credentials.profile = f.profile->value();
-  o.region = s.region.value;
-  o.region_source = s.region.source;
+  o.region = s.signing_region.value;
+  o.region_source = s.signing_region.source;
   o.endpoint_url = s.endpoint_url.value;
   o.endpoint_source = s.endpoint_url.source;
   o.ca_bundle = s.ca_bundle.value;

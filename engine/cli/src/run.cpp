@@ -15,6 +15,7 @@
 #include <onboard/cli/summary.hpp>
 #include <onboard/io/durable_file.hpp>
 #include <onboard/io/endpoint.hpp>
+#include <onboard/io/proxy.hpp>
 #include <onboard/io/https_connection.hpp>
 #include <onboard/io/tls_context.hpp>
 #include <onboard/core/text.hpp>
@@ -365,6 +366,7 @@ class stop_request {
 // and the report.
 struct prepared_run {
   io::endpoint endpoint;
+  std::optional<io::proxy> proxy;  // HTTPS_PROXY for the endpoint (none: direct or NO_PROXY)
   std::shared_ptr<signing::credential_provider> creds;
   std::optional<net::ssl::context> tls;
   std::string journal_path;
@@ -609,6 +611,11 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
   auto ep = io::try_parse_endpoint(opts.endpoint_url);
   if (!ep) return fail(opts, exit_usage, "--endpoint-url: " + ep.error);
   p.endpoint = *ep.value;
+  const auto env = signing::process_environment();
+  auto px = io::proxy_from_environment(p.endpoint, env);
+  if (!px) return fail(opts, exit_config, px.error);
+  p.proxy = px.value;
+  if (p.proxy) spdlog::info("connecting through the proxy {} (HTTPS_PROXY)", p.proxy->display);
   if (!opts.journal_path.empty()) {
     p.journal_path = opts.journal_path;
   } else {
@@ -829,6 +836,7 @@ class execution {
       }
     };
     io::connection_options copts;
+    copts.proxy = p_.proxy;
     for (int i = 0; i < opts_.connections; ++i) {
       net::any_io_executor ex = io::connection_executor(ioc_, threads_);
       transports_.push_back(std::make_unique<https_transport>(ex, p_.endpoint, *p_.tls, copts));

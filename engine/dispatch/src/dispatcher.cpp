@@ -5,6 +5,7 @@
 #include <onboard/core/log.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/core/version.hpp>
+#include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/signing/sigv4.hpp>
 
@@ -17,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <unordered_map>
 
 namespace onboard {
@@ -164,8 +166,8 @@ std::string foreign_answer(const incoming_response& resp) {
 struct dispatcher::classified {
   exchange_result r;
   retry_class cls = retry_class::success;
-  bool tls_rejected = false;
-  bool cancelled = false;            // a stop cancelled it: nothing more to do with this part
+  bool setup_refused = false;  // the certificate or the proxy refused: configuration, stop
+  bool cancelled = false;      // a stop cancelled it: nothing more to do with this part
   bool expired_credentials = false;  // refused: the credentials it was signed with expired
   signing::credentials_ptr signed_with;
   std::string request_id;
@@ -530,8 +532,11 @@ net::awaitable<dispatcher::next_step> dispatcher::async_attempt(sender& s, work_
       co_await async_exchange(s, b.account_id, "POST", chime::users_target(b.account_id, cfg_.op),
                               std::move(body), b.items.size(), /*carries_intent=*/true);
   if (c.cancelled) co_return next_step::stop;
-  if (c.tls_rejected) {
-    set_fatal(fatal_kind::tls, c.r.failure->message);
+  if (c.setup_refused) {
+    const bool proxy = c.r.failure->kind == io::transport_error_kind::proxy_refused;
+    set_fatal(proxy ? fatal_kind::proxy : fatal_kind::tls,
+              c.r.failure->message +
+                  (proxy ? ". Nothing was sent; no address is marked failed for this" : ""));
     co_return next_step::stop;
   }
 
@@ -594,27 +599,21 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
       s.current_state == batch_state::unsent || s.current_state == batch_state::intent_ahead;
   if (carries_intent && journal_ && intent_pending) co_await async_make_intent_durable(s);
 
-  // Sign: every attempt afresh, so a retry minutes later does not carry a stale X-Amz-Date.
+  // Sign and send. A refusal that our clock explains never reached the operation: the time is
+  // corrected from the service's Date and the request signed again and sent once more.
   transport& t = *s.t;
-  outgoing_request req;
-  req.method = method;
-  req.target = t.target(target);
-  req.body = std::move(body);
-  req.headers.emplace_back("Host", t.host_header());
-  if (method == "POST") req.headers.emplace_back("Content-Type", "application/json");
-  std::vector<signing::header_view> views;
-  for (const auto& [k, v] : req.headers) views.push_back({k, v});
   classified c;
-  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now(),
-                            &c.signed_with);
-  for (auto& h : added) req.headers.emplace_back(std::move(h.name), std::move(h.value));
-  req.headers.emplace_back("User-Agent", std::string(user_agent));
-
-  // Send.
-  bump(stats_.requests);
-  bump(stats_.in_flight);
-  c.r = co_await t.async_exchange(std::move(req));
-  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  auto offset_used = signer_.clock_offset();
+  c.r = co_await async_send_signed(t, method, target, body, &c.signed_with);
+  if (c.r.ok()) {
+    const incoming_response& first = c.r.response;
+    const engine::refusal refused{static_cast<int>(first.status), first.header("x-amzn-ErrorType"),
+                                  first.body, first.header("Date")};
+    if (auto fix = engine::skew_correction(refused, signing::clock::now(), offset_used)) {
+      note_clock_offset(*fix, offset_used);
+      c.r = co_await async_send_signed(t, method, target, std::move(body), &c.signed_with);
+    }
+  }
 
   // Classify, once, and tell the rate gate.
   const incoming_response& resp = c.r.response;
@@ -628,8 +627,10 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
     // credentials, never about the addresses: fatal to the run unless a refresh mends it.
     c.expired_credentials = c.cls != retry_class::foreign && engine::expired_credentials(a);
     if (c.expired_credentials) c.cls = retry_class::fatal_auth;
-  } else if (c.r.failure->certificate_refused()) {
-    c.tls_rejected = true;
+  } else if (c.r.failure->certificate_refused() ||
+             c.r.failure->kind == io::transport_error_kind::proxy_refused) {
+    // Configuration, not the network: retrying cannot help, and no address is to blame.
+    c.setup_refused = true;
     c.cls = retry_class::fatal_rejected;
   } else {
     // A cancel only ends the part when a stop asked for it. Any other (a connection torn down
@@ -650,6 +651,51 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
       gate_.on_retry_after(partition, *ra);
   }
   co_return c;
+}
+
+// async_send_signed: one request, signed now: every attempt afresh, so a retry minutes later does
+// not carry a stale X-Amz-Date.
+net::awaitable<exchange_result> dispatcher::async_send_signed(transport& t,
+                                                              const std::string& method,
+                                                              const std::string& target,
+                                                              std::string body,
+                                                              signing::credentials_ptr* used) {
+  outgoing_request req;
+  req.method = method;
+  req.target = t.target(target);
+  req.body = std::move(body);
+  req.headers.emplace_back("Host", t.host_header());
+  if (method == "POST") req.headers.emplace_back("Content-Type", "application/json");
+  std::vector<signing::header_view> views;
+  for (const auto& [k, v] : req.headers) views.push_back({k, v});
+  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now(), used);
+  for (auto& h : added) req.headers.emplace_back(std::move(h.name), std::move(h.value));
+  req.headers.emplace_back("User-Agent", std::string(user_agent));
+
+  bump(stats_.requests);
+  bump(stats_.in_flight);
+  auto r = co_await t.async_exchange(std::move(req));
+  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  co_return r;
+}
+
+// note_clock_offset: every sender signs with the service's time from now on. A clock off by more
+// than a minute is worth fixing (NTP), so it is said once; a smaller one only at debug level.
+void dispatcher::note_clock_offset(std::chrono::milliseconds offset,
+                                   std::chrono::milliseconds was) {
+  signer_.set_clock_offset(offset);
+  const double seconds = std::chrono::duration<double>(offset).count();
+  const char* side = seconds > 0 ? "behind" : "ahead of";
+  if (std::abs(seconds) > 60.0 && !clock_warned_.exchange(true)) {
+    spdlog::warn(
+        "this machine's clock is {:.0f} s {} the service's (its Date header), so the service "
+        "refused our signatures as {}; signing with the service's time from now on. Set the "
+        "clock right (NTP) to avoid this",
+        std::abs(seconds), side, seconds > 0 ? "too old" : "too new");
+  } else {
+    spdlog::debug("clock offset corrected from {} ms to {} ms (the service's Date header)",
+                  was.count(), offset.count());
+  }
 }
 
 // settle_success: the outcomes a 2xx gives the part. nullopt when the answer leaves (some of) the

@@ -1,5 +1,7 @@
 #include <onboard/dispatch/retry_policy.hpp>
 
+#include <onboard/dispatch/clock_skew.hpp>
+
 #include <onboard/core/text.hpp>
 
 #include <algorithm>
@@ -104,6 +106,9 @@ bool json_body(std::string_view body) {
 retry_class classify_answer(const answer& a, const request_context& ctx) {
   const bool maybe_foreign = a.status < 500 && a.status != 429;
   if (maybe_foreign && a.request_id.empty() && !json_body(a.body)) return retry_class::foreign;
+  // Our clock, not our credentials: resent (the dispatcher has corrected the time by then).
+  if (signing_time_refused({a.status, a.error_type, a.body, {}}))
+    return retry_class::retry_transient;
   return classify_http(a.status, a.error_type, ctx);
 }
 
@@ -262,9 +267,8 @@ std::vector<std::string_view> split_ws(std::string_view s) {
   return out;
 }
 
-// parse_http_date: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", plus the obsolete RFC 850
-// "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994" that RFC 9110 says a
-// recipient must accept.
+}  // namespace
+
 std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
   using namespace std::chrono;
   auto f = split_ws(s);
@@ -298,6 +302,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
   if (!ymd.ok()) return std::nullopt;
   return sys_days{ymd} + *hms;
 }
+
+namespace {
 
 constexpr double max_retry_after_s = 86400.0;
 

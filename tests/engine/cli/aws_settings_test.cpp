@@ -20,7 +20,8 @@ using onboard::resolve_aws_settings;
 using onboard::signing::map_environment;
 
 // A config file with values for every setting in [default], and different ones in [profile x]
-// (whose endpoint uses the nested `chime =` form next to a plain endpoint_url).
+// (whose Chime endpoint comes from its `[services xs]` section, next to a plain endpoint_url).
+// [profile nested] has the per-service form inside the profile, which botocore does not read.
 constexpr const char* config_text =
     "[default]\n"
     "region = eu-west-1\n"
@@ -32,10 +33,27 @@ constexpr const char* config_text =
     "[profile x]\n"
     "region = ap-southeast-2\n"
     "endpoint_url = https://x-generic.example:1002\n"
+    "services = xs\n"
+    "ca_bundle = /config/x-ca.pem\n"
+    "max_attempts = 4\n"
+    "\n"
+    "[services xs]\n"
+    "sts =\n"
+    "  endpoint_url = https://x-sts.example:1004\n"
     "chime =\n"
     "  endpoint_url = https://x-chime.example:1003\n"
-    "ca_bundle = /config/x-ca.pem\n"
-    "max_attempts = 4\n";
+    "\n"
+    "[profile nested]\n"
+    "region = eu-north-1\n"
+    "chime =\n"
+    "  endpoint_url = https://nested.example:1005\n"
+    "\n"
+    "[profile ignoring]\n"
+    "region = eu-west-3\n"
+    "endpoint_url = https://ignored.example:1006\n"
+    "ignore_configured_endpoint_urls = true\n";
+
+constexpr const char* public_endpoint = "https://chime.us-east-1.amazonaws.com";
 
 struct settings_fixture : ::testing::Test {
   temp_dir home;
@@ -55,7 +73,9 @@ TEST_F(settings_fixture, defaults_when_nothing_is_configured) {
   EXPECT_EQ(s.profile, "default");
   EXPECT_EQ(s.region.value, "us-east-1");
   EXPECT_EQ(s.region.source, "default");
-  EXPECT_EQ(s.endpoint_url.value, onboard::default_chime_endpoint);
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
+  EXPECT_EQ(s.endpoint_url.source, "endpoint rules for region us-east-1");
+  EXPECT_EQ(s.signing_region.value, "us-east-1");
   EXPECT_EQ(s.ca_bundle.value, "");
   EXPECT_EQ(s.max_attempts.value, "10");
 }
@@ -68,17 +88,89 @@ TEST_F(settings_fixture, config_file_of_the_default_profile) {
   EXPECT_EQ(s.max_attempts.value, "3");
   EXPECT_EQ(s.region.source, "config region");
   EXPECT_EQ(s.endpoint_url.source, "config endpoint_url");
+  // A configured endpoint keeps the configured region for signing.
+  EXPECT_EQ(s.signing_region.value, "eu-west-1");
+  EXPECT_EQ(s.signing_region.source, "config region");
 }
 
-TEST_F(settings_fixture, nested_chime_endpoint_beats_the_generic_one_in_the_same_profile) {
+TEST_F(settings_fixture, the_services_section_beats_the_profile_endpoint) {
   vars["AWS_PROFILE"] = "x";
   auto s = resolve();
   EXPECT_EQ(s.profile, "x");
   EXPECT_EQ(s.region.value, "ap-southeast-2");
   EXPECT_EQ(s.endpoint_url.value, "https://x-chime.example:1003");
-  EXPECT_EQ(s.endpoint_url.source, "config chime.endpoint_url");
+  EXPECT_EQ(s.endpoint_url.source, "config [services xs] chime.endpoint_url");
+  EXPECT_EQ(s.signing_region.value, "ap-southeast-2");
   EXPECT_EQ(s.ca_bundle.value, "/config/x-ca.pem");
   EXPECT_EQ(s.max_attempts.value, "4");
+}
+
+TEST_F(settings_fixture, a_services_section_without_chime_leaves_the_profile_endpoint) {
+  write_file(home / "config",
+             "[default]\nservices = s\nendpoint_url = https://generic.example\n"
+             "[services s]\nsts =\n  endpoint_url = https://sts.example\n");
+  EXPECT_EQ(resolve().endpoint_url.value, "https://generic.example");
+  // A `services` name with no such section: the same.
+  write_file(home / "config",
+             "[default]\nservices = missing\nendpoint_url = https://generic.example\n");
+  EXPECT_EQ(resolve().endpoint_url.value, "https://generic.example");
+}
+
+TEST_F(settings_fixture, the_per_service_form_inside_a_profile_is_not_read_as_botocore_does_not) {
+  vars["AWS_PROFILE"] = "nested";
+  auto s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
+  EXPECT_EQ(s.signing_region.value, "us-east-1");
+}
+
+TEST_F(settings_fixture, the_public_endpoint_is_signed_with_us_east_1_whatever_the_region) {
+  vars["AWS_CONFIG_FILE"] = (home / "missing").string();
+  vars["AWS_REGION"] = "eu-west-1";
+  auto s = resolve();
+  EXPECT_EQ(s.region.value, "eu-west-1");
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
+  EXPECT_EQ(s.signing_region.value, "us-east-1");
+  EXPECT_EQ(s.signing_region.source, "endpoint rules for region eu-west-1");
+  // Outside the `aws` partition the endpoint is regional, and so is the signature.
+  vars["AWS_REGION"] = "cn-northwest-1";
+  s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, "https://chime.cn-northwest-1.amazonaws.com.cn");
+  EXPECT_EQ(s.signing_region.value, "cn-northwest-1");
+  // An explicit endpoint keeps the configured region.
+  vars["AWS_REGION"] = "eu-west-1";
+  aws_flags f;
+  f.endpoint_url = public_endpoint;
+  s = resolve(f);
+  EXPECT_EQ(s.signing_region.value, "eu-west-1");
+  EXPECT_EQ(s.signing_region.source, "AWS_REGION");
+}
+
+TEST_F(settings_fixture, ignoring_configured_endpoints_leaves_only_the_flag) {
+  vars["AWS_PROFILE"] = "x";
+  vars["AWS_ENDPOINT_URL_CHIME"] = "https://env-chime.example:2002";
+  vars["AWS_ENDPOINT_URL"] = "https://env-generic.example:2001";
+  vars["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "TRUE";
+  auto s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
+  EXPECT_EQ(s.signing_region.value, "us-east-1");
+  aws_flags f;
+  f.endpoint_url = "https://flag.example:3001";
+  EXPECT_EQ(resolve(f).endpoint_url.value, "https://flag.example:3001");
+  // Only "true" is true (botocore's ensure_boolean).
+  vars["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "1";
+  EXPECT_EQ(resolve().endpoint_url.value, "https://env-chime.example:2002");
+
+  // The profile's setting, when the environment says nothing; the environment's word wins.
+  vars.erase("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+  vars.erase("AWS_ENDPOINT_URL_CHIME");
+  vars.erase("AWS_ENDPOINT_URL");
+  vars["AWS_PROFILE"] = "ignoring";
+  s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
+  vars["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "false";
+  s = resolve();
+  EXPECT_EQ(s.endpoint_url.value, "https://ignored.example:1006");
+  EXPECT_EQ(s.signing_region.value, "eu-west-3");
 }
 
 TEST_F(settings_fixture, environment_beats_config) {
@@ -152,7 +244,7 @@ TEST_F(settings_fixture, profile_flag_beats_aws_profile_and_selects_the_config_s
   f.profile = "nobody";
   s = resolve(f);
   EXPECT_EQ(s.region.value, "us-east-1");
-  EXPECT_EQ(s.endpoint_url.value, onboard::default_chime_endpoint);
+  EXPECT_EQ(s.endpoint_url.value, public_endpoint);
 }
 
 // The real binary: with no endpoint or CA flag, the environment points it at the emulator; an

@@ -25,8 +25,9 @@
 // - Auth: no usable signature (missing/malformed Authorization, unsupported algorithm, missing or
 //   malformed date, host not signed, a signed header absent, wrong service/terminator) is
 //   403 ForbiddenException; a signature that parses but is refused (unknown access key, wrong
-//   secret, expired/skewed, wrong scope date or region, session token) is 401
-//   UnauthorizedClientException.
+//   secret, wrong scope date or region, session token) is 401 UnauthorizedClientException; a
+//   signing time outside the allowed skew is 403 InvalidSignatureException "Signature expired:
+//   ..." / "Signature not yet current: ...", as the real front end answers it.
 // - Addresses are unique per account case-insensitively; re-inviting applies again (counted in
 //   `duplicates_applied`); CreateUser on an existing address is 409 ConflictException.
 // - Ledger line per applied address: `invite|create <TAB> account <TAB> address` ('\t' and '\\'

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "onboard/io/endpoint.hpp"
+#include "onboard/io/proxy.hpp"
 #include "onboard/io/tls_context.hpp"
 #include "onboard/io/transport_error.hpp"
 
@@ -83,6 +84,9 @@ struct connection_options {
   std::uint64_t body_limit = 8u << 20;                  // response body bytes
   std::uint32_t header_limit = 64u << 10;               // response status line + header bytes
   backoff_options backoff{};
+  // proxy: reach the endpoint through this proxy's CONNECT tunnel (proxy_from_environment);
+  // TLS, certificate checks and keep-alive run inside the tunnel exactly as without it.
+  std::optional<io::proxy> proxy;
 };
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -190,6 +194,7 @@ class https_connection {
   };
 
   net::awaitable<std::optional<transport_error>> async_connect();
+  net::awaitable<std::optional<transport_error>> async_open_tunnel(const proxy& via);
   bool peer_closed_while_idle();
   void close_stream();
   transport_error make_error(transport_error_kind kind, boost::system::error_code ec,

@@ -18,6 +18,8 @@ enum class transport_error_kind {
   tls_failed,           // TLS handshake failed: certificate verification, garbage, peer closed
   timeout_before_send,  // connect, handshake or write deadline passed before the request was out
   write_failed,         // the connection failed while the request was being written
+  proxy_refused,        // the HTTPS proxy refused the CONNECT tunnel (407, 403, 502, ...): a
+                        // configuration problem, not a flaky network; retrying will not help
 
   // In doubt: the whole request was written, so the server may have applied it.
   reset_after_send,  // EOF / reset / truncated TLS before a complete response (see stale_keepalive)

@@ -18,6 +18,7 @@
 #include <onboard/signing/credentials.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -137,17 +138,29 @@ class signer {
   signer(credentials creds, std::string region, std::string service);
   signer(std::shared_ptr<credential_provider> creds, std::string region, std::string service);
 
-  // sign: the headers to add to `req` (Authorization last). `req` must already carry Host and
-  // every other header that should be signed. `used`, when given, receives the snapshot signed
-  // with (what to hand back to credential_provider::refresh_after_refusal).
+  // sign: the headers to add to `req` (Authorization last), signed at `now` + clock_offset().
+  // `req` must already carry Host and every other header that should be signed. `used`, when
+  // given, receives the snapshot signed with (what to hand back to
+  // credential_provider::refresh_after_refusal).
   std::vector<header> sign(const request_view& req, clock::time_point now,
                            credentials_ptr* used = nullptr) const;
+
+  // clock_offset: the service's clock minus ours, as learnt from the service when it refused a
+  // signature as too old or too new. Kept here so that every sender sharing this signer signs
+  // with the corrected time once one of them has learnt it.
+  std::chrono::milliseconds clock_offset() const {
+    return std::chrono::milliseconds(offset_ms_.load(std::memory_order_relaxed));
+  }
+  void set_clock_offset(std::chrono::milliseconds offset) const {
+    offset_ms_.store(offset.count(), std::memory_order_relaxed);
+  }
 
   std::string access_key_id() const { return provider_->current()->access_key_id; }
   const std::string& region() const { return region_; }
   credential_provider& credentials_source() const { return *provider_; }
 
  private:
+  mutable std::atomic<std::int64_t> offset_ms_{0};
   std::shared_ptr<credential_provider> provider_;
   std::string region_;
   std::string service_;

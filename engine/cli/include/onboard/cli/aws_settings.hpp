@@ -16,9 +16,6 @@
 
 namespace onboard {
 
-// default_chime_endpoint: the public global endpoint of the Chime API.
-inline constexpr const char* default_chime_endpoint = "https://service.chime.aws.amazon.com";
-
 // aws_flags: what the command line said (empty: not given).
 struct aws_flags {
   std::string profile;
@@ -38,6 +35,9 @@ struct aws_settings {
   std::string profile;
   setting region;
   setting endpoint_url;
+  // signing_region: the region the signatures name: the configured one with a configured
+  // endpoint; what the endpoint rules say (us-east-1 in the `aws` partition) with the public one.
+  setting signing_region;
   setting ca_bundle;     // empty value: system CAs
   setting max_attempts;  // a decimal string; validated by the caller
 };
@@ -45,7 +45,11 @@ struct aws_settings {
 // resolve_aws_settings:
 //   region:       --region > AWS_REGION > AWS_DEFAULT_REGION > config `region` > us-east-1
 //   endpoint_url: --endpoint-url > AWS_ENDPOINT_URL_CHIME > AWS_ENDPOINT_URL >
-//                 config `chime.endpoint_url` > config `endpoint_url` > the public endpoint
+//                 `[services NAME]` `chime = endpoint_url` (NAME from the profile's `services`) >
+//                 the profile's `endpoint_url` > the public endpoint (chime::default_endpoint).
+//                 AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's
+//                 `ignore_configured_endpoint_urls`) = true skips every source but the flag.
+//                 This is botocore's order (configprovider.py, ConfiguredEndpointProvider).
 //   ca_bundle:    --ca-bundle > AWS_CA_BUNDLE > config `ca_bundle`
 //   max_attempts: --max-attempts > AWS_MAX_ATTEMPTS > config `max_attempts` > 10
 aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environment& env);

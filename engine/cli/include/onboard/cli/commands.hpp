@@ -13,6 +13,7 @@ using args_t = std::vector<std::string>;
 
 int cmd_sign(const args_t& args);          // engine/cli/src/cmd_sign.cpp
 int cmd_plan(const args_t& args);          // engine/cli/src/cmd_plan.cpp
+int cmd_endpoint(const args_t& args);      // engine/cli/src/cmd_endpoint.cpp
 int cmd_invite(const args_t& args);        // engine/cli/src/cmd_invite.cpp
 int cmd_create_users(const args_t& args);  // engine/cli/src/cmd_invite.cpp
 int cmd_status(const args_t& args);        // engine/cli/src/cmd_journal.cpp

@@ -23,6 +23,7 @@ constexpr exit_code exit_code_of(fatal_kind k) {
   switch (k) {
     case fatal_kind::credentials:
     case fatal_kind::tls:
+    case fatal_kind::proxy:
     case fatal_kind::not_the_service: return exit_config;
     case fatal_kind::account_not_found:
     case fatal_kind::service_unavailable:

@@ -37,7 +37,7 @@ struct run_options {
 
   // Where and who.
   std::string endpoint_url;
-  std::string region = "us-east-1";
+  std::string region = "us-east-1";  // the signing region (aws_settings::signing_region)
   std::string endpoint_source, region_source;  // where each came from ("--region", "AWS_REGION")
   std::string ca_bundle;
   bool verify_ssl = true;

@@ -161,6 +161,11 @@ class dispatcher {
                                                          const std::string& target,
                                                          std::string body, std::size_t addresses,
                                                          bool carries_intent);
+  boost::asio::awaitable<exchange_result> async_send_signed(transport& t, const std::string& method,
+                                                            const std::string& target,
+                                                            std::string body,
+                                                            signing::credentials_ptr* used);
+  void note_clock_offset(std::chrono::milliseconds offset, std::chrono::milliseconds was);
   boost::asio::awaitable<void> async_make_intent_durable(sender& s);
   void release_unsent(sender& s);
 
@@ -215,7 +220,8 @@ class dispatcher {
   std::atomic<std::uint64_t> failures_in_a_row_{0};
   std::atomic<std::int64_t> failing_since_{0};
   std::atomic<bool> stopping_{false};
-  std::deque<sender> senders_;  // deque: stable addresses for the coroutines
+  std::atomic<bool> clock_warned_{false};  // the clock offset has been warned about
+  std::deque<sender> senders_;             // deque: stable addresses for the coroutines
   async_queue<batch>* queue_ = nullptr;
   mutable std::mutex fatal_mu_;
   std::optional<fatal_stop> fatal_;

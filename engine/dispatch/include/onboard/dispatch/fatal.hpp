@@ -10,6 +10,7 @@ namespace onboard {
 enum class fatal_kind {
   credentials,          // the service refused our credentials or permissions (401/403)
   tls,                  // the server's certificate was refused
+  proxy,                // the HTTPS proxy refused to open a tunnel (407, 403, 502, ...)
   account_not_found,    // the account id is unknown to the service (404)
   service_unavailable,  // retryable failures outlasted the retry budget (5xx, throttling, network)
   not_the_service,      // something else answered in the service's place (a 3xx, a proxy's or a

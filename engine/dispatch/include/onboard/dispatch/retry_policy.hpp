@@ -179,6 +179,11 @@ class retry_policy {
   std::mt19937_64 rng_;
 };
 
+// parse_http_date: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", plus the obsolete RFC 850
+// "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994" that RFC 9110 says a
+// recipient must accept. nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s);
+
 // parse_retry_after: the pause a response asks for: `Retry-After` (delta-seconds or an HTTP-date,
 // RFC 9110 §10.2.3, relative to `now`) and `x-amz-retry-after` (milliseconds). When both are
 // valid the longer wins (each is a floor); garbage and empty values are ignored; a date in the
