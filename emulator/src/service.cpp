@@ -642,6 +642,11 @@ std::chrono::microseconds service::draw_latency(rng_t& rng) const {
 
 reply service::execute(const call& c, const request& req, rng_t& rng) {
   auto draw = [&](double p) { return this->draw(rng, p); };
+  // The account lookups are answered without injected faults and draw nothing: the faults model
+  // the path a run's writes and checks take, and a client's pre-flight must not shift a seed's
+  // fault sequence for the requests after it.
+  if (c.op == operation::get_account) return get_account(c);
+  if (c.op == operation::list_accounts) return list_accounts(req);
   if (draw(opts_.p503)) {
     auto r = make_error(503, "ServiceUnavailableException",
                         "The service is currently unavailable (injected).");

@@ -5,6 +5,7 @@
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/journal_views.hpp>
+#include <onboard/cli/preflight.hpp>
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/cli/report_writer.hpp>
@@ -408,6 +409,25 @@ int place_journal(const run_options& opts, const std::string& path) {
                   shell_quote(old) + "); to start afresh anyway: --new-journal");
 }
 
+// check_account: the pre-flight, before the journal is placed or anything sent: the account must
+// exist, be Active and take the operation; in-doubt verification needs chime:ListUsers.
+int check_account(const run_options& opts, prepared_run& p) {
+  preflight_request q;
+  q.op = opts.op;
+  q.account_id = opts.ingest.account_id;
+  q.endpoint = p.endpoint;
+  q.tls = &*p.tls;
+  q.creds = &*p.creds;
+  q.region = opts.region;
+  q.probe_list_users = opts.dispatch.in_doubt == in_doubt_policy::verify;
+  auto f = run_preflight(q);
+  if (f.exit != exit_ok) return fail(opts, f.exit, f.problem + "; nothing was written or sent");
+  if (!f.problem.empty()) spdlog::warn("pre-flight: {}", f.problem);
+  spdlog::info("account {} (\"{}\"): {}, {}", f.account->account_id, f.account->name,
+               f.account->account_type, f.account->account_status);
+  return exit_ok;
+}
+
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
 // anything is read, written or sent. Returns exit_ok, exit_interrupted when a stop signal came
 // (before anything was sent), or the exit code after printing why not.
@@ -446,6 +466,8 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
       if (auto why = report_path_problem(opts.report_path); !why.empty())
         return fail(opts, exit_usage, "--report: " + why);
     }
+    if (stop.requested().load()) return exit_interrupted;
+    if (int rc = check_account(opts, p); rc != exit_ok) return rc;
     if (stop.requested().load()) return exit_interrupted;
     if (int rc = place_journal(opts, p.journal_path); rc != exit_ok) return rc;
     {
