@@ -50,7 +50,23 @@ credentials (SigV4, service chime, region us-east-1, 5-minute clock skew):
   allowed skew -> 403 InvalidSignatureException "Signature expired: ..." (with Date).
 
 service behaviour:
-  --accounts A,B,...        the accounts that exist (default: any id) -> else 404 NotFoundException
+  --accounts A,B,...        the accounts that exist (default: any id, each a Team account) -> else
+                            404 NotFoundException. Each is ID[:TYPE[:STATUS[:NAME]]], TYPE one of
+                            Team (default), EnterpriseDirectory, EnterpriseLWA, EnterpriseOIDC,
+                            STATUS Active (default) or Suspended; e.g. acct-1,acct-2:EnterpriseLWA
+                            GetAccount and ListAccounts show them; InviteUsers on a non-Team
+                            account and anything written to a Suspended one -> 403 Forbidden
+  --wrong-type-refusal 403|400
+                            how InviteUsers on a non-Team account is refused (default 403
+                            ForbiddenException; 400 BadRequestException "Service received a bad
+                            request")
+  --refuse-create-on-team   CreateUser on a Team account -> 400 BadRequestException; no value
+  --deny-action ACTION      the credentials lack this IAM action (chime:GetAccount,
+                            chime:ListUsers, chime:InviteUsers, ...) -> 403 ForbiddenException,
+                            Code AccessDenied (repeatable)
+  --reinvite MODE           InviteUsers of an address already in the account: email-again
+                            (default; Pending/Sent, counted in duplicates_applied), accepted
+                            (Status Accepted, EmailStatus NotSent) or not-sent (Pending/NotSent)
   --rate R --burst B        token bucket per account, R requests/s, bucket B (default R)
                             -> 429 ThrottledClientException
   --retry-after SECONDS     send Retry-After on 429 and 503
@@ -60,6 +76,7 @@ service behaviour:
   --p-drop P                probability of closing the connection without an answer; half of
                             the dropped requests are applied first (the in-doubt case)
   --p-failed-invite P       per address: Status/EmailStatus Failed, not applied
+  --p-email-failed P        per address: Status Pending, EmailStatus Failed (added, no email)
   --refuse-domain DOMAIN    InviteUsers naming an address at DOMAIN is refused with 400
                             BadRequestException (repeatable; a policy refusal for tests)
   --seed N                  fault RNG seed; connection k uses seed+k (default: random)
@@ -116,16 +133,46 @@ double parse_probability(std::string_view flag, const std::string& v) {
   return parse_number<double>(flag, v, 0.0, 1.0);
 }
 
-std::vector<std::string> split_accounts(const std::string& v) {
+std::vector<std::string> split(const std::string& v, char sep) {
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start <= v.size()) {
-    auto comma = v.find(',', start);
-    auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+    auto at = v.find(sep, start);
+    out.push_back(v.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
   }
+  return out;
+}
+
+// account_of: one --accounts item, ID[:TYPE[:STATUS[:NAME]]].
+account_spec account_of(const std::string& item) {
+  auto parts = split(item, ':');
+  account_spec a(parts[0]);
+  if (parts[0].empty()) throw usage_error("--accounts: empty account id in '" + item + "'");
+  if (parts.size() > 1 && !parts[1].empty()) {  // empty: the default
+    auto t = parse_account_type(parts[1]);
+    if (!t)
+      throw usage_error("--accounts " + item + ": account type '" + parts[1] +
+                        "' is not one of Team, EnterpriseDirectory, EnterpriseLWA, EnterpriseOIDC");
+    a.type = *t;
+  }
+  if (parts.size() > 2 && !parts[2].empty()) {
+    auto st = parse_account_status(parts[2]);
+    if (!st)
+      throw usage_error("--accounts " + item + ": account status '" + parts[2] +
+                        "' is not Active or Suspended");
+    a.status = *st;
+  }
+  for (std::size_t k = 3; k < parts.size(); ++k)  // a name may itself hold ':'
+    a.name += (k > 3 ? ":" : "") + parts[k];
+  return a;
+}
+
+std::vector<account_spec> split_accounts(const std::string& v) {
+  std::vector<account_spec> out;
+  for (const auto& item : split(v, ','))
+    if (!item.empty()) out.push_back(account_of(item));
   if (out.empty()) throw usage_error("--accounts: expected a comma-separated list of account ids");
   return out;
 }
@@ -159,6 +206,14 @@ constexpr std::pair<std::string_view, invite_fault_mode> invite_modes[] = {
     {"302", invite_fault_mode::redirect_302},
     {"html", invite_fault_mode::html},
     {"omit_last", invite_fault_mode::omit_last}};
+
+constexpr std::pair<std::string_view, wrong_type_refusal> wrong_type_modes[] = {
+    {"403", wrong_type_refusal::forbidden_403}, {"400", wrong_type_refusal::bad_request_400}};
+
+constexpr std::pair<std::string_view, reinvite_mode> reinvite_modes[] = {
+    {"email-again", reinvite_mode::email_again},
+    {"accepted", reinvite_mode::accepted},
+    {"not-sent", reinvite_mode::not_sent}};
 
 void parse_listen(const std::string& v, server_options& o) {
   auto colon = v.rfind(':');
@@ -223,6 +278,15 @@ parsed parse_args(const std::vector<std::string>& args) {
        [&](const std::string& v) {
          o.p_failed_invite = parse_probability("--p-failed-invite", v);
        }},
+      {"--p-email-failed",
+       [&](const std::string& v) { o.p_email_failed = parse_probability("--p-email-failed", v); }},
+      {"--wrong-type-refusal",
+       [&](const std::string& v) {
+         o.wrong_type = parse_mode("--wrong-type-refusal", v, wrong_type_modes);
+       }},
+      {"--reinvite",
+       [&](const std::string& v) { o.reinvite = parse_mode("--reinvite", v, reinvite_modes); }},
+      {"--deny-action", [&](const std::string& v) { o.denied_actions.push_back(v); }},
       {"--refuse-domain",
        [&](const std::string& v) { o.refuse_domains.push_back(lower_domain(v)); }},
       {"--fail-domain", [&](const std::string& v) { o.fail_domains.push_back(lower_domain(v)); }},
@@ -254,6 +318,7 @@ parsed parse_args(const std::vector<std::string>& args) {
   // Flags that take no value.
   const std::map<std::string, std::function<void()>, std::less<>> switches = {
       {"--pending-without-email", [&] { o.pending_without_email = true; }},
+      {"--refuse-create-on-team", [&] { o.refuse_create_on_team = true; }},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -131,7 +131,13 @@ net::awaitable<bool> server::impl::write_reply(session& s, detail::reply r, unsi
   h.date = http_date();
   if (!r.content_type.empty()) h.content_type = r.content_type;
   h.location = r.location;
-  h.error_type = r.error_type;
+  // The shape with the suffix Chime's front end appends; clients keep the text before the ':'.
+  std::string error_type;
+  if (!r.error_type.empty()) {
+    error_type.reserve(r.error_type.size() + detail::error_type_suffix.size());
+    error_type.append(r.error_type).append(detail::error_type_suffix);
+  }
+  h.error_type = error_type;
   if (r.retry_after) h.retry_after = opts.retry_after_seconds;
   h.content_length = r.body.size();
   s.head.clear();

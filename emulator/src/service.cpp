@@ -47,6 +47,9 @@ server_stats counters::snapshot() const {
   s.creates_applied = ld(creates_applied);
   s.duplicates_applied = ld(duplicates_applied);
   s.failed_invites = ld(failed_invites);
+  s.emails_failed = ld(emails_failed);
+  s.reinvites_not_sent = ld(reinvites_not_sent);
+  s.wrong_account_refusals = ld(wrong_account_refusals);
   s.throttled = ld(throttled);
   s.dropped = ld(dropped);
   s.dropped_after_apply = ld(dropped_after_apply);
@@ -359,6 +362,13 @@ reply make_error(unsigned status, std::string_view shape, std::string_view messa
 // accounts
 
 struct account_state {
+  explicit account_state(account_spec s) : spec(named(std::move(s))), created(clock::now()) {}
+  static account_spec named(account_spec s) {
+    if (s.name.empty()) s.name = "Account " + s.id;
+    return s;
+  }
+  const account_spec spec;
+  const clock::time_point created;
   std::mutex mu;
   // token bucket
   double tokens = 0;
@@ -420,7 +430,10 @@ service::service(const server_options& opts)
     : opts_(opts),
       verifier_(accepted_credentials(opts, expiry_), opts.region, "chime", opts.max_skew) {
   if (!opts_.ledger_file.empty()) ledger_ = std::make_unique<ledger>(opts_.ledger_file);
-  for (const auto& a : opts_.accounts) accounts_.emplace(a, std::make_unique<account_state>());
+  for (const auto& a : opts_.accounts) {
+    auto [it, added] = accounts_.emplace(a.id, std::make_unique<account_state>(a));
+    if (added) account_order_.push_back(it->second.get());
+  }
 }
 
 service::~service() = default;
@@ -474,7 +487,10 @@ account_state* service::find_account(const std::string& id) {
   }
   std::unique_lock lk(accounts_mu_);
   auto& slot = accounts_[id];
-  if (!slot) slot = std::make_unique<account_state>();
+  if (!slot) {
+    slot = std::make_unique<account_state>(account_spec(id));
+    account_order_.push_back(slot.get());
+  }
   return slot.get();
 }
 
@@ -567,10 +583,16 @@ call service::prepare(const request& req, clock::time_point now) {
   };
   constexpr std::string_view prefix = "/accounts/";
   constexpr std::string_view suffix = "/users";
-  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) ||
-      !path.ends_with(suffix))
-    return unknown_op();
-  auto raw_id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  const bool users_path = path.size() > prefix.size() + suffix.size() && path.starts_with(prefix) &&
+                          path.ends_with(suffix);
+  const bool account_path = !users_path && path.size() > prefix.size() &&
+                            path.starts_with(prefix) &&
+                            path.find('/', prefix.size()) == std::string_view::npos;
+  const bool accounts_path = path == "/accounts";
+  if (!users_path && !account_path && !accounts_path) return unknown_op();
+  auto raw_id = users_path ? path.substr(prefix.size(), path.size() - prefix.size() - suffix.size())
+                : account_path ? path.substr(prefix.size())
+                               : std::string_view{};
   if (raw_id.find('/') != std::string_view::npos) return unknown_op();
   if (!parse_query(query, params)) {
     c.done = true;
@@ -579,12 +601,16 @@ call service::prepare(const request& req, clock::time_point now) {
     return c;
   }
   const std::string* op = find_param(params, "operation");
-  if (req.method == "POST" && op && *op == "add")
+  if (users_path && req.method == "POST" && op && *op == "add")
     c.op = operation::invite_users;
-  else if (req.method == "POST" && op && *op == "create")
+  else if (users_path && req.method == "POST" && op && *op == "create")
     c.op = operation::create_user;
-  else if (req.method == "GET" && !op)
+  else if (users_path && req.method == "GET" && !op)
     c.op = operation::list_users;
+  else if (account_path && req.method == "GET" && !op)
+    c.op = operation::get_account;
+  else if (accounts_path && req.method == "GET" && !op)
+    c.op = operation::list_accounts;
   else
     return unknown_op();
 
@@ -603,6 +629,13 @@ call service::prepare(const request& req, clock::time_point now) {
                           "The security token included in the request is expired");
     return c;
   }
+  if (auto denied = access_denied(c.op, raw_id)) {
+    c.done = true;
+    c.result = std::move(*denied);
+    return c;
+  }
+  // ListAccounts names no account: nothing to find, no account's bucket to draw from.
+  if (c.op == operation::list_accounts) return c;
 
   bool ok = true;
   c.account_id = percent_decode(raw_id, &ok);
@@ -660,10 +693,12 @@ std::chrono::microseconds service::draw_latency(rng_t& rng) const {
 }
 
 reply service::execute(const call& c, const request& req, rng_t& rng) {
-  auto draw = [&](double p) {
-    if (p <= 0) return false;
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
-  };
+  auto draw = [&](double p) { return this->draw(rng, p); };
+  // The account lookups are answered without injected faults and draw nothing: the faults model
+  // the path a run's writes and checks take, and a client's pre-flight must not shift a seed's
+  // fault sequence for the requests after it.
+  if (c.op == operation::get_account) return get_account(c);
+  if (c.op == operation::list_accounts) return list_accounts(req);
   if (draw(opts_.p503)) {
     auto r = make_error(503, "ServiceUnavailableException",
                         "The service is currently unavailable (injected).");
@@ -676,6 +711,7 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
   // After the draws above, and drawing nothing itself, so a seed's 503/500 sequence is the same
   // with or without an answer mode; what it answers is never dropped (nor applied).
   if (auto r = answer_mode(c, req)) return std::move(*r);
+  if (auto r = account_refusal(c)) return std::move(*r);
   if (draw(opts_.p_drop)) {
     bool apply_first = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     if (apply_first) {
@@ -684,7 +720,8 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
         applied = invite_users(c, req, rng, true);
       else if (c.op == operation::create_user)
         applied = create_user(c, req, true);
-      if (applied.status < 300 && c.op != operation::list_users)
+      if (applied.status < 300 &&
+          (c.op == operation::invite_users || c.op == operation::create_user))
         stats_.dropped_after_apply.fetch_add(1, std::memory_order_relaxed);
     }
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -696,6 +733,8 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
     case operation::invite_users: return invite_users(c, req, rng, true);
     case operation::create_user: return create_user(c, req, true);
     case operation::list_users: return list_users(c, req);
+    case operation::get_account: return get_account(c);
+    case operation::list_accounts: return list_accounts(req);
     case operation::none: break;
   }
   return make_error(404, "UnknownOperationException", "No such operation");
@@ -822,13 +861,17 @@ void append_user_json(std::string& out, std::string_view account, const user_vie
   out += "\",\"AlexaForBusinessMetadata\":{\"IsAlexaForBusinessEnabled\":false}}";
 }
 
-void append_invite_json(std::string& out, std::string_view address, bool failed) {
+void append_invite_json(std::string& out, std::string_view address, std::string_view status,
+                        std::string_view email_status) {
   out += "{\"InviteId\":\"";
   append_uuid(out, draw_uuid());
-  out += failed ? "\",\"Status\":\"Failed\",\"EmailAddress\":"
-                : "\",\"Status\":\"Pending\",\"EmailAddress\":";
+  out += "\",\"Status\":\"";
+  out += status;
+  out += "\",\"EmailAddress\":";
   json_escape(out, address);
-  out += failed ? ",\"EmailStatus\":\"Failed\"}" : ",\"EmailStatus\":\"Sent\"}";
+  out += ",\"EmailStatus\":\"";
+  out += email_status;
+  out += "\"}";
 }
 
 // Chime's limit on UserEmailList.
@@ -836,7 +879,7 @@ constexpr std::size_t max_invites = 50;
 
 // invite_tally: what one InviteUsers did, published to the shared counters once per request.
 struct invite_tally {
-  std::uint64_t applied = 0, duplicates = 0, failed = 0;
+  std::uint64_t applied = 0, duplicates = 0, failed = 0, emails_failed = 0, not_sent = 0;
   std::array<std::string_view, max_invites> ledger_lines{};  // applied addresses, in order
 };
 
@@ -913,17 +956,31 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
     for (std::size_t i = 0; i < list->size(); ++i) users.prefetch(keys[i]);
   // --invite-fault omit_last: the last address is applied as usual but not listed.
   const bool omit_last = opts_.invite_fault == invite_fault_mode::omit_last;
+  // --reinvite accepted|not-sent: a member is answered without an email, so it is looked up first.
+  const bool members_unsent = opts_.reinvite != reinvite_mode::email_again;
+  const std::string_view member_status =
+      opts_.reinvite == reinvite_mode::accepted ? "Accepted" : "Pending";
   for (std::size_t i = 0; i < list->size(); ++i) {
     std::string_view addr = (*list)[i].get_string();
-    bool failed = p_failed(rng);
-    if (!omit_last || i + 1 < list->size()) {
+    auto answer = [&](std::string_view status, std::string_view email_status) {
+      if (omit_last && i + 1 == list->size()) return;
       if (i > 0) r.body += ',';
-      append_invite_json(r.body, addr, failed);
-    }
-    if (failed) {
+      append_invite_json(r.body, addr, status, email_status);
+    };
+    if (p_failed(rng)) {
+      answer("Failed", "Failed");
       ++tally.failed;
       continue;
     }
+    if (members_unsent && users.find(addr) != user_store::npos) {
+      answer(member_status, "NotSent");
+      ++tally.not_sent;
+      continue;
+    }
+    // The invitee is added as pending either way; only the email did not go out.
+    const bool email_failed = draw(rng, opts_.p_email_failed);
+    answer("Pending", email_failed ? "Failed" : "Sent");
+    tally.emails_failed += email_failed ? 1 : 0;
     if (!apply) continue;
     new_user u;
     u.email = addr;
@@ -941,15 +998,21 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
   if (ledger_)
     ledger_->append("invite", c.account_id, std::span(tally.ledger_lines).first(tally.applied));
   stats_.failed_invites.fetch_add(tally.failed, std::memory_order_relaxed);
+  stats_.emails_failed.fetch_add(tally.emails_failed, std::memory_order_relaxed);
+  stats_.reinvites_not_sent.fetch_add(tally.not_sent, std::memory_order_relaxed);
   stats_.duplicates_applied.fetch_add(tally.duplicates, std::memory_order_relaxed);
   stats_.invites_applied.fetch_add(tally.applied, std::memory_order_relaxed);
   r.body += "]}";
   return r;
 }
 
-bool service::p_failed(rng_t& rng) const {
-  if (opts_.p_failed_invite <= 0) return false;
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < opts_.p_failed_invite;
+bool service::p_failed(rng_t& rng) const { return draw(rng, opts_.p_failed_invite); }
+
+// draw: true with probability `p`; draws nothing when p <= 0, so a seed's sequence of the other
+// faults is the same whether or not an option is on.
+bool service::draw(rng_t& rng, double p) const {
+  if (p <= 0) return false;
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < p;
 }
 
 reply service::create_user(const call& c, const request& req, bool apply) {
@@ -1018,6 +1081,45 @@ reply service::create_user(const call& c, const request& req, bool apply) {
   return r;
 }
 
+namespace {
+
+// parse_max_results: the model's ProfileServiceMaxResults (1..200), into `out`, or an error.
+void parse_max_results(const std::vector<query_param>& params, std::size_t& out,
+                       std::vector<std::string>& errors) {
+  auto* m = find_param(params, "max-results");
+  if (!m) return;
+  long long n = 0;
+  auto [p, ec] = std::from_chars(m->data(), m->data() + m->size(), n);
+  if (ec != std::errc{} || p != m->data() + m->size())
+    errors.push_back("Value '" + *m + "' at 'maxResults' must be an integer");
+  else if (n < 1 || n > 200)
+    errors.push_back("Value '" + *m +
+                     "' at 'maxResults' failed to satisfy constraint: Member must have value "
+                     "between 1 and 200");
+  else
+    out = static_cast<std::size_t>(n);
+}
+
+// parse_next_token: "page-N" with N <= limit, as this emulator hands them out.
+void parse_next_token(const std::vector<query_param>& params, std::size_t limit,
+                      std::size_t& offset, std::vector<std::string>& errors) {
+  auto* t = find_param(params, "next-token");
+  if (!t) return;
+  unsigned long long n = 0;
+  std::string_view tok = *t;
+  bool ok = tok.starts_with("page-");
+  if (ok) {
+    auto [p, ec] = std::from_chars(tok.data() + 5, tok.data() + tok.size(), n);
+    ok = ec == std::errc{} && p == tok.data() + tok.size() && n <= limit;
+  }
+  if (!ok)
+    errors.push_back("Invalid NextToken");
+  else
+    offset = static_cast<std::size_t>(n);
+}
+
+}  // namespace
+
 reply service::list_users(const call& c, const request& req) {
   std::vector<query_param> params;
   auto qpos = req.target.find('?');
@@ -1039,33 +1141,10 @@ reply service::list_users(const call& c, const request& req) {
     else
       user_type = *t;
   }
-  if (auto* m = find_param(params, "max-results")) {
-    long long n = 0;
-    auto [p, ec] = std::from_chars(m->data(), m->data() + m->size(), n);
-    if (ec != std::errc{} || p != m->data() + m->size())
-      errors.push_back("Value '" + *m + "' at 'maxResults' must be an integer");
-    else if (n < 1 || n > 200)
-      errors.push_back("Value '" + *m +
-                       "' at 'maxResults' failed to satisfy constraint: Member must have value "
-                       "between 1 and 200");
-    else
-      max_results = static_cast<std::size_t>(n);
-  }
+  parse_max_results(params, max_results, errors);
   std::lock_guard lk(c.account->mu);
   const auto& a = *c.account;
-  if (auto* t = find_param(params, "next-token")) {
-    unsigned long long n = 0;
-    std::string_view tok = *t;
-    bool ok = tok.starts_with("page-");
-    if (ok) {
-      auto [p, ec] = std::from_chars(tok.data() + 5, tok.data() + tok.size(), n);
-      ok = ec == std::errc{} && p == tok.data() + tok.size() && n <= a.users.size();
-    }
-    if (!ok)
-      errors.push_back("Invalid NextToken");
-    else
-      offset = static_cast<std::size_t>(n);
-  }
+  parse_next_token(params, a.users.size(), offset, errors);
   if (!errors.empty()) return bad_request(errors);
 
   reply r;
@@ -1098,9 +1177,161 @@ reply service::list_users(const call& c, const request& req) {
   return r;
 }
 
+// access_denied: --deny-action: the answer IAM gives a principal without the action.
+std::optional<reply> service::access_denied(operation op, std::string_view raw_id) const {
+  if (opts_.denied_actions.empty()) return std::nullopt;
+  std::string_view action;
+  switch (op) {
+    case operation::invite_users: action = "chime:InviteUsers"; break;
+    case operation::create_user: action = "chime:CreateUser"; break;
+    case operation::list_users: action = "chime:ListUsers"; break;
+    case operation::get_account: action = "chime:GetAccount"; break;
+    case operation::list_accounts: action = "chime:ListAccounts"; break;
+    case operation::none: return std::nullopt;
+  }
+  if (std::find(opts_.denied_actions.begin(), opts_.denied_actions.end(), action) ==
+      opts_.denied_actions.end())
+    return std::nullopt;
+  reply r;
+  r.status = 403;
+  r.error_type = "ForbiddenException";
+  r.body = error_body("AccessDenied",
+                      "User: arn:aws:iam::" + opts_.aws_account_id +
+                          ":user/onboard is not authorized to perform: " + std::string(action) +
+                          " on resource: arn:aws:chime::" + opts_.aws_account_id + ":account/" +
+                          std::string(raw_id));
+  return r;
+}
+
+// account_refusal: InviteUsers and CreateUser on an account that cannot take them (its status or
+// type), before anything is dropped or applied. See server.hpp for the shapes and their sources.
+std::optional<reply> service::account_refusal(const call& c) {
+  if (c.op != operation::invite_users && c.op != operation::create_user) return std::nullopt;
+  const auto& a = c.account->spec;
+  auto refuse = [&](reply r) {
+    stats_.wrong_account_refusals.fetch_add(1, std::memory_order_relaxed);
+    return std::optional<reply>(std::move(r));
+  };
+  const std::string ids =
+      "[AWS Account ID: " + opts_.aws_account_id + "][Chime Account ID: " + a.id + "]";
+  if (a.status == account_status::suspended)
+    return refuse(make_error(403, "ForbiddenException", "Chime Account is suspended" + ids));
+  if (c.op == operation::invite_users && a.type != account_type::team) {
+    if (opts_.wrong_type == wrong_type_refusal::bad_request_400)
+      return refuse(make_error(400, "BadRequestException", "Service received a bad request"));
+    return refuse(make_error(403, "ForbiddenException",
+                             "Chime Account provided is not a Team Chime Account" + ids));
+  }
+  if (c.op == operation::create_user && a.type == account_type::team && opts_.refuse_create_on_team)
+    return refuse(make_error(400, "BadRequestException", "Service received a bad request"));
+  return std::nullopt;
+}
+
+namespace {
+
+// append_account_json: `a` as the model's Account structure.
+void append_account_json(std::string& out, std::string_view aws_account_id,
+                         const account_state& a) {
+  out += "{\"AwsAccountId\":";
+  json_escape(out, aws_account_id);
+  out += ",\"AccountId\":";
+  json_escape(out, a.spec.id);
+  out += ",\"Name\":";
+  json_escape(out, a.spec.name);
+  out += ",\"AccountType\":\"";
+  out += to_string(a.spec.type);
+  out += "\",\"CreatedTimestamp\":\"";
+  append_iso8601(out, a.created);
+  out += "\",\"DefaultLicense\":\"Pro\",\"SupportedLicenses\":[\"Basic\",\"Pro\"]";
+  out += ",\"AccountStatus\":\"";
+  out += to_string(a.spec.status);
+  out += "\",\"SigninDelegateGroups\":[]}";
+}
+
+}  // namespace
+
+reply service::get_account(const call& c) {
+  reply r;
+  r.status = 200;
+  r.body = "{\"Account\":";
+  append_account_json(r.body, opts_.aws_account_id, *c.account);
+  r.body += '}';
+  return r;
+}
+
+// list_accounts: ListAccounts with the model's filters (`name` prefix, `user-email`: the account
+// holding that user) and pagination (`max-results` default 100, `next-token`).
+reply service::list_accounts(const request& req) {
+  std::vector<query_param> params;
+  auto qpos = req.target.find('?');
+  if (qpos != std::string_view::npos) parse_query(req.target.substr(qpos + 1), params);
+  std::vector<std::string> errors;
+  const std::string* email = find_param(params, "user-email");
+  if (email && !matches_email_pattern(*email)) errors.push_back(pattern_error(*email, "userEmail"));
+  const std::string* name = find_param(params, "name");
+  std::size_t max_results = 100, offset = 0;
+  parse_max_results(params, max_results, errors);
+
+  std::vector<const account_state*> matching;
+  {
+    std::shared_lock lk(accounts_mu_);
+    for (const auto* a : account_order_) {
+      if (name && !a->spec.name.starts_with(*name)) continue;
+      if (email) {
+        auto& st = const_cast<account_state&>(*a);
+        std::lock_guard alk(st.mu);
+        if (st.users.find(*email) == user_store::npos) continue;
+      }
+      matching.push_back(a);
+    }
+  }
+  parse_next_token(params, matching.size(), offset, errors);
+  if (!errors.empty()) return bad_request(errors);
+
+  reply r;
+  r.status = 200;
+  r.body = "{\"Accounts\":[";
+  const std::size_t end = std::min(matching.size(), offset + max_results);
+  for (std::size_t i = offset; i < end; ++i) {
+    if (i > offset) r.body += ',';
+    append_account_json(r.body, opts_.aws_account_id, *matching[i]);
+  }
+  r.body += ']';
+  if (end < matching.size()) r.body += ",\"NextToken\":\"page-" + std::to_string(end) + "\"";
+  r.body += '}';
+  return r;
+}
+
 }  // namespace onboard::emulator::detail
 
 namespace onboard::emulator {
+
+std::string_view to_string(account_type t) {
+  switch (t) {
+    case account_type::team: return "Team";
+    case account_type::enterprise_directory: return "EnterpriseDirectory";
+    case account_type::enterprise_lwa: return "EnterpriseLWA";
+    case account_type::enterprise_oidc: return "EnterpriseOIDC";
+  }
+  return "Team";
+}
+
+std::string_view to_string(account_status s) {
+  return s == account_status::suspended ? "Suspended" : "Active";
+}
+
+std::optional<account_type> parse_account_type(std::string_view s) {
+  for (auto t : {account_type::team, account_type::enterprise_directory,
+                 account_type::enterprise_lwa, account_type::enterprise_oidc})
+    if (to_string(t) == s) return t;
+  return std::nullopt;
+}
+
+std::optional<account_status> parse_account_status(std::string_view s) {
+  if (s == "Active") return account_status::active;
+  if (s == "Suspended") return account_status::suspended;
+  return std::nullopt;
+}
 
 std::string stats_json(const server_stats& s) {
   namespace json = boost::json;
@@ -1113,6 +1344,9 @@ std::string stats_json(const server_stats& s) {
   o["creates_applied"] = s.creates_applied;
   o["duplicates_applied"] = s.duplicates_applied;
   o["failed_invites"] = s.failed_invites;
+  o["emails_failed"] = s.emails_failed;
+  o["reinvites_not_sent"] = s.reinvites_not_sent;
+  o["wrong_account_refusals"] = s.wrong_account_refusals;
   o["throttled"] = s.throttled;
   o["dropped"] = s.dropped;
   o["dropped_after_apply"] = s.dropped_after_apply;

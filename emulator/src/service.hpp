@@ -36,7 +36,8 @@ struct counters {
   static constexpr int max_status = 600;
   std::array<std::atomic<std::uint64_t>, max_status> by_status{};
   std::atomic<std::uint64_t> requests{0}, invites_applied{0}, creates_applied{0},
-      duplicates_applied{0}, failed_invites{0}, throttled{0}, dropped{0}, dropped_after_apply{0},
+      duplicates_applied{0}, failed_invites{0}, emails_failed{0}, reinvites_not_sent{0},
+      wrong_account_refusals{0}, throttled{0}, dropped{0}, dropped_after_apply{0},
       connections_opened{0}, connections_active{0}, auth_failures{0}, timeouts{0};
 
   void count_status(unsigned status);
@@ -87,7 +88,7 @@ struct request {
   std::string_view body;
 };
 
-enum class operation { none, invite_users, create_user, list_users };
+enum class operation { none, invite_users, create_user, list_users, get_account, list_accounts };
 
 struct account_state;
 
@@ -115,11 +116,16 @@ class service {
 
  private:
   account_state* find_account(const std::string& id);
+  std::optional<reply> account_refusal(const call& c);
+  std::optional<reply> access_denied(operation op, std::string_view raw_id) const;
+  reply get_account(const call& c);
+  reply list_accounts(const request& req);
   reply invite_users(const call& c, const request& req, rng_t& rng, bool apply);
   reply create_user(const call& c, const request& req, bool apply);
   reply list_users(const call& c, const request& req);
   std::optional<reply> answer_mode(const call& c, const request& req) const;
   bool p_failed(rng_t& rng) const;
+  bool draw(rng_t& rng, double p) const;
   bool refused_domain(std::string_view email) const;
   bool failing_domain(std::string_view body) const;
 
@@ -131,7 +137,12 @@ class service {
   std::unique_ptr<ledger> ledger_;
   mutable std::shared_mutex accounts_mu_;
   std::unordered_map<std::string, std::unique_ptr<account_state>> accounts_;
+  std::vector<const account_state*> account_order_;  // ListAccounts order; under accounts_mu_
 };
+
+// error_type_suffix: what follows the shape name in the real service's x-amzn-ErrorType.
+inline constexpr std::string_view error_type_suffix =
+    ":http://internal.amazon.com/coral/com.amazonaws.chime/";
 
 // Helpers shared with the session and exercised directly by the tests.
 bool matches_email_pattern(std::string_view s);  // `.+@.+\..+`, whole string, no line breaks

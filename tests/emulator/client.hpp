@@ -49,7 +49,11 @@ struct http_reply {
     return it == headers.end() ? std::string{} : it->second;
   }
   json::value json() const { return json::parse(body); }
-  std::string error_type() const { return header("x-amzn-errortype"); }
+  // error_type: the shape, as botocore reads x-amzn-ErrorType (the text before the first ':').
+  std::string error_type() const {
+    auto h = header("x-amzn-errortype");
+    return h.substr(0, h.find(':'));
+  }
   std::string message() const { return std::string(json().at("Message").as_string()); }
 };
 

@@ -110,6 +110,44 @@ TEST_F(aws_cli, invite_create_list_and_modelled_errors) {
             "1\tcarol@example.com\n");
 }
 
+TEST_F(aws_cli, get_account_list_accounts_and_the_team_only_invite) {
+  tk::emulator_process emu(
+      {"--accounts", "team-1,dir-1:EnterpriseDirectory,lwa-1:EnterpriseLWA:Suspended:Old LWA"});
+  auto r = cli(emu, {"get-account", "--account-id", "lwa-1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto a = json::parse(r.out).at("Account").as_object();
+  EXPECT_EQ(a.at("AccountType").as_string(), "EnterpriseLWA");
+  EXPECT_EQ(a.at("AccountStatus").as_string(), "Suspended");
+  EXPECT_EQ(a.at("Name").as_string(), "Old LWA");
+  expect_error(cli(emu, {"get-account", "--account-id", "nope"}), "NotFoundException");
+
+  // --page-size 1: the CLI follows NextToken page by page (one GET per account) and joins them.
+  const auto before = emu.stat("status.200");
+  r = cli(emu, {"list-accounts", "--page-size", "1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto all = json::parse(r.out).at("Accounts").as_array();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[1].at("AccountId").as_string(), "dir-1");
+  EXPECT_EQ(emu.stat("status.200") - before, 3u);
+  r = cli(emu, {"list-accounts", "--max-items", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto two = json::parse(r.out).as_object();
+  EXPECT_EQ(two.at("Accounts").as_array().size(), 2u);
+  EXPECT_TRUE(two.contains("NextToken"));
+  r = cli(emu, {"list-accounts", "--name", "Old"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at("Accounts").as_array().size(), 1u);
+
+  // The 403 carries the `:http://internal.amazon.com/...` suffix; botocore still names the shape.
+  expect_error(
+      cli(emu, {"invite-users", "--account-id", "dir-1", "--user-email-list", "a@example.com"}),
+      "ForbiddenException", "not a Team Chime Account");
+  expect_error(
+      cli(emu, {"invite-users", "--account-id", "lwa-1", "--user-email-list", "a@example.com"}),
+      "ForbiddenException", "suspended");
+  EXPECT_EQ(emu.stat("invites_applied"), 0u);
+}
+
 TEST_F(aws_cli, throttling_and_service_faults_arrive_as_modelled_exceptions) {
   tk::emulator_process throttled({"--rate", "0.01", "--burst", "1", "--retry-after", "1"});
   ASSERT_EQ(cli(throttled, {"list-users", "--account-id", "a"}).status, 0);

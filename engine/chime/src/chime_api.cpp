@@ -59,10 +59,17 @@ std::string users_target(std::string_view account_id, operation op) {
   return t;
 }
 
+std::string account_target(std::string_view account_id) {
+  return "/accounts/" + signing::uri_encode(account_id, /*keep_slash=*/false);
+}
+
 std::string list_users_target(std::string_view account_id, std::string_view email) {
-  std::string t = "/accounts/" + signing::uri_encode(account_id, /*keep_slash=*/false);
-  t += "/users?user-email=" + signing::uri_encode(email, /*keep_slash=*/false);
-  return t;
+  return account_target(account_id) +
+         "/users?user-email=" + signing::uri_encode(email, /*keep_slash=*/false);
+}
+
+std::string list_users_probe_target(std::string_view account_id) {
+  return account_target(account_id) + "/users?max-results=1";
 }
 
 std::string invite_users_body(std::span<const std::string_view> emails, user_type type) {
@@ -122,6 +129,27 @@ decoded<user> decode_created_user(std::string_view body) {
     r.value.reset();
     r.error = "User has no UserId";
   }
+  return r;
+}
+
+decoded<account> decode_account(std::string_view body) {
+  decoded<account> r;
+  scratch_storage scratch;
+  auto v = parse_json(body, scratch.get(), r.error);
+  if (!v) return r;
+  auto it = v->get_object().find("Account");
+  if (it == v->get_object().end() || !it->value().is_object()) {
+    r.error = "response has no Account object";
+    return r;
+  }
+  const auto& o = it->value().get_object();
+  account a{string_member(o, "AccountId"), string_member(o, "Name"),
+            string_member(o, "AccountType"), string_member(o, "AccountStatus")};
+  if (a.account_id.empty()) {
+    r.error = "Account has no AccountId";
+    return r;
+  }
+  r.value = std::move(a);
   return r;
 }
 

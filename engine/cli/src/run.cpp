@@ -8,6 +8,8 @@
 #include <onboard/cli/confirm.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/journal_views.hpp>
+#include <onboard/cli/preflight.hpp>
+#include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/cli/report_writer.hpp>
@@ -368,6 +370,7 @@ struct prepared_run {
   io::endpoint endpoint;
   std::optional<io::proxy> proxy;  // HTTPS_PROXY for the endpoint (none: direct or NO_PROXY)
   std::shared_ptr<signing::credential_provider> creds;
+  std::chrono::milliseconds clock_offset{0};  // learnt by the pre-flight from the service's Date
   std::optional<net::ssl::context> tls;
   std::string journal_path;
   std::unique_ptr<journal> jrnl;
@@ -601,6 +604,28 @@ int confirm(const run_options& opts, prepared_run& p, stop_request& stop) {
   return exit_interrupted;
 }
 
+// check_account: the pre-flight, before the journal is placed or anything sent: the account must
+// exist, be Active and take the operation; in-doubt verification needs chime:ListUsers.
+int check_account(const run_options& opts, prepared_run& p) {
+  preflight_request q;
+  q.op = opts.op;
+  q.account_id = opts.ingest.account_id;
+  q.endpoint = p.endpoint;
+  q.tls = &*p.tls;
+  q.creds = p.creds;
+  q.region = opts.region;
+  q.proxy = p.proxy;
+  q.probe_list_users = opts.dispatch.in_doubt == in_doubt_policy::verify;
+  auto f = run_preflight(q);
+  p.clock_offset = f.clock_offset;
+  if (auto w = engine::skew_warning(f.clock_offset); !w.empty()) spdlog::warn("{}", w);
+  if (f.exit != exit_ok) return fail(opts, f.exit, f.problem + "; nothing was written or sent");
+  if (!f.problem.empty()) spdlog::warn("pre-flight: {}", f.problem);
+  spdlog::info("account {} (\"{}\"): {}, {}", f.account->account_id, f.account->name,
+               f.account->account_type, f.account->account_status);
+  return exit_ok;
+}
+
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
 // anything is read, written or sent. Returns exit_ok, exit_interrupted when a stop signal came
 // (before anything was sent), or the exit code after printing why not.
@@ -644,6 +669,8 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
       if (auto why = report_path_problem(opts.report_path); !why.empty())
         return fail(opts, exit_usage, "--report: " + why);
     }
+    if (stop.requested().load()) return exit_interrupted;
+    if (int rc = check_account(opts, p); rc != exit_ok) return rc;
     if (stop.requested().load()) return exit_interrupted;
     if (int rc = look_ahead(opts, p, stop); rc != exit_ok) return rc;
     if (!opts.quiet) print_banner(banner_of(opts, p), std::cerr);
@@ -712,7 +739,9 @@ class execution {
         queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
         progress_(opts.quiet ? progress_mode::off : opts.progress, stats, std::cerr,
                   isatty(STDERR_FILENO) != 0, STDERR_FILENO),
-        progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {}
+        progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {
+    signer_.set_clock_offset(p.clock_offset);
+  }
 
   run_result run() {
     p_.creds->start_refresher();

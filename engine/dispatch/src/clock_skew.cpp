@@ -3,7 +3,10 @@
 
 #include <onboard/core/text.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <array>
 
 namespace onboard::engine {
@@ -44,6 +47,16 @@ std::optional<std::chrono::milliseconds> skew_correction(
   const milliseconds tolerance = explicit_refusal ? milliseconds(seconds(1)) : generic_skew;
   if (error <= tolerance) return std::nullopt;
   return measured;
+}
+
+std::string skew_warning(std::chrono::milliseconds offset) {
+  const double seconds = std::chrono::duration<double>(offset).count();
+  if (std::abs(seconds) <= 60.0) return {};
+  return fmt::format(
+      "this machine's clock is {:.0f} s {} the service's (its Date header), so the service "
+      "refused our signatures as {}; signing with the service's time from now on. Set the "
+      "clock right (NTP) to avoid this",
+      std::abs(seconds), seconds > 0 ? "behind" : "ahead of", seconds > 0 ? "too old" : "too new");
 }
 
 }  // namespace onboard::engine

@@ -684,14 +684,8 @@ net::awaitable<exchange_result> dispatcher::async_send_signed(transport& t,
 void dispatcher::note_clock_offset(std::chrono::milliseconds offset,
                                    std::chrono::milliseconds was) {
   signer_.set_clock_offset(offset);
-  const double seconds = std::chrono::duration<double>(offset).count();
-  const char* side = seconds > 0 ? "behind" : "ahead of";
-  if (std::abs(seconds) > 60.0 && !clock_warned_.exchange(true)) {
-    spdlog::warn(
-        "this machine's clock is {:.0f} s {} the service's (its Date header), so the service "
-        "refused our signatures as {}; signing with the service's time from now on. Set the "
-        "clock right (NTP) to avoid this",
-        std::abs(seconds), side, seconds > 0 ? "too old" : "too new");
+  if (auto w = engine::skew_warning(offset); !w.empty()) {
+    if (!clock_warned_.exchange(true)) spdlog::warn("{}", w);
   } else {
     spdlog::debug("clock offset corrected from {} ms to {} ms (the service's Date header)",
                   was.count(), offset.count());

@@ -79,6 +79,25 @@ inline std::vector<std::string> invite_argv(const emulator_process& emu, const f
   return argv;
 }
 
+// create_users_argv: invite_argv's command line for `create-users`.
+inline std::vector<std::string> create_users_argv(const emulator_process& emu,
+                                                  const fs::path& input, const fs::path& dir,
+                                                  std::vector<std::string> extra = {}) {
+  auto argv = invite_argv(emu, input, dir, std::move(extra));
+  argv[1] = "create-users";
+  return argv;
+}
+
+// check_argv: `chime-onboard check` against `emu` for `account`; `extra` appended.
+inline std::vector<std::string> check_argv(const emulator_process& emu, const std::string& account,
+                                           std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {
+      cli(),     "check",       "--account-id",        account, "--endpoint-url",
+      emu.url(), "--ca-bundle", emu.ca_path().string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
 // numbered_addresses: `n` distinct valid addresses, one a line.
 inline std::string numbered_addresses(std::size_t n, const std::string& prefix = "user") {
   std::string s;

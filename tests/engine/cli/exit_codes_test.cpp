@@ -291,14 +291,15 @@ TEST(exit_codes, six_for_a_journal_of_another_account_saying_what_differs) {
   EXPECT_TRUE(contains(r.err, (dir / "run.journal").string())) << r.err;
 }
 
-TEST(exit_codes, seven_for_an_unknown_account) {
+// The pre-flight's GetAccount finds no such account: refused before anything is written.
+TEST(exit_codes, six_for_an_unknown_account_with_nothing_written) {
   emulator_process emu({"--accounts", "other"});
   temp_dir dir;
   write_file(dir / "users.txt", numbered_addresses(100));
   auto r = run(invite_argv(emu, dir / "users.txt", dir.path()), client_env(dir.path()), 1min);
-  EXPECT_EQ(r.status, 7) << r.err;
-  EXPECT_TRUE(contains(r.err, "acct-1")) << r.err;
-  EXPECT_TRUE(contains(r.err, "resume with:")) << r.err;
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_TRUE(contains(r.err, "account acct-1 does not exist")) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "run.journal"));
 }
 
 TEST(exit_codes, invite_help_lists_the_exit_codes_and_an_example) {

@@ -142,15 +142,18 @@ TEST(journal_location, new_journal_keeps_the_old_one_and_is_not_repeated_by_the_
   ASSERT_TRUE(j) << r.out;
   EXPECT_EQ(u64(*j, "invited"), 60u) << "a new journal knows nobody: " << r.out;
 
-  // The resume hint (here after the service refused an unknown account) must carry on with this
-  // journal, not set it aside again.
+  // An unknown account is refused by the pre-flight, before --new-journal sets anything aside:
+  // the account's journal stays as it is, and no other is made.
+  const auto kept = read_file(journal);
   auto argv = default_invite_argv(emu, (home / "users.txt").string(), {"--new-journal"});
   argv[3] = "acct-unknown";
   r = run(argv, env, 1min);
-  ASSERT_EQ(r.status, 7) << r.err;
-  auto hint = r.err.find("resume with:");
-  ASSERT_NE(hint, std::string::npos) << r.err;
-  EXPECT_FALSE(contains(r.err.substr(hint), "--new-journal")) << r.err;
+  ASSERT_EQ(r.status, 6) << r.err;
+  EXPECT_TRUE(contains(r.err, "acct-unknown does not exist")) << r.err;
+  EXPECT_EQ(read_file(journal), kept);
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(state_dir(home))) files += e.is_regular_file();
+  EXPECT_EQ(files, 2u) << "the journal and the one set aside above, nothing new";
   ASSERT_EQ(emu.stop(), 0);
 }
 

@@ -208,13 +208,14 @@ TEST(signals_e2e, a_run_started_without_stdout_and_stderr_keeps_its_files_clean)
 // Ctrl-C while the input is being opened: a FIFO nobody has opened for writing yet. The run stops
 // at once (nothing was sent) with the resume command, instead of dying of the signal.
 TEST(signals_e2e, ctrl_c_while_a_fifo_waits_for_its_writer_stops_cleanly) {
+  emulator_process emu({"--accounts", "acct-1"});  // answers the pre-flight; nothing is sent
   temp_dir dir;
   const fs::path fifo = dir / "staff.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   auto p =
       child_process::spawn({cli(), "invite", "--account-id", "acct-1", "--input", fifo.string(),
-                            "--endpoint-url", "https://127.0.0.1:9", "--journal",
-                            (dir / "run.journal").string(), "--progress", "json", "--yes"},
+                            "--endpoint-url", emu.url(), "--ca-bundle", emu.ca_path().string(),
+                            "--journal", (dir / "run.journal").string(), "--progress", "json", "--yes"},
                            merged(dir.path()));
   // Waiting for the FIFO's writer, the run is set up: its first progress object is out.
   ASSERT_TRUE(wait_for_progress(p, [](const auto&) { return true; })) << p.stdout_text();

@@ -1,7 +1,8 @@
-// onboard/emulator/server.hpp: the local Amazon Chime emulator (InviteUsers, CreateUser, ListUsers)
-// as an in-process HTTPS server. The real service is retired; this is what the engine, its tests,
-// the demo and the benchmarks talk to, and it must look like Chime to the AWS CLI and boto3:
-// SigV4 verification, modelled error shapes (`x-amzn-ErrorType` + `{"Code","Message"}`), 201s.
+// onboard/emulator/server.hpp: the local Amazon Chime emulator (InviteUsers, CreateUser, ListUsers,
+// GetAccount, ListAccounts) as an in-process HTTPS server. The real service is retired; this is
+// what the engine, its tests, the demo and the benchmarks talk to, and it must look like Chime to
+// the AWS CLI and boto3: SigV4 verification, modelled error shapes (`x-amzn-ErrorType` +
+// `{"Code","Message"}`), 201s.
 //
 //   // given: void connect_client(const std::string& url, const std::string& ca_pem)
 //   onboard::emulator::server_options o;
@@ -18,7 +19,8 @@
 // Decisions (also in `chime-emulator --help`):
 // - Order of checks per request: route (404 UnknownOperationException) -> SigV4 -> account
 //   (404 NotFoundException) -> token bucket (429) -> latency -> 503 -> 500 -> answer modes
-//   (list_users_fault, invite_fault 302/html, fail_domains) -> drop -> validation (400) -> apply.
+//   (list_users_fault, invite_fault 302/html, fail_domains) -> account type and status (403/400)
+//   -> drop -> validation (400) -> apply.
 //   So a 500 or 503 is never applied; a dropped request is applied first with probability 1/2
 //   (the in-doubt case for resume). The answer modes draw nothing from the fault RNG, so a seed
 //   gives the same 503/500 sequence with or without them; a request they answer is not dropped.
@@ -30,6 +32,18 @@
 //   ..." / "Signature not yet current: ...", as the real front end answers it.
 // - Addresses are unique per account case-insensitively; re-inviting applies again (counted in
 //   `duplicates_applied`); CreateUser on an existing address is 409 ConflictException.
+// - Errors carry `x-amzn-ErrorType: <Shape>:http://internal.amazon.com/coral/com.amazonaws.chime/`
+//   as the real front end sends it (botocore and the engine keep the text before the ':').
+// - Accounts have a type and a status (account_spec). InviteUsers is for Team accounts only (the
+//   InviteUsers reference); on another type it is refused as wrong_type_refusal says. No public
+//   record shows the real answer to InviteUsers on a non-Team account; the two shapes the service
+//   is known to give for an operation of the wrong account type are a 403 ForbiddenException
+//   "Chime Account provided is not an Enterprise Chime Account[AWS Account ID: ..][Chime Account
+//   ID: ..]" (aws/aws-sdk-ruby#2201, a Team account on an enterprise-only operation) and a 400
+//   BadRequestException "Service received a bad request" (boto/boto3#2384, CreateUser on a Team
+//   account); the 403 form mirrored for Team is the default. A Suspended account refuses
+//   InviteUsers and CreateUser with 403 ForbiddenException (an emulator decision: no public
+//   record).
 // - Ledger line per applied address: `invite|create <TAB> account <TAB> address` ('\t' and '\\'
 //   inside a field are written as `\t` and `\\`).
 #pragma once
@@ -40,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace onboard::emulator {
@@ -60,6 +75,41 @@ enum class invite_fault_mode {
   redirect_302,  // 302 with Location, no x-amzn-RequestId; not applied
   html,          // 200 text/html page, no x-amzn-RequestId; not applied
   omit_last,     // applied in full, but the 201's Invites leaves out the batch's last address
+};
+
+// account_type, account_status: the model's AccountType and AccountStatus enums.
+enum class account_type { team, enterprise_directory, enterprise_lwa, enterprise_oidc };
+enum class account_status { active, suspended };
+std::string_view to_string(account_type t);  // "Team", "EnterpriseDirectory", ...
+std::string_view to_string(account_status s);
+std::optional<account_type> parse_account_type(std::string_view s);  // the model's spelling
+std::optional<account_status> parse_account_status(std::string_view s);
+
+// account_spec: one Chime account that exists. An empty name reads "Account <id>".
+struct account_spec {
+  std::string id;
+  account_type type = account_type::team;
+  account_status status = account_status::active;
+  std::string name;
+
+  account_spec(std::string account_id) : id(std::move(account_id)) {}  // NOLINT: Team, Active
+  account_spec(const char* account_id) : id(account_id) {}             // NOLINT
+  account_spec(std::string account_id, account_type t, account_status s = account_status::active,
+               std::string n = {})
+      : id(std::move(account_id)), type(t), status(s), name(std::move(n)) {}
+};
+
+// wrong_type_refusal: how InviteUsers on a non-Team account is refused (see the decisions above).
+enum class wrong_type_refusal {
+  forbidden_403,    // 403 ForbiddenException "Chime Account provided is not a Team Chime Account.."
+  bad_request_400,  // 400 BadRequestException "Service received a bad request"
+};
+
+// reinvite_mode: what InviteUsers answers for an address already in the account.
+enum class reinvite_mode {
+  email_again,  // Status Pending, EmailStatus Sent: emailed again (counted in duplicates_applied)
+  accepted,     // Status Accepted, EmailStatus NotSent: a member; nothing sent, nothing applied
+  not_sent,     // Status Pending, EmailStatus NotSent: nothing sent, nothing applied
 };
 
 // server_options: everything the server can be told. Defaults give a well-behaved service.
@@ -84,7 +134,20 @@ struct server_options {
   std::string region = "us-east-1";
   std::chrono::seconds max_skew{300};
 
-  std::vector<std::string> accounts;  // empty: every account id exists
+  // The accounts that exist, in ListAccounts order. Empty: every account id exists, as a Team
+  // account (Active), listed by ListAccounts once it has been named in a request.
+  std::vector<account_spec> accounts;
+  std::string aws_account_id = "111122223333";  // Account.AwsAccountId
+  wrong_type_refusal wrong_type = wrong_type_refusal::forbidden_403;
+  // refuse_create_on_team: CreateUser on a Team account gets 400 BadRequestException "Service
+  // received a bad request" (boto/boto3#2384). Off by default: most tests use one account for
+  // both operations.
+  bool refuse_create_on_team = false;
+  reinvite_mode reinvite = reinvite_mode::email_again;
+  // denied_actions: IAM actions these credentials lack ("chime:GetAccount", "chime:ListUsers",
+  // ...): a call to one is 403 ForbiddenException with Code AccessDenied and IAM's "is not
+  // authorized to perform" message, checked right after the signature.
+  std::vector<std::string> denied_actions;
 
   // Token bucket per account (tokens per second, bucket size); rate <= 0 disables throttling.
   double rate = 0;
@@ -98,6 +161,7 @@ struct server_options {
   double p500 = 0;             // ServiceFailureException, not applied
   double p_drop = 0;           // close without answering; applied first with probability 1/2
   double p_failed_invite = 0;  // per address Status/EmailStatus Failed, not applied
+  double p_email_failed = 0;   // per address Status Pending, EmailStatus Failed: applied, no email
   std::vector<std::string> refuse_domains;  // lower-case; InviteUsers with such an address -> 400
   std::optional<std::uint64_t> seed;        // none: random
 
@@ -149,6 +213,9 @@ struct server_stats {
   std::uint64_t creates_applied = 0;
   std::uint64_t duplicates_applied = 0;  // an address applied more than once to the same account
   std::uint64_t failed_invites = 0;      // per-address Failed (p_failed_invite)
+  std::uint64_t emails_failed = 0;       // per-address EmailStatus Failed (p_email_failed)
+  std::uint64_t reinvites_not_sent = 0;  // members answered Accepted/NotSent (reinvite_mode)
+  std::uint64_t wrong_account_refusals = 0;  // refused for the account's type or status
   std::uint64_t throttled = 0;
   std::uint64_t dropped = 0;
   std::uint64_t dropped_after_apply = 0;

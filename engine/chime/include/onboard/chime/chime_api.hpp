@@ -1,5 +1,5 @@
 // onboard/chime/chime_api.hpp: the Amazon Chime REST shapes the engine speaks (InviteUsers,
-// CreateUser, ListUsers), encoded and decoded exactly as the service model
+// CreateUser, ListUsers, GetAccount), encoded and decoded exactly as the service model
 // (botocore chime 2018-05-01) describes them.
 //
 //   // given: const std::vector<std::string>& emails, std::string_view resp_body
@@ -26,6 +26,13 @@ std::string users_target(std::string_view account_id, operation op);
 
 // list_users_target: ListUsers filtered to one address (how in-doubt batches are verified).
 std::string list_users_target(std::string_view account_id, std::string_view email);
+
+// account_target: GetAccount (`/accounts/{accountId}`).
+std::string account_target(std::string_view account_id);
+
+// list_users_probe_target: ListUsers with max-results=1, the cheapest call that proves the
+// chime:ListUsers permission.
+std::string list_users_probe_target(std::string_view account_id);
 
 // invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when
 // unspecified).
@@ -68,6 +75,17 @@ struct user {
 
 // decode_created_user: parses a CreateUser 201 body.
 decoded<user> decode_created_user(std::string_view body);
+
+// account: the members of a Chime `Account` the pre-flight reads.
+struct account {
+  std::string account_id;
+  std::string name;
+  std::string account_type;    // Team | EnterpriseDirectory | EnterpriseLWA | EnterpriseOIDC
+  std::string account_status;  // Active | Suspended (absent: empty)
+};
+
+// decode_account: parses a GetAccount 200 body (`{"Account":{...}}`); AccountId is required.
+decoded<account> decode_account(std::string_view body);
 
 // decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a
 // query). Every element counts: a user whose PrimaryEmail is absent (a pending invitee, whose

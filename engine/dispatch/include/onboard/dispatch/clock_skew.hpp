@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace onboard::engine {
@@ -40,5 +41,9 @@ inline constexpr std::chrono::minutes generic_skew{4};
 std::optional<std::chrono::milliseconds> skew_correction(
     const refusal& r, std::chrono::system_clock::time_point received,
     std::chrono::milliseconds offset_used);
+
+// skew_warning: what to say, once, when a learnt offset is over a minute (a clock worth setting
+// right); "" when it is smaller.
+std::string skew_warning(std::chrono::milliseconds offset);
 
 }  // namespace onboard::engine

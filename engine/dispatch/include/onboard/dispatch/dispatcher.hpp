@@ -25,6 +25,7 @@
 #include <onboard/dispatch/retry_policy.hpp>
 #include <onboard/dispatch/run_stats.hpp>
 #include <onboard/dispatch/transport.hpp>
+#include <onboard/signing/credential_provider.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

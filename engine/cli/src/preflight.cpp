@@ -1,0 +1,206 @@
+// preflight.cpp: see preflight.hpp.
+#include <onboard/cli/exit_codes.hpp>
+#include <onboard/cli/preflight.hpp>
+#include <onboard/core/version.hpp>
+#include <onboard/dispatch/clock_skew.hpp>
+#include <onboard/dispatch/retry_policy.hpp>
+#include <onboard/dispatch/https_transport.hpp>
+#include <onboard/signing/sigv4.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <exception>
+
+namespace onboard {
+
+namespace net = boost::asio;
+
+namespace {
+
+// attempts: a pre-flight call is retried on 429, 5xx and network failures, briefly: the run has
+// not started, and a service that stays away is reported rather than waited for.
+constexpr int attempts = 3;
+
+net::awaitable<exchange_result> async_signed_get(transport& t, const signing::signer& signer,
+                                                 const std::string& path,
+                                                 signing::credentials_ptr* used = nullptr) {
+  outgoing_request req;
+  req.method = "GET";
+  req.target = t.target(path);
+  req.headers.emplace_back("Host", t.host_header());
+  std::vector<signing::header_view> views;
+  for (const auto& [k, v] : req.headers) views.push_back({k, v});
+  for (auto& h : signer.sign({req.method, req.target, views, req.body}, signing::clock::now(), used))
+    req.headers.emplace_back(std::move(h.name), std::move(h.value));
+  req.headers.emplace_back("User-Agent", std::string(user_agent));
+  co_return co_await t.async_exchange(std::move(req));
+}
+
+bool worth_retrying(const exchange_result& r) {
+  if (!r.ok())
+    return !r.failure->certificate_refused() &&
+           r.failure->kind != io::transport_error_kind::proxy_refused;
+  return r.response.status == 429 || r.response.status >= 500;
+}
+
+// async_get: the call, retried as `attempts` says; the last answer.
+net::awaitable<exchange_result> async_get(transport& t, const signing::signer& signer,
+                                          const std::string& path, int tries = attempts) {
+  exchange_result r;
+  for (int i = 0; i < tries; ++i) {
+    if (i > 0) {
+      net::steady_timer pause(co_await net::this_coro::executor,
+                              std::chrono::milliseconds(200 << i));
+      co_await pause.async_wait(net::use_awaitable);
+    }
+    signing::credentials_ptr used;
+    r = co_await async_signed_get(t, signer, path, &used);
+    // As the run's dispatcher does: a clock our signature's date betrays is corrected from the
+    // service's Date, and credentials refused as expired are refreshed, each once, and the call
+    // signed again: neither a skewed clock nor a token expiring now fails the pre-flight.
+    if (r.ok()) {
+      const auto& a = r.response;
+      const engine::refusal refused{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
+                                    a.body, a.header("Date")};
+      const engine::answer answer{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
+                                  a.header("x-amzn-RequestId"), a.body};
+      if (auto fix = engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
+        signer.set_clock_offset(*fix);
+        r = co_await async_signed_get(t, signer, path);
+      } else if (engine::expired_credentials(answer) &&
+                 signer.credentials_source().refresh_after_refusal(used)) {
+        r = co_await async_signed_get(t, signer, path);
+      }
+    }
+    if (!worth_retrying(r)) break;
+  }
+  co_return r;
+}
+
+// refusal: the result for an answer that is not the expected 200. `action` is the IAM action the
+// call needs, named when the service says access is denied.
+preflight_result refusal(const exchange_result& r, std::string_view what, std::string_view action,
+                         const std::string& account_id) {
+  preflight_result f;
+  if (!r.ok()) {
+    const auto& e = *r.failure;
+    // A certificate or a proxy that refuses is configuration: waiting will not mend it.
+    const bool setup = e.certificate_refused() || e.kind == io::transport_error_kind::proxy_refused;
+    f.exit = setup ? exit_config : exit_service;
+    f.problem = std::string(what) + ": no answer from the service (" +
+                std::string(io::to_string(e.kind)) + ": " + e.message + ")";
+    if (e.certificate_refused())
+      f.problem += "; the server's certificate did not verify (--ca-bundle names the CA to trust)";
+    return f;
+  }
+  f.reached = true;
+  const auto& resp = r.response;
+  auto err = chime::decode_error(resp.status, resp.header("x-amzn-ErrorType"), resp.body);
+  const std::string said = std::to_string(resp.status) + " " + err.code +
+                           (err.message.empty() ? "" : ": " + err.message);
+  f.exit = exit_config;
+  if (resp.status == 401) {
+    f.problem = std::string(what) + ": the service refused our credentials (" + said + ")";
+  } else if (resp.status == 403) {
+    f.problem = std::string(what) + " was refused (" + said +
+                "): the credentials lack the IAM permission " + std::string(action) +
+                " on this account, or the account cannot take it; grant " + std::string(action) +
+                " (see the README's IAM policy)";
+  } else if (resp.status == 404) {
+    f.problem = "account " + account_id + " does not exist for these credentials (" +
+                std::string(what) + ": " + said +
+                "); check --account-id (aws chime list-accounts lists them)";
+  } else if (resp.status == 429 || resp.status >= 500) {
+    f.exit = exit_service;
+    f.problem = std::string(what) + ": the service kept failing (" + said + ") through " +
+                std::to_string(attempts) + " attempts; try again later";
+  } else {
+    f.problem = std::string(what) + ": unexpected answer (" + said + ")";
+  }
+  return f;
+}
+
+net::awaitable<preflight_result> async_preflight(const preflight_request& q, transport& t) {
+  const signing::signer signer(q.creds, q.region, "chime");
+  auto r = co_await async_get(t, signer, chime::account_target(q.account_id));
+  if (!r.ok() || r.response.status != 200) {
+    auto f = refusal(r, "GetAccount", "chime:GetAccount", q.account_id);
+    f.clock_offset = signer.clock_offset();
+    co_return f;
+  }
+  preflight_result f;
+  f.clock_offset = signer.clock_offset();
+  f.reached = true;
+  auto a = chime::decode_account(r.response.body);
+  if (!a) {
+    f.exit = exit_config;
+    f.problem = "GetAccount: the answer is not Chime's Account (" + a.error + ")";
+    co_return f;
+  }
+  f.account = *a.value;
+  if (auto why = account_problem(*f.account, q.op); !why.empty()) {
+    f.exit = exit_config;
+    f.problem = why;
+    co_return f;
+  }
+  if (q.probe_list_users) {
+    // One try: it proves a permission; a service that answers it badly is the run's to handle.
+    r = co_await async_get(t, signer, chime::list_users_probe_target(q.account_id), 1);
+    f.list_users_allowed = r.ok() && r.response.status == 200;
+    if (!*f.list_users_allowed) {
+      auto g = refusal(r, "ListUsers (max-results=1)", "chime:ListUsers", q.account_id);
+      f.problem = g.problem;
+      if (r.ok() && r.response.status == 403)
+        f.problem +=
+            "; a run needs it to settle requests that may have been applied (or run "
+            "with --in-doubt resend|skip)";
+      // Only a refusal of the credentials or the permission is certain to hold for the run.
+      const bool refused = r.ok() && (r.response.status == 401 || r.response.status == 403);
+      if (refused || q.strict) f.exit = g.exit;
+    }
+  }
+  co_return f;
+}
+
+}  // namespace
+
+std::string account_problem(const chime::account& a, operation op) {
+  const std::string named = "account " + a.account_id +
+                            (a.name.empty() ? "" : " (\"" + a.name + "\")") + " is " +
+                            (a.account_type.empty() ? "of no stated type" : a.account_type);
+  if (a.account_status != "Active")
+    return named + " and " + (a.account_status.empty() ? "of no stated status" : a.account_status) +
+           ": nothing can be invited or created in it until it is Active again";
+  if (op == operation::invite && a.account_type != "Team")
+    return named +
+           ": InviteUsers works only on Team accounts. For an Enterprise account use "
+           "`chime-onboard create-users` (CreateUser), or let users at its claimed domains sign "
+           "in to join it";
+  if (op == operation::create && (a.account_type == "Team" || a.account_type.empty()))
+    return named +
+           ": CreateUser needs an Enterprise account (EnterpriseDirectory, EnterpriseLWA or "
+           "EnterpriseOIDC). For a Team account use `chime-onboard invite` (InviteUsers)";
+  return {};
+}
+
+preflight_result run_preflight(const preflight_request& q) {
+  net::io_context ioc;
+  io::connection_options copts;
+  copts.proxy = q.proxy;
+  https_transport t(ioc.get_executor(), q.endpoint, *q.tls, copts);
+  preflight_result out;
+  std::exception_ptr failure;
+  net::co_spawn(ioc, async_preflight(q, t), [&](std::exception_ptr e, preflight_result f) {
+    failure = e;
+    out = std::move(f);
+  });
+  ioc.run();
+  if (failure) std::rethrow_exception(failure);
+  return out;
+}
+
+}  // namespace onboard
