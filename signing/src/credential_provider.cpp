@@ -22,15 +22,6 @@ bool same_set(const credentials& a, const credentials& b) {
          a.session_token.reveal() == b.session_token.reveal();
 }
 
-std::string utc_time(sys_clock::time_point t) {
-  std::time_t tt = sys_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 refresh_windows windows_for(sys_clock::duration lifetime) {
@@ -117,7 +108,7 @@ bool credential_provider::refresh(const credentials_ptr& seen, const char* why) 
   entry fresh = make_entry(std::move(*r.value));
   spdlog::info("credentials refreshed ({}) from {}: key id {}{}", why, fresh.creds->source,
                key_id_hint(fresh.creds->access_key_id),
-               fresh.creds->expiration ? ", valid until " + utc_time(*fresh.creds->expiration)
+               fresh.creds->expiration ? ", valid until " + format_iso8601(*fresh.creds->expiration)
                                        : std::string());
   {
     std::lock_guard lk(mu_);

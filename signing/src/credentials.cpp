@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <fstream>
 #include <spawn.h>
@@ -209,6 +210,15 @@ std::optional<resolve_result> static_keys(const section* s, const std::string& p
 }
 
 }  // namespace
+
+std::string format_iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s) {
   using namespace std::chrono;

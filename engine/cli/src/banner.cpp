@@ -16,7 +16,8 @@ std::string with_source(const std::string& value, const std::string& source) {
 }  // namespace
 
 void print_banner(const run_banner& b, std::ostream& out) {
-  out << b.operation << ": account " << b.account_id << "\n"
+  out << b.operation << ": account " << b.account_id
+      << (b.account_about.empty() ? "" : " (" + b.account_about + ")") << "\n"
       << "  endpoint  " << with_source(b.endpoint, b.endpoint_source) << ", region "
       << with_source(b.region, b.region_source) << "\n";
   if (!b.identity.empty()) out << "  identity  " << b.identity << "\n";

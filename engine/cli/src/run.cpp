@@ -371,6 +371,7 @@ struct prepared_run {
   std::optional<io::proxy> proxy;  // HTTPS_PROXY for the endpoint (none: direct or NO_PROXY)
   std::shared_ptr<signing::credential_provider> creds;
   std::chrono::milliseconds clock_offset{0};  // learnt by the pre-flight from the service's Date
+  std::string account_about;                  // the pre-flight's account: name, type, status
   std::optional<net::ssl::context> tls;
   std::string journal_path;
   std::unique_ptr<journal> jrnl;
@@ -541,6 +542,7 @@ run_banner banner_of(const run_options& opts, const prepared_run& p) {
   run_banner b;
   b.operation = opts.command;
   b.account_id = opts.ingest.account_id;
+  b.account_about = p.account_about;
   b.endpoint = opts.endpoint_url;
   b.endpoint_source = opts.endpoint_source;
   b.region = opts.region;
@@ -621,8 +623,9 @@ int check_account(const run_options& opts, prepared_run& p) {
   if (auto w = engine::skew_warning(f.clock_offset); !w.empty()) spdlog::warn("{}", w);
   if (f.exit != exit_ok) return fail(opts, f.exit, f.problem + "; nothing was written or sent");
   if (!f.problem.empty()) spdlog::warn("pre-flight: {}", f.problem);
-  spdlog::info("account {} (\"{}\"): {}, {}", f.account->account_id, f.account->name,
-               f.account->account_type, f.account->account_status);
+  p.account_about =
+      "\"" + f.account->name + "\", " + f.account->account_type + ", " + f.account->account_status;
+  spdlog::info("account {} ({})", f.account->account_id, p.account_about);
   return exit_ok;
 }
 

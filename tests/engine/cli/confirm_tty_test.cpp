@@ -25,6 +25,10 @@ std::vector<std::string> asking_argv(const emulator_process& emu, const fs::path
   return argv;
 }
 
+// preflight_reads: what a run asks before the question: GetAccount and ListUsers (max-results=1).
+// Reads only; the question comes before any write.
+constexpr std::uint64_t preflight_reads = 2;
+
 struct fixture {
   emulator_process emu{{"--accounts", "acct-1"}};
   temp_dir dir;
@@ -33,8 +37,10 @@ struct fixture {
     write_file(dir / "users.txt", numbered_addresses(60) + "USER7@example.com\nnot-an-address\n");
   }
   // nothing_written: no journal, no report, no state folder.
-  void expect_nothing_sent_or_written() {
-    EXPECT_EQ(emu.stat("requests"), 0u) << "no request reached the service";
+  // `reads`: the pre-flight's, or 0 for a run refused before it (no terminal, no --yes).
+  void expect_nothing_sent_or_written(std::uint64_t reads = preflight_reads) {
+    EXPECT_EQ(emu.stat("requests"), reads) << "only the pre-flight's reads";
+    EXPECT_EQ(emu.stat("status.201"), 0u);
     EXPECT_EQ(emu.stat("invites_applied"), 0u);
     EXPECT_FALSE(fs::exists(dir / "run.journal"));
     EXPECT_FALSE(fs::exists(dir / "report.csv"));
@@ -68,7 +74,7 @@ TEST(confirm, y_at_the_terminal_sends_after_a_banner_and_a_question_with_the_cou
   EXPECT_LT(before.find("invite: account"), before.find("Send 60")) << before;
   // Asking wrote nothing yet.
   EXPECT_FALSE(fs::exists(f.dir / "run.journal"));
-  EXPECT_EQ(f.emu.stat("requests"), 0u);
+  EXPECT_EQ(f.emu.stat("requests"), preflight_reads);
 
   s.type("y\r");
   auto status = s.wait(60s);
@@ -115,7 +121,7 @@ TEST(confirm, without_a_terminal_or_with_a_stream_input_the_run_needs_yes) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "stdin is not a terminal")) << r.err;
   EXPECT_TRUE(contains(r.err, "--yes")) << r.err;
-  f.expect_nothing_sent_or_written();
+  f.expect_nothing_sent_or_written(0);
 
   // On a terminal, but the addresses come from stdin: nothing to count for the question.
   pty_session s(asking_argv(f.emu, "-", f.dir.path()), client_env(f.dir.path()), 80);
@@ -124,7 +130,7 @@ TEST(confirm, without_a_terminal_or_with_a_stream_input_the_run_needs_yes) {
   EXPECT_EQ(*status, 2) << s.output();
   EXPECT_TRUE(contains(s.output(), "is a stream")) << s.output();
   EXPECT_TRUE(contains(s.output(), "--yes")) << s.output();
-  f.expect_nothing_sent_or_written();
+  f.expect_nothing_sent_or_written(0);
 
   // -y is --yes.
   auto argv = asking_argv(f.emu, f.dir / "users.txt", f.dir.path(), {"-y"});

@@ -22,20 +22,11 @@ using namespace onboard::testkit::cli_test;
 using namespace std::chrono_literals;
 using sys = std::chrono::system_clock;
 
-std::string iso8601(sys::time_point t) {
-  std::time_t tt = sys::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // container_answer: what the ECS agent answers (its documented shape, RoleArn included).
 std::string container_answer(const std::string& key_id) {
   return R"({"AccessKeyId": ")" + key_id +
          R"(", "SecretAccessKey": "containerSecret/K7MDENGbPxRfiCY", "Token": "containerToken-)" +
-         key_id + R"(", "Expiration": ")" + iso8601(sys::now() + 1h) +
+         key_id + R"(", "Expiration": ")" + onboard::signing::format_iso8601(sys::now() + 1h) +
          R"(", "RoleArn": "arn:aws:iam::123456789012:role/task"})";
 }
 
@@ -219,12 +210,13 @@ credential_responder::handler imds(std::atomic<int>& served, std::string fixed_k
     if (r.method == "GET" && r.target == base) {
       a.body = "instance-role";
     } else if (r.method == "GET" && r.target == base + "instance-role") {
-      a.body = R"({"Code": "Success", "LastUpdated": ")" + iso8601(sys::now()) +
+      a.body = R"({"Code": "Success", "LastUpdated": ")" +
+               onboard::signing::format_iso8601(sys::now()) +
                R"(", "Type": "AWS-HMAC", "AccessKeyId": ")" +
                (fixed_key.empty() ? "ASIAINSTANCE" + std::to_string(++served) : fixed_key) +
                R"(", "SecretAccessKey": "instanceSecret/abc", "Token": "instanceToken", )"
                R"("Expiration": ")" +
-               iso8601(sys::now() + 6h) + R"("})";
+               onboard::signing::format_iso8601(sys::now() + 6h) + R"("})";
     } else {
       a.status = 404;
     }

@@ -5,6 +5,8 @@
 // failed address, never a stopped run.
 #include "cli_env.hpp"
 
+#include <onboard/signing/credentials.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,15 +20,6 @@ using namespace onboard::testkit::cli_test;
 using namespace std::chrono_literals;
 using sys = std::chrono::system_clock;
 
-std::string iso8601(sys::time_point t) {
-  std::time_t tt = sys::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // temporary_set: one credential set as credential_process prints it (Expiration left out when
 // `show_expiry` is false: the client then believes the keys last).
 std::string temporary_set(int n, sys::time_point expiry, bool show_expiry = true) {
@@ -34,7 +27,8 @@ std::string temporary_set(int n, sys::time_point expiry, bool show_expiry = true
                      R"(", "SecretAccessKey": "tempSecret/)" + std::to_string(n) +
                      R"(/K7MDENGbPxRfiCYEXAMPLE", "SessionToken": "tempToken)" + std::to_string(n) +
                      R"(")";
-  if (show_expiry) json += R"(, "Expiration": ")" + iso8601(expiry) + R"(")";
+  if (show_expiry)
+    json += R"(, "Expiration": ")" + onboard::signing::format_iso8601(expiry) + R"(")";
   return json + "}";
 }
 

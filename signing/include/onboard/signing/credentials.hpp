@@ -117,6 +117,9 @@ resolve_result parse_credentials_json(std::string_view text, const json_shape& s
 // (the Expiration of credential_process, STS, the container and IMDS answers).
 std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s);
 
+// format_iso8601: "2024-05-01T12:00:00Z" (UTC, whole seconds), the form parse_iso8601 reads.
+std::string format_iso8601(std::chrono::system_clock::time_point t);
+
 // config_section_value: a key from any section of the config file by its full name, e.g.
 // "services corp" for the `[services corp]` section that holds per-service endpoints.
 std::optional<std::string> config_section_value(std::string_view section, std::string_view key,

@@ -18,6 +18,7 @@ namespace onboard {
 struct run_banner {
   std::string operation;  // "invite", "create-users"
   std::string account_id;
+  std::string account_about;  // what the pre-flight found: "\"Acme\", Team, Active" ("": unknown)
   std::string endpoint, endpoint_source;  // source: "--endpoint-url", "AWS_ENDPOINT_URL", ...
   std::string region, region_source;
   std::string identity;  // where the credentials came from (never the keys)

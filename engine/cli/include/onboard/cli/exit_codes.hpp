@@ -42,9 +42,10 @@ inline constexpr const char* exit_codes_help =
     "  5  interrupted, not confirmed at the prompt (nothing sent), or ended\n"
     "     with addresses that have no outcome yet; re-run the same command to\n"
     "     resume\n"
-    "  6  configuration or authentication failure, or something other than\n"
-    "     Amazon Chime answered (a proxy's redirect, a portal's page)\n"
-    "  7  the service refused the run (unknown account), stayed unreachable\n"
+    "  6  configuration or authentication failure, an account that is unknown,\n"
+    "     not Active or of the wrong type (nothing written), or something other\n"
+    "     than Amazon Chime answered (a proxy's redirect, a portal's page)\n"
+    "  7  the service stayed unreachable\n"
     "     through all retries, or addresses in doubt could not be checked with\n"
     "     ListUsers; nothing is marked failed, re-run the same command to resume\n";
 
