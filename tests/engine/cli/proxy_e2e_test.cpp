@@ -217,8 +217,9 @@ TEST(proxy_e2e, no_proxy_reaches_the_service_directly) {
 
 TEST(proxy_e2e, a_refusing_proxy_stops_the_run_naming_it_and_fails_no_address) {
   for (int status : {407, 403, 502}) {
-    connect_proxy proxy(status == 407 ? connect_proxy::options{.authorization = "Basic x"}
-                                      : connect_proxy::options{.refuse_with = status});
+    connect_proxy proxy(status == 407
+                            ? connect_proxy::options{.authorization = "Basic x", .refuse_with = 0}
+                            : connect_proxy::options{.authorization = "", .refuse_with = status});
     emulator_process emu({"--accounts", "acct-1"}, emulator_process::with_ledger());
     temp_dir dir;
     write_file(dir / "users.txt", numbered_addresses(120));
@@ -231,7 +232,9 @@ TEST(proxy_e2e, a_refusing_proxy_stops_the_run_naming_it_and_fails_no_address) {
     EXPECT_TRUE(contains(r.err, "the proxy " + proxy.url() + " refused a tunnel to 127.0.0.1:"))
         << r.err;
     EXPECT_TRUE(contains(r.err, std::to_string(status))) << r.err;
-    if (status == 407) EXPECT_TRUE(contains(r.err, "http://user:password@host:port")) << r.err;
+    if (status == 407) {
+      EXPECT_TRUE(contains(r.err, "http://user:password@host:port")) << r.err;
+    }
     EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "not retried: " << status;
     // The pre-flight meets the refusal: the run stops before anything is written, so no
     // address can be marked failed.
