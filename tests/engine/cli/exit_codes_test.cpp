@@ -309,7 +309,7 @@ TEST(exit_codes, invite_help_lists_the_exit_codes_and_an_example) {
   for (const char* line :
        {"  0  everything done", "  2  usage error", "  3  done, some input lines",
         "  4  done, some addresses failed", "  5  interrupted",
-        "  6  configuration or authentication", "  7  the service refused"})
+        "  6  configuration or authentication", "  7  the service stayed unreachable"})
     EXPECT_TRUE(contains(r.out, line)) << line << "\n" << r.out;
   EXPECT_TRUE(contains(r.out, "example:\n  chime-onboard invite --account-id")) << r.out;
 }
