@@ -1,5 +1,7 @@
 #include "onboard/io/endpoint.hpp"
 
+#include "ascii.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
@@ -13,12 +15,7 @@ namespace net = boost::asio;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using detail::lower;
 
 endpoint_result fail(std::string_view url, std::string_view why) {
   endpoint_result r;

@@ -1,5 +1,7 @@
 #include "onboard/io/proxy.hpp"
 
+#include "ascii.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -10,12 +12,7 @@ namespace onboard::io {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using detail::lower;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

@@ -119,6 +119,11 @@ bool credential_provider::refresh(const credentials_ptr& seen, const char* why) 
   return true;
 }
 
+std::shared_ptr<credential_provider> make_provider(resolve_result r) {
+  if (!r.refetch) return std::make_shared<credential_provider>(std::move(*r.value));
+  return std::make_shared<credential_provider>(std::move(*r.value), std::move(r.refetch));
+}
+
 void credential_provider::start_refresher() {
   if (!refetch_ || refresher_.joinable()) return;
   refresher_ = std::thread([this] { refresher_loop(); });

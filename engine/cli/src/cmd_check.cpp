@@ -73,8 +73,8 @@ int cmd_check(const args_t& args) {
     line("credentials", "NONE: " + creds.error);
     return exit_config;
   }
-  line("credentials",
-       "key id " + signing::key_id_hint(creds.value->access_key_id) + " from " + creds.value->source);
+  line("credentials", "key id " + signing::key_id_hint(creds.value->access_key_id) + " from " +
+                          creds.value->source);
 
   std::optional<boost::asio::ssl::context> tls;
   try {
@@ -88,9 +88,7 @@ int cmd_check(const args_t& args) {
   q.account_id = account.value();
   q.endpoint = *ep.value;
   q.tls = &*tls;
-  q.creds = creds.refetch ? std::make_shared<signing::credential_provider>(std::move(*creds.value),
-                                                                         std::move(creds.refetch))
-                          : std::make_shared<signing::credential_provider>(std::move(*creds.value));
+  q.creds = signing::make_provider(std::move(creds));
   q.region = s.signing_region.value;
   q.proxy = px.value;
   q.probe_list_users = true;

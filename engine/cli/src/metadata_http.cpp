@@ -1,5 +1,7 @@
 #include "metadata_http.hpp"
 
+#include <onboard/io/endpoint.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +10,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <optional>
+
 namespace onboard::detail {
 
 namespace {
@@ -15,55 +19,44 @@ namespace {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 
-struct parsed_url {
-  std::string host, port, target;
+struct http_url {
+  io::endpoint authority;  // host, port and Host header, checked as io checks the service's
+  std::string target;      // the path (and query) exactly as given; "/" when there is none
 };
 
-bool parse_http_url(std::string_view url, parsed_url& out) {
+// parse_http_url: an http:// URL: its authority through io's endpoint parser (the same host,
+// IPv6-bracket and port rules as the service's endpoint), its path kept as written (a metadata
+// path's trailing '/' matters). nullopt for any other scheme or a malformed authority.
+std::optional<http_url> parse_http_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) return false;
-  url.remove_prefix(scheme.size());
-  const auto slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  out.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  out.port = "80";
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty()) {
-      if (authority.front() != ':') return false;
-      out.port = std::string(authority.substr(1));
-    }
-  } else {
-    const auto colon = authority.find(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
-  }
-  return !out.host.empty() && !out.port.empty();
+  if (!url.starts_with(scheme)) return std::nullopt;
+  const auto slash = url.find('/', scheme.size());
+  auto ep = io::try_parse_endpoint(url.substr(0, slash), {.allow_http = true});
+  if (!ep) return std::nullopt;
+  return http_url{std::move(*ep.value),
+                  slash == std::string_view::npos ? "/" : std::string(url.substr(slash))};
 }
 
 }  // namespace
 
 std::string http_url_host(std::string_view url) {
-  parsed_url u;
-  return parse_http_url(url, u) ? u.host : std::string();
+  auto u = parse_http_url(url);
+  return u ? u->authority.host : std::string();
 }
 
 http_reply http_request(std::string_view method, std::string_view url, const http_headers& headers,
                         std::chrono::milliseconds timeout) {
   http_reply reply;
-  parsed_url u;
-  if (!parse_http_url(url, u)) {
+  auto u = parse_http_url(url);
+  if (!u) {
     reply.error = "'" + std::string(url) + "' is not an http://HOST[:PORT]/PATH URL";
     return reply;
   }
   net::io_context ioc;
   net::ip::tcp::resolver resolver(ioc);
   boost::beast::tcp_stream stream(ioc);
-  http::request<http::string_body> req{http::string_to_verb(method), u.target, 11};
-  req.set(http::field::host, u.host);
+  http::request<http::string_body> req{http::string_to_verb(method), u->target, 11};
+  req.set(http::field::host, u->authority.host);
   for (const auto& [k, v] : headers) req.set(k, v);
   req.prepare_payload();
   http::response<http::string_body> resp;
@@ -71,7 +64,8 @@ http_reply http_request(std::string_view method, std::string_view url, const htt
   net::co_spawn(
       ioc,
       [&]() -> net::awaitable<void> {
-        auto results = co_await resolver.async_resolve(u.host, u.port, net::use_awaitable);
+        auto results = co_await resolver.async_resolve(
+            u->authority.host, std::to_string(u->authority.port), net::use_awaitable);
         stream.expires_after(timeout);
         co_await stream.async_connect(results, net::use_awaitable);
         co_await http::async_write(stream, req, net::use_awaitable);

@@ -1,7 +1,6 @@
 // preflight.cpp: see preflight.hpp.
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/preflight.hpp>
-#include <onboard/core/version.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/retry_policy.hpp>
 #include <onboard/dispatch/https_transport.hpp>
@@ -28,16 +27,7 @@ constexpr int attempts = 3;
 net::awaitable<exchange_result> async_signed_get(transport& t, const signing::signer& signer,
                                                  const std::string& path,
                                                  signing::credentials_ptr* used = nullptr) {
-  outgoing_request req;
-  req.method = "GET";
-  req.target = t.target(path);
-  req.headers.emplace_back("Host", t.host_header());
-  std::vector<signing::header_view> views;
-  for (const auto& [k, v] : req.headers) views.push_back({k, v});
-  for (auto& h : signer.sign({req.method, req.target, views, req.body}, signing::clock::now(), used))
-    req.headers.emplace_back(std::move(h.name), std::move(h.value));
-  req.headers.emplace_back("User-Agent", std::string(user_agent));
-  co_return co_await t.async_exchange(std::move(req));
+  co_return co_await t.async_exchange(signed_request(t, signer, "GET", path, {}, used));
 }
 
 bool worth_retrying(const exchange_result& r) {
@@ -68,7 +58,8 @@ net::awaitable<exchange_result> async_get(transport& t, const signing::signer& s
                                     a.body, a.header("Date")};
       const engine::answer answer{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
                                   a.header("x-amzn-RequestId"), a.body};
-      if (auto fix = engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
+      if (auto fix =
+              engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
         signer.set_clock_offset(*fix);
         r = co_await async_signed_get(t, signer, path);
       } else if (engine::expired_credentials(answer) &&

@@ -478,8 +478,7 @@ std::shared_ptr<signing::credential_provider> make_credential_provider(signing::
                          r.refetch ? ", refreshed before they expire" : "");
   spdlog::info("credentials from {}: key id {}{}", c.source, signing::key_id_hint(c.access_key_id),
                expiry);
-  if (!r.refetch) return std::make_shared<signing::credential_provider>(std::move(c));
-  return std::make_shared<signing::credential_provider>(std::move(c), std::move(r.refetch));
+  return signing::make_provider(std::move(r));
 }
 
 // progress_shown: whether the run draws progress at all (--quiet silences it).

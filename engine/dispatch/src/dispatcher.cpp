@@ -4,7 +4,6 @@
 #include <onboard/journal/journal.hpp>
 #include <onboard/core/log.hpp>
 #include <onboard/core/text.hpp>
-#include <onboard/core/version.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/signing/sigv4.hpp>
@@ -18,7 +17,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cmath>
 #include <unordered_map>
 
 namespace onboard {
@@ -166,8 +164,8 @@ std::string foreign_answer(const incoming_response& resp) {
 struct dispatcher::classified {
   exchange_result r;
   retry_class cls = retry_class::success;
-  bool setup_refused = false;  // the certificate or the proxy refused: configuration, stop
-  bool cancelled = false;      // a stop cancelled it: nothing more to do with this part
+  bool setup_refused = false;        // the certificate or the proxy refused: configuration, stop
+  bool cancelled = false;            // a stop cancelled it: nothing more to do with this part
   bool expired_credentials = false;  // refused: the credentials it was signed with expired
   signing::credentials_ptr signed_with;
   std::string request_id;
@@ -653,25 +651,13 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
   co_return c;
 }
 
-// async_send_signed: one request, signed now: every attempt afresh, so a retry minutes later does
-// not carry a stale X-Amz-Date.
+// async_send_signed: one request, signed now (signed_request), counted while in flight.
 net::awaitable<exchange_result> dispatcher::async_send_signed(transport& t,
                                                               const std::string& method,
                                                               const std::string& target,
                                                               std::string body,
                                                               signing::credentials_ptr* used) {
-  outgoing_request req;
-  req.method = method;
-  req.target = t.target(target);
-  req.body = std::move(body);
-  req.headers.emplace_back("Host", t.host_header());
-  if (method == "POST") req.headers.emplace_back("Content-Type", "application/json");
-  std::vector<signing::header_view> views;
-  for (const auto& [k, v] : req.headers) views.push_back({k, v});
-  auto added = signer_.sign({req.method, req.target, views, req.body}, signing::clock::now(), used);
-  for (auto& h : added) req.headers.emplace_back(std::move(h.name), std::move(h.value));
-  req.headers.emplace_back("User-Agent", std::string(user_agent));
-
+  outgoing_request req = signed_request(t, signer_, method, target, std::move(body), used);
   bump(stats_.requests);
   bump(stats_.in_flight);
   auto r = co_await t.async_exchange(std::move(req));

@@ -104,4 +104,8 @@ class credential_provider {
   std::thread refresher_;
 };
 
+// make_provider: the provider for a resolved set (`r` holds one): refreshable when its source can
+// fetch again (r.refetch), static otherwise.
+std::shared_ptr<credential_provider> make_provider(resolve_result r);
+
 }  // namespace onboard::signing

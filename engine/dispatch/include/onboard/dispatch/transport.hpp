@@ -8,6 +8,7 @@
 #pragma once
 
 #include <onboard/io/transport_error.hpp>
+#include <onboard/signing/credential_provider.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -18,6 +19,10 @@
 #include <vector>
 
 namespace onboard {
+
+namespace signing {
+class signer;
+}
 
 // outgoing_request: a complete request; `headers` already include Host and the SigV4 headers.
 struct outgoing_request {
@@ -57,5 +62,12 @@ class transport {
   // target: the request-target for an API path (an endpoint URL may carry a base path).
   virtual std::string target(std::string_view path) const { return std::string(path); }
 };
+
+// signed_request: `method` on the API `path` through `t`, with Host, a JSON Content-Type for a
+// POST, the SigV4 headers signed now (every attempt afresh, so a retry minutes later does not
+// carry a stale X-Amz-Date) and the User-Agent. `used` receives the credentials signed with.
+outgoing_request signed_request(const transport& t, const signing::signer& signer,
+                                std::string_view method, std::string_view path, std::string body,
+                                signing::credentials_ptr* used = nullptr);
 
 }  // namespace onboard
