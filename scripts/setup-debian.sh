@@ -6,11 +6,12 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev openssl libspdlog-dev libfmt-dev zlib1g-dev libidn2-dev
+  libssl-dev openssl libspdlog-dev libfmt-dev zlib1g-dev libidn2-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   awscli python3-boto3 python3-botocore
   wrk util-linux procps
+  man-db groff-base zsh dpkg-dev file xz-utils zstd bzip2 zip
 )
 
 missing=()

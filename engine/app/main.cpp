@@ -1,5 +1,8 @@
 // chime-onboard: one binary, git-style subcommands.
+#include "command_table.hpp"
 #include "demo.hpp"
+
+#include <onboard/cli/cli_args.hpp>
 
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/exit_codes.hpp>
@@ -16,14 +19,10 @@
 
 namespace {
 
-struct command {
-  const char* name;
-  const char* summary;
-  int (*run)(const std::vector<std::string>& args);
-};
+using onboard::app::command;
 
 // The command table. Keep it in the order a user meets the commands.
-const command commands[] = {
+const command command_table[] = {
     // BEGIN COMMANDS (one line each; keep this marker)
     {"demo", "run everything against the built-in emulator (start here)", onboard::cmd_demo},
     {"invite", "invite every address of the inputs (InviteUsers, 50 a request)",
@@ -32,14 +31,17 @@ const command commands[] = {
     {"sign", "sign a raw HTTP request with SigV4 and print any stage (debugging)",
      onboard::cmd_sign},
     {"emulator", "run the local Chime emulator (TLS, SigV4, throttling, faults)",
-     onboard::emulator::cmd_emulator},
+     onboard::emulator::cmd_emulator, nullptr},
     {"check", "check credentials, endpoint, TLS and the account before a run", onboard::cmd_check},
     {"status", "summarise a run from its journal", onboard::cmd_status},
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
-    {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal},
+    {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal,
+     "repair"},
     {"plan", "read the inputs and show what a run would do (no network)", onboard::cmd_plan},
     {"endpoint", "show the endpoint and signing region a run would use, and why",
      onboard::cmd_endpoint},
+    {"completion", "print a bash or zsh completion script", onboard::app::cmd_completion, nullptr},
+    {"man", "print the man page (chime-onboard man | man -l -)", onboard::app::cmd_man, nullptr},
     // END COMMANDS
 };
 
@@ -47,7 +49,7 @@ void print_overview() {
   std::cout << "chime-onboard: onboard large user lists into an Amazon Chime Team account\n\n"
                "usage: chime-onboard <command> [options]   (chime-onboard <command> --help)\n\n"
                "commands:\n";
-  for (const auto& c : commands) {
+  for (const auto& c : command_table) {
     std::string n = c.name;
     std::cout << "  " << n << std::string(n.size() < 14 ? 14 - n.size() : 1, ' ') << c.summary
               << "\n";
@@ -62,6 +64,8 @@ bool sends(std::string_view command) {
 }
 
 }  // namespace
+
+std::span<const command> onboard::app::commands() { return command_table; }
 
 int main(int argc, char** argv) {
   // Before anything else, and before any thread exists: a signal from here on stops a run
@@ -78,7 +82,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
-  for (const auto& c : commands) {
+  for (const auto& c : command_table) {
     if (c.name == std::string_view(argv[1])) {
       try {
         return c.run(args);
@@ -88,6 +92,11 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::cerr << "chime-onboard: unknown command '" << argv[1] << "'. See 'chime-onboard --help'.\n";
+  std::vector<std::string> names;
+  for (const auto& c : command_table) names.emplace_back(c.name);
+  std::cerr << "chime-onboard: unknown command '" << argv[1] << "'";
+  if (auto near = onboard::cli::closest(argv[1], names))
+    std::cerr << "; did you mean '" << *near << "'?";
+  std::cerr << " See 'chime-onboard --help'.\n";
   return onboard::exit_usage;
 }

@@ -1,4 +1,5 @@
-// corpus_reader.cpp: framing (lines, CSV records), gzip inflation and encoding checks for the
+// corpus_reader.cpp: framing (lines, CSV records), gzip inflation (zlib), the other formats HR
+// and identity systems export (xz, zstd, bzip2, zip: libarchive) and encoding checks for the
 // corpus. The hot loop is memchr over a 4 MiB buffer; nothing is allocated per record.
 #include <onboard/io/corpus_reader.hpp>
 
@@ -6,12 +7,17 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 #include <zlib.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -53,7 +59,7 @@ enum class csv_parse { ok, need_more, bad };
 // parse_csv_record: parses the RFC 4180 record starting at p. On ok, *next is just past its
 // newline (or e at end of input) and *lines the physical lines it spans. need_more means the
 // buffer ends inside the record and more input exists (or may exist).
-csv_parse parse_csv_record(const char* p, const char* e, bool at_eof,
+csv_parse parse_csv_record(const char* p, const char* e, bool at_eof, char delim,
                            std::vector<field_span>& fields, const char** next, std::uint64_t* lines,
                            const char** why) {
   fields.clear();
@@ -88,7 +94,7 @@ csv_parse parse_csv_record(const char* p, const char* e, bool at_eof,
         *next = e;
         return csv_parse::ok;
       }
-      if (*a == ',') {
+      if (*a == delim) {
         q = a + 1;
         continue;
       }
@@ -111,7 +117,7 @@ csv_parse parse_csv_record(const char* p, const char* e, bool at_eof,
       return csv_parse::bad;
     }
     const char* c = q;
-    while (c < e && *c != ',' && *c != '\n' && *c != '"') ++c;
+    while (c < e && *c != delim && *c != '\n' && *c != '"') ++c;
     if (c == e) {
       if (!at_eof) return csv_parse::need_more;
       const char* fe = (c > q && c[-1] == '\r') ? c - 1 : c;
@@ -123,7 +129,7 @@ csv_parse parse_csv_record(const char* p, const char* e, bool at_eof,
       *why = "quote inside an unquoted field";
       return csv_parse::bad;
     }
-    if (*c == ',') {
+    if (*c == delim) {
       fields.push_back({q, c, false});
       q = c + 1;
       continue;
@@ -303,41 +309,120 @@ struct corpus_reader::impl {
     throw corpus_error(name() + ": " + what);
   }
 
-  // reject_other_compression: fails on an input that starts like a compressed format other than
-  // gzip, which would otherwise be read as text and every line rejected. Looks only at the bytes
-  // the first read brought (no waiting on an interactive stdin for more).
-  void reject_other_compression() const {
+  // archived_format: the name of a format libarchive reads for us (xz, zstd, bzip2, zip) when
+  // the input starts like one, else nullptr. Looks only at the bytes the first read brought (no
+  // waiting on an interactive stdin for more). 7-Zip is named to be refused: it needs seeking.
+  const char* archived_format() const {
     struct format {
-      std::string_view magic, name, command;
+      std::string_view magic;
+      const char* name;
     };
     static constexpr format formats[] = {
-        {"BZh", "bzip2", "bzip2 -dc"},
+        {"BZh", "bzip2"},
         {"\xFD"
          "7zXZ",
-         "xz", "xz -dc"},
-        {"\x28\xB5\x2F\xFD", "zstd", "zstd -dc"},
-        {"PK\x03\x04", "zip", "unzip -p"},
-        {"7z\xBC\xAF\x27\x1C", "7-Zip", "7z x -so"},
+         "xz"},
+        {"\x28\xB5\x2F\xFD", "zstd"},
+        {"PK\x03\x04", "zip"},
+        {"7z\xBC\xAF\x27\x1C", "7-Zip"},
     };
     const std::string_view head(buf.get(), end);
     for (const format& f : formats) {
       if (head.substr(0, f.magic.size()) != f.magic) continue;
       // "BZh" is also how a text line can start: bzip2 follows it with the block size digit and
       // a block magic.
-      if (f.name == "bzip2" && (head.size() < 10 || head[3] < '1' || head[3] > '9' ||
-                                head.substr(4, 6) != "\x31\x41\x59\x26\x53\x59"))
+      if (std::string_view(f.name) == "bzip2" &&
+          (head.size() < 10 || head[3] < '1' || head[3] > '9' ||
+           head.substr(4, 6) != "\x31\x41\x59\x26\x53\x59"))
         continue;
-      const std::string& path = inputs[cur].path;
-      fail("looks " + std::string(f.name) + "-compressed; only gzip is read directly: " +
-           (path == "-" ? "decompress it before piping it in (" + std::string(f.command) + ")"
-                        : "decompress it first, or pipe it in: " + std::string(f.command) + " " +
-                              path + " | chime-onboard ... --input -"));
+      return f.name;
     }
+    return nullptr;
+  }
+
+  // The libarchive path: the bytes already sniffed are handed over first, then the fd is read
+  // through read_raw (so a stream still waits in poll(), where cancel() reaches it). Exceptions
+  // cannot cross libarchive's C frames: the callback parks one and fill() rethrows it.
+  archive* ar = nullptr;
+  const char* ar_format = nullptr;
+  std::unique_ptr<char[]> ar_in;
+  std::size_t ar_preloaded = 0;
+  std::exception_ptr ar_error;
+
+  static la_ssize_t archive_read_cb(archive*, void* self, const void** out) {
+    auto* s = static_cast<impl*>(self);
+    *out = s->ar_in.get();
+    if (s->ar_preloaded) return static_cast<la_ssize_t>(std::exchange(s->ar_preloaded, 0));
+    try {
+      return static_cast<la_ssize_t>(s->read_raw(s->ar_in.get(), gz_input_size));
+    } catch (...) {
+      s->ar_error = std::current_exception();
+      return -1;
+    }
+  }
+
+  [[noreturn]] void fail_archive(const std::string& doing) {
+    if (ar_error) std::rethrow_exception(std::exchange(ar_error, nullptr));
+    const char* why = ar ? archive_error_string(ar) : nullptr;
+    fail(doing + " " + ar_format + " data" + (why ? std::string(" (") + why + ")" : ""));
+  }
+
+  void open_archive(const char* format) {
+    ar_format = format;
+    if (std::string_view(format) == "7-Zip")
+      fail(
+          "looks 7-Zip-compressed, which cannot be read as a stream: extract it first "
+          "(7z x -so " +
+          inputs[cur].path + " | chime-onboard ... --input -)");
+    if (!ar_in) ar_in = std::make_unique<char[]>(std::max(gz_input_size, cap));
+    std::memcpy(ar_in.get(), buf.get(), end);
+    ar_preloaded = end;
+    end = 0;
+    ar = archive_read_new();
+    if (!ar) fail("cannot initialise libarchive");
+    archive_read_support_filter_all(ar);
+    archive_read_support_format_zip(ar);
+    archive_read_support_format_raw(ar);  // a lone compressed stream (xz, zstd, bzip2)
+    if (archive_read_open(ar, this, nullptr, &impl::archive_read_cb, nullptr) != ARCHIVE_OK)
+      fail_archive("unreadable");
+    archive_entry* entry = nullptr;
+    for (;;) {
+      int h = archive_read_next_header(ar, &entry);
+      if (h == ARCHIVE_EOF) fail(std::string("the ") + format + " archive holds no file");
+      if (h != ARCHIVE_OK && h != ARCHIVE_WARN) fail_archive("corrupt");
+      if (archive_entry_filetype(entry) == AE_IFREG) break;
+    }
+    if (const char* n = archive_entry_pathname(entry); n && std::string_view(format) == "zip")
+      ar_entry_name = n;
+  }
+  std::string ar_entry_name;  // the file inside a zip, for CSV detection by name
+
+  // archive_more: the next decoded bytes; at the end of the file, a zip must hold no other.
+  bool archive_more() {
+    la_ssize_t r = archive_read_data(ar, buf.get() + end, cap - end);
+    if (r < 0) fail_archive("corrupt or truncated");
+    if (r > 0) {
+      end += static_cast<std::size_t>(r);
+      return true;
+    }
+    archive_entry* entry = nullptr;
+    for (int h; (h = archive_read_next_header(ar, &entry)) != ARCHIVE_EOF;) {
+      if (h != ARCHIVE_OK && h != ARCHIVE_WARN) fail_archive("corrupt");
+      if (archive_entry_filetype(entry) == AE_IFREG)
+        fail("the zip archive holds more than one file (" + ar_entry_name + ", " +
+             archive_entry_pathname(entry) + "): extract them and give each as an --input");
+    }
+    raw_eof = data_eof = true;
+    return false;
   }
 
   void close_source() {
     if (zs_init) inflateEnd(&zs);
     zs_init = false;
+    if (ar) archive_read_free(ar);
+    ar = nullptr;
+    ar_error = nullptr;
+    ar_entry_name.clear();
     if (own_fd && fd >= 0) ::close(fd);
     fd = -1;
     own_fd = false;
@@ -381,6 +466,7 @@ struct corpus_reader::impl {
       pos = 0;
     }
     if (end == cap) return true;  // caller guarantees a line always fits; defensive
+    if (ar) return archive_more();
     if (!gz) {
       std::size_t r = read_raw(buf.get() + end, cap - end);
       if (r == 0) {
@@ -480,15 +566,19 @@ struct corpus_reader::impl {
       zs.next_in = reinterpret_cast<Bytef*>(zin.get());
       zs.avail_in = static_cast<uInt>(end);
       end = 0;
-    } else {
-      reject_other_compression();
-      if (raw_eof) data_eof = true;
+    } else if (const char* format = archived_format()) {
+      open_archive(format);
+    } else if (raw_eof) {
+      data_eof = true;
     }
     while (end - pos < 3 && fill()) {
     }
     if (end - pos >= 3 && std::memcmp(buf.get() + pos, "\xEF\xBB\xBF", 3) == 0) pos += 3;
 
-    bool csv_by_name = ends_with_ci(in.path, ".csv") || ends_with_ci(in.path, ".csv.gz");
+    bool csv_by_name = false;
+    for (std::string_view name : {std::string_view(in.path), std::string_view(ar_entry_name)})
+      for (std::string_view ext : {".csv", ".csv.gz", ".csv.xz", ".csv.zst", ".csv.bz2"})
+        csv_by_name = csv_by_name || ends_with_ci(name, ext);
     fmt = corpus_format::plain;
     // Find the first non-blank line and try it as a CSV header.
     for (;;) {
@@ -519,8 +609,20 @@ struct corpus_reader::impl {
 
   std::string header_columns_;
   std::string header_list() const {
-    return header_columns_.empty() ? std::string(" (the file is empty)")
-                                   : " (columns: " + header_columns_ + ")";
+    if (header_columns_.empty()) return " (the file is empty)";
+    std::string hint;
+    // One column holding another common separator: the file is delimited otherwise.
+    if (header_columns_.find(", ") == std::string::npos) {
+      for (char d : {';', '\t', '|'}) {
+        if (d != opt.delimiter && header_columns_.find(d) != std::string::npos) {
+          hint = std::string("; its fields look separated by ") +
+                 (d == '\t' ? "tabs" : std::string("'") + d + "'") + ": give --delimiter " +
+                 (d == '\t' ? "tab" : std::string("'") + d + "'");
+          break;
+        }
+      }
+    }
+    return " (columns: " + header_columns_ + ")" + hint;
   }
 
   // try_header: parses the record at pos as a CSV header; on success consumes it and sets fmt.
@@ -532,7 +634,7 @@ struct corpus_reader::impl {
       const char* next = nullptr;
       std::uint64_t lines = 0;
       const char* why = nullptr;
-      csv_parse r = parse_csv_record(p, e, data_eof, fields, &next, &lines, &why);
+      csv_parse r = parse_csv_record(p, e, data_eof, opt.delimiter, fields, &next, &lines, &why);
       if (r == csv_parse::need_more && end - pos < opt.max_line && fill()) continue;
       if (r != csv_parse::ok) {
         if (csv_by_name) fail("line " + std::to_string(line_no + 1) + ": unreadable CSV header");
@@ -705,7 +807,8 @@ struct corpus_reader::impl {
         const char* q = p;
         const char* le = p + content;
         for (;;) {
-          auto* c = static_cast<const char*>(std::memchr(q, ',', static_cast<std::size_t>(le - q)));
+          auto* c = static_cast<const char*>(
+              std::memchr(q, opt.delimiter, static_cast<std::size_t>(le - q)));
           if (!c) {
             fields.push_back({q, le, false});
             break;
@@ -716,7 +819,8 @@ struct corpus_reader::impl {
         next = nl ? nl + 1 : p + avail;
         r = csv_parse::ok;
       } else {
-        r = parse_csv_record(p, buf.get() + end, data_eof, fields, &next, &lines, &why);
+        r = parse_csv_record(p, buf.get() + end, data_eof, opt.delimiter, fields, &next, &lines,
+                             &why);
         if (r == csv_parse::need_more) {
           if (avail < opt.max_line && !data_eof) {
             fill();

@@ -71,6 +71,7 @@ struct run_flags {
 run_flags* add_run_options(cli::parser& p, operation op) {
   static run_flags f;  // one command line per process
   f.ingest = add_ingest_options(p, op);
+  p.group("service");
   f.profile = &p.add_value("profile", "NAME", "AWS profile (else AWS_PROFILE, else default)");
   f.region =
       &p.add_value("region", "REGION",
@@ -81,6 +82,7 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.ca_bundle =
       &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
   f.no_verify_ssl = &p.add_flag("no-verify-ssl", "do not check the server's certificate (warns)");
+  p.group("pacing");
   f.connections = &p.add_value("connections", "N", "persistent HTTPS connections", "8");
   f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
   f.rate = &p.add_value(
@@ -91,6 +93,7 @@ run_flags* add_run_options(cli::parser& p, operation op) {
       &p.add_value("max-attempts", "N",
                    "attempts per batch on 5xx and network errors (else "
                    "AWS_MAX_ATTEMPTS, config max_attempts; 10); 429s are paced, not counted");
+  p.group("journal");
   f.journal = &p.add_value("journal", "FILE",
                            "write-ahead journal (default: one per account and operation in "
                            "$XDG_STATE_HOME/chime-onboard, else ~/.local/state/chime-onboard, "
@@ -106,20 +109,24 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.retry_failed = &p.add_flag("retry-failed",
                                "retry addresses the service marked Failed (this "
                                "run and earlier ones) once more");
+  p.group("output");
   f.report = &p.add_value("report", "FILE",
                           "per-address results of every run on the journal (.csv or .jsonl, "
                           "mode 0600), written when the run ends");
   f.progress = &p.add_value("progress", "MODE", "auto|bar|plain|json|off", "auto");
   f.output = &p.add_value("output", "FORMAT", "summary on stdout: text|json", "text");
+  p.group("run");
   f.dry_run = &p.add_flag("dry-run", "read and plan only, send nothing (same as `plan`)");
   f.yes = &p.add_flag("yes",
                       "send without asking (needed when stdin is not a terminal, or an input is "
                       "stdin or a pipe, whose addresses cannot be counted first)");
   f.yes->short_name = 'y';
+  f.yes->file_allowed = false;
   f.limit = &p.add_value("limit", "N",
                          "a pilot: send only the first N addresses not yet done, on the same "
                          "journal (the full run later skips them; 0: all)",
                          "0");
+  p.group("output");
   f.log = add_log_options(p);
   p.add_epilog(exit_codes_help);
   return &f;

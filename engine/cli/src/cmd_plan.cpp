@@ -51,6 +51,7 @@ int cmd_plan(const args_t& args) {
                 "an estimated duration. Nothing is sent; no credentials are needed.",
                 "chime-onboard plan --input users.csv --rejects rejects.csv --rate 20"};
   auto* flags = add_ingest_options(p, operation::invite);
+  p.group("plan");
   auto& rate_opt =
       p.add_value("rate", "R", "requests per second, for the estimated duration", "10");
   auto& op_opt = p.add_value("operation", "OP",

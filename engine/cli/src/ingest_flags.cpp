@@ -9,6 +9,7 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op) {
   static std::deque<ingest_flags> all;  // stable addresses; a handful per process at most
   ingest_flags& f = all.emplace_back();
   f.op = op;
+  p.group("input");
   f.input = &p.add_list("input", "FILE",
                         "corpus: a list (one address a line), CSV with an email column, or either "
                         "gzipped; - reads stdin");
@@ -17,6 +18,8 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op) {
   f.user_type = &p.add_value("user-type", "TYPE",
                              "PrivateUser or SharedDevice (a CSV user_type column overrides it)");
   f.email_column = &p.add_value("email-column", "NAME", "CSV column holding the address", "email");
+  f.delimiter = &p.add_value("delimiter", "SEP",
+                             "CSV field separator: , ; | or tab (many HR exports use ;)", ",");
   f.case_sensitive_local = &p.add_flag(
       "case-sensitive-local", "treat John@x.com and john@x.com as different people when deduping");
   f.rejects =
@@ -51,6 +54,16 @@ std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p,
   o.email_column = f.email_column->value();
   if (o.email_column.empty()) {
     p.usage_error("option '--email-column': empty column name");
+    return std::nullopt;
+  }
+  const std::string& sep = f.delimiter->value();
+  if (sep == "tab" || sep == "\\t" || sep == "\t")
+    o.delimiter = '\t';
+  else if (sep == "," || sep == ";" || sep == "|")
+    o.delimiter = sep[0];
+  else {
+    p.usage_error("option " + p.named(*f.delimiter) + ": '" + sep +
+                  "' is not a separator this reader takes (, ; | or tab)");
     return std::nullopt;
   }
   o.case_sensitive_local = f.case_sensitive_local->given();

@@ -17,6 +17,7 @@ struct ingest_flags {
   cli::option* account_id = nullptr;            // --account-id ID
   cli::option* user_type = nullptr;             // --user-type PrivateUser|SharedDevice
   cli::option* email_column = nullptr;          // --email-column NAME
+  cli::option* delimiter = nullptr;             // --delimiter , ; | tab
   cli::option* case_sensitive_local = nullptr;  // --case-sensitive-local
   cli::option* rejects = nullptr;               // --rejects FILE
   cli::option* duplicates = nullptr;            // --duplicates FILE

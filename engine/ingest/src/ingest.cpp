@@ -90,6 +90,7 @@ ingest::ingest(ingest_options options)
       batcher_(options_.op, options_.batch_limit) {
   io::corpus_options ro = options_.reader;
   ro.email_column = options_.email_column.empty() ? std::string("email") : options_.email_column;
+  ro.delimiter = options_.delimiter;
   try {
     reader_ = std::make_unique<io::corpus_reader>(options_.inputs, ro);
   } catch (const io::corpus_error& e) {

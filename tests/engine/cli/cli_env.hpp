@@ -25,17 +25,19 @@ inline constexpr const char* access_key = "AKIDEXAMPLE";
 inline constexpr const char* secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 // clean_env: HOME in `home` (so no ~/.aws of the machine is read, and default journals go to
-// `home`/.local/state/chime-onboard, not to the machine's state folder) and every AWS_* variable
-// and XDG_STATE_HOME of this process removed, the instance metadata service turned off: whatever
-// the child sees is what the test sets.
+// `home`/.local/state/chime-onboard, not to the machine's state folder) and every AWS_* and
+// CHIME_ONBOARD_* variable, XDG_STATE_HOME and XDG_CONFIG_HOME of this process removed, the
+// instance metadata service turned off: whatever the child sees is what the test sets.
 inline child_process::options clean_env(const fs::path& home) {
   child_process::options o;
   o.env_set["HOME"] = home.string();
   o.env_unset.push_back("XDG_STATE_HOME");
+  o.env_unset.push_back("XDG_CONFIG_HOME");
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     std::string name = kv.substr(0, kv.find('='));
-    if (name.rfind("AWS_", 0) == 0) o.env_unset.push_back(name);
+    if (name.rfind("AWS_", 0) == 0 || name.rfind("CHIME_ONBOARD_", 0) == 0)
+      o.env_unset.push_back(name);
   }
   // Nor may a test that finds no credentials ask a real instance metadata service (and wait
   // for its timeouts off EC2).

@@ -2,8 +2,8 @@
 // stdin, several inputs in one run). It frames records and checks their encoding; deciding whether
 // an address is acceptable is the engine's job (onboard/ingest/normalize.hpp).
 //
-// Memory does not grow with the input: one 4 MiB buffer (plus 1 MiB for gzip input) per reader,
-// records are string_views into it, valid until the next call to next().
+// Memory does not grow with the input: one 4 MiB buffer (plus 1 MiB of compressed input) per
+// reader, records are string_views into it, valid until the next call to next().
 //
 //   onboard::io::corpus_reader r({"users.csv.gz", "-"}, {});
 //   onboard::io::corpus_record rec;
@@ -14,7 +14,10 @@
 //
 // Formats, per input:
 //   - gzip: detected by its magic bytes (not by name); concatenated members are read in order.
-//   - CSV: a name ending in .csv or .csv.gz, or a first line that parses as a CSV header naming the
+//   - xz, zstd, bzip2 and zip (one file inside): detected by their magic bytes and decoded by
+//     libarchive, from files and streams alike.
+//   - CSV: a name ending in .csv (.csv.gz, .csv.xz, .csv.zst, .csv.bz2; for a zip, the name of the
+//     file inside), or a first line that parses as a CSV header naming the
 //     email column. RFC 4180: quoted fields may hold commas, newlines and "" escapes. Header names
 //     match case-insensitively ignoring surrounding blanks, '_', '-' and spaces ("User Type" ==
 //     "user_type"). Columns: email (or corpus_options::email_column), optional user_type, username,
@@ -30,8 +33,8 @@
 //     Recovery for an unterminated quote: only the line where the record started is rejected;
 //     reading resumes at the next physical line, so one stray quote costs one line, not the file.
 // Fatal problems throw corpus_error naming the input: missing/unreadable file, a directory, a CSV
-// without the email column, corrupt or truncated gzip, an input compressed any other way (bzip2,
-// xz, zstd, zip, 7-Zip: recognised by their magic bytes), read errors.
+// without the email column, corrupt or truncated compressed data, a zip holding more than one
+// file, 7-Zip (it cannot be read as a stream: recognised by its magic bytes), read errors.
 //
 // Streams: an input that is not a regular file (stdin, a FIFO, a process substitution /dev/fd/N,
 // /dev/stdin, a terminal or another device) is opened and read once, when its turn comes: its
@@ -64,6 +67,7 @@ enum class corpus_format : std::uint8_t { plain, csv };
 // corpus_options: reader settings.
 struct corpus_options {
   std::string email_column = "email";         // CSV column holding the address
+  char delimiter = ',';                       // CSV field separator (';' for many HR exports)
   std::size_t max_line = 64 * 1024;           // longest record accepted, in bytes
   std::size_t buffer_size = 4 * 1024 * 1024;  // read() chunk and line buffer size
   int stdin_fd = 0;                           // what "-" reads (tests pass a pipe)

@@ -74,6 +74,7 @@ class ingest_error : public std::runtime_error {
 struct ingest_options {
   std::vector<std::string> inputs;          // paths; "-" reads stdin
   std::string email_column = "email";       // CSV column with the address
+  char delimiter = ',';                     // CSV field separator
   bool case_sensitive_local = false;        // dedupe key keeps the local part's case
   std::string account_id;                   // default; a CSV account_id cell overrides it per row
   user_type type = user_type::unspecified;  // default; a CSV user_type cell overrides it per row
