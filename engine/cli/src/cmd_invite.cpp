@@ -209,6 +209,14 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   o.journal_path = f.journal->value();
   o.new_journal = f.new_journal->given();
   o.report_path = f.report->value();
+  // The format follows the name: a name that says neither would get a format the user did not
+  // choose (and a later `report` might be fed the wrong kind of file).
+  if (!o.report_path.empty() && !o.report_path.ends_with(".csv") &&
+      !o.report_path.ends_with(".jsonl")) {
+    p.usage_error("option " + p.named(*f.report) + ": '" + o.report_path +
+                  "' must end in .csv or .jsonl (the report's format follows its name)");
+    return std::nullopt;
+  }
   auto pm = parse_progress_mode(f.progress->value());
   if (!pm) {
     p.usage_error("--progress must be auto, bar, plain, json or off");

@@ -70,9 +70,11 @@ TEST(exit_codes, two_for_a_report_path_that_cannot_be_written_before_any_journal
   struct bad_report {
     std::string path, must_say;
   };
+  fs::create_directory(dir / "folder.csv");
   const bad_report cases[] = {
       {(dir / "no-such-dir" / "r.csv").string(), "no-such-dir"},
-      {dir.path().string(), "is a directory"},
+      {(dir / "folder.csv").string(), "is a directory"},
+      {(dir / "report.txt").string(), "must end in .csv or .jsonl"},
   };
   for (const auto& c : cases) {
     auto r = run({cli(), "invite", "--account-id", "acct-1", "--input", input, "--endpoint-url",
