@@ -11,7 +11,7 @@ packages=(
   clang libclang-rt-14-dev
   awscli python3-boto3 python3-botocore
   wrk util-linux procps
-  man-db groff-base zsh dpkg-dev file xz-utils zstd bzip2 zip
+  man-db groff-base zsh dpkg-dev file xz-utils zstd bzip2 zip chromium
 )
 
 missing=()

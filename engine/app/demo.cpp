@@ -185,7 +185,8 @@ int cmd_demo(const args_t& args) {
             << st.duplicates_applied << " twice), answered " << st.throttled
             << " requests with 429, " << st.dropped << " connections dropped on purpose\n"
             << "demo: files in " << d.string() << ": report.csv (per address), rejects.csv "
-            << "(refused input lines), demo.journal (resume state), emulator-ledger.tsv\n"
+            << "(refused input lines), demo.journal (resume state), demo.html (the run as a "
+               "picture), emulator-ledger.tsv\n"
             << "demo: next: chime-onboard status --journal " << journal.string() << "\n"
             << "      chime-onboard report --journal " << journal.string()
             << " --format csv --failed-only\n";

@@ -6,6 +6,7 @@
 #include <onboard/journal/journal.hpp>
 #include <onboard/cli/json_text.hpp>
 #include <onboard/cli/journal_views.hpp>
+#include <onboard/cli/run_picture.hpp>
 #include <onboard/cli/report_writer.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/io/durable_file.hpp>
@@ -211,9 +212,26 @@ int cmd_report(const args_t& args) {
       "failed-only", "only addresses that failed (a CSV with an email column: usable as --input)");
   auto& output_file =
       p.add_value("output-file", "FILE", "write here (created 0600, replaced atomically)", "-");
+  auto& html = p.add_value("html", "FILE",
+                           "instead, the run as a picture: a self-contained HTML page (summary, "
+                           "charts over time from the journal's timeline, outcomes by reason, the "
+                           "failed addresses; 0600)");
   p.add_epilog(exit_codes_help);
   if (auto rc = p.parse(args)) return *rc;
   if (!journal_opt) return p.usage_error("--journal FILE is required");
+  if (html) {
+    auto s = load("report", journal_opt.value());
+    if (!s) return exit_usage;
+    try {
+      io::write_file_atomically(
+          html.value(), render_html_report(*s, read_timeline(timeline_path(journal_opt.value()))));
+    } catch (const std::exception& e) {
+      std::cerr << "chime-onboard report: --html " << html.value() << ": " << e.what() << "\n";
+      return exit_usage;
+    }
+    std::cerr << "wrote " << html.value() << "\n";
+    return exit_ok;
+  }
   auto fmt = parse_report_format(format.value());
   if (!fmt) return p.usage_error("--format must be csv or jsonl, not '" + format.value() + "'");
   auto s = load("report", journal_opt.value());

@@ -1,4 +1,5 @@
 #include <onboard/cli/run.hpp>
+#include <onboard/cli/run_picture.hpp>
 
 #include <onboard/cli/aws_settings.hpp>
 #include <onboard/cli/banner.hpp>
@@ -375,6 +376,7 @@ struct prepared_run {
   std::optional<net::ssl::context> tls;
   std::string journal_path;
   std::unique_ptr<journal> jrnl;
+  std::unique_ptr<timeline_recorder> timeline;  // the run's counters over time, beside the journal
   ingest_options iopts;
   dispatch_config dcfg;
   std::optional<std::uint64_t> exact_total;  // feeds the progress display only
@@ -435,10 +437,13 @@ int place_journal(const run_options& opts, const std::string& path) {
   std::error_code ec;
   if (opts.new_journal) {
     try {
-      if (auto aside = set_aside_journal(path))
+      if (auto aside = set_aside_journal(path)) {
         std::cerr << "journal: --new-journal: the earlier journal is kept as " << aside->string()
                   << " (chime-onboard status --journal " << shell_quote(aside->string())
                   << " shows it); this run starts a new one\n";
+        // Its timeline goes with it: the new journal's picture starts from this run.
+        fs::rename(timeline_path(path), timeline_path(*aside), ec);
+      }
     } catch (const journal_error& e) {
       return fail(opts, exit_config, e.what());
     }
@@ -741,7 +746,8 @@ class execution {
         queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
         progress_(opts.quiet ? progress_mode::off : opts.progress, stats, std::cerr,
                   isatty(STDERR_FILENO) != 0, STDERR_FILENO),
-        progress_timer_(ioc_), drain_timer_(ioc_), control_(net::make_strand(ioc_)) {
+        progress_timer_(ioc_), timeline_timer_(ioc_), drain_timer_(ioc_),
+        control_(net::make_strand(ioc_)) {
     signer_.set_clock_offset(p.clock_offset);
   }
 
@@ -750,6 +756,7 @@ class execution {
     start_ingest();
     spawn_senders();
     spawn_progress();
+    spawn_timeline();
     {
       auto lk = stop_.guard();
       stop_.set_execution(this);  // a signal that came meanwhile stops it at once
@@ -774,6 +781,7 @@ class execution {
     ingest_thread_.join();
     progress_.set_total_final(ingest_done_.load());
     progress_.finish(std::chrono::steady_clock::now());
+    if (p_.timeline) p_.timeline->sample(stats_, limiter_rate());
 
     run_result r;
     r.interrupted = stop_.requested().load();
@@ -861,6 +869,7 @@ class execution {
       if (--senders_left_ == 0) {
         net::post(control_, [this] {
           progress_timer_.cancel();
+          timeline_timer_.cancel();
           drain_timer_.cancel();
           work_.reset();
         });
@@ -892,6 +901,24 @@ class execution {
         },
         net::detached);
   }
+
+  // spawn_timeline: a sample of the counters every second for the run's picture (run_picture.hpp).
+  void spawn_timeline() {
+    if (!p_.timeline) return;
+    net::co_spawn(
+        control_,
+        [this]() -> net::awaitable<void> {
+          for (;;) {
+            timeline_timer_.expires_after(std::chrono::seconds(1));
+            auto [ec] = co_await timeline_timer_.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec || senders_left_.load() == 0) co_return;
+            p_.timeline->sample(stats_, limiter_rate());
+          }
+        },
+        net::detached);
+  }
+
+  double limiter_rate() { return gate_.snapshot(p_.iopts.account_id).rate; }
 
   void log_limiter() {
     const std::string& account = p_.iopts.account_id;
@@ -942,6 +969,7 @@ class execution {
   std::atomic<int> senders_left_;
   progress_display progress_;
   net::steady_timer progress_timer_;
+  net::steady_timer timeline_timer_;
   net::steady_timer drain_timer_;
   // control_: serialises the stop with the end-of-run clean-up, both of which touch the timers
   // (not safe to use from two threads at once).
@@ -1069,6 +1097,20 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   return exit_ok;
 }
 
+// write_picture: the HTML page of every run on the journal, beside it. A page that cannot be
+// written is a warning: the journal and the report hold the results.
+void write_picture(const std::string& journal_path) {
+  const auto page = picture_path(journal_path);
+  try {
+    auto state = replay_journal(journal_path);
+    io::write_file_atomically(
+        page, render_html_report(state, read_timeline(timeline_path(journal_path))));
+    std::cerr << "picture: " << page.string() << "\n";
+  } catch (const std::exception& e) {
+    spdlog::warn("the HTML report {} was not written: {}", page.string(), e.what());
+  }
+}
+
 // conclude_before_sending: a stop signal came while the run was being prepared.
 int conclude_before_sending(const run_options& opts, prepared_run& p, stop_request& stop) {
   close_journal(p, stop);
@@ -1113,8 +1155,13 @@ int run_onboarding(const run_options& opts) {
   if (rc == exit_interrupted) return conclude_before_sending(opts, p, stop);
   if (rc != exit_ok) return rc;
   if (opts.dry_run) return conclude_dry_run(opts, p, stats, stop, started);
+  p.timeline = std::make_unique<timeline_recorder>(timeline_path(p.journal_path));
+  p.timeline->started(opts.command);
   run_result r = execution(opts, p, stats, stop).run();
-  return conclude(opts, p, stats, r, stop, started);
+  int exit_code = conclude(opts, p, stats, r, stop, started);
+  p.timeline->ended(exit_code, run_status(exit_code));
+  write_picture(p.journal_path);
+  return exit_code;
 }
 
 }  // namespace onboard

@@ -57,6 +57,9 @@ TEST(demo, runs_with_nothing_configured_and_accounts_for_every_row) {
   // The report: 0600 (addresses are personal data), one row per address sent, each once.
   const fs::path report = dir / "report.csv";
   ASSERT_EQ(file_mode(report), 0600) << report;
+  // The picture, named at the end (its failed addresses are personal data too).
+  EXPECT_EQ(file_mode(dir / "demo.html"), 0600);
+  EXPECT_TRUE(contains(r.err, "picture: " + (dir / "demo.html").string())) << r.err;
   auto rows = csv_lines(report);
   EXPECT_EQ(rows.size(), invited + failed + exists);
   std::set<std::string> reported;

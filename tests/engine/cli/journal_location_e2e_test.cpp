@@ -6,6 +6,7 @@
 #include "cli_env.hpp"
 
 #include <onboard/cli/run.hpp>
+#include <onboard/cli/run_picture.hpp>
 #include <onboard/journal/journal.hpp>
 #include <onboard/signing/credentials.hpp>
 
@@ -113,7 +114,8 @@ TEST(journal_location, pilot_then_renamed_full_export_then_stdin_elsewhere_invit
   EXPECT_EQ(applied.size(), 1500u);
   for (const auto& [address, n] : applied) EXPECT_EQ(n, 1) << address << " invited " << n << "x";
   std::size_t journals = 0;
-  for (const auto& e : fs::directory_iterator(state_dir(home))) journals += e.is_regular_file();
+  for (const auto& e : fs::directory_iterator(state_dir(home)))
+    journals += e.path().extension() == ".journal";
   EXPECT_EQ(journals, 1u) << "one journal for the account, whatever the inputs";
 }
 
@@ -132,7 +134,7 @@ TEST(journal_location, new_journal_keeps_the_old_one_and_is_not_repeated_by_the_
   ASSERT_EQ(r.status, 0) << r.err;
   std::vector<fs::path> old;
   for (const auto& e : fs::directory_iterator(state_dir(home)))
-    if (e.path() != journal) old.push_back(e.path());
+    if (e.path() != journal && e.path().extension() == ".journal") old.push_back(e.path());
   ASSERT_EQ(old.size(), 1u);
   EXPECT_TRUE(old[0].filename().string().starts_with("invite-acct-1.old-")) << old[0];
   EXPECT_EQ(read_file(old[0]), first);
@@ -153,7 +155,9 @@ TEST(journal_location, new_journal_keeps_the_old_one_and_is_not_repeated_by_the_
   EXPECT_EQ(read_file(journal), kept);
   std::size_t files = 0;
   for (const auto& e : fs::directory_iterator(state_dir(home))) files += e.is_regular_file();
-  EXPECT_EQ(files, 2u) << "the journal and the one set aside above, nothing new";
+  // The two journals, each with its timeline, and the new journal's HTML page.
+  EXPECT_EQ(files, 5u) << "the journal and the one set aside above, nothing new";
+  EXPECT_TRUE(fs::exists(onboard::timeline_path(old[0])));
   ASSERT_EQ(emu.stop(), 0);
 }
 
