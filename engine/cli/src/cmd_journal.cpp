@@ -179,20 +179,24 @@ int cmd_status(const args_t& args) {
                 "Summarise a run from its journal: totals by outcome, in-doubt batches, "
                 "rate and last activity. Read-only: safe while the run is going.",
                 "chime-onboard status --journal acme-invite.journal --output json"};
-  auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
-  auto& output = p.add_value("output", "FORMAT", "text or json", "text");
+  auto& journal_opt = p.add_list(
+      "journal", "FILE",
+      "the run's journal (required; repeatable: a run over several accounts has one each)");
+  auto& output = p.add_value("output", "FORMAT", "text or json (one object a journal)", "text");
   p.add_epilog(exit_codes_help);
   if (auto rc = p.parse(args)) return *rc;
   if (!journal_opt) return p.usage_error("--journal FILE is required");
   if (output.value() != "text" && output.value() != "json")
     return p.usage_error("--output must be text or json, not '" + output.value() + "'");
-  auto s = load("status", journal_opt.value());
-  if (!s) return exit_usage;
-  std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }()));
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  for (std::size_t i = 0; i < journal_opt.values.size(); ++i) {
+    auto s = load("status", journal_opt.values[i]);
+    if (!s) return exit_usage;
+    if (i && output.value() != "json") std::cout << "\n";
+    std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, now));
+  }
   std::cout.flush();
   return std::cout ? exit_ok : exit_internal;
 }

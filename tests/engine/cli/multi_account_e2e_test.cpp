@@ -84,6 +84,26 @@ TEST(multi_account_e2e, three_accounts_and_one_address_in_two_of_them_each_get_i
   EXPECT_TRUE(contains(report, "\nShared@example.com,acct-2,invited,")) << report;
   EXPECT_EQ(csv_lines(dir / "report.csv").size(), 212u);
 
+  // status reads each account's journal; plan counts each account's addresses.
+  r = run({cli(), "status", "--journal", (dir / "run.journal").string(), "--journal",
+           (dir / "run.invite-acct-3.journal").string(), "--output", "json"},
+          client_env(dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto nl = r.out.find('\n');
+  auto first = parse_json_object(r.out.substr(0, nl)), second = parse_json_object(r.out.substr(nl));
+  ASSERT_TRUE(first && second) << r.out;
+  EXPECT_EQ(first->at("account_id").as_string(), "acct-1");
+  EXPECT_EQ(u64(first->at("totals").as_object(), "invited"), 61u);
+  EXPECT_EQ(second->at("account_id").as_string(), "acct-3");
+  EXPECT_EQ(u64(second->at("totals").as_object(), "invited"), 80u);
+  r = run({cli(), "plan", "--account-id", "acct-1", "--input", (dir / "users.csv").string(),
+           "--output", "json"},
+          client_env(dir.path()), 1min);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto plan = parse_json_object(r.out);
+  ASSERT_TRUE(plan) << r.out;
+  EXPECT_EQ(u64(plan->at("accounts").as_object(), "acct-2"), 71u);
+
   // Run again: every account's journal says all is done; nothing is sent.
   emulator_process again({"--accounts", "acct-1,acct-2,acct-3"}, emulator_process::with_ledger());
   r = run(invite_argv(again, dir / "users.csv", dir.path()), client_env(dir.path()), 1min);
