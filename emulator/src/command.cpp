@@ -67,8 +67,13 @@ service behaviour:
   --reinvite MODE           InviteUsers of an address already in the account: email-again
                             (default; Pending/Sent, counted in duplicates_applied), accepted
                             (Status Accepted, EmailStatus NotSent) or not-sent (Pending/NotSent)
-  --rate R --burst B        token bucket per account, R requests/s, bucket B (default R)
-                            -> 429 ThrottledClientException
+  --rate R --burst B        token bucket per throttle scope, R requests/s, bucket B
+                            (default R) -> 429 ThrottledClientException
+  --throttle-scope SCOPE    what one bucket limits: account (default; one per Chime
+                            account), api (one per API, shared by every account) or
+                            global (one for every request)
+  --account-rate ID=R       with the account scope, account ID's bucket refills at R/s
+                            (bucket max(1, R)) whatever --rate is (repeatable)
   --retry-after SECONDS     send Retry-After on 429 and 503
   --latency-ms MEAN         answer after uniform [0.5, 1.5] x MEAN milliseconds (async wait)
   --p503 P                  probability of 503 ServiceUnavailableException (not applied)
@@ -210,6 +215,11 @@ constexpr std::pair<std::string_view, invite_fault_mode> invite_modes[] = {
 constexpr std::pair<std::string_view, wrong_type_refusal> wrong_type_modes[] = {
     {"403", wrong_type_refusal::forbidden_403}, {"400", wrong_type_refusal::bad_request_400}};
 
+constexpr std::pair<std::string_view, throttle_scope> throttle_scopes[] = {
+    {"account", throttle_scope::account},
+    {"api", throttle_scope::api},
+    {"global", throttle_scope::global}};
+
 constexpr std::pair<std::string_view, reinvite_mode> reinvite_modes[] = {
     {"email-again", reinvite_mode::email_again},
     {"accepted", reinvite_mode::accepted},
@@ -263,6 +273,16 @@ parsed parse_args(const std::vector<std::string>& args) {
        [&](const std::string& v) { o.rate = parse_number<double>("--rate", v, 0.0, 1e9); }},
       {"--burst",
        [&](const std::string& v) { o.burst = parse_number<double>("--burst", v, 1.0, 1e9); }},
+      {"--throttle-scope",
+       [&](const std::string& v) { o.scope = parse_mode("--throttle-scope", v, throttle_scopes); }},
+      {"--account-rate",
+       [&](const std::string& v) {
+         auto eq = v.rfind('=');
+         if (eq == std::string::npos || eq == 0)
+           throw usage_error("--account-rate: expected ID=RATE (e.g. acct-2=2), got '" + v + "'");
+         o.account_rates[v.substr(0, eq)] =
+             parse_number<double>("--account-rate", v.substr(eq + 1), 0.0, 1e9);
+       }},
       {"--retry-after",
        [&](const std::string& v) {
          o.retry_after_seconds = parse_number<int>("--retry-after", v, 0, 86400);

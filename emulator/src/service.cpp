@@ -370,10 +370,6 @@ struct account_state {
   const account_spec spec;
   const clock::time_point created;
   std::mutex mu;
-  // token bucket
-  double tokens = 0;
-  std::chrono::steady_clock::time_point refilled{};
-  bool bucket_init = false;
   user_store users;
 };
 
@@ -655,35 +651,70 @@ call service::prepare(const request& req, clock::time_point now) {
     return c;
   }
 
-  if (opts_.rate > 0) {
-    auto steady_now = std::chrono::steady_clock::now();
-    double burst = opts_.burst > 0 ? opts_.burst : std::max(1.0, opts_.rate);
-    bool allowed;
-    {
-      std::lock_guard lk(c.account->mu);
-      auto& a = *c.account;
-      if (!a.bucket_init) {
-        a.tokens = burst;
-        a.refilled = steady_now;
-        a.bucket_init = true;
-      } else {
-        std::chrono::duration<double> dt = steady_now - a.refilled;
-        a.tokens = std::min(burst, a.tokens + dt.count() * opts_.rate);
-        a.refilled = steady_now;
-      }
-      allowed = a.tokens >= 1.0;
-      if (allowed) a.tokens -= 1.0;
-    }
-    if (!allowed) {
-      stats_.throttled.fetch_add(1, std::memory_order_relaxed);
-      c.done = true;
-      c.result = make_error(429, "ThrottledClientException",
-                            "Rate exceeded for account '" + c.account_id + "'");
-      c.result.retry_after = true;
-      return c;
-    }
+  if (!take_token(c)) {
+    stats_.throttled.fetch_add(1, std::memory_order_relaxed);
+    c.done = true;
+    c.result = make_error(429, "ThrottledClientException", throttle_message(c));
+    c.result.retry_after = true;
+    return c;
   }
   return c;
+}
+
+namespace {
+
+// operation_name: the API's name, the api throttle scope's key.
+std::string_view operation_name(operation op) {
+  switch (op) {
+    case operation::invite_users: return "InviteUsers";
+    case operation::create_user: return "CreateUser";
+    case operation::list_users: return "ListUsers";
+    case operation::get_account: return "GetAccount";
+    case operation::list_accounts: return "ListAccounts";
+    case operation::none: break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+// take_token: one token of the bucket the request draws from (server_options::scope); true when
+// there is none to draw from (throttling off).
+bool service::take_token(const call& c) {
+  double rate = opts_.rate;
+  std::string key;
+  switch (opts_.scope) {
+    case throttle_scope::account:
+      key = c.account_id;
+      if (auto it = opts_.account_rates.find(c.account_id); it != opts_.account_rates.end())
+        rate = it->second;
+      break;
+    case throttle_scope::api: key = std::string(operation_name(c.op)); break;
+    case throttle_scope::global: break;
+  }
+  if (rate <= 0) return true;
+  const double burst = opts_.burst > 0 && rate == opts_.rate ? opts_.burst : std::max(1.0, rate);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lk(buckets_mu_);
+  auto [it, fresh] = buckets_.try_emplace(key, bucket{burst, now});
+  bucket& b = it->second;
+  if (!fresh) {
+    std::chrono::duration<double> dt = now - b.refilled;
+    b.tokens = std::min(burst, b.tokens + dt.count() * rate);
+    b.refilled = now;
+  }
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
+std::string service::throttle_message(const call& c) const {
+  switch (opts_.scope) {
+    case throttle_scope::account: return "Rate exceeded for account '" + c.account_id + "'";
+    case throttle_scope::api: return "Rate exceeded for " + std::string(operation_name(c.op));
+    case throttle_scope::global: break;
+  }
+  return "Rate exceeded";
 }
 
 std::chrono::microseconds service::draw_latency(rng_t& rng) const {

@@ -116,6 +116,8 @@ class service {
 
  private:
   account_state* find_account(const std::string& id);
+  bool take_token(const call& c);
+  std::string throttle_message(const call& c) const;
   std::optional<reply> account_refusal(const call& c);
   std::optional<reply> access_denied(operation op, std::string_view raw_id) const;
   reply get_account(const call& c);
@@ -137,6 +139,13 @@ class service {
   std::unique_ptr<ledger> ledger_;
   mutable std::shared_mutex accounts_mu_;
   std::unordered_map<std::string, std::unique_ptr<account_state>> accounts_;
+  // buckets_: the token buckets, by the throttle scope's key (an account, an API, or "").
+  struct bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+  };
+  std::mutex buckets_mu_;
+  std::unordered_map<std::string, bucket> buckets_;
   std::vector<const account_state*> account_order_;  // ListAccounts order; under accounts_mu_
 };
 

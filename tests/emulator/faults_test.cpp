@@ -49,6 +49,38 @@ TEST(faults, token_bucket_per_account_gives_429_with_retry_after) {
   EXPECT_EQ(ledger_lines(f.dir / "ledger.tsv").size(), 4u);
 }
 
+// --throttle-scope: the same requests drawn from one bucket per account, per API or for all.
+TEST(faults, throttle_scope_account_api_or_global) {
+  const std::string acct2 = "/accounts/acct-2/users?operation=add";
+  auto statuses = [&](server_options o) {
+    o.rate = 0.01;  // no refill within the test
+    o.burst = 1;
+    fixture f(o);
+    auto c = f.client();
+    std::vector<unsigned> v;
+    v.push_back(c.call("POST", invite_path, invite_body({"a@example.com"})).status);
+    v.push_back(c.call("POST", acct2, invite_body({"b@example.com"})).status);
+    v.push_back(c.call("GET", "/accounts/acct-2/users?max-results=1").status);
+    return v;
+  };
+  server_options o;
+  o.scope = throttle_scope::account;  // acct-2's bucket is its own; its ListUsers shares it
+  EXPECT_EQ(statuses(o), (std::vector<unsigned>{201, 201, 429}));
+  o.scope = throttle_scope::api;  // InviteUsers shared by both accounts; ListUsers its own
+  EXPECT_EQ(statuses(o), (std::vector<unsigned>{201, 429, 200}));
+  o.scope = throttle_scope::global;
+  EXPECT_EQ(statuses(o), (std::vector<unsigned>{201, 429, 429}));
+  // --account-rate: one account held back, the others unthrottled.
+  server_options one;
+  one.account_rates["acct-2"] = 0.01;
+  fixture f(one);
+  auto c = f.client();
+  EXPECT_EQ(c.call("POST", acct2, invite_body({"b@example.com"})).status, 201u);
+  EXPECT_EQ(c.call("POST", acct2, invite_body({"c@example.com"})).status, 429u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(c.call("POST", invite_path, invite_body({"x@example.com"})).status, 201u);
+}
+
 TEST(faults, p503_and_p500_are_never_applied) {
   for (auto [p503, p500, status, shape] :
        std::vector<std::tuple<double, double, unsigned, std::string>>{

@@ -64,6 +64,7 @@ struct run_flags {
   cli::option *profile, *region, *endpoint_url, *ca_bundle, *no_verify_ssl;
   cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
   cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *report;
+  cli::option* skip_existing;
   cli::option *progress, *output, *dry_run, *yes, *limit;
   log_flags* log = nullptr;
 };
@@ -106,6 +107,11 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.in_doubt = &p.add_value(
       "in-doubt", "POLICY",
       "requests that may have been applied: verify (ListUsers first)|resend|skip", "verify");
+  f.skip_existing = &p.add_flag(
+      "skip-existing",
+      "before sending, list each account's users (ListUsers, 200 a page) and send nothing to an "
+      "address already a member or invited: it is recorded as `exists` (for next week's export "
+      "of the same people)");
   f.retry_failed = &p.add_flag("retry-failed",
                                "retry addresses the service marked Failed (this "
                                "run and earlier ones) once more");
@@ -206,6 +212,7 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
     return std::nullopt;
   }
   o.dispatch.retry_failed = f.retry_failed->given();
+  o.skip_existing = f.skip_existing->given();
   o.journal_path = f.journal->value();
   o.new_journal = f.new_journal->given();
   o.report_path = f.report->value();

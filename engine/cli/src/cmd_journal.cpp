@@ -165,6 +165,7 @@ std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_
     std::optional<address_outcome> o;
     if (a.kind) o = s.outcome_at(i);
     report_row row = o ? report_row::from(*o) : report_row::in_doubt(a.email);
+    row.account_id = s.header().account_id;  // a journal is one account's
     if (source_of)
       if (auto src = source_of(a.email)) row.with_source(src->input, src->line);
     w.write(row);
@@ -179,34 +180,41 @@ int cmd_status(const args_t& args) {
                 "Summarise a run from its journal: totals by outcome, in-doubt batches, "
                 "rate and last activity. Read-only: safe while the run is going.",
                 "chime-onboard status --journal acme-invite.journal --output json"};
-  auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
-  auto& output = p.add_value("output", "FORMAT", "text or json", "text");
+  auto& journal_opt = p.add_list(
+      "journal", "FILE",
+      "the run's journal (required; repeatable: a run over several accounts has one each)");
+  auto& output = p.add_value("output", "FORMAT", "text or json (one object a journal)", "text");
   p.add_epilog(exit_codes_help);
   if (auto rc = p.parse(args)) return *rc;
   if (!journal_opt) return p.usage_error("--journal FILE is required");
   if (output.value() != "text" && output.value() != "json")
     return p.usage_error("--output must be text or json, not '" + output.value() + "'");
-  auto s = load("status", journal_opt.value());
-  if (!s) return exit_usage;
-  std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }()));
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  for (std::size_t i = 0; i < journal_opt.values.size(); ++i) {
+    auto s = load("status", journal_opt.values[i]);
+    if (!s) return exit_usage;
+    if (i && output.value() != "json") std::cout << "\n";
+    std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, now));
+  }
   std::cout.flush();
   return std::cout ? exit_ok : exit_internal;
 }
 
 int cmd_report(const args_t& args) {
   cli::parser p{"report",
-                "Write per-address results from a journal: address, outcome, id, status, "
-                "email_status, error_code, message, attempts, request_id, source, line (the "
-                "columns of invite --report; source and line are only known to the run that read "
-                "the address, so they are empty and 0 here). Addresses whose request was in "
-                "flight when the run stopped are listed as in_doubt.",
+                "Write per-address results from one or more journals: address, account_id, "
+                "outcome, id, status, email_status, error_code, message, attempts, request_id, "
+                "source, line (the columns of invite --report; source and line are only known to "
+                "the run that read the address, so they are empty and 0 here). Addresses whose "
+                "request was in flight when the run stopped are listed as in_doubt. A run over "
+                "several accounts keeps a journal per account: give each with --journal, and a "
+                "--failed-only report fed back as --input sends each address to its own account.",
                 "chime-onboard report --journal acme-invite.journal --format csv --failed-only "
                 "--output-file retry.csv"};
-  auto& journal_opt = p.add_value("journal", "FILE", "the run's journal (required)");
+  auto& journal_opt =
+      p.add_list("journal", "FILE", "a run's journal (required; repeatable, one per account)");
   auto& format = p.add_value("format", "FORMAT", "csv or jsonl", "csv");
   auto& failed_only = p.add_flag(
       "failed-only", "only addresses that failed (a CSV with an email column: usable as --input)");
@@ -234,10 +242,17 @@ int cmd_report(const args_t& args) {
   }
   auto fmt = parse_report_format(format.value());
   if (!fmt) return p.usage_error("--format must be csv or jsonl, not '" + format.value() + "'");
-  auto s = load("report", journal_opt.value());
-  if (!s) return exit_usage;
+  std::vector<replay_state> states;
+  for (const auto& path : journal_opt.values) {
+    auto s = load("report", path);
+    if (!s) return exit_usage;
+    states.push_back(std::move(*s));
+  }
 
   std::uint64_t rows = 0;
+  auto write_all = [&](report_writer& w) {
+    for (const auto& s : states) rows += write_report(s, w, failed_only.given());
+  };
   const std::string& out = output_file.value();
   try {
     if (out.empty() || out == "-") {
@@ -246,7 +261,7 @@ int cmd_report(const args_t& args) {
             std::cout.write(b.data(), static_cast<std::streamsize>(b.size()));
           },
           *fmt, /*with_source=*/true);
-      rows = write_report(*s, w, failed_only.given());
+      write_all(w);
       std::cout.flush();
       if (!std::cout) {
         std::cerr << "chime-onboard report: writing to stdout failed\n";
@@ -255,7 +270,7 @@ int cmd_report(const args_t& args) {
     } else {
       io::atomic_file f(out);
       report_writer w([&f](std::string_view b) { f.append(b); }, *fmt, /*with_source=*/true);
-      rows = write_report(*s, w, failed_only.given());
+      write_all(w);
       f.commit();
       std::cerr << "wrote " << rows << " rows to " << out << "\n";
     }
@@ -263,8 +278,10 @@ int cmd_report(const args_t& args) {
     std::cerr << "chime-onboard report: " << e.what() << "\n";
     return exit_internal;
   }
-  if (failed_only.given() && s->counts().in_doubt)
-    std::cerr << "note: " << s->counts().in_doubt
+  std::uint64_t in_doubt = 0;
+  for (const auto& s : states) in_doubt += s.counts().in_doubt;
+  if (failed_only.given() && in_doubt)
+    std::cerr << "note: " << in_doubt
               << " addresses are in doubt (not in this report); re-run the original command to "
                  "resolve them\n";
   return exit_ok;

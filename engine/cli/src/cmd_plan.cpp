@@ -107,6 +107,9 @@ int cmd_plan(const args_t& args) {
     for (const auto& [k, v] : st.rejected_by_reason) rej[k] = v;
     o["rejected"] = std::move(rej);
     o["rejected_total"] = st.rejected;
+    boost::json::object accounts;  // accepted addresses per account (a CSV account_id column)
+    for (const auto& [k, v] : st.accepted_by_account) accounts[k] = v;
+    o["accounts"] = std::move(accounts);
     o["batches"] = st.batches;
     o["requests"] = st.requests;
     o["rate"] = *rate;
@@ -120,6 +123,8 @@ int cmd_plan(const args_t& args) {
         << ")\n";
     row(out, "lines read", st.lines);
     row(out, "accepted (to send)", st.accepted);
+    if (st.accepted_by_account.size() > 1)
+      for (const auto& [k, v] : st.accepted_by_account) row(out, "  account " + k, v);
     row(out, "duplicates", st.duplicates);
     if (st.already_done) row(out, "already done", st.already_done);
     row(out, "rejected", st.rejected);

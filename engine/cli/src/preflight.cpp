@@ -157,7 +157,61 @@ net::awaitable<preflight_result> async_preflight(const preflight_request& q, tra
   co_return f;
 }
 
+net::awaitable<member_scan> async_list_members(
+    const preflight_request& q, transport& t,
+    const std::function<void(std::string_view email)>& found) {
+  const signing::signer signer(q.creds, q.region, "chime");
+  member_scan m;
+  std::string token;
+  do {
+    auto r = co_await async_get(t, signer, chime::list_users_page_target(q.account_id, token));
+    ++m.pages;
+    if (!r.ok() || r.response.status != 200) {
+      auto f = refusal(r, "ListUsers (--skip-existing)", "chime:ListUsers", q.account_id);
+      m.exit = f.exit;
+      m.problem = f.problem;
+      co_return m;
+    }
+    auto page = chime::decode_users_page(r.response.body);
+    if (!page) {
+      m.exit = exit_service;
+      m.problem = "ListUsers (--skip-existing): the answer is not Chime's (" + page.error + ")";
+      co_return m;
+    }
+    for (const auto& u : page.value->users) {
+      ++m.users;
+      if (!u.primary_email.empty()) found(u.primary_email);
+    }
+    token = std::move(page.value->next_token);
+  } while (!token.empty());
+  co_return m;
+}
+
+// run_on_one_connection: `task` on a connection of its own, to the end.
+template <class Result, class Task>
+Result run_on_one_connection(const preflight_request& q, Task task) {
+  net::io_context ioc;
+  io::connection_options copts;
+  copts.proxy = q.proxy;
+  https_transport t(ioc.get_executor(), q.endpoint, *q.tls, copts);
+  Result out;
+  std::exception_ptr failure;
+  net::co_spawn(ioc, task(t), [&](std::exception_ptr e, Result f) {
+    failure = e;
+    out = std::move(f);
+  });
+  ioc.run();
+  if (failure) std::rethrow_exception(failure);
+  return out;
+}
+
 }  // namespace
+
+member_scan list_members(const preflight_request& q,
+                         const std::function<void(std::string_view email)>& found) {
+  return run_on_one_connection<member_scan>(
+      q, [&](transport& t) { return async_list_members(q, t, found); });
+}
 
 std::string account_problem(const chime::account& a, operation op) {
   const std::string named = "account " + a.account_id +
@@ -179,19 +233,8 @@ std::string account_problem(const chime::account& a, operation op) {
 }
 
 preflight_result run_preflight(const preflight_request& q) {
-  net::io_context ioc;
-  io::connection_options copts;
-  copts.proxy = q.proxy;
-  https_transport t(ioc.get_executor(), q.endpoint, *q.tls, copts);
-  preflight_result out;
-  std::exception_ptr failure;
-  net::co_spawn(ioc, async_preflight(q, t), [&](std::exception_ptr e, preflight_result f) {
-    failure = e;
-    out = std::move(f);
-  });
-  ioc.run();
-  if (failure) std::rethrow_exception(failure);
-  return out;
+  return run_on_one_connection<preflight_result>(
+      q, [&](transport& t) { return async_preflight(q, t); });
 }
 
 }  // namespace onboard

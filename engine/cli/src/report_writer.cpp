@@ -55,8 +55,8 @@ void report_writer::header() {
 void report_writer::write(const report_row& r) {
   if (!header_done_) header();
   if (format_ == report_format::csv) {
-    const std::string_view cells[] = {r.email,        r.outcome,    r.id,     r.status,
-                                      r.email_status, r.error_code, r.message};
+    const std::string_view cells[] = {r.email,  r.account_id,   r.outcome,    r.id,
+                                      r.status, r.email_status, r.error_code, r.message};
     for (auto c : cells) {
       csv_cell(buf_, c);
       buf_.push_back(',');
@@ -81,6 +81,7 @@ void report_writer::write(const report_row& r) {
     };
     buf_.push_back('{');
     field("email", r.email, true);
+    field("account_id", r.account_id);
     field("outcome", r.outcome);
     field("id", r.id);
     field("status", r.status);

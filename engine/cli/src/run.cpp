@@ -117,6 +117,17 @@ std::string resume_command(const run_options& o) {
   return cmd;
 }
 
+// run_keys: the identity of an address in this run, (account, address), as ingest keys it: the
+// default account's addresses by key_of alone, every other account's with dedupe's in_account.
+struct run_keys {
+  std::string default_account;
+  bool case_sensitive_local = false;
+  dedupe_key of(std::string_view account, std::string_view email) const {
+    auto k = key_of(email, case_sensitive_local);
+    return account == default_account ? k : in_account(k, hash128(account.data(), account.size()));
+  }
+};
+
 // run_report: `--report FILE`, written from the journal when the run ends, so that after a resume
 // it holds every address of every run on that journal (the rows `chime-onboard report` writes,
 // with the same columns). The source and line columns come from this run's input: write(), the
@@ -126,39 +137,43 @@ std::string resume_command(const run_options& o) {
 // never leaves half a report.
 class run_report {
  public:
-  run_report(std::string path, const ingest& in, bool case_sensitive_local)
-      : path_(std::move(path)), in_(in), case_sensitive_local_(case_sensitive_local) {}
+  run_report(std::string path, const ingest& in, const run_keys& keys)
+      : path_(std::move(path)), in_(in), keys_(keys) {}
 
   // write: called once per address settled, from any sender thread.
-  void write(const planned_address& item, const address_outcome&) {
-    auto key = key_of(item.email, case_sensitive_local_);
+  void write(std::string_view account, const planned_address& item, const address_outcome&) {
+    auto key = keys_.of(account, item.email);
     std::lock_guard lk(mu_);
     read_at_.push_back({key, item.source, item.line});
     ++settled_;
   }
 
-  // finish: writes the report from the journal at `journal` (closed); the rows written. Throws
-  // journal_error or std::system_error.
-  std::uint64_t finish(const std::filesystem::path& journal) {
+  // finish: writes the report from the journals at `journals` (closed), one per account, in
+  // turn; the rows written. Throws journal_error or std::system_error.
+  std::uint64_t finish(const std::vector<std::string>& journals) {
     std::lock_guard lk(mu_);
     auto by_key = [](const read_at& a, const read_at& b) {
       return a.key.hi != b.key.hi ? a.key.hi < b.key.hi : a.key.lo < b.key.lo;
     };
     std::sort(read_at_.begin(), read_at_.end(), by_key);
-    auto state = replay_journal(journal);
     io::atomic_file f(path_);
     report_writer w([&f](std::string_view b) { f.append(b); },
                     path_.ends_with(".jsonl") ? report_format::jsonl : report_format::csv,
                     /*with_source=*/true);
-    auto rows = write_report(state, w, /*failed_only=*/false,
-                             [&](std::string_view email) -> std::optional<report_source> {
-                               read_at want{key_of(email, case_sensitive_local_), 0, 0};
-                               auto it =
-                                   std::lower_bound(read_at_.begin(), read_at_.end(), want, by_key);
-                               if (it == read_at_.end() || !(it->key == want.key))
-                                 return std::nullopt;
-                               return report_source{in_.input_name(it->source), it->line};
-                             });
+    std::uint64_t rows = 0;
+    for (const auto& journal : journals) {
+      auto state = replay_journal(journal);
+      const std::string account = state.header().account_id;
+      rows += write_report(state, w, /*failed_only=*/false,
+                           [&](std::string_view email) -> std::optional<report_source> {
+                             read_at want{keys_.of(account, email), 0, 0};
+                             auto it =
+                                 std::lower_bound(read_at_.begin(), read_at_.end(), want, by_key);
+                             if (it == read_at_.end() || !(it->key == want.key))
+                               return std::nullopt;
+                             return report_source{in_.input_name(it->source), it->line};
+                           });
+    }
     f.commit();
     return rows;
   }
@@ -177,7 +192,7 @@ class run_report {
   mutable std::mutex mu_;
   std::string path_;
   const ingest& in_;
-  bool case_sensitive_local_;
+  const run_keys& keys_;
   std::vector<read_at> read_at_;
   std::uint64_t settled_ = 0;
 };
@@ -211,10 +226,11 @@ summary input_summary(const ingest_stats& st) {
 }
 
 // journal_header_for: the header this run's journal has, or gets when it is new.
-journal_header journal_header_for(const run_options& opts, const ingest_options& iopts) {
+journal_header journal_header_for(const run_options& opts, const ingest_options& iopts,
+                                  std::string_view account) {
   journal_header h;
   h.op = opts.op;
-  h.account_id = iopts.account_id;
+  h.account_id = std::string(account);
   h.type = iopts.type;
   h.case_sensitive_local = iopts.case_sensitive_local;
   h.tool_version = version;
@@ -232,21 +248,20 @@ void print_journal_error(const run_options& opts, const std::string& path, const
                  "checked with ListUsers before anything is sent again\n";
 }
 
-// seed_from_prior: what earlier runs settled, as the reader skips it: their finished addresses
-// are not sent again (the failed ones are with --retry-failed); their in-doubt ones are sent, once
-// verified, and listed in `in_doubt` when given.
-void seed_from_prior(const replay_state& prior, bool retry_failed, ingest_options& iopts,
-                     std::unordered_set<std::string>* in_doubt) {
-  auto done = std::make_shared<dedupe_set>();
-  done->reserve(prior.size());
+// seed_from_prior: what earlier runs settled in one account's journal, as the reader skips it:
+// their finished addresses go into `done` under that account's keys and are not sent again (the
+// failed ones are with --retry-failed); their in-doubt ones are sent, once verified, and listed in
+// `in_doubt` when given.
+void seed_from_prior(const replay_state& prior, bool retry_failed, const run_keys& keys,
+                     dedupe_set& done, std::unordered_set<std::string>* in_doubt) {
+  const std::string& account = prior.header().account_id;
+  done.reserve(done.size() + prior.size());
   for (std::size_t i = 0; i < prior.size(); ++i) {
     auto st = prior.at(i);
     if (st.in_doubt && in_doubt) in_doubt->emplace(st.email);
     const bool retry = retry_failed && st.kind == outcome_kind::failed;
-    if (st.kind && !st.in_doubt && !retry)
-      done->insert(key_of(st.email, iopts.case_sensitive_local));
+    if (st.kind && !st.in_doubt && !retry) done.insert(keys.of(account, st.email));
   }
-  if (!done->empty()) iopts.already_done_keys = std::move(done);
 }
 
 // open_journal: opens (or resumes) the run's journal and seeds what earlier runs settled: their
@@ -254,10 +269,13 @@ void seed_from_prior(const replay_state& prior, bool retry_failed, ingest_option
 // is keyed by the normalised address (the dedupe key), not by line, so an edited, re-sorted or
 // appended corpus still resumes correctly. nullptr after printing why it cannot be used.
 std::unique_ptr<journal> open_journal(const run_options& opts, const std::string& path,
-                                      ingest_options& iopts, dispatch_config& dcfg) {
+                                      std::string_view account, const ingest_options& iopts,
+                                      const run_keys& keys, dedupe_set& done,
+                                      dispatch_config& dcfg) {
   std::unique_ptr<journal> jrnl;
   try {
-    jrnl = journal::open(path, journal_header_for(opts, iopts), {.mode = opts.journal_mode});
+    jrnl =
+        journal::open(path, journal_header_for(opts, iopts, account), {.mode = opts.journal_mode});
   } catch (const journal_error& e) {
     print_journal_error(opts, path, e);
     return nullptr;
@@ -270,7 +288,7 @@ std::unique_ptr<journal> open_journal(const run_options& opts, const std::string
                                      " addresses known from earlier runs)"
                                : " (new)")
               << "\n";
-  seed_from_prior(prior, dcfg.retry_failed, iopts, &dcfg.in_doubt_addresses);
+  seed_from_prior(prior, dcfg.retry_failed, keys, done, &dcfg.in_doubt_addresses);
   return jrnl;
 }
 
@@ -323,9 +341,9 @@ class stop_request {
     }
     std::cerr << "\nchime-onboard: second signal, stopping now\n" << std::flush;
     std::lock_guard lk(mu_);  // waits for a journal being opened or closed
-    if (jrnl_) {
+    for (journal* j : journals_) {
       try {
-        jrnl_->commit();
+        j->commit();
       } catch (const std::exception&) {
         // Its framing keeps the journal consistent: at worst the last outcomes come back in doubt.
       }
@@ -338,9 +356,11 @@ class stop_request {
   // guard: held while the journal is opened or closed, so that a second signal never leaves it
   // half-written, and while the pointers below change.
   std::unique_lock<std::mutex> guard() { return std::unique_lock(mu_); }
-  void set_journal(journal* j) { jrnl_ = j; }  // under guard()
-  void set_reader(ingest* r) { reader_ = r; }  // under guard()
-  void set_execution(execution* e);            // under guard()
+  // add_journal / clear_journals: the journals open for writing, one per account.
+  void add_journal(journal* j) { journals_.push_back(j); }  // under guard()
+  void clear_journals() { journals_.clear(); }              // under guard()
+  void set_reader(ingest* r) { reader_ = r; }               // under guard()
+  void set_execution(execution* e);                         // under guard()
   // set_wake: a descriptor the first signal writes a byte to (-1: none), so that a blocking wait
   // such as the confirmation prompt ends at once.
   void set_wake(int fd) { wake_fd_ = fd; }  // under guard()
@@ -358,25 +378,46 @@ class stop_request {
   std::atomic<int> count_{0};
   std::atomic<bool> requested_{false};
   std::mutex mu_;
-  journal* jrnl_ = nullptr;
+  std::vector<journal*> journals_;
   ingest* reader_ = nullptr;
   execution* exec_ = nullptr;
   int wake_fd_ = -1;
 };
 
+// account_lane: one account of the run (docs/architecture.md, "Many accounts in one run"): its
+// pre-flight, its journal and, while sending, its own queue and dispatcher, so that an account the
+// service throttles, or refuses, holds back only itself.
+struct account_lane {
+  std::string account;
+  std::string about;    // the pre-flight's account: name, type, status
+  std::string refused;  // why its pre-flight refused it: nothing of it is written or sent
+  int refused_exit = exit_ok;
+  std::string journal_path;
+  std::unique_ptr<journal> jrnl;
+  dispatch_config dcfg;       // the run's, with this journal's in-doubt addresses
+  std::uint64_t planned = 0;  // addresses counted for it before sending (0: not counted)
+  // existing: --skip-existing: the keys of the account's users (ListUsers), not sent to.
+  std::unique_ptr<dedupe_set> existing;
+  // What happened to its addresses in this run (the dispatcher's sink and the reader's thread).
+  std::atomic<std::uint64_t> invited{0}, created{0}, exists{0}, failed{0}, not_sent{0};
+  std::atomic<std::int64_t> last_outcome_ns{0};  // since the run started
+};
+
 // prepared_run: everything a run needs before its first request, each piece checked: the
-// endpoint, credentials and TLS context, the journal (and what earlier runs settled), the reader
-// and the report.
+// endpoint, credentials and TLS context, each account's pre-flight and journal (and what earlier
+// runs settled), the reader and the report.
 struct prepared_run {
   io::endpoint endpoint;
   std::optional<io::proxy> proxy;  // HTTPS_PROXY for the endpoint (none: direct or NO_PROXY)
   std::shared_ptr<signing::credential_provider> creds;
   std::chrono::milliseconds clock_offset{0};  // learnt by the pre-flight from the service's Date
-  std::string account_about;                  // the pre-flight's account: name, type, status
   std::optional<net::ssl::context> tls;
-  std::string journal_path;
-  std::unique_ptr<journal> jrnl;
-  std::unique_ptr<timeline_recorder> timeline;  // the run's counters over time, beside the journal
+  std::string journal_path;  // the default account's (--journal FILE, or the state folder's)
+  // lanes: every account with addresses in the input, the default first; stable addresses.
+  std::vector<std::unique_ptr<account_lane>> lanes;
+  run_keys keys;
+  // timeline: the run's counters over time, beside the default account's journal.
+  std::unique_ptr<timeline_recorder> timeline;
   ingest_options iopts;
   dispatch_config dcfg;
   std::optional<std::uint64_t> exact_total;  // feeds the progress display only
@@ -386,6 +427,19 @@ struct prepared_run {
   bool declined = false;  // the confirmation was not given: nothing sent or written
   std::unique_ptr<ingest> reader;
   std::unique_ptr<run_report> report;
+
+  account_lane* lane_of(std::string_view account) const {
+    for (const auto& l : lanes)
+      if (l->account == account) return l.get();
+    return nullptr;
+  }
+  // admitted: the lanes whose pre-flight passed.
+  std::vector<account_lane*> admitted() const {
+    std::vector<account_lane*> v;
+    for (const auto& l : lanes)
+      if (l->refused.empty()) v.push_back(l.get());
+    return v;
+  }
 };
 
 // fail: prints the command's error line and returns `code`, for prepare's early exits.
@@ -428,7 +482,7 @@ std::string old_default_journal(const std::vector<std::string>& inputs) {
 // default journal is new but an earlier version's journal for this account and operation lies
 // beside the input, whose addresses a new journal would send again. exit_ok, or the exit code
 // after printing why not.
-int place_journal(const run_options& opts, const std::string& path) {
+int place_journal(const run_options& opts, const std::string& path, std::string_view account) {
   namespace fs = std::filesystem;
   const bool by_default = opts.journal_path.empty();
   if (by_default)
@@ -454,7 +508,7 @@ int place_journal(const run_options& opts, const std::string& path) {
   if (!fs::is_regular_file(old, ec)) return exit_ok;
   try {
     auto h = replay_journal(old).header();
-    if (h.account_id != opts.ingest.account_id || h.op != opts.op) return exit_ok;
+    if (h.account_id != account || h.op != opts.op) return exit_ok;
   } catch (const journal_error&) {
     return exit_ok;  // not a journal of ours: nothing to carry on
   }
@@ -517,23 +571,27 @@ int can_confirm(const run_options& opts) {
 int look_ahead(const run_options& opts, prepared_run& p, stop_request& stop) {
   if (opts.dry_run || (opts.assume_yes && opts.quiet)) return exit_ok;
   ingest_options io = p.iopts;
-  std::error_code ec;
-  if (!opts.new_journal && std::filesystem::file_size(p.journal_path, ec) > 0 && !ec) {
+  auto done = std::make_shared<dedupe_set>();
+  for (account_lane* lane : p.admitted()) {
+    std::error_code ec;
+    if (opts.new_journal || std::filesystem::file_size(lane->journal_path, ec) == 0 || ec) continue;
     try {
-      auto prior = replay_journal(p.journal_path);
-      if (auto diff = header_mismatch(p.journal_path, prior.header(), journal_header_for(opts, io));
+      auto prior = replay_journal(lane->journal_path);
+      if (auto diff = header_mismatch(lane->journal_path, prior.header(),
+                                      journal_header_for(opts, io, lane->account));
           !diff.empty())
         throw journal_error(diff + " (use another --journal, or the original options)");
       if (prior.tail() == tail_state::damaged)
         throw journal_damaged(prior.tail_note() +
                               ". Refusing to append: the records after the damage would be lost "
                               "and their addresses sent again; repair the journal first");
-      seed_from_prior(prior, p.dcfg.retry_failed, io, nullptr);
+      seed_from_prior(prior, p.dcfg.retry_failed, p.keys, *done, nullptr);
     } catch (const journal_error& e) {
-      print_journal_error(opts, p.journal_path, e);
+      print_journal_error(opts, lane->journal_path, e);
       return exit_config;
     }
   }
+  if (!done->empty()) io.already_done_keys = std::move(done);
   std::string error;
   p.ahead = count_addresses(std::move(io), stop.requested(), &error);
   if (stop.requested().load()) return exit_interrupted;
@@ -545,8 +603,11 @@ int look_ahead(const run_options& opts, prepared_run& p, stop_request& stop) {
 run_banner banner_of(const run_options& opts, const prepared_run& p) {
   run_banner b;
   b.operation = opts.command;
-  b.account_id = opts.ingest.account_id;
-  b.account_about = p.account_about;
+  for (account_lane* lane : p.admitted()) {
+    b.account_id += (b.account_id.empty() ? "" : ", ") + lane->account;
+    if (!b.account_about.empty()) b.account_about += "; ";
+    b.account_about += lane->about;
+  }
   b.endpoint = opts.endpoint_url;
   b.endpoint_source = opts.endpoint_source;
   b.region = opts.region;
@@ -559,7 +620,9 @@ run_banner banner_of(const run_options& opts, const prepared_run& p) {
     b.already_done = p.ahead->already_done;
   }
   b.limit = opts.limit;
-  b.journal = p.journal_path + (opts.new_journal ? " (--new-journal: a new one)" : "");
+  for (account_lane* lane : p.admitted())
+    b.journal += (b.journal.empty() ? "" : ", ") + lane->journal_path;
+  if (opts.new_journal) b.journal += " (--new-journal: a new one)";
   b.report = opts.report_path;
   b.rejects = opts.ingest.rejects_path;
   b.duplicates_file = opts.ingest.duplicates_path;
@@ -580,12 +643,18 @@ int confirm(const run_options& opts, prepared_run& p, stop_request& stop) {
   if (opts.dry_run || opts.assume_yes) return exit_ok;
   const auto n = to_email(opts, p);
   if (!n || *n == 0) return exit_ok;  // nothing to send: nothing to confirm
-  std::string question = opts.op == operation::invite
-                             ? "Send " + group_thousands(*n) + " invitation email" +
-                                   (*n == 1 ? "" : "s") + " to account " + opts.ingest.account_id +
-                                   "?"
-                             : "Create " + group_thousands(*n) + " user" + (*n == 1 ? "" : "s") +
-                                   " in account " + opts.ingest.account_id + "?";
+  const auto lanes = p.admitted();
+  std::string where = lanes.size() == 1 ? "account " + lanes.front()->account
+                                        : std::to_string(lanes.size()) + " accounts (";
+  if (lanes.size() > 1) {
+    for (std::size_t i = 0; i < lanes.size(); ++i) where += (i ? ", " : "") + lanes[i]->account;
+    where += ")";
+  }
+  std::string question =
+      opts.op == operation::invite
+          ? "Send " + group_thousands(*n) + " invitation email" + (*n == 1 ? "" : "s") + " to " +
+                where + "?"
+          : "Create " + group_thousands(*n) + " user" + (*n == 1 ? "" : "s") + " in " + where + "?";
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC) != 0) return fail(opts, exit_internal, std::strerror(errno));
   {
@@ -610,27 +679,119 @@ int confirm(const run_options& opts, prepared_run& p, stop_request& stop) {
   return exit_interrupted;
 }
 
-// check_account: the pre-flight, before the journal is placed or anything sent: the account must
-// exist, be Active and take the operation; in-doubt verification needs chime:ListUsers.
-int check_account(const run_options& opts, prepared_run& p) {
+// check_account: one account's pre-flight, before its journal is placed or anything sent: the
+// account must exist, be Active and take the operation; in-doubt verification needs
+// chime:ListUsers. A refusal is the lane's (`refused`, `refused_exit`): the other accounts go on.
+preflight_request preflight_request_for(const run_options& opts, prepared_run& p,
+                                        const std::string& account) {
   preflight_request q;
   q.op = opts.op;
-  q.account_id = opts.ingest.account_id;
+  q.account_id = account;
   q.endpoint = p.endpoint;
   q.tls = &*p.tls;
   q.creds = p.creds;
   q.region = opts.region;
   q.proxy = p.proxy;
   q.probe_list_users = opts.dispatch.in_doubt == in_doubt_policy::verify;
-  auto f = run_preflight(q);
-  p.clock_offset = f.clock_offset;
-  if (auto w = engine::skew_warning(f.clock_offset); !w.empty()) spdlog::warn("{}", w);
-  if (f.exit != exit_ok) return fail(opts, f.exit, f.problem + "; nothing was written or sent");
+  return q;
+}
+
+void check_account(const run_options& opts, prepared_run& p, account_lane& lane) {
+  auto f = run_preflight(preflight_request_for(opts, p, lane.account));
+  if (f.clock_offset != std::chrono::milliseconds(0)) {
+    if (auto w = engine::skew_warning(f.clock_offset);
+        !w.empty() && p.clock_offset != f.clock_offset)
+      spdlog::warn("{}", w);
+    p.clock_offset = f.clock_offset;
+  }
+  if (f.exit != exit_ok) {
+    lane.refused = f.problem;
+    lane.refused_exit = f.exit;
+    return;
+  }
   if (!f.problem.empty()) spdlog::warn("pre-flight: {}", f.problem);
-  p.account_about =
+  lane.about =
       "\"" + f.account->name + "\", " + f.account->account_type + ", " + f.account->account_status;
-  spdlog::info("account {} ({})", f.account->account_id, p.account_about);
-  return exit_ok;
+  spdlog::info("account {} ({})", f.account->account_id, lane.about);
+}
+
+// scan_members: --skip-existing: the account's users, listed once (ListUsers, 200 a page), as
+// keys of this run; a scan that fails refuses the account (the others go on).
+void scan_members(const run_options& opts, prepared_run& p, account_lane& lane) {
+  auto existing = std::make_unique<dedupe_set>();
+  auto m = list_members(preflight_request_for(opts, p, lane.account), [&](std::string_view email) {
+    existing->insert(p.keys.of(lane.account, email));
+  });
+  if (m.exit != exit_ok) {
+    lane.refused = m.problem;
+    lane.refused_exit = m.exit;
+    return;
+  }
+  if (!opts.quiet)
+    std::cerr << "--skip-existing: account " << lane.account << " has " << group_thousands(m.users)
+              << " user" << (m.users == 1 ? "" : "s") << " (" << m.pages << " ListUsers request"
+              << (m.pages == 1 ? "" : "s") << "); none of them is sent to\n";
+  lane.existing = std::move(existing);
+}
+
+// lane_journal_path: where account `account`'s journal goes: the default account's is
+// `default_path` (--journal FILE, or the state folder's); another account's is its own file of
+// the state folder, or beside --journal FILE as FILE's stem + "." + its file name there.
+std::string lane_journal_path(const run_options& opts, const std::string& default_path,
+                              const std::string& account) {
+  namespace fs = std::filesystem;
+  if (account == opts.ingest.account_id) return default_path;
+  if (opts.journal_path.empty())
+    return default_journal_path(opts.op, account, signing::process_environment()).string();
+  fs::path base(opts.journal_path);
+  return (base.parent_path() / (base.stem().string() + "." + journal_file_name(opts.op, account)))
+      .string();
+}
+
+// plan_accounts: the run's accounts, each pre-flighted: the default, unless the input names its
+// own account on every row, and every account a CSV account_id column names. They are known
+// before anything is sent only when every input is a regular file (one counting pass, which
+// writes nothing); rows of another account in a stream are not sent (its account is refused at
+// the reader). exit_ok with at least one account admitted; else the first refusal's exit code,
+// after printing every refusal (nothing was written or sent); exit_interrupted on a stop signal.
+int plan_accounts(const run_options& opts, prepared_run& p, stop_request& stop) {
+  std::vector<std::pair<std::string, std::uint64_t>> accounts;
+  ingest_options io = p.iopts;
+  std::string error;
+  if (auto counted = count_addresses(io, stop.requested(), &error)) {
+    if (auto it = counted->accepted_by_account.find(opts.ingest.account_id);
+        it != counted->accepted_by_account.end())
+      accounts.emplace_back(it->first, it->second);
+    for (const auto& [account, n] : counted->accepted_by_account)
+      if (account != opts.ingest.account_id) accounts.emplace_back(account, n);
+  }
+  if (stop.requested().load()) return exit_interrupted;
+  if (!error.empty()) return fail(opts, exit_usage, error);
+  if (accounts.empty()) accounts.emplace_back(opts.ingest.account_id, 0);
+  for (const auto& [account, n] : accounts) {
+    auto lane = std::make_unique<account_lane>();
+    lane->account = account;
+    lane->planned = n;
+    lane->dcfg = p.dcfg;
+    lane->journal_path = lane_journal_path(opts, p.journal_path, account);
+    check_account(opts, p, *lane);
+    if (opts.skip_existing && lane->refused.empty()) scan_members(opts, p, *lane);
+    p.lanes.push_back(std::move(lane));
+    if (stop.requested().load()) return exit_interrupted;
+  }
+  const bool several = p.lanes.size() > 1;
+  for (const auto& lane : p.lanes)
+    if (!lane->refused.empty())
+      std::cerr << "chime-onboard " << opts.command << ": " << lane->refused
+                << (several ? "; its " + group_thousands(lane->planned) +
+                                  " addresses are not sent, the other accounts go on"
+                            : "; nothing was written or sent")
+                << "\n";
+  if (!p.admitted().empty()) return exit_ok;
+  if (several)
+    std::cerr << "chime-onboard " << opts.command
+              << ": no account can be sent to; nothing was written or sent\n";
+  return p.lanes.front()->refused_exit;
 }
 
 // prepare: configuration first, so a bad profile, endpoint or CA bundle stops the run before
@@ -677,18 +838,22 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
         return fail(opts, exit_usage, "--report: " + why);
     }
     if (stop.requested().load()) return exit_interrupted;
-    if (int rc = check_account(opts, p); rc != exit_ok) return rc;
+    p.keys = run_keys{opts.ingest.account_id, opts.ingest.case_sensitive_local};
+    if (int rc = plan_accounts(opts, p, stop); rc != exit_ok) return rc;
     if (stop.requested().load()) return exit_interrupted;
     if (int rc = look_ahead(opts, p, stop); rc != exit_ok) return rc;
     if (!opts.quiet) print_banner(banner_of(opts, p), std::cerr);
     if (int rc = confirm(opts, p, stop); rc != exit_ok) return rc;
-    if (int rc = place_journal(opts, p.journal_path); rc != exit_ok) return rc;
-    {
+    auto done = std::make_shared<dedupe_set>();
+    for (account_lane* lane : p.admitted()) {
+      if (int rc = place_journal(opts, lane->journal_path, lane->account); rc != exit_ok) return rc;
       auto lk = stop.guard();
-      p.jrnl = open_journal(opts, p.journal_path, p.iopts, p.dcfg);
-      stop.set_journal(p.jrnl.get());
+      lane->jrnl =
+          open_journal(opts, lane->journal_path, lane->account, p.iopts, p.keys, *done, lane->dcfg);
+      if (!lane->jrnl) return exit_config;
+      stop.add_journal(lane->jrnl.get());
     }
-    if (!p.jrnl) return exit_config;
+    if (!done->empty()) p.iopts.already_done_keys = std::move(done);
   }
   // The total only feeds the progress display: without one, the counting pass is wasted work.
   if (p.ahead)
@@ -711,8 +876,7 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
     return fail(opts, exit_usage, e.what());
   }
   if (!opts.dry_run && !opts.report_path.empty())
-    p.report =
-        std::make_unique<run_report>(opts.report_path, *p.reader, p.iopts.case_sensitive_local);
+    p.report = std::make_unique<run_report>(opts.report_path, *p.reader, p.keys);
   return exit_ok;
 }
 
@@ -723,13 +887,16 @@ struct run_result {
   bool limit_reached = false;   // --limit stopped the reading: a pilot
   std::uint64_t taken = 0;      // addresses handed to the senders
   std::string ingest_failure;
-  std::optional<fatal_stop> fatal;
+  // fatal: each account's reason to stop (first reason of its dispatcher), in lane order.
+  std::vector<std::pair<std::string, fatal_stop>> fatal;
   std::uint64_t reconnects = 0;
 };
 
 // execution: the sending half of a run: the io_context and its threads, the ingest thread that
-// feeds the senders through a bounded queue, the senders (one per connection), progress, and the
-// stop the signals ask for. Built and run once per run.
+// feeds the senders, the senders, progress, and the stop the signals ask for. Each admitted
+// account has its own bounded queue, dispatcher and senders (one per connection), sharing the
+// io_context, the signer, the rate gate (a limiter per account) and the counters: a throttled or
+// failing account's senders wait for its own batches only. Built and run once per run.
 class execution {
  public:
   execution(const run_options& opts, prepared_run& p, run_stats& stats, stop_request& stop)
@@ -739,16 +906,31 @@ class execution {
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
         ioc_(threads_), work_(net::make_work_guard(ioc_)), gate_(limiter_config(opts)),
         signer_(p.creds, opts.region, "chime"),
-        disp_(p.dcfg, signer_, gate_, p.jrnl.get(), stats,
-              [this](const planned_address& item, const address_outcome& o) {
-                if (p_.report) p_.report->write(item, o);
-              }),
-        queue_(static_cast<std::size_t>(opts.connections) * 4), senders_left_(opts.connections),
         progress_(opts.quiet ? progress_mode::off : opts.progress, stats, std::cerr,
                   isatty(STDERR_FILENO) != 0, STDERR_FILENO),
         progress_timer_(ioc_), timeline_timer_(ioc_), drain_timer_(ioc_),
-        control_(net::make_strand(ioc_)) {
+        control_(net::make_strand(ioc_)), started_(std::chrono::steady_clock::now()) {
     signer_.set_clock_offset(p.clock_offset);
+    const auto admitted = p.admitted();
+    // One account: the queue holds a few batches per sender, the reader's backpressure. Several:
+    // the reader must not wait on one account's full queue while the others starve, so each
+    // buffers more (a slow account's backlog of up to queue_depth batches, ~4 KB each), and
+    // reading waits only once that is full.
+    const std::size_t depth = admitted.size() == 1
+                                  ? static_cast<std::size_t>(opts.connections) * 4
+                                  : std::max<std::size_t>(256, std::size_t(opts.connections) * 4);
+    for (account_lane* lane : admitted) {
+      auto l = std::make_unique<lane_run>(depth);
+      l->lane = lane;
+      l->disp = std::make_unique<dispatcher>(
+          lane->dcfg, signer_, gate_, lane->jrnl.get(), stats,
+          [this, lane](const planned_address& item, const address_outcome& o) {
+            note_outcome(*lane, o);
+            if (p_.report) p_.report->write(lane->account, item, o);
+          });
+      lanes_.push_back(std::move(l));
+    }
+    senders_left_.store(static_cast<int>(lanes_.size()) * opts.connections);
   }
 
   run_result run() {
@@ -773,7 +955,7 @@ class execution {
     // The senders are gone (done, stopped by a signal or a fatal error): a reader blocked on a
     // full queue is released, and one waiting for a stream that has nothing more to say (a stdin
     // that never ends) is told to give up, or joining it would wait for ever.
-    queue_.close(/*discard=*/true);
+    for (auto& l : lanes_) l->queue.close(/*discard=*/true);
     if (!input_read_.load()) {
       reader_cancelled_.store(true);
       p_.reader->cancel();
@@ -789,7 +971,8 @@ class execution {
     r.limit_reached = limit_reached_.load();
     r.taken = taken_;
     r.ingest_failure = ingest_failure_;
-    r.fatal = disp_.fatal();
+    for (auto& l : lanes_)
+      if (auto f = l->disp->fatal()) r.fatal.emplace_back(l->lane->account, *f);
     for (const auto& t : transports_) r.reconnects += t->connection().stats().reconnects;
     return r;
   }
@@ -800,6 +983,15 @@ class execution {
   }
 
  private:
+  // lane_run: an admitted account while sending.
+  struct lane_run {
+    explicit lane_run(std::size_t depth) : queue(depth) {}
+    account_lane* lane = nullptr;
+    std::unique_ptr<dispatcher> disp;
+    async_queue<batch> queue;
+    std::atomic<int> senders_left{0};
+  };
+
   static engine::rate_limiter_config limiter_config(const run_options& opts) {
     engine::rate_limiter_config l;
     l.adaptive = opts.adaptive;
@@ -808,8 +1000,34 @@ class execution {
     return l;
   }
 
+  // note_outcome: an account's counters, for its line in the summary (any sender thread).
+  void note_outcome(account_lane& lane, const address_outcome& o) {
+    switch (o.kind) {
+      case outcome_kind::invited: bump(lane.invited); break;
+      case outcome_kind::created: bump(lane.created); break;
+      case outcome_kind::exists: bump(lane.exists); break;
+      case outcome_kind::failed: bump(lane.failed); break;
+    }
+    lane.last_outcome_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - started_)
+                                   .count());
+  }
+
+  lane_run* lane_run_of(std::string_view account) {
+    for (auto& l : lanes_)
+      if (l->lane->account == account) return l.get();
+    return nullptr;
+  }
+
+  // spent_batch: a batch some sender has finished with, for the reader to refill.
+  batch spent_batch() {
+    for (auto& l : lanes_)
+      if (batch b = l->disp->spent_batch(); b.items.capacity()) return b;
+    return {};
+  }
+
   // start_ingest: ingest on its own thread, so that reading (even a slow stdin) never blocks an
-  // io thread, and the bounded queue keeps it from running far ahead of the senders.
+  // io thread, and the bounded queues keep it from running far ahead of the senders.
   void start_ingest() {
     const std::uint64_t limit =
         opts_.limit ? opts_.limit : std::numeric_limits<std::uint64_t>::max();
@@ -819,11 +1037,20 @@ class execution {
       bool ended = false;
       try {
         // Each batch is filled over one a sender has finished with, and moved to the senders.
-        for (batch b = disp_.spent_batch();; b = disp_.spent_batch()) {
+        for (batch b = spent_batch();; b = spent_batch()) {
           if (!p_.reader->next_batch(b)) {
             ended = true;
             break;
           }
+          // An account refused by its pre-flight (or first seen in a stream, never checked):
+          // its addresses are not sent, and its line in the summary says so.
+          lane_run* l = lane_run_of(b.account_id);
+          if (!l) {
+            if (account_lane* refused = refused_lane(b.account_id))
+              bump(refused->not_sent, b.items.size());
+            continue;
+          }
+          if (l->lane->existing) settle_members(*l, b);
           // --limit: the pilot's last batch is cut short; the addresses cut off stay unsent and
           // out of the journal, so the next run sends them.
           const std::uint64_t room = limit - taken_;
@@ -831,7 +1058,11 @@ class execution {
           if (last) b.items.resize(static_cast<std::size_t>(room));
           taken_ += b.items.size();
           if (!p_.exact_total) bump(stats_.total, b.items.size());
-          if (!b.items.empty() && !queue_.push(std::move(b))) break;
+          if (!b.items.empty() && !l->queue.push(std::move(b))) {
+            // Its queue is closed: the run is stopping, or this account's senders stopped (its
+            // dispatcher's fatal says why) and the others go on.
+            if (stop_.requested().load() || all_lanes_stopped()) break;
+          }
           if (last) {
             limit_reached_.store(true);
             ingest_done_.store(true);
@@ -842,7 +1073,7 @@ class execution {
         // A reader told to give up (the run is stopping) is no input failure.
         if (!reader_cancelled_.load() && !stop_.requested().load()) {
           ingest_failure_ = e.what();
-          disp_.request_stop();
+          for (auto& l : lanes_) l->disp->request_stop();
         }
       }
       // Only an input read to its end makes the total final: a stopped one may have more.
@@ -850,37 +1081,85 @@ class execution {
         input_read_.store(true);
         ingest_done_.store(true);
       }
-      queue_.close();
+      for (auto& l : lanes_) l->queue.close();
     });
   }
 
-  // spawn_senders: one sender per connection. When the last one ends, everything else that
-  // keeps the io_context alive is released.
+  // settle_members: --skip-existing: the batch's addresses already in the account are settled as
+  // `exists` (journal, report, counters) and taken out of it; nothing is sent for them.
+  void settle_members(lane_run& l, batch& b) {
+    account_lane& lane = *l.lane;
+    std::vector<address_outcome> members;
+    std::erase_if(b.items, [&](const planned_address& item) {
+      if (!lane.existing->contains(p_.keys.of(lane.account, item.email))) return false;
+      address_outcome o;
+      o.email = item.email;
+      o.kind = outcome_kind::exists;
+      o.message = "already in the account (--skip-existing: ListUsers before sending)";
+      note_outcome(lane, o);
+      if (p_.report) p_.report->write(lane.account, item, o);
+      members.push_back(std::move(o));
+      return true;
+    });
+    if (members.empty()) return;
+    lane.jrnl->record_outcomes(b.id, members);
+    bump(stats_.exists, members.size());
+    bump(stats_.done, members.size());
+  }
+
+  // refused_lane: the account's lane when it was refused, made on first sight for an account
+  // that appears only in a stream (not counted, so never pre-flighted).
+  account_lane* refused_lane(std::string_view account) {
+    // p_.lanes grows here, on the reader's thread, and is read by conclude after it is joined.
+    if (account_lane* l = p_.lane_of(account)) return l;
+    auto lane = std::make_unique<account_lane>();
+    lane->account = std::string(account);
+    lane->refused = "account '" + lane->account +
+                    "' is named only in a stream input, so it was not checked before sending "
+                    "(give its rows as a file, or run it on its own with --account-id)";
+    lane->refused_exit = exit_config;
+    p_.lanes.push_back(std::move(lane));
+    return p_.lanes.back().get();
+  }
+
+  bool all_lanes_stopped() const {
+    return std::all_of(lanes_.begin(), lanes_.end(),
+                       [](const auto& l) { return l->senders_left.load() == 0; });
+  }
+
+  // spawn_senders: one sender per connection and account. When an account's last one ends, its
+  // queue is closed (a reader waiting on it goes on with the others); when the run's last one
+  // ends, everything else that keeps the io_context alive is released.
   void spawn_senders() {
-    auto on_sender_done = [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("sender stopped: {}", ex.what());
-          disp_.request_stop();
-        }
-      }
-      if (--senders_left_ == 0) {
-        net::post(control_, [this] {
-          progress_timer_.cancel();
-          timeline_timer_.cancel();
-          drain_timer_.cancel();
-          work_.reset();
-        });
-      }
-    };
     io::connection_options copts;
     copts.proxy = p_.proxy;
-    for (int i = 0; i < opts_.connections; ++i) {
-      net::any_io_executor ex = io::connection_executor(ioc_, threads_);
-      transports_.push_back(std::make_unique<https_transport>(ex, p_.endpoint, *p_.tls, copts));
-      disp_.spawn_sender(ex, *transports_.back(), queue_, on_sender_done);
+    for (auto& lp : lanes_) {
+      lane_run* l = lp.get();
+      l->senders_left.store(opts_.connections);
+      auto on_sender_done = [this, l](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("sender stopped: {}", ex.what());
+            l->disp->request_stop();
+          }
+        }
+        if (--l->senders_left == 0) l->queue.close(/*discard=*/true);
+        if (--senders_left_ == 0) {
+          net::post(control_, [this] {
+            progress_timer_.cancel();
+            timeline_timer_.cancel();
+            drain_timer_.cancel();
+            work_.reset();
+          });
+        }
+      };
+      for (int i = 0; i < opts_.connections; ++i) {
+        net::any_io_executor ex = io::connection_executor(ioc_, threads_);
+        transports_.push_back(std::make_unique<https_transport>(ex, p_.endpoint, *p_.tls, copts));
+        l->disp->spawn_sender(ex, *transports_.back(), l->queue, on_sender_done);
+      }
     }
   }
 
@@ -893,7 +1172,7 @@ class execution {
           for (;;) {
             progress_.set_total_final(ingest_done_.load());
             progress_.tick(std::chrono::steady_clock::now());
-            if (spdlog::should_log(spdlog::level::debug)) log_limiter();
+            if (spdlog::should_log(spdlog::level::debug)) log_limiters();
             progress_timer_.expires_after(progress_.interval());
             auto [ec] = co_await progress_timer_.async_wait(net::as_tuple(net::use_awaitable));
             if (ec || senders_left_.load() == 0) co_return;
@@ -918,16 +1197,23 @@ class execution {
         net::detached);
   }
 
-  double limiter_rate() { return gate_.snapshot(p_.iopts.account_id).rate; }
+  // limiter_rate: what the run may send, requests/s: the sum of every account's limiter.
+  double limiter_rate() {
+    double r = 0;
+    for (const auto& lr : lanes_) r += gate_.snapshot(lr->lane->account).rate;
+    return r;
+  }
 
-  void log_limiter() {
-    const std::string& account = p_.iopts.account_id;
-    auto l = gate_.snapshot(account);
-    spdlog::debug(
-        "limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
-        "sent {} throttles {} cuts {}",
-        account, l.rate, l.w_max, l.goodput, l.in_flight, l.in_flight_cap, l.sent, l.throttles,
-        l.cuts);
+  void log_limiters() {
+    for (const auto& lr : lanes_) {
+      const std::string& account = lr->lane->account;
+      auto l = gate_.snapshot(account);
+      spdlog::debug(
+          "limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
+          "sent {} throttles {} cuts {}",
+          account, l.rate, l.w_max, l.goodput, l.in_flight, l.in_flight_cap, l.sent, l.throttles,
+          l.cuts);
+    }
   }
 
   // on_stop: the first stop signal stops taking batches and lets exchanges in hand finish
@@ -943,8 +1229,10 @@ class execution {
     drain_timer_.async_wait([this](const boost::system::error_code& e) {
       if (!e) ioc_.stop();  // requests still in flight stay in doubt in the journal
     });
-    disp_.request_stop();
-    queue_.close(/*discard=*/true);
+    for (auto& l : lanes_) {
+      l->disp->request_stop();
+      l->queue.close(/*discard=*/true);
+    }
   }
 
   const run_options& opts_;
@@ -956,8 +1244,7 @@ class execution {
   net::executor_work_guard<net::io_context::executor_type> work_;
   engine::rate_gate gate_;
   signing::signer signer_;
-  dispatcher disp_;
-  async_queue<batch> queue_;
+  std::vector<std::unique_ptr<lane_run>> lanes_;
   std::atomic<bool> ingest_done_{false};  // the total is final (counted, or the input read)
   std::atomic<bool> input_read_{false};   // the reader reached the end of every input
   std::atomic<bool> reader_cancelled_{false};
@@ -966,7 +1253,7 @@ class execution {
   std::string ingest_failure_;
   std::thread ingest_thread_;
   std::vector<std::unique_ptr<https_transport>> transports_;
-  std::atomic<int> senders_left_;
+  std::atomic<int> senders_left_{0};
   progress_display progress_;
   net::steady_timer progress_timer_;
   net::steady_timer timeline_timer_;
@@ -975,6 +1262,7 @@ class execution {
   // (not safe to use from two threads at once).
   net::strand<net::io_context::executor_type> control_;
   bool stopping_ = false;  // on control_
+  std::chrono::steady_clock::time_point started_;
 };
 
 void stop_request::set_execution(execution* e) {
@@ -986,19 +1274,53 @@ void stop_request::stop_execution() {
   if (exec_) exec_->stop_soon();
 }
 
-// close_journal: closes the run's journal, out of the reach of a second signal (which waits for
-// the close, then leaves). False after printing why the close failed.
+// close_journal: closes the run's journals, out of the reach of a second signal (which waits for
+// the close, then leaves). False after printing why a close failed.
 bool close_journal(prepared_run& p, stop_request& stop) {
-  if (!p.jrnl) return true;
   auto lk = stop.guard();
-  stop.set_journal(nullptr);
-  try {
-    p.jrnl->close();
-  } catch (const std::exception& e) {
-    std::cerr << "chime-onboard: " << e.what() << "\n";
-    return false;
+  stop.clear_journals();
+  bool ok = true;
+  for (const auto& lane : p.lanes) {
+    if (!lane->jrnl) continue;
+    try {
+      lane->jrnl->close();
+    } catch (const std::exception& e) {
+      std::cerr << "chime-onboard: " << e.what() << "\n";
+      ok = false;
+    }
   }
-  return true;
+  return ok;
+}
+
+// journal_paths: the journals this run wrote, one per admitted account.
+std::vector<std::string> journal_paths(const prepared_run& p) {
+  std::vector<std::string> v;
+  for (const auto& lane : p.lanes)
+    if (lane->jrnl) v.push_back(lane->journal_path);
+  return v;
+}
+
+// account_lines: the summary's line per account: what this run did for it, or why it was not
+// sent to.
+std::vector<account_summary> account_lines(const prepared_run& p, const run_result& r) {
+  std::vector<account_summary> v;
+  for (const auto& lane : p.lanes) {
+    account_summary a;
+    a.account_id = lane->account;
+    a.about = lane->about;
+    a.planned = lane->planned;
+    a.invited = load(lane->invited);
+    a.created = load(lane->created);
+    a.exists = load(lane->exists);
+    a.failed = load(lane->failed);
+    a.not_sent = load(lane->not_sent);
+    if (!lane->refused.empty()) a.problem = lane->refused;
+    for (const auto& [account, f] : r.fatal)
+      if (account == lane->account && a.problem.empty()) a.problem = f.message;
+    a.elapsed_seconds = static_cast<double>(lane->last_outcome_ns.load()) / 1e9;
+    v.push_back(std::move(a));
+  }
+  return v;
 }
 
 // conclude: closes the journal, writes the report from it, prints the summary and what to do
@@ -1011,7 +1333,7 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   if (p.report) {
     // From the journal, whatever stopped the run: it holds every run's results, durable or not.
     try {
-      auto rows = p.report->finish(p.journal_path);
+      auto rows = p.report->finish(journal_paths(p));
       report_line = opts.report_path + " (" + std::to_string(rows) + " addresses, " +
                     std::to_string(p.report->settled()) + " settled by this run)";
     } catch (const std::exception& e) {
@@ -1033,13 +1355,20 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   }
   fill_outcomes(s, stats, std::chrono::steady_clock::now() - started);
   s.reconnects += r.reconnects;
+  s.accounts = account_lines(p, r);
+  // A refused account's addresses were never to be sent by this run: they are its line's
+  // `not_sent`, not addresses left for a resume of the others.
+  std::uint64_t refused = 0;
+  for (const auto& a : s.accounts) refused += a.not_sent;
+  s.not_done -= std::min(s.not_done, refused);
   print_summary(s, opts.json_output, std::cout);
-  std::cerr << "journal: " << p.journal_path << "\n";
+  for (const auto& path : journal_paths(p)) std::cerr << "journal: " << path << "\n";
   if (!report_line.empty()) std::cerr << "report:  " << report_line << "\n";
 
   // What a resume has to do: the addresses read for sending that have no outcome, and those not
   // read yet (counted beforehand for regular files; unknown for the rest of a stream).
-  std::uint64_t to_send = s.accepted - s.already_done;
+  std::uint64_t to_send =
+      s.accepted - s.already_done - std::min(s.accepted - s.already_done, refused);
   std::uint64_t left = s.not_done;
   bool rest_unknown = !r.input_complete && !r.limit_reached;
   if (rest_unknown && p.exact_total && *p.exact_total >= to_send) {
@@ -1058,11 +1387,14 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
               << " have no outcome yet"
               << (rest_unknown ? "; the rest of the input was not read" : "") << "\n";
   };
-  if (r.fatal) {
-    std::cerr << "chime-onboard " << opts.command << ": " << r.fatal->message << "\n";
+  if (!r.fatal.empty()) {
+    const bool several = p.lanes.size() > 1;
+    for (const auto& [account, f] : r.fatal)
+      std::cerr << "chime-onboard " << opts.command << ": "
+                << (several ? "account " + account + ": " : std::string()) << f.message << "\n";
     say_left();
     std::cerr << "fix the cause, then resume with:\n  " << resume_command(opts) << "\n";
-    return exit_code_of(r.fatal->kind);
+    return exit_code_of(r.fatal.front().second.kind);
   }
   if (!r.ingest_failure.empty()) {
     std::cerr << "chime-onboard " << opts.command << ": " << r.ingest_failure << "\n";
@@ -1092,6 +1424,15 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
                               : std::string("the rest of the input was not read"))
               << ". The full run skips what the pilot did:\n  " << full_run_command(opts) << "\n";
   }
+  // An account refused by its pre-flight needs attention: the others are done, it is not.
+  for (const auto& lane : p.lanes)
+    if (!lane->refused.empty()) {
+      std::cerr << "chime-onboard " << opts.command << ": account " << lane->account
+                << " needs attention: " << lane->refused
+                << "; its addresses were not sent. Once fixed, the same command sends them (the "
+                   "others are in their journals and are not sent again)\n";
+      return lane->refused_exit;
+    }
   if (load(stats.failed) > 0) return exit_failed_addresses;
   if (s.rejected_total > 0) return exit_rejected_inputs;
   return exit_ok;
@@ -1155,12 +1496,21 @@ int run_onboarding(const run_options& opts) {
   if (rc == exit_interrupted) return conclude_before_sending(opts, p, stop);
   if (rc != exit_ok) return rc;
   if (opts.dry_run) return conclude_dry_run(opts, p, stats, stop, started);
-  p.timeline = std::make_unique<timeline_recorder>(timeline_path(p.journal_path));
-  p.timeline->started(opts.command);
+  // The picture lives beside the first journal the run writes (the default account's, unless its
+  // pre-flight refused it); its charts count every account's requests.
+  std::string picture_journal;
+  for (const auto& l : p.lanes)
+    if (l->jrnl && picture_journal.empty()) picture_journal = l->journal_path;
+  if (!picture_journal.empty()) {
+    p.timeline = std::make_unique<timeline_recorder>(timeline_path(picture_journal));
+    p.timeline->started(opts.command);
+  }
   run_result r = execution(opts, p, stats, stop).run();
   int exit_code = conclude(opts, p, stats, r, stop, started);
-  p.timeline->ended(exit_code, run_status(exit_code));
-  write_picture(p.journal_path);
+  if (p.timeline) {
+    p.timeline->ended(exit_code, run_status(exit_code));
+    write_picture(picture_journal);
+  }
   return exit_code;
 }
 

@@ -75,6 +75,19 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
     o["reconnects"] = s.reconnects;
     o["elapsed_seconds"] = s.elapsed_seconds;
     o["emails_per_second"] = s.emails_per_second;
+    boost::json::array accounts;
+    for (const auto& a : s.accounts)
+      accounts.push_back(boost::json::object{{"account_id", a.account_id},
+                                             {"about", a.about},
+                                             {"problem", a.problem},
+                                             {"planned", a.planned},
+                                             {"invited", a.invited},
+                                             {"created", a.created},
+                                             {"exists", a.exists},
+                                             {"failed", a.failed},
+                                             {"not_sent", a.not_sent},
+                                             {"elapsed_seconds", a.elapsed_seconds}});
+    o["accounts"] = std::move(accounts);
     out << json_text(o) << "\n";
     return;
   }
@@ -107,6 +120,25 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
   std::snprintf(buf, sizeof buf, "  %-26s %11.1fs\n  %-26s %12.1f\n", "elapsed", s.elapsed_seconds,
                 "emails/s", s.emails_per_second);
   out << buf;
+  // A line per account once there are several, or one needs attention.
+  if (s.accounts.size() > 1 || (s.accounts.size() == 1 && !s.accounts[0].problem.empty())) {
+    out << "accounts\n";
+    for (const auto& a : s.accounts) {
+      out << "  " << a.account_id << ": ";
+      if (!a.problem.empty() && a.invited + a.created + a.exists + a.failed == 0) {
+        out << "NEEDS ATTENTION: " << a.problem;
+        if (a.not_sent) out << " (" << a.not_sent << " not sent)";
+        out << "\n";
+        continue;
+      }
+      out << a.invited << " invited, " << a.created << " created, " << a.exists << " exists, "
+          << a.failed << " failed";
+      std::snprintf(buf, sizeof buf, " in %.1fs", a.elapsed_seconds);
+      out << buf;
+      if (!a.problem.empty()) out << "; NEEDS ATTENTION: " << a.problem;
+      out << "\n";
+    }
+  }
 }
 
 }  // namespace onboard

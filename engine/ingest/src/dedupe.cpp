@@ -271,6 +271,12 @@ dedupe_key key_of(std::string_view e, bool case_sensitive_local) noexcept {
   return hash_text(p, e.size(), fold_all{});
 }
 
+dedupe_key in_account(const dedupe_key& k, const dedupe_key& a) noexcept {
+  // Both halves mixed through fmix, each with the other account half, so that neither the
+  // address nor the account can cancel out.
+  return sanitize({fmix(k.lo ^ std::rotl(a.hi, 17) ^ a.lo), fmix(k.hi + a.lo * k4 + a.hi)});
+}
+
 dedupe_set::dedupe_set(bool track_tags)
     : shards_(std::make_unique<shard[]>(shard_count)), track_tags_(track_tags) {}
 

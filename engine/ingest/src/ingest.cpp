@@ -169,9 +169,16 @@ bool ingest::take(const detail::staged_record& r, batch& out) {
     return false;
   }
   const std::string_view email = chunk_->text.view(r.text);
+  // The identity is (account, address): a row of another account than the default is keyed
+  // with its account (dedupe.hpp's in_account).
+  const std::string_view row_account =
+      r.own_account ? chunk_->text.view(r.account) : std::string_view(options_.account_id);
+  const bool other_account = r.own_account && row_account != options_.account_id;
+  const dedupe_key key =
+      other_account ? in_account(r.key, hash128(row_account.data(), row_account.size())) : r.key;
   std::uint64_t first = 0;
   std::uint64_t tag = (static_cast<std::uint64_t>(r.source) << 48) | (r.line & 0xFFFFFFFFFFFFull);
-  if (!seen_.insert(r.key, tag, duplicates_ ? &first : nullptr)) {
+  if (!seen_.insert(key, tag, duplicates_ ? &first : nullptr)) {
     ++stats_.duplicates;
     if (duplicates_) {
       duplicates_->row()
@@ -185,17 +192,23 @@ bool ingest::take(const detail::staged_record& r, batch& out) {
     }
     return false;
   }
-  if ((done_keys_ && done_keys_->contains(r.key)) ||
+  if ((done_keys_ && done_keys_->contains(key)) ||
       (options_.already_done && options_.already_done(email))) {
     ++stats_.already_done;
     return false;
   }
   ++stats_.accepted;
+  if (other_account) {
+    auto it = stats_.accepted_by_account.find(row_account);
+    if (it == stats_.accepted_by_account.end())
+      it = stats_.accepted_by_account.emplace(std::string(row_account), 0).first;
+    ++it->second;
+  } else {
+    ++default_accepted_;
+  }
   batcher::group_id group;
-  if (r.own_account || r.type != options_.type) {
-    std::string_view acct =
-        r.own_account ? chunk_->text.view(r.account) : std::string_view(options_.account_id);
-    group = batcher_.group_of(acct, r.type);
+  if (other_account || r.type != options_.type) {
+    group = batcher_.group_of(row_account, r.type);
   } else {
     // Most records go to the run's default group: look it up once.
     if (!default_group_) default_group_ = batcher_.group_of(options_.account_id, options_.type);
@@ -248,6 +261,7 @@ const ingest_stats& ingest::stats() const {
   for (std::size_t i = 1; i < reason_count; ++i)
     if (by_reason_[i])
       stats_.rejected_by_reason[std::string(to_string(static_cast<reason>(i)))] = by_reason_[i];
+  if (default_accepted_) stats_.accepted_by_account[options_.account_id] = default_accepted_;
   return stats_;
 }
 

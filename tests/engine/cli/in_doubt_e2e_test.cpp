@@ -46,12 +46,12 @@ std::vector<std::string> twice(const std::map<std::string, int>& ledger) {
   return v;
 }
 
-// report_rows: address -> outcome column of the run's CSV report.
+// report_rows: address -> outcome column (the third, after account_id) of the run's CSV report.
 std::map<std::string, std::string> report_rows(const fs::path& report) {
   std::map<std::string, std::string> m;
   for (const auto& line : csv_lines(report)) {
-    auto c1 = line.find(','), c2 = line.find(',', c1 + 1);
-    m[line.substr(0, c1)] = line.substr(c1 + 1, c2 - c1 - 1);
+    auto c1 = line.find(','), c2 = line.find(',', c1 + 1), c3 = line.find(',', c2 + 1);
+    m[line.substr(0, c1)] = line.substr(c2 + 1, c3 - c2 - 1);
   }
   return m;
 }

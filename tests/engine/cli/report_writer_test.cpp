@@ -62,11 +62,11 @@ TEST(ReportWriter, CsvAndJsonlRows) {
     w.finish();
     EXPECT_EQ(w.rows(), 1u);
   }
-  EXPECT_EQ(
-      out,
-      "email,outcome,id,status,email_status,error_code,message,attempts,request_id,source,line\n"
-      "'=cmd@example.com,failed,,,,BadRequestException,\"Invalid, \"\"email\"\"\",2,r-1,"
-      "users.csv,42\n");
+  EXPECT_EQ(out,
+            "email,account_id,outcome,id,status,email_status,error_code,message,attempts,request_"
+            "id,source,line\n"
+            "'=cmd@example.com,,failed,,,,BadRequestException,\"Invalid, \"\"email\"\"\",2,r-1,"
+            "users.csv,42\n");
   out.clear();
   report_writer w([&](std::string_view b) { out.append(b); }, report_format::jsonl);
   w.write(sample());
@@ -79,7 +79,9 @@ TEST(ReportWriter, CsvAndJsonlRows) {
   out.clear();
   report_writer e([&](std::string_view b) { out.append(b); }, report_format::csv);
   e.finish();
-  EXPECT_EQ(out, "email,outcome,id,status,email_status,error_code,message,attempts,request_id\n");
+  EXPECT_EQ(
+      out,
+      "email,account_id,outcome,id,status,email_status,error_code,message,attempts,request_id\n");
 }
 
 // sample_journal: two invited, one failed, two in doubt.
@@ -110,13 +112,14 @@ TEST(JournalReport, WriteReportAllAndFailedOnly) {
   std::string out;
   report_writer w([&](std::string_view b) { out.append(b); }, report_format::csv);
   EXPECT_EQ(write_report(s, w, false), 5u);
-  EXPECT_NE(out.find("\na@x.com,invited,id-a@x.com,"), std::string::npos) << out;
-  EXPECT_NE(out.find("\n'-c@x.com,failed,"), std::string::npos) << out;
-  EXPECT_NE(out.find("\nd@x.com,in_doubt,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\na@x.com,acct-9,invited,id-a@x.com,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n'-c@x.com,acct-9,failed,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nd@x.com,acct-9,in_doubt,"), std::string::npos) << out;
   out.clear();
   report_writer f([&](std::string_view b) { out.append(b); }, report_format::jsonl);
   EXPECT_EQ(write_report(s, f, true), 1u);
   EXPECT_EQ(boost::json::parse(out).at("email").as_string(), "-c@x.com");
+  EXPECT_EQ(boost::json::parse(out).at("account_id").as_string(), "acct-9");
 }
 
 TEST(JournalReport, StatusTextAndJson) {
@@ -170,9 +173,10 @@ TEST(JournalReport, Commands) {
       0);
   // The columns of invite --report; only the run that read an address knows its source line.
   EXPECT_EQ(tk::read_file(report),
-            "email,outcome,id,status,email_status,error_code,message,attempts,request_id,source,"
+            "email,account_id,outcome,id,status,email_status,error_code,message,attempts,request_"
+            "id,source,"
             "line\n"
-            "'-c@x.com,failed,,,,,,0,req,,0\n");
+            "'-c@x.com,acct-9,failed,,,,,,0,req,,0\n");
   EXPECT_NE(err.find("2 addresses are in doubt"), std::string::npos) << err;
   struct stat st {};
   ASSERT_EQ(::stat(report.c_str(), &st), 0);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <future>
 #include <sys/stat.h>
 #include <thread>
@@ -208,6 +209,37 @@ TEST(Ingest, CsvRowsOverrideAccountAndTypeAndBatchDeterministically) {
   EXPECT_EQ(total, 240u);
   EXPECT_EQ(r1.stats.batches, r1.batches.size());
   EXPECT_EQ(r1.stats.requests, r1.batches.size());
+}
+
+// The identity of an address is (account, address): the same address in two accounts is sent
+// to each; a second copy within one account is a duplicate; a done key of one account does not
+// skip the address in another.
+TEST(Ingest, SameAddressInTwoAccountsIsTwoAddresses) {
+  tk::temp_dir d;
+  tk::write_file(d / "u.csv",
+                 "email,account_id\n"
+                 "ann@x.com,\n"          // the default account
+                 "ann@x.com,acct-2\n"    // another account: accepted
+                 "Ann@X.com,acct-2\n"    // the same (account, address): a duplicate
+                 "ann@x.com,acct-3\n"    // a third account: accepted
+                 "ann@x.com,default\n"   // the default account by name: a duplicate
+                 "bob@x.com,acct-3\n");  // done in acct-3 by an earlier run
+  ingest_options o;
+  o.inputs = {(d / "u.csv").string()};
+  o.account_id = "default";
+  auto done = std::make_shared<dedupe_set>();
+  done->insert(in_account(key_of("bob@x.com", false), hash128("acct-3", 6)));
+  o.already_done_keys = done;
+  auto r = run(o);
+  std::multiset<std::string> sent;
+  for (const auto& b : r.batches)
+    for (const auto& a : b.items) sent.insert(b.account_id + "/" + a.email);
+  EXPECT_EQ(sent, (std::multiset<std::string>{"default/ann@x.com", "acct-2/ann@x.com",
+                                              "acct-3/ann@x.com"}));
+  EXPECT_EQ(r.stats.duplicates, 2u);
+  EXPECT_EQ(r.stats.already_done, 1u);
+  EXPECT_EQ(r.stats.accepted_by_account, (std::map<std::string, std::uint64_t, std::less<>>{
+                                             {"default", 1}, {"acct-2", 1}, {"acct-3", 1}}));
 }
 
 TEST(Ingest, CreateOperationYieldsOneAddressPerRequest) {

@@ -112,6 +112,14 @@ enum class reinvite_mode {
   not_sent,     // Status Pending, EmailStatus NotSent: nothing sent, nothing applied
 };
 
+// throttle_scope: what one token bucket limits (the real service's scope is not documented, so
+// a client must cope with each).
+enum class throttle_scope {
+  account,  // one bucket per Chime account: a throttled account never slows another
+  api,      // one bucket per API (InviteUsers, ListUsers, ...), shared by every account
+  global,   // one bucket for every request to every account
+};
+
 // server_options: everything the server can be told. Defaults give a well-behaved service.
 struct server_options {
   std::string listen_host = "127.0.0.1";
@@ -149,9 +157,13 @@ struct server_options {
   // authorized to perform" message, checked right after the signature.
   std::vector<std::string> denied_actions;
 
-  // Token bucket per account (tokens per second, bucket size); rate <= 0 disables throttling.
+  // Token bucket per throttle scope (tokens per second, bucket size); rate <= 0 disables it.
   double rate = 0;
-  double burst = 0;                        // 0 with rate > 0 means max(1, rate)
+  double burst = 0;  // 0 with rate > 0 means max(1, rate)
+  throttle_scope scope = throttle_scope::account;
+  // account_rates: with the account scope, these accounts' buckets refill at their own rate
+  // (bucket max(1, rate)), whatever `rate` is: one account held back beside unthrottled ones.
+  std::map<std::string, double> account_rates;
   std::optional<int> retry_after_seconds;  // `Retry-After` on 429 and 503 when set
 
   // Faults, drawn from a per-connection RNG seeded with seed + connection index (0-based, in

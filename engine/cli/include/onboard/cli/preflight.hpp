@@ -18,6 +18,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,7 @@ struct preflight_request {
   std::shared_ptr<signing::credential_provider> creds;
   std::string region;
   std::optional<io::proxy> proxy;  // the run's HTTPS_PROXY, so the pre-flight goes the same way
-  bool probe_list_users = false;  // also prove chime:ListUsers
+  bool probe_list_users = false;   // also prove chime:ListUsers
   // strict: any answer to the ListUsers probe but a 200 fails the pre-flight (`check`); else only
   // a 401 or 403 does, and `problem` carries the rest as a warning.
   bool strict = false;
@@ -61,5 +62,18 @@ preflight_result run_preflight(const preflight_request& q);
 // InviteUsers), so create-users needs an Enterprise account (EnterpriseDirectory, EnterpriseLWA
 // or EnterpriseOIDC). Either needs the account Active.
 std::string account_problem(const chime::account& a, operation op);
+
+// member_scan: what list_members found, or why it could not finish (`exit` as preflight_result's).
+struct member_scan {
+  int exit = 0;
+  std::string problem;
+  std::uint64_t users = 0, pages = 0;
+};
+
+// list_members: every user of q.account_id, paged through ListUsers (max-results=200, NextToken:
+// ⌈U/200⌉ requests for U users) on one connection; `found` gets each user's PrimaryEmail (a pending
+// invitee the service shows without one cannot be matched, and is not handed over).
+member_scan list_members(const preflight_request& q,
+                         const std::function<void(std::string_view email)>& found);
 
 }  // namespace onboard

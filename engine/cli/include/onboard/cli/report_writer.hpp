@@ -2,7 +2,8 @@
 // `chime-onboard report` (from a journal) and `invite --report` (live, with source columns).
 //
 // CSV cells that a spreadsheet would run as a formula are neutralised by core's csv_cell. The first
-// column is `email`, so a CSV report (e.g. --failed-only) can be fed back as input.
+// columns are `email` and `account_id`, so a CSV report (e.g. --failed-only) can be fed back as
+// input and each address goes back to its own account.
 //
 //   #include <onboard/io/durable_file.hpp>
 //   // given: io::atomic_file& file, const address_outcome& outcome
@@ -29,7 +30,10 @@ std::optional<report_format> parse_report_format(std::string_view s);
 
 // report_row: one address's result; views, so the source strings must outlive write().
 struct report_row {
-  std::string_view email, outcome, id, status, email_status, error_code, message, request_id;
+  // account_id: the account the address belongs to: a run may span several, and a report fed
+  // back as input (`--failed-only`) must send each address to its own.
+  std::string_view email, account_id, outcome, id, status, email_status, error_code, message,
+      request_id;
   std::uint32_t attempts = 0;
   std::string_view source;  // written only by a writer with source columns
   std::uint64_t line = 0;
@@ -46,9 +50,9 @@ struct report_row {
 };
 
 // report_columns: the column names, in order (without the source columns).
-inline constexpr std::string_view report_columns[] = {"email",   "outcome",      "id",
-                                                      "status",  "email_status", "error_code",
-                                                      "message", "attempts",     "request_id"};
+inline constexpr std::string_view report_columns[] = {
+    "email",        "account_id", "outcome", "id",       "status",
+    "email_status", "error_code", "message", "attempts", "request_id"};
 
 // report_writer: buffers rows and hands ~64 KiB chunks to the sink. Not thread-safe.
 class report_writer {

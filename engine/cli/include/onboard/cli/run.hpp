@@ -37,7 +37,7 @@ struct run_options {
 
   // Where and who.
   std::string endpoint_url;
-  std::string region = "us-east-1";  // the signing region (aws_settings::signing_region)
+  std::string region = "us-east-1";            // the signing region (aws_settings::signing_region)
   std::string endpoint_source, region_source;  // where each came from ("--region", "AWS_REGION")
   std::string ca_bundle;
   bool verify_ssl = true;
@@ -52,6 +52,9 @@ struct run_options {
   double burst = 0;
   bool adaptive = true;
   dispatch_config dispatch;
+  // skip_existing: list every account's users before sending, and record an address already
+  // there as `exists` without sending it.
+  bool skip_existing = false;
 
   // Records.
   std::string journal_path;  // empty: default_journal_path, shared by every input

@@ -10,8 +10,20 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace onboard {
+
+// account_summary: one account's line: what this run did for it, or why it needs attention.
+struct account_summary {
+  std::string account_id;
+  std::string about;          // the pre-flight's name, type and status ("" when refused)
+  std::string problem;        // why it was refused or stopped ("" when all went well)
+  std::uint64_t planned = 0;  // its addresses to send, counted before sending (0: not counted)
+  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0;
+  std::uint64_t not_sent = 0;  // read, but its account was refused
+  double elapsed_seconds = 0;  // from the start to its last outcome
+};
 
 struct summary {
   // Input.
@@ -34,6 +46,8 @@ struct summary {
   std::uint64_t bisections = 0, reconnects = 0;
   double elapsed_seconds = 0;
   double emails_per_second = 0;
+  // accounts: a line per account of the run (one for a single-account run).
+  std::vector<account_summary> accounts;
 };
 
 // fill_outcomes: copies the dispatcher's counters and the elapsed time into `s`.

@@ -39,6 +39,13 @@ dedupe_key hash128(const void* data, std::size_t size) noexcept;
 // too unless case_sensitive_local; so key_of(x) == key_of(dedupe_text(x)).
 dedupe_key key_of(std::string_view normalised_email, bool case_sensitive_local) noexcept;
 
+// in_account: the key of (account, address) from the address's key_of and the account's hash128.
+// The identity of an address in a run spanning several accounts: the same address in two
+// accounts is two addresses. A run keys its default account's addresses by key_of alone (so a
+// single-account run's keys are unchanged) and every other account's with in_account; keys live
+// only in memory, so the rule only has to hold within one run.
+dedupe_key in_account(const dedupe_key& address_key, const dedupe_key& account_hash) noexcept;
+
 // dedupe_set: insert-only set of keys, optionally remembering a 64-bit tag (where the key was
 // first seen) per key.
 class dedupe_set {

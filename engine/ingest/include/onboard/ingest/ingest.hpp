@@ -103,6 +103,9 @@ struct ingest_stats {
   std::map<std::string, std::uint64_t> rejected_by_reason;  // reason code -> count (nonzero only)
   std::uint64_t duplicates = 0;
   std::uint64_t already_done = 0;
+  // accepted_by_account: accepted addresses per account, for every account that has one (the
+  // default's counted under options.account_id): the accounts a run has to pre-flight.
+  std::map<std::string, std::uint64_t, std::less<>> accepted_by_account;
   std::uint64_t batches = 0;
   std::uint64_t requests = 0;  // API calls the batches need (one per batch)
 };
@@ -165,6 +168,7 @@ class ingest {
   bool eof_ = false, finished_ = false;
   std::exception_ptr error_;  // a fatal input error, rethrown by every later next_batch
   std::array<std::uint64_t, reason_count> by_reason_{};
+  std::uint64_t default_accepted_ = 0;  // the default account's share of stats_.accepted
   mutable ingest_stats stats_;
 };
 
