@@ -45,7 +45,7 @@ std::string http_url_host(std::string_view url) {
 }
 
 http_reply http_request(std::string_view method, std::string_view url, const http_headers& headers,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, std::string body) {
   http_reply reply;
   auto u = parse_http_url(url);
   if (!u) {
@@ -58,6 +58,7 @@ http_reply http_request(std::string_view method, std::string_view url, const htt
   http::request<http::string_body> req{http::string_to_verb(method), u->target, 11};
   req.set(http::field::host, u->authority.host);
   for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = std::move(body);
   req.prepare_payload();
   http::response<http::string_body> resp;
   boost::beast::flat_buffer buf;

@@ -1,6 +1,7 @@
 // metadata_http.hpp (internal): one plain-HTTP request with a deadline, for the credential
 // endpoints that live on the host or link-local network (the container agent, the instance
-// metadata service) and speak HTTP only. Not for the Chime API (io's HTTPS connections are).
+// metadata service) and speak HTTP only, and for an STS or SSO endpoint configured as http://
+// (a local responder). Not for the Chime API (io's HTTPS connections are).
 #pragma once
 
 #include <chrono>
@@ -20,10 +21,11 @@ struct http_reply {
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
-// http_request: `method` `url` (http://HOST[:PORT]/PATH) with `headers`; the whole exchange
+// http_request: `method` `url` (http://HOST[:PORT]/PATH) with `headers` (a Host header given
+// there replaces the default: the host without the port) and `body`; the whole exchange
 // (resolve, connect, write, read) ends within `timeout`.
 http_reply http_request(std::string_view method, std::string_view url, const http_headers& headers,
-                        std::chrono::milliseconds timeout);
+                        std::chrono::milliseconds timeout, std::string body = {});
 
 // http_url_host: the host of an http:// URL (brackets of an IPv6 literal removed), or "" when the
 // URL is not http://.
