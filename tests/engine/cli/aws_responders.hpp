@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -63,6 +64,14 @@ class sts_service {
                        std::chrono::seconds lifetime = std::chrono::hours(1), bool numbered = true)
       : lifetime_(lifetime), numbered_(numbered) {
     accepted_.push_back(std::move(caller));
+  }
+
+  // set_expiry: the n-th set issued for a role (n from 1) expires at expiry(n) instead of
+  // `lifetime` after it is issued, so that a test can tell another service (the emulator) the
+  // same sets in advance.
+  void set_expiry(std::function<signing::clock::time_point(int n)> expiry) {
+    std::lock_guard lk(mu_);
+    expiry_ = std::move(expiry);
   }
 
   void set_web_token(std::string t) {
@@ -120,8 +129,8 @@ class sts_service {
       if (std::isalnum(static_cast<unsigned char>(c)))
         prefix.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     signing::credentials issued;
-    issued.access_key_id =
-        "ASIA" + prefix + (numbered_ ? std::to_string(++issued_[prefix]) : std::string("X"));
+    const int n = ++issued_[prefix];
+    issued.access_key_id = "ASIA" + prefix + (numbered_ ? std::to_string(n) : std::string("X"));
     issued.secret_access_key = signing::secret_string("secret/" + issued.access_key_id);
     issued.session_token = signing::secret_string("token-" + issued.access_key_id);
     accepted_.push_back(issued);
@@ -129,7 +138,8 @@ class sts_service {
         "<Credentials><AccessKeyId>" + issued.access_key_id + "</AccessKeyId><SecretAccessKey>" +
         issued.secret_access_key.reveal() + "</SecretAccessKey><SessionToken>" +
         issued.session_token.reveal() + "</SessionToken><Expiration>" +
-        signing::format_iso8601(signing::clock::now() + lifetime_) + "</Expiration></Credentials>";
+        signing::format_iso8601(expiry_ ? expiry_(n) : signing::clock::now() + lifetime_) +
+        "</Expiration></Credentials>";
     const std::string user = "<AssumedRoleUser><AssumedRoleId>AROA" + prefix + ":" +
                              form["RoleSessionName"] + "</AssumedRoleId><Arn>" + form["RoleArn"] +
                              "</Arn></AssumedRoleUser>";
@@ -148,6 +158,7 @@ class sts_service {
 
   std::chrono::seconds lifetime_;
   bool numbered_;
+  std::function<signing::clock::time_point(int n)> expiry_;
   mutable std::mutex mu_;
   std::vector<signing::credentials> accepted_;
   std::map<std::string, int> issued_;
