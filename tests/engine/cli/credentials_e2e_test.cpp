@@ -61,6 +61,29 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// paced_run: invite users.txt in `dir` at `rate` requests/s on two connections, no bursts.
+run_result paced_run(const emulator_process& emu, const temp_dir& dir, int rate,
+                     const child_process::options& env, std::chrono::seconds bound) {
+  return run(invite_argv(emu, dir / "users.txt", dir.path(),
+                         {"--connections", "2", "--rate", std::to_string(rate), "--fixed-rate",
+                          "--burst", "1"}),
+             env, bound);
+}
+
+// expect_every_request_signed_in_time: the run ended well, the emulator refused no request for
+// its keys (expired: 403; unknown: 401), and its ledger holds each of `addresses` once.
+void expect_every_request_signed_in_time(const run_result& r, emulator_process& emu,
+                                         std::size_t addresses) {
+  EXPECT_EQ(r.status, 0) << r.out << "\n" << r.err;
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+  EXPECT_EQ(json_counter(stats, "status.403"), 0u) << "a request was signed with expired keys";
+  EXPECT_EQ(json_counter(stats, "status.401"), 0u) << stats;
+  auto applied = ledger_counts(emu.ledger_path());
+  EXPECT_EQ(applied.size(), addresses);
+  for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
+}
+
 // The client thinks its first set lasts (no Expiration), but the service has expired it: the
 // first answer is 403 ExpiredTokenException. The run refreshes once, sends again, and ends with
 // every address invited exactly once.
@@ -155,20 +178,9 @@ TEST(credentials_e2e, a_long_run_on_one_minute_credentials_refreshes_before_ever
   const std::size_t addresses = std::size_t{run_seconds} * rate * 50;
   write_file(dir / "users.txt", numbered_addresses(addresses));
 
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(),
-                           {"--connections", "2", "--rate", std::to_string(rate), "--fixed-rate",
-                            "--burst", "1"}),
-               process_env(dir, script), 5min);
-  const auto took = sys::now() - start;
-  EXPECT_EQ(r.status, 0) << r.out << "\n" << r.err;
-  const std::string stats = emu.stats();
-  ASSERT_EQ(emu.stop(), 0);
-  EXPECT_GT(took, 90s) << "the run must outlast the first set (60 s) by far";
-  EXPECT_EQ(json_counter(stats, "status.403"), 0u) << "a request was signed with expired keys";
-  EXPECT_EQ(json_counter(stats, "status.401"), 0u) << stats;
-  auto applied = ledger_counts(emu.ledger_path());
-  EXPECT_EQ(applied.size(), addresses);
-  for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
+  auto r = paced_run(emu, dir, rate, process_env(dir, script), 5min);
+  EXPECT_GT(sys::now() - start, 90s) << "the run must outlast the first set (60 s) by far";
+  expect_every_request_signed_in_time(r, emu, addresses);
   // Refreshed ahead of expiry by the refresher (advisory), at least once per set outlived.
   EXPECT_GE(count(r.err, "credentials refreshed (advisory)"), 2u) << r.err;
   EXPECT_EQ(count(r.err, "as expired"), 0u) << r.err;
@@ -212,20 +224,9 @@ TEST(credentials_e2e, a_run_on_an_assumed_role_refreshes_it_before_every_expiry)
   const std::size_t addresses = 15 * rate * 50;
   write_file(dir / "users.txt", numbered_addresses(addresses));
 
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(),
-                           {"--connections", "2", "--rate", std::to_string(rate), "--fixed-rate",
-                            "--burst", "1"}),
-               env, 1min);
-  const auto took = sys::now() - start;
-  EXPECT_EQ(r.status, 0) << r.out << "\n" << r.err;
-  const std::string stats = emu.stats();
-  ASSERT_EQ(emu.stop(), 0);
-  EXPECT_GT(took, 10s) << "the run must outlast the first set";
-  EXPECT_EQ(json_counter(stats, "status.403"), 0u) << "a request was signed with expired keys";
-  EXPECT_EQ(json_counter(stats, "status.401"), 0u) << stats;
-  auto applied = ledger_counts(emu.ledger_path());
-  EXPECT_EQ(applied.size(), addresses);
-  for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
+  auto r = paced_run(emu, dir, rate, env, 1min);
+  EXPECT_GT(sys::now() - start, 10s) << "the run must outlast the first set";
+  expect_every_request_signed_in_time(r, emu, addresses);
   EXPECT_TRUE(contains(r.err,
                        "credentials from assume-role (profile default via source_profile "
                        "base): key id …TLY1"))
