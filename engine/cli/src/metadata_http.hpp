@@ -4,7 +4,10 @@
 // (a local responder). Not for the Chime API (io's HTTPS connections are).
 #pragma once
 
+#include <onboard/io/endpoint.hpp>
+
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +23,17 @@ struct http_reply {
 };
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
+
+// parsed_url: an http:// or https:// URL: its authority through io's endpoint parser (the same
+// host, IPv6-bracket and port rules as the service's endpoint), its path and query kept as
+// written (a metadata path's trailing '/' matters; "/" when there is none).
+struct parsed_url {
+  io::endpoint authority;
+  std::string target;
+};
+
+// parse_url: nullopt for another scheme or a malformed authority.
+std::optional<parsed_url> parse_url(std::string_view url);
 
 // http_request: `method` `url` (http://HOST[:PORT]/PATH) with `headers` (a Host header given
 // there replaces the default: the host without the port) and `body`; the whole exchange

@@ -13,38 +13,17 @@
 
 namespace onboard::detail {
 
-namespace {
-
 namespace net = boost::asio;
 
-struct split_url {
-  io::endpoint authority;
-  std::string target;
-};
-
-// split: the URL's authority through io's endpoint parser (the rules the service endpoint
-// follows) and its path and query, kept as written.
-std::optional<split_url> split(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::nullopt;
-  const auto slash = url.find('/', scheme_end + 3);
-  auto ep = io::try_parse_endpoint(url.substr(0, slash), {.allow_http = true});
-  if (!ep) return std::nullopt;
-  return split_url{std::move(*ep.value),
-                   slash == std::string_view::npos ? "/" : std::string(url.substr(slash))};
-}
-
-}  // namespace
-
 std::string service_host_header(std::string_view url) {
-  auto u = split(url);
+  auto u = parse_url(url);
   return u ? u->authority.host_header : std::string();
 }
 
 http_reply service_request(std::string_view method, std::string_view url, http_headers headers,
                            std::string body, const service_client& client) {
   http_reply reply;
-  auto u = split(url);
+  auto u = parse_url(url);
   if (!u) {
     reply.error = "'" + std::string(url) + "' is not an https://HOST[:PORT][/PATH] URL";
     return reply;
