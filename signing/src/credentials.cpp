@@ -12,7 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <csignal>
 #include <fcntl.h>
+#include <poll.h>
 #include <fstream>
 #include <spawn.h>
 #include <sstream>
@@ -261,46 +263,72 @@ std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s) {
 
 namespace {
 
+// process_outcome: how a credential_process ended.
+struct process_outcome {
+  int status = -1;  // exit status (128+signal when killed by one); -1: could not be started
+  bool timed_out = false;
+};
+
 // run_process: /bin/sh -c `command`, stdout captured (bounded), stderr passed through as the
-// CLI does. Returns the exit status or -1 when it cannot be started.
-int run_process(const std::string& command, std::string& out) {
+// CLI does. A command still running after `limit` is killed with its whole process group (the
+// shell and whatever it started), so a hung helper cannot hold a run forever.
+process_outcome run_process(const std::string& command, std::string& out,
+                            std::chrono::milliseconds limit) {
+  process_outcome result;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  if (pipe2(fds, O_CLOEXEC) != 0) return result;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
   char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, "/bin/sh", &fa, nullptr, argv, environ);
+  int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
-    return -1;
+    return result;
   }
-  constexpr std::size_t limit = 1 << 20;
+  constexpr std::size_t cap = 1 << 20;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   char buf[4096];
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd pfd{fds[0], POLLIN, 0};
+    int ready = left.count() > 0 ? poll(&pfd, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      result.timed_out = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
     ssize_t n = read(fds[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    if (out.size() < limit) out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() < cap) out.append(buf, static_cast<std::size_t>(n));
   }
   detail::wipe(buf, sizeof buf);
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  result.status =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return result;
 }
 
 // printable: a bounded copy of untrusted text for messages (the Expiration value is not secret,
 // but the output it came from is, so keep it short and control-free).
-std::string printable(std::string_view s) {
+std::string printable(std::string_view s, std::size_t limit = 40) {
   std::string out;
-  for (char c : s.substr(0, 40)) out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+  for (char c : s.substr(0, limit)) out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
   return out;
 }
 
@@ -310,19 +338,35 @@ std::optional<std::string> json_string(const boost::json::object& o, std::string
   return std::string(it->value().as_string());
 }
 
+// credential_process_timeout: 60 s, or CHIME_ONBOARD_CREDENTIAL_PROCESS_TIMEOUT seconds (fractions
+// allowed). An unreadable value is ignored rather than fatal: the default is a safe limit.
+std::chrono::milliseconds credential_process_timeout(const environment& env) {
+  constexpr std::chrono::milliseconds fallback{60'000};
+  auto v = env("CHIME_ONBOARD_CREDENTIAL_PROCESS_TIMEOUT");
+  if (!v || v->empty()) return fallback;
+  char* end = nullptr;
+  double seconds = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end != '\0' || !(seconds > 0) || seconds > 86400) return fallback;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
 // credential_process: runs the profile's command and parses its JSON. Messages name the profile
 // and file, never the output (it holds the secret).
 resolve_result credential_process(const std::string& command, const std::string& profile,
-                                  const std::string& path) {
+                                  const std::string& path, std::chrono::milliseconds limit) {
   std::string where = "credential_process of profile '" + profile + "' (" + path + ")";
   std::string out;
-  int status = run_process(command, out);
+  auto ran = run_process(command, out, limit);
   struct wipe_on_exit {
     std::string& s;
     ~wipe_on_exit() { detail::wipe(s.data(), s.size()); }
   } wipe_out{out};
-  if (status < 0) return error(where + ": cannot start /bin/sh");
-  if (status != 0) return error(where + ": exited with status " + std::to_string(status));
+  if (ran.status < 0) return error(where + ": cannot start /bin/sh");
+  if (ran.timed_out)
+    return error(where + ": `" + printable(command, 200) + "` gave no answer within " +
+                 std::to_string(limit.count() / 1000) +
+                 " s and was killed (CHIME_ONBOARD_CREDENTIAL_PROCESS_TIMEOUT sets the limit)");
+  if (ran.status != 0) return error(where + ": exited with status " + std::to_string(ran.status));
   return parse_credentials_json(out, {"SessionToken", /*versioned=*/true},
                                 "profile " + profile + " credential_process (" + path + ")", where);
 }
@@ -336,32 +380,51 @@ std::string profile_name(std::string_view flag, const environment& env) {
   return "default";
 }
 
-resolve_result resolve_credentials(const resolve_options& opts, const environment& env) {
+std::optional<resolve_result> explicit_or_environment(const resolve_options& opts,
+                                                      const environment& env) {
   if (!opts.access_key_id.empty() || !opts.secret_access_key.empty()) {
     if (opts.access_key_id.empty() || opts.secret_access_key.empty())
       return error("explicit credentials need both the access key id and the secret access key");
     return found(opts.access_key_id, opts.secret_access_key, opts.session_token, "command line");
   }
-
   // As the AWS CLI: an explicit --profile means that profile, so the environment's keys are not
   // consulted; AWS_PROFILE does not have that effect.
-  const bool profile_flag = !opts.profile.empty();
-  if (!profile_flag) {
-    auto id = env("AWS_ACCESS_KEY_ID");
-    auto secret = env("AWS_SECRET_ACCESS_KEY");
-    bool has_id = id && !id->empty(), has_secret = secret && !secret->empty();
-    if (has_id && has_secret) {
-      auto token = env("AWS_SESSION_TOKEN");
-      if (!token || token->empty()) token = env("AWS_SECURITY_TOKEN");
-      return found(*id, *secret, token.value_or(""), "environment");
-    }
-    if (has_id != has_secret)
-      return error(std::string("environment: ") +
-                   (has_id ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
-                           : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"));
+  if (!opts.profile.empty()) return std::nullopt;
+  auto id = env("AWS_ACCESS_KEY_ID");
+  auto secret = env("AWS_SECRET_ACCESS_KEY");
+  bool has_id = id && !id->empty(), has_secret = secret && !secret->empty();
+  if (has_id && has_secret) {
+    auto token = env("AWS_SESSION_TOKEN");
+    if (!token || token->empty()) token = env("AWS_SECURITY_TOKEN");
+    return found(*id, *secret, token.value_or(""), "environment");
   }
+  if (has_id != has_secret)
+    return error(std::string("environment: ") +
+                 (has_id ? "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"
+                         : "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"));
+  return std::nullopt;
+}
 
-  std::string profile = profile_name(opts.profile, env);
+std::optional<profile_settings> load_profile_settings(const std::string& profile,
+                                                      const environment& env) {
+  loaded_file creds_file = load_credentials_file(env);
+  loaded_file config_file = load_config_file(env);
+  const section* cs = find_section(creds_file, profile);
+  const section* cfg = config_section(config_file, profile);
+  if (!cs && !cfg) return std::nullopt;
+  profile_settings p;
+  if (cfg) p.values = *cfg;
+  // As botocore's session: the credentials file's values override the config file's.
+  if (cs)
+    for (const auto& [k, v] : *cs) p.values[k] = v;
+  p.where = cs && cfg ? creds_file.path + " and " + config_file.path
+            : cs      ? creds_file.path
+                      : config_file.path;
+  return p;
+}
+
+resolve_result profile_credentials(const std::string& profile, const environment& env,
+                                   bool environment_tried) {
   loaded_file creds_file = load_credentials_file(env);
   loaded_file config_file = load_config_file(env);
   const section* cs = find_section(creds_file, profile);
@@ -373,10 +436,13 @@ resolve_result resolve_credentials(const resolve_options& opts, const environmen
 
   if (auto r = static_keys(cs, profile, creds_file.path)) return std::move(*r);
   if (auto r = static_keys(cfg, profile, config_file.path)) return std::move(*r);
+  const auto limit = credential_process_timeout(env);
   // The command is run again for every refresh, as botocore's ProcessProvider does.
   auto process = [&](const std::string& cmd, const std::string& path) {
-    resolve_result r = credential_process(cmd, profile, path);
-    r.refetch = [cmd, profile, path] { return credential_process(cmd, profile, path); };
+    resolve_result r = credential_process(cmd, profile, path, limit);
+    r.refetch = [cmd, profile, path, limit] {
+      return credential_process(cmd, profile, path, limit);
+    };
     return r;
   };
   if (auto cmd = get(cfg, "credential_process")) return process(*cmd, config_file.path);
@@ -384,11 +450,16 @@ resolve_result resolve_credentials(const resolve_options& opts, const environmen
 
   resolve_result none =
       error("unable to locate credentials for profile '" + profile + "': tried " +
-            (profile_flag ? std::string() : "the environment (AWS_ACCESS_KEY_ID), ") +
-            creds_file.path + (cs ? "" : " (no such section)") + ", " + config_file.path +
+            (environment_tried ? "the environment (AWS_ACCESS_KEY_ID), " : "") + creds_file.path +
+            (cs ? "" : " (no such section)") + ", " + config_file.path +
             (cfg ? " (no keys or credential_process)" : " (no such section)"));
   none.not_found = true;
   return none;
+}
+
+resolve_result resolve_credentials(const resolve_options& opts, const environment& env) {
+  if (auto r = explicit_or_environment(opts, env)) return std::move(*r);
+  return profile_credentials(profile_name(opts.profile, env), env, opts.profile.empty());
 }
 
 resolve_result parse_credentials_json(std::string_view text, const json_shape& shape,

@@ -288,6 +288,22 @@ TEST_F(credential_process_test, failing_command_reports_status) {
   expect_no_secret(r.error);
 }
 
+// A helper that hangs (and a child it started that holds the pipe) is killed at the limit, and
+// the error names the profile and the command: a run never waits on it forever.
+TEST_F(credential_process_test, a_hung_command_is_killed_at_the_timeout_naming_it) {
+  std::string path = h_.script("hang.sh", "sleep 30 &\nsleep 30\n");
+  write_file(h_.dir.path() / ".aws/config", "[profile proc]\ncredential_process = " + path + "\n");
+  const auto started = std::chrono::steady_clock::now();
+  auto r = resolve(h_, {{"CHIME_ONBOARD_CREDENTIAL_PROCESS_TIMEOUT", "0.5"}}, with_profile("proc"));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(r);
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_GE(took, std::chrono::milliseconds(500));
+  EXPECT_NE(r.error.find("'proc'"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(path), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("killed"), std::string::npos) << r.error;
+}
+
 TEST(secret_string, copies_and_moves_keep_the_value) {
   sg::secret_string a("abc");
   sg::secret_string b = a;

@@ -3,6 +3,7 @@
 #include <onboard/chime/endpoint_rules.hpp>
 #include <onboard/core/text.hpp>
 
+#include <cctype>
 #include <initializer_list>
 #include <optional>
 
@@ -39,24 +40,29 @@ bool ignore_configured_endpoints(const std::string& profile, const signing::envi
   return v && iequals(*v, "true");
 }
 
-// resolve_endpoint: a configured endpoint URL, or an empty value when the endpoint rules decide.
-setting resolve_endpoint(const std::string& flag, const std::string& profile,
-                         const signing::environment& env) {
+}  // namespace
+
+setting configured_endpoint_url(std::string_view service, const std::string& flag,
+                                const std::string& profile, const signing::environment& env) {
   if (!flag.empty()) return {flag, "--endpoint-url"};
   if (ignore_configured_endpoints(profile, env)) return {};
-  for (const char* name : {"AWS_ENDPOINT_URL_CHIME", "AWS_ENDPOINT_URL"})
+  std::string variable = "AWS_ENDPOINT_URL_";
+  for (char c : service)
+    variable.push_back(c == ' ' || c == '-'
+                           ? '_'
+                           : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (const std::string& name : {variable, std::string("AWS_ENDPOINT_URL")})
     if (auto v = env(name); v && !v->empty()) return {*v, name};
+  const std::string key = std::string(service) + ".endpoint_url";
   if (auto services = signing::config_value(profile, "services", env)) {
     const std::string section = "services " + *services;
-    if (auto v = signing::config_section_value(section, "chime.endpoint_url", env))
-      return {*v, "config [" + section + "] chime.endpoint_url"};
+    if (auto v = signing::config_section_value(section, key, env))
+      return {*v, "config [" + section + "] " + key};
   }
   if (auto v = signing::config_value(profile, "endpoint_url", env))
     return {*v, "config endpoint_url"};
   return {};
 }
-
-}  // namespace
 
 aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environment& env) {
   aws_settings s;
@@ -66,7 +72,7 @@ aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environ
       first_of(flags.region, "--region",
                {{c::env, "AWS_REGION"}, {c::env, "AWS_DEFAULT_REGION"}, {c::config, "region"}},
                s.profile, env, "us-east-1");
-  s.endpoint_url = resolve_endpoint(flags.endpoint_url, s.profile, env);
+  s.endpoint_url = configured_endpoint_url("chime", flags.endpoint_url, s.profile, env);
   if (s.endpoint_url.value.empty()) {
     auto rules = chime::default_endpoint(s.region.value);
     s.endpoint_url = {std::move(rules.url), "endpoint rules for region " + s.region.value};

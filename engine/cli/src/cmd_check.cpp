@@ -68,7 +68,7 @@ int cmd_check(const args_t& args) {
 
   signing::resolve_options ro;
   ro.profile = profile.value();
-  auto creds = resolve_run_credentials(ro, env);
+  auto creds = resolve_run_credentials(ro, env, {s.ca_bundle.value, !no_verify.given()});
   if (!creds) {
     line("credentials", "NONE: " + creds.error);
     return exit_config;

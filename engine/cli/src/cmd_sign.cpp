@@ -112,9 +112,12 @@ int cmd_sign(const args_t& args) {
     out = sg::format_raw_request(*parsed, a.added_headers);
   // The session token is a secret like the key: signed with, never printed (a terminal's
   // scroll-back and a pasted bug report are where leaked tokens are found).
-  if (const std::string& token = c.session_token.reveal(); !token.empty())
-    for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
-      out.replace(at, token.size(), "<session token not shown>");
+  // The search goes on after each mask, which may itself contain a short token.
+  if (const std::string& token = c.session_token.reveal(); !token.empty()) {
+    constexpr std::string_view mask = "<session token not shown>";
+    for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at + mask.size()))
+      out.replace(at, token.size(), mask);
+  }
   std::cout << out;
   return exit_ok;
 }

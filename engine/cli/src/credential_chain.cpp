@@ -1,10 +1,17 @@
 #include <onboard/cli/credential_chain.hpp>
 
 #include "metadata_http.hpp"
+#include "sso_portal.hpp"
+#include "sts_client.hpp"
+
+#include <onboard/cli/aws_settings.hpp>
+#include <onboard/signing/credential_provider.hpp>
 
 #include <onboard/core/text.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -146,12 +153,192 @@ std::optional<signing::resolve_result> container_credentials(const signing::envi
   return r;
 }
 
+namespace {
+
+bool has_static_keys(const signing::profile_settings& s) {
+  return s.get("aws_access_key_id") || s.get("aws_secret_access_key");
+}
+
+// has_role: botocore's _has_assume_role_config_vars: role_arn, and not a web identity profile.
+bool has_role(const signing::profile_settings& s) {
+  return s.get("role_arn") && !s.get("web_identity_token_file");
+}
+
+// chain: what every step of one resolution shares.
+struct chain {
+  signing::environment env;
+  detail::service_client client;
+  std::string top_profile;  // STS is configured (region, endpoint) by the profile the run names
+  std::string region;
+  std::vector<std::string> visited;  // the profiles an assume-role chain went through
+};
+
+detail::sts_endpoint sts_of(const chain& c) {
+  std::string url = configured_endpoint_url("sts", "", c.top_profile, c.env).value;
+  if (url.empty()) url = "https://sts." + c.region + ".amazonaws.com";
+  return {url, c.region, c.client};
+}
+
+// default_session_name: botocore's, fixed when the provider is built and kept for its refreshes.
+std::string default_session_name() {
+  return "botocore-session-" +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
+signing::resolve_result profile_sources(const std::string& profile,
+                                        const std::optional<signing::profile_settings>& settings,
+                                        chain& c, bool env_vars);
+signing::resolve_result assume_role_profile(const std::string& profile,
+                                            const signing::profile_settings& settings, chain& c);
+
+// web_identity: botocore's AssumeRoleWithWebIdentityProvider: AWS_WEB_IDENTITY_TOKEN_FILE,
+// AWS_ROLE_ARN and AWS_ROLE_SESSION_NAME (unless the profile was named explicitly) over the
+// profile's web_identity_token_file, role_arn and role_session_name.
+std::optional<signing::resolve_result> web_identity(
+    const std::string& profile, const std::optional<signing::profile_settings>& settings,
+    const chain& c, bool env_vars) {
+  auto value = [&](const char* key, const char* variable) -> std::optional<std::string> {
+    if (env_vars)
+      if (auto v = c.env(variable); v && !v->empty()) return v;
+    return settings ? settings->get(key) : std::nullopt;
+  };
+  auto token_file = value("web_identity_token_file", "AWS_WEB_IDENTITY_TOKEN_FILE");
+  if (!token_file) return std::nullopt;
+  auto role_arn = value("role_arn", "AWS_ROLE_ARN");
+  if (!role_arn)
+    return failed("web identity token file " + *token_file + " (profile '" + profile +
+                  "' or AWS_WEB_IDENTITY_TOKEN_FILE) has no role: set role_arn or AWS_ROLE_ARN");
+  detail::role_request req{
+      *role_arn,
+      value("role_session_name", "AWS_ROLE_SESSION_NAME").value_or(default_session_name()),
+      std::nullopt, std::nullopt,
+      "assume-role-with-web-identity (profile " + profile + ", role " + *role_arn + ")"};
+  const auto sts = sts_of(c);
+  const std::string file = *token_file;
+  auto r = detail::assume_role_with_web_identity(req, file, sts);
+  if (r)
+    r.refetch = [req, file, sts] { return detail::assume_role_with_web_identity(req, file, sts); };
+  return r;
+}
+
+// source_credentials: botocore's _resolve_credentials_from_profile: a source profile with keys
+// or without a role of its own is resolved by the profile sources (never the environment);
+// otherwise it assumes its own role first.
+signing::resolve_result source_credentials(const std::string& source, chain& c) {
+  auto settings = signing::load_profile_settings(source, c.env);
+  if (!settings) return failed("the source_profile '" + source + "' does not exist");
+  if (has_static_keys(*settings) || !has_role(*settings)) {
+    auto r = profile_sources(source, settings, c, false);
+    if (!r && r.not_found) r.error = "the source_profile '" + source + "' has no credentials";
+    return r;
+  }
+  return assume_role_profile(source, *settings, c);
+}
+
+// assume_role_profile: botocore's AssumeRoleProvider for a profile with role_arn.
+signing::resolve_result assume_role_profile(const std::string& profile,
+                                            const signing::profile_settings& settings, chain& c) {
+  const std::string named = "profile '" + profile + "' (" + settings.where + ")";
+  const std::string role_arn = *settings.get("role_arn");
+  if (settings.get("mfa_serial"))
+    return failed(named + " sets mfa_serial: assuming " + role_arn +
+                  " needs an MFA code, which an unattended run cannot ask for. Use a profile "
+                  "without mfa_serial (a role that trusts the source without MFA, SSO or "
+                  "credentials from `aws sts get-session-token`)");
+  auto source_profile = settings.get("source_profile");
+  auto credential_source = settings.get("credential_source");
+  if (source_profile && credential_source)
+    return failed(named + " has both source_profile and credential_source; keep one");
+  if (!source_profile && !credential_source)
+    return failed(named + " has role_arn but neither source_profile nor credential_source");
+  detail::role_request req;
+  req.role_arn = role_arn;
+  req.session_name = settings.get("role_session_name").value_or(default_session_name());
+  req.external_id = settings.get("external_id");
+  if (auto d = settings.get("duration_seconds")) {
+    char* end = nullptr;
+    const long v = std::strtol(d->c_str(), &end, 10);
+    if (end == d->c_str() || *end != '\0' || v < 900 || v > 43200)
+      return failed(named + ": duration_seconds '" + *d +
+                    "' is not a number of seconds from 900 to 43200");
+    req.duration_seconds = v;
+  }
+  signing::resolve_result source;
+  if (credential_source) {
+    req.source =
+        "assume-role (profile " + profile + " via credential_source " + *credential_source + ")";
+    std::optional<signing::resolve_result> from;
+    if (*credential_source == "Environment")
+      from = signing::explicit_or_environment({}, c.env);
+    else if (*credential_source == "EcsContainer")
+      from = container_credentials(c.env);
+    else if (*credential_source == "Ec2InstanceMetadata")
+      from = instance_metadata_credentials(c.env);
+    else
+      return failed(named + ": credential_source '" + *credential_source +
+                    "' is not one of Environment, EcsContainer, Ec2InstanceMetadata");
+    if (!from)
+      return failed(named + ": credential_source " + *credential_source + " has no credentials");
+    source = std::move(*from);
+  } else {
+    req.source = "assume-role (profile " + profile + " via source_profile " + *source_profile + ")";
+    // As botocore: a profile may name itself (its own keys assume its role); any other return
+    // to a profile already on the chain is a loop.
+    const bool seen =
+        std::find(c.visited.begin(), c.visited.end(), *source_profile) != c.visited.end();
+    if (seen && (*source_profile != profile || !has_static_keys(settings)))
+      return failed(named + ": source_profile '" + *source_profile +
+                    "' leads back to a profile already on the chain");
+    c.visited.push_back(*source_profile);
+    source = source_credentials(*source_profile, c);
+  }
+  if (!source) return failed(named + ": " + source.error);
+  // The source's own refresh (a role of a role, SSO, credential_process) happens when a
+  // refresh of this role finds it near its expiry.
+  auto caller = signing::make_provider(std::move(source));
+  const auto sts = sts_of(c);
+  auto r = detail::assume_role(req, *caller->current(), sts);
+  if (r)
+    r.refetch = [req, caller, sts] { return detail::assume_role(req, *caller->current(), sts); };
+  return r;
+}
+
+// profile_sources: botocore's profile providers, in order: web identity, SSO, the shared
+// credentials file, credential_process, the config file.
+signing::resolve_result profile_sources(const std::string& profile,
+                                        const std::optional<signing::profile_settings>& settings,
+                                        chain& c, bool env_vars) {
+  if (auto r = web_identity(profile, settings, c, env_vars)) return std::move(*r);
+  if (settings)
+    if (auto r = detail::sso_credentials(profile, *settings, c.client)) return std::move(*r);
+  return signing::profile_credentials(profile, c.env, env_vars);
+}
+
+}  // namespace
+
 signing::resolve_result resolve_run_credentials(const signing::resolve_options& opts,
-                                                const signing::environment& env) {
-  signing::resolve_result r = signing::resolve_credentials(opts, env);
+                                                const signing::environment& env,
+                                                const chain_network& net) {
+  if (auto r = signing::explicit_or_environment(opts, env)) return std::move(*r);
+  aws_flags flags;
+  flags.profile = opts.profile;
+  flags.ca_bundle = net.ca_bundle;
+  const aws_settings s = resolve_aws_settings(flags, env);
+  detail::service_client client;
+  client.ca_bundle = s.ca_bundle.value;
+  client.verify_ssl = net.verify_ssl;
+  client.env = env;
+  chain c{env, std::move(client), s.profile, s.region.value, {s.profile}};
+  const bool env_vars = opts.profile.empty();
+  auto settings = signing::load_profile_settings(s.profile, env);
+  signing::resolve_result r = settings && has_role(*settings)
+                                  ? assume_role_profile(s.profile, *settings, c)
+                                  : profile_sources(s.profile, settings, c, env_vars);
   if (r || !r.not_found) return r;
-  if (auto c = container_credentials(env)) return std::move(*c);
-  if (auto i = instance_metadata_credentials(env)) return std::move(*i);
+  if (auto container = container_credentials(env)) return std::move(*container);
+  if (auto instance = instance_metadata_credentials(env)) return std::move(*instance);
   r.error +=
       ", the container (AWS_CONTAINER_CREDENTIALS_*_URI unset) and the instance metadata "
       "service";

@@ -19,25 +19,24 @@ namespace {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 
-struct http_url {
-  io::endpoint authority;  // host, port and Host header, checked as io checks the service's
-  std::string target;      // the path (and query) exactly as given; "/" when there is none
-};
-
-// parse_http_url: an http:// URL: its authority through io's endpoint parser (the same host,
-// IPv6-bracket and port rules as the service's endpoint), its path kept as written (a metadata
-// path's trailing '/' matters). nullopt for any other scheme or a malformed authority.
-std::optional<http_url> parse_http_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (!url.starts_with(scheme)) return std::nullopt;
-  const auto slash = url.find('/', scheme.size());
-  auto ep = io::try_parse_endpoint(url.substr(0, slash), {.allow_http = true});
-  if (!ep) return std::nullopt;
-  return http_url{std::move(*ep.value),
-                  slash == std::string_view::npos ? "/" : std::string(url.substr(slash))};
+// parse_http_url: parse_url for http:// only.
+std::optional<parsed_url> parse_http_url(std::string_view url) {
+  auto u = parse_url(url);
+  if (!u || u->authority.scheme != "http") return std::nullopt;
+  return u;
 }
 
 }  // namespace
+
+std::optional<parsed_url> parse_url(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  const auto slash = url.find('/', scheme_end + 3);
+  auto ep = io::try_parse_endpoint(url.substr(0, slash), {.allow_http = true});
+  if (!ep) return std::nullopt;
+  return parsed_url{std::move(*ep.value),
+                    slash == std::string_view::npos ? "/" : std::string(url.substr(slash))};
+}
 
 std::string http_url_host(std::string_view url) {
   auto u = parse_http_url(url);
@@ -45,7 +44,7 @@ std::string http_url_host(std::string_view url) {
 }
 
 http_reply http_request(std::string_view method, std::string_view url, const http_headers& headers,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, std::string body) {
   http_reply reply;
   auto u = parse_http_url(url);
   if (!u) {
@@ -58,6 +57,7 @@ http_reply http_request(std::string_view method, std::string_view url, const htt
   http::request<http::string_body> req{http::string_to_verb(method), u->target, 11};
   req.set(http::field::host, u->authority.host);
   for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = std::move(body);
   req.prepare_payload();
   http::response<http::string_body> resp;
   boost::beast::flat_buffer buf;

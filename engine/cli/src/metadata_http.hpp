@@ -1,9 +1,13 @@
 // metadata_http.hpp (internal): one plain-HTTP request with a deadline, for the credential
 // endpoints that live on the host or link-local network (the container agent, the instance
-// metadata service) and speak HTTP only. Not for the Chime API (io's HTTPS connections are).
+// metadata service) and speak HTTP only, and for an STS or SSO endpoint configured as http://
+// (a local responder). Not for the Chime API (io's HTTPS connections are).
 #pragma once
 
+#include <onboard/io/endpoint.hpp>
+
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,10 +24,22 @@ struct http_reply {
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
-// http_request: `method` `url` (http://HOST[:PORT]/PATH) with `headers`; the whole exchange
+// parsed_url: an http:// or https:// URL: its authority through io's endpoint parser (the same
+// host, IPv6-bracket and port rules as the service's endpoint), its path and query kept as
+// written (a metadata path's trailing '/' matters; "/" when there is none).
+struct parsed_url {
+  io::endpoint authority;
+  std::string target;
+};
+
+// parse_url: nullopt for another scheme or a malformed authority.
+std::optional<parsed_url> parse_url(std::string_view url);
+
+// http_request: `method` `url` (http://HOST[:PORT]/PATH) with `headers` (a Host header given
+// there replaces the default: the host without the port) and `body`; the whole exchange
 // (resolve, connect, write, read) ends within `timeout`.
 http_reply http_request(std::string_view method, std::string_view url, const http_headers& headers,
-                        std::chrono::milliseconds timeout);
+                        std::chrono::milliseconds timeout, std::string body = {});
 
 // http_url_host: the host of an http:// URL (brackets of an IPv6 literal removed), or "" when the
 // URL is not http://.

@@ -821,7 +821,8 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
                   "set; choose one with --journal FILE");
   }
   if (!opts.dry_run) {
-    auto r = resolve_run_credentials(opts.credentials, signing::process_environment());
+    auto r = resolve_run_credentials(opts.credentials, signing::process_environment(),
+                                     {opts.ca_bundle, opts.verify_ssl});
     if (!r) return fail(opts, exit_config, r.error);
     p.creds = make_credential_provider(std::move(r));
     try {

@@ -116,6 +116,24 @@ TEST_F(settings_fixture, a_services_section_without_chime_leaves_the_profile_end
   EXPECT_EQ(resolve().endpoint_url.value, "https://generic.example");
 }
 
+// The same rules for the services the credential chain calls: STS and the SSO portal.
+TEST_F(settings_fixture, other_services_follow_the_same_endpoint_rules) {
+  auto sts = [&](const std::string& profile) {
+    return onboard::configured_endpoint_url("sts", "", profile, map_environment(vars));
+  };
+  EXPECT_EQ(sts("x").value, "https://x-sts.example:1004");
+  EXPECT_EQ(sts("x").source, "config [services xs] sts.endpoint_url");
+  EXPECT_EQ(sts("default").value, "https://default-config.example:1001");
+  EXPECT_EQ(sts("ignoring").value, "");
+  vars["AWS_ENDPOINT_URL"] = "https://all.example";
+  EXPECT_EQ(sts("x").value, "https://all.example");
+  vars["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9000";
+  EXPECT_EQ(sts("x").value, "http://127.0.0.1:9000");
+  EXPECT_EQ(sts("x").source, "AWS_ENDPOINT_URL_STS");
+  EXPECT_EQ(onboard::configured_endpoint_url("sso", "", "x", map_environment(vars)).value,
+            "https://all.example");
+}
+
 TEST_F(settings_fixture, the_per_service_form_inside_a_profile_is_not_read_as_botocore_does_not) {
   vars["AWS_PROFILE"] = "nested";
   auto s = resolve();

@@ -3,6 +3,7 @@
 // Authorization header; IMDSv2: PUT a token, GET the role, GET its credentials; both answer JSON
 // with AccessKeyId / SecretAccessKey / Token / Expiration), their place in botocore's order, and
 // the cross-check that Debian's boto3 resolves the same configuration to the same key id.
+#include "aws_responders.hpp"
 #include "cli_env.hpp"
 #include "credential_responder.hpp"
 
@@ -136,12 +137,9 @@ TEST(credential_chain, the_profile_comes_before_the_container) {
   EXPECT_NE(from_container->source.find("container"), std::string::npos);
 }
 
-// boto3_key: "METHOD KEYID" as Debian's boto3 resolves the environment.
+// boto3_key: "METHOD KEYID" as Debian's boto3 resolves the environment (boto3_credentials.py).
 std::string boto3_key(const child_process::options& env) {
-  auto py = run({"/usr/bin/python3", "-c",
-                 "import boto3\n"
-                 "c = boto3.Session().get_credentials()\n"
-                 "print(c.method, c.get_frozen_credentials().access_key)\n"},
+  auto py = run({"/usr/bin/python3", ONBOARD_SOURCE_DIR "/tests/engine/cli/boto3_credentials.py"},
                 env, 30s);
   EXPECT_EQ(py.status, 0) << py.err;
   return py.out;
@@ -267,6 +265,90 @@ TEST(credential_chain, chime_onboard_and_boto3_take_the_same_instance_role_key) 
 
   EXPECT_EQ(boto3_key(env), "iam-role ASIAINSTANCEROLE\n");
   EXPECT_EQ(signed_key_id(our_signature(env, home)), "ASIAINSTANCEROLE");
+}
+
+// role_env: clean_env with a config file `config`, base's keys in the credentials file, STS at
+// `sts` in us-east-1.
+child_process::options role_env(const temp_dir& home, const std::string& config,
+                                const credential_responder& sts) {
+  auto env = clean_env(home.path());
+  write_file(home / "config", config);
+  write_file(home / "credentials",
+             "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = baseSecret/K7MDENG\n");
+  env.env_set["AWS_CONFIG_FILE"] = (home / "config").string();
+  env.env_set["AWS_SHARED_CREDENTIALS_FILE"] = (home / "credentials").string();
+  env.env_set["AWS_DEFAULT_REGION"] = "us-east-1";  // Debian's botocore reads no AWS_REGION
+  env.env_set["AWS_ENDPOINT_URL_STS"] = sts.url("/");
+  return env;
+}
+
+signing::credentials base_keys() {
+  signing::credentials c;
+  c.access_key_id = "AKIABASE";
+  c.secret_access_key = signing::secret_string("baseSecret/K7MDENG");
+  return c;
+}
+
+// The same role profile, the same STS responder: boto3 and chime-onboard assume the role (each
+// signature checked by the responder's verifier) and name the same key.
+TEST(credential_chain, chime_onboard_and_boto3_assume_the_same_role) {
+  sts_service sts(base_keys(), std::chrono::hours(1), /*numbered=*/false);
+  credential_responder server(sts.handler());
+  temp_dir home;
+  auto env = role_env(home,
+                      "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/Deploy\n"
+                      "source_profile = base\nexternal_id = ext-7\n",
+                      server);
+  env.env_set["AWS_PROFILE"] = "deploy";
+  EXPECT_EQ(boto3_key(env), "assume-role ASIADEPLOYX\n");
+  EXPECT_EQ(signed_key_id(our_signature(env, home)), "ASIADEPLOYX");
+  auto calls = sts.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  for (auto& c : calls) {
+    EXPECT_EQ(c["_verdict"], "ok");
+    EXPECT_EQ(c["ExternalId"], "ext-7");
+  }
+}
+
+TEST(credential_chain, chime_onboard_and_boto3_take_the_same_web_identity_role) {
+  sts_service sts(base_keys(), std::chrono::hours(1), /*numbered=*/false);
+  sts.set_web_token("jwt-for-both");
+  credential_responder server(sts.handler());
+  temp_dir home;
+  auto env = role_env(home, "", server);
+  write_file(home / "token", "jwt-for-both");
+  env.env_set["AWS_WEB_IDENTITY_TOKEN_FILE"] = (home / "token").string();
+  env.env_set["AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/Pod";
+  EXPECT_EQ(boto3_key(env), "assume-role-with-web-identity ASIAPODX\n");
+  EXPECT_EQ(signed_key_id(our_signature(env, home)), "ASIAPODX");
+  EXPECT_EQ(sts.calls().size(), 2u);
+}
+
+// SSO: the token cache botocore reads (its file name is botocore's SSOTokenLoader key) is the one
+// chime-onboard reads, and both ask the same portal.
+TEST(credential_chain, chime_onboard_and_boto3_take_the_same_sso_role) {
+  std::atomic<int> served{0};
+  credential_responder portal(
+      sso_portal("sso-access-token", served, std::chrono::hours(1), "ASIASSOSHARED"));
+  temp_dir home;
+  auto env = clean_env(home.path());
+  write_file(home / "config",
+             "[profile admin]\nsso_session = corp\nsso_account_id = 123456789012\n"
+             "sso_role_name = ChimeAdmin\nregion = us-east-1\n"
+             "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+             "sso_region = eu-west-1\n");
+  std::filesystem::create_directories(home / ".aws/sso/cache");
+  write_file(home / ".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json",
+             R"({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1", )"
+             R"("accessToken": "sso-access-token", "expiresAt": ")" +
+                 signing::format_iso8601(sys::now() + 8h) + R"("})");
+  env.env_set["AWS_CONFIG_FILE"] = (home / "config").string();
+  env.env_set["AWS_SHARED_CREDENTIALS_FILE"] = (home / "no-credentials").string();
+  env.env_set["AWS_ENDPOINT_URL_SSO"] = portal.url("/");
+  env.env_set["AWS_PROFILE"] = "admin";
+  EXPECT_EQ(boto3_key(env), "sso ASIASSOSHARED\n");
+  EXPECT_EQ(signed_key_id(our_signature(env, home)), "ASIASSOSHARED");
+  EXPECT_EQ(served, 2);
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
-// credential_responder.hpp: a plain-HTTP server on 127.0.0.1 for the credential endpoints that
-// speak HTTP (the container agent, the instance metadata service): each route answers with what
-// the test's handler returns, and every request is recorded (method, target, headers), so that a
-// test can assert on what the client sent as well as on what it did with the answer. Runs on its
-// own thread; one request per connection is enough for the clients under test, but keep-alive
-// requests on one connection are answered in turn too.
+// credential_responder.hpp: a plain-HTTP server on 127.0.0.1 for the credential endpoints: the
+// container agent and the instance metadata service, and STS and the SSO portal, whose
+// endpoints the AWS tools let a variable point at an http:// URL (aws_responders.hpp). Each
+// route answers with what the test's handler returns, and every request is recorded (method,
+// target, headers, body), so that a test can assert on what the client sent as well as on what
+// it did with the answer. Runs on its own thread; one request per connection is enough for the
+// clients under test, but keep-alive requests on one connection are answered in turn too.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -26,6 +27,7 @@ class credential_responder {
     std::string method;
     std::string target;
     std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
   };
   struct answer {
     unsigned status = 200;
@@ -71,7 +73,7 @@ class credential_responder {
         http::request<http::string_body> req;
         http::read(sock, buf, req, ec);
         if (ec) break;
-        request r{std::string(req.method_string()), std::string(req.target()), {}};
+        request r{std::string(req.method_string()), std::string(req.target()), {}, req.body()};
         for (const auto& f : req) {
           std::string name(f.name_string());
           for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -3,6 +3,7 @@
 // the service refuses expired session credentials. The run must refresh them before they
 // expire, or, when the service says they expired anyway, refresh once and send again: never a
 // failed address, never a stopped run.
+#include "aws_responders.hpp"
 #include "cli_env.hpp"
 
 #include <onboard/signing/credentials.hpp>
@@ -58,6 +59,29 @@ std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
   return n;
+}
+
+// paced_run: invite users.txt in `dir` at `rate` requests/s on two connections, no bursts.
+run_result paced_run(const emulator_process& emu, const temp_dir& dir, int rate,
+                     const child_process::options& env, std::chrono::seconds bound) {
+  return run(invite_argv(emu, dir / "users.txt", dir.path(),
+                         {"--connections", "2", "--rate", std::to_string(rate), "--fixed-rate",
+                          "--burst", "1"}),
+             env, bound);
+}
+
+// expect_every_request_signed_in_time: the run ended well, the emulator refused no request for
+// its keys (expired: 403; unknown: 401), and its ledger holds each of `addresses` once.
+void expect_every_request_signed_in_time(const run_result& r, emulator_process& emu,
+                                         std::size_t addresses) {
+  EXPECT_EQ(r.status, 0) << r.out << "\n" << r.err;
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+  EXPECT_EQ(json_counter(stats, "status.403"), 0u) << "a request was signed with expired keys";
+  EXPECT_EQ(json_counter(stats, "status.401"), 0u) << stats;
+  auto applied = ledger_counts(emu.ledger_path());
+  EXPECT_EQ(applied.size(), addresses);
+  for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
 }
 
 // The client thinks its first set lasts (no Expiration), but the service has expired it: the
@@ -154,23 +178,63 @@ TEST(credentials_e2e, a_long_run_on_one_minute_credentials_refreshes_before_ever
   const std::size_t addresses = std::size_t{run_seconds} * rate * 50;
   write_file(dir / "users.txt", numbered_addresses(addresses));
 
-  auto r = run(invite_argv(emu, dir / "users.txt", dir.path(),
-                           {"--connections", "2", "--rate", std::to_string(rate), "--fixed-rate",
-                            "--burst", "1"}),
-               process_env(dir, script), 5min);
-  const auto took = sys::now() - start;
-  EXPECT_EQ(r.status, 0) << r.out << "\n" << r.err;
-  const std::string stats = emu.stats();
-  ASSERT_EQ(emu.stop(), 0);
-  EXPECT_GT(took, 90s) << "the run must outlast the first set (60 s) by far";
-  EXPECT_EQ(json_counter(stats, "status.403"), 0u) << "a request was signed with expired keys";
-  EXPECT_EQ(json_counter(stats, "status.401"), 0u) << stats;
-  auto applied = ledger_counts(emu.ledger_path());
-  EXPECT_EQ(applied.size(), addresses);
-  for (const auto& [a, n] : applied) EXPECT_EQ(n, 1) << a;
+  auto r = paced_run(emu, dir, rate, process_env(dir, script), 5min);
+  EXPECT_GT(sys::now() - start, 90s) << "the run must outlast the first set (60 s) by far";
+  expect_every_request_signed_in_time(r, emu, addresses);
   // Refreshed ahead of expiry by the refresher (advisory), at least once per set outlived.
   EXPECT_GE(count(r.err, "credentials refreshed (advisory)"), 2u) << r.err;
   EXPECT_EQ(count(r.err, "as expired"), 0u) << r.err;
+}
+
+// An assumed role whose sets last 8 to 12 s, over a paced run of about 15 s: the chain hands the
+// role's refetch (AssumeRole, signed with the source profile's keys) to the run's refresher,
+// which replaces each set before the emulator would refuse it.
+TEST(credentials_e2e, a_run_on_an_assumed_role_refreshes_it_before_every_expiry) {
+  temp_dir dir;
+  const auto start = sys::now();
+  auto expiry = [start](int n) { return start + 8s + (n - 1) * 5s; };
+  onboard::signing::credentials base;
+  base.access_key_id = "AKIABASE";
+  base.secret_access_key = onboard::signing::secret_string("baseSecret/K7MDENG");
+  sts_service sts(base);
+  sts.set_expiry(expiry);
+  credential_responder server(sts.handler());
+  // The emulator accepts exactly the sets STS will issue, each until its expiry.
+  std::string accepted = "[";
+  for (int n = 1; n <= 12; ++n) {
+    const std::string id = "ASIANIGHTLY" + std::to_string(n);
+    accepted += std::string(n > 1 ? "," : "") + R"({"Version": 1, "AccessKeyId": ")" + id +
+                R"(", "SecretAccessKey": "secret/)" + id + R"(", "SessionToken": "token-)" + id +
+                R"(", "Expiration": ")" + onboard::signing::format_iso8601(expiry(n)) + R"("})";
+  }
+  write_file(dir / "accepted.json", accepted + "]");
+  write_file(dir / "config",
+             "[default]\nrole_arn = arn:aws:iam::123456789012:role/Nightly\n"
+             "source_profile = base\n");
+  write_file(dir / "credentials",
+             "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = baseSecret/K7MDENG\n");
+  auto env = clean_env(dir.path());
+  env.env_set["AWS_CONFIG_FILE"] = (dir / "config").string();
+  env.env_set["AWS_SHARED_CREDENTIALS_FILE"] = (dir / "credentials").string();
+  env.env_set["AWS_ENDPOINT_URL_STS"] = server.url("/");
+  emulator_process emu(
+      {"--accounts", "acct-1", "--credentials-file", (dir / "accepted.json").string()},
+      emulator_process::with_ledger());
+  constexpr int rate = 4;  // requests/s, 50 addresses each
+  const std::size_t addresses = 15 * rate * 50;
+  write_file(dir / "users.txt", numbered_addresses(addresses));
+
+  auto r = paced_run(emu, dir, rate, env, 1min);
+  EXPECT_GT(sys::now() - start, 10s) << "the run must outlast the first set";
+  expect_every_request_signed_in_time(r, emu, addresses);
+  EXPECT_TRUE(contains(r.err,
+                       "credentials from assume-role (profile default via source_profile "
+                       "base): key id …TLY1"))
+      << r.err;
+  EXPECT_GE(count(r.err, "credentials refreshed (advisory)"), 2u) << r.err;
+  auto calls = sts.calls();
+  EXPECT_GE(calls.size(), 3u);
+  for (auto& c : calls) EXPECT_EQ(c["_verdict"], "ok");
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // onboard/signing/credentials.hpp: AWS credentials and the chain the AWS tools use to find them.
 //
-// Resolution order (as the AWS CLI): explicit keys > environment (AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) > shared credentials file > config file (including
-// `credential_process`). The profile is `--profile`, else AWS_PROFILE, else "default".
+// The sources that need no network, in the AWS CLI's order: explicit keys > environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) > shared credentials file >
+// config file (including `credential_process`). The profile is `--profile`, else AWS_PROFILE,
+// else "default". The sources on the network (STS, SSO, container, IMDS) are in
+// onboard/cli/credential_chain.hpp, which slots them into this order.
 //
 //   #include <iostream>
 //   // given: std::string flag_profile
@@ -85,10 +87,38 @@ struct resolve_result {
   const credentials* operator->() const { return &*value; }
 };
 
-// resolve_credentials: the chain above. `credential_process` runs the command (no shell
-// interpolation beyond /bin/sh -c, as the CLI does), parses Version/AccessKeyId/SecretAccessKey/
-// SessionToken/Expiration, and refuses already-expired credentials.
+// resolve_credentials: the chain above: explicit_or_environment, else profile_credentials.
 resolve_result resolve_credentials(const resolve_options& opts, const environment& env);
+
+// explicit_or_environment: the explicit keys, else the environment's (AWS_ACCESS_KEY_ID, ...;
+// skipped when opts.profile is given, as the AWS CLI skips them for --profile); nullopt when
+// neither has keys, an error when one has only half of them.
+std::optional<resolve_result> explicit_or_environment(const resolve_options& opts,
+                                                      const environment& env);
+
+// profile_credentials: the keys of `profile` in the credentials file, then the config file, then
+// its `credential_process` (no shell interpolation beyond /bin/sh -c, as the CLI does; parses
+// Version/AccessKeyId/SecretAccessKey/SessionToken/Expiration; refuses expired credentials; killed
+// after 60 s or CHIME_ONBOARD_CREDENTIAL_PROCESS_TIMEOUT seconds). not_found when the profile has
+// none of them; `environment_tried` only shapes that message.
+resolve_result profile_credentials(const std::string& profile, const environment& env,
+                                   bool environment_tried = false);
+
+// profile_settings: one profile's keys as botocore's session sees them: the config file's
+// section with the credentials file's section over it. `where` names the file(s) for messages.
+struct profile_settings {
+  std::map<std::string, std::string> values;
+  std::string where;
+  std::optional<std::string> get(const std::string& key) const {
+    auto it = values.find(key);
+    if (it == values.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  }
+};
+
+// load_profile_settings: nullopt when neither file has the profile.
+std::optional<profile_settings> load_profile_settings(const std::string& profile,
+                                                      const environment& env);
 
 // profile_name: `--profile` if given, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default".
 std::string profile_name(std::string_view flag, const environment& env);

@@ -13,6 +13,7 @@
 #include <onboard/signing/credentials.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace onboard {
 
@@ -53,5 +54,12 @@ struct aws_settings {
 //   ca_bundle:    --ca-bundle > AWS_CA_BUNDLE > config `ca_bundle`
 //   max_attempts: --max-attempts > AWS_MAX_ATTEMPTS > config `max_attempts` > 10
 aws_settings resolve_aws_settings(const aws_flags& flags, const signing::environment& env);
+
+// configured_endpoint_url: the endpoint_url rule above for any service (`service` is its
+// lower-case id: "chime", "sts", "sso"; the variable is AWS_ENDPOINT_URL_<ID upper-cased>, the
+// `[services NAME]` key `<id> = endpoint_url`). An empty value: none is configured, the
+// service's default endpoint applies.
+setting configured_endpoint_url(std::string_view service, const std::string& flag,
+                                const std::string& profile, const signing::environment& env);
 
 }  // namespace onboard
