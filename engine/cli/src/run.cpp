@@ -232,8 +232,8 @@ void print_journal_error(const run_options& opts, const std::string& path, const
 }
 
 // seed_from_prior: what earlier runs settled, as the reader skips it: their finished addresses
-// are not sent again (the failed ones are with --retry-failed); their in-doubt ones are sent, once
-// verified, and listed in `in_doubt` when given.
+// are not sent again (the failed and not-sent ones are with --retry-failed); their in-doubt ones
+// are sent, once verified, and listed in `in_doubt` when given.
 void seed_from_prior(const replay_state& prior, bool retry_failed, ingest_options& iopts,
                      std::unordered_set<std::string>* in_doubt) {
   auto done = std::make_shared<dedupe_set>();
@@ -241,7 +241,7 @@ void seed_from_prior(const replay_state& prior, bool retry_failed, ingest_option
   for (std::size_t i = 0; i < prior.size(); ++i) {
     auto st = prior.at(i);
     if (st.in_doubt && in_doubt) in_doubt->emplace(st.email);
-    const bool retry = retry_failed && st.kind == outcome_kind::failed;
+    const bool retry = retry_failed && st.kind && retried_by_retry_failed(*st.kind);
     if (st.kind && !st.in_doubt && !retry)
       done->insert(key_of(st.email, iopts.case_sensitive_local));
   }
@@ -1064,7 +1064,7 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
                               : std::string("the rest of the input was not read"))
               << ". The full run skips what the pilot did:\n  " << full_run_command(opts) << "\n";
   }
-  if (load(stats.failed) > 0) return exit_failed_addresses;
+  if (load(stats.failed) > 0 || load(stats.not_sent) > 0) return exit_failed_addresses;
   if (s.rejected_total > 0) return exit_rejected_inputs;
   return exit_ok;
 }

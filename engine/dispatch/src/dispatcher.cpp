@@ -74,25 +74,43 @@ class outcome_buffer {
   std::size_t used_ = 0;
 };
 
+// invite_kind: what an Invite says became of its address. Status Accepted is a member already (no
+// email sent); EmailStatus Failed or NotSent means nobody was emailed, whatever the Status.
+outcome_kind invite_kind(const chime::invite& i) {
+  if (i.status == "Failed" || i.email_status == "Failed") return outcome_kind::failed;
+  if (i.status == "Accepted") return outcome_kind::exists;
+  if (i.email_status == "NotSent") return outcome_kind::not_sent;
+  return outcome_kind::invited;
+}
+
 // set_invite_outcome: the outcome an Invite of the service's response gives `item` (every member
 // assigned: `o` is reused).
 void set_invite_outcome(address_outcome& o, const planned_address& item, const chime::invite& i,
                         unsigned attempts, std::string_view request_id) {
-  const bool failed = i.status == "Failed";
   o.email.assign(item.email);
-  o.kind = failed ? outcome_kind::failed : outcome_kind::invited;
+  o.kind = invite_kind(i);
   o.id.assign(i.invite_id);
   o.status.assign(i.status);
   o.email_status.assign(i.email_status);
   o.request_id.assign(request_id);
   o.attempts = attempts;
-  if (failed) {
+  o.error_code.clear();
+  o.message.clear();
+  if (i.status == "Failed") {
     o.error_code.assign("InviteFailed");
     o.message.assign("the service reported Status Failed, EmailStatus ");
     o.message.append(i.email_status);
-  } else {
-    o.error_code.clear();
-    o.message.clear();
+  } else if (o.kind == outcome_kind::failed) {
+    o.error_code.assign("EmailFailed");
+    o.message.assign("the service recorded the invitation (Status ");
+    o.message.append(i.status);
+    o.message.append(") but reported EmailStatus Failed: no email reached the user");
+  } else if (o.kind == outcome_kind::not_sent) {
+    o.message.assign(
+        "the service reported Status Pending, EmailStatus NotSent: the user is "
+        "pending but no email was sent");
+  } else if (o.kind == outcome_kind::exists) {
+    o.message.assign("already a member (Status Accepted): no email sent");
   }
 }
 
@@ -1074,6 +1092,7 @@ void dispatcher::finish(sender& s, const batch& b, std::span<const address_outco
       case outcome_kind::invited: bump(stats_.invited); break;
       case outcome_kind::created: bump(stats_.created); break;
       case outcome_kind::exists: bump(stats_.exists); break;
+      case outcome_kind::not_sent: bump(stats_.not_sent); break;
       case outcome_kind::failed:
         bump(stats_.failed);
         stats_.add_failure(o.error_code);

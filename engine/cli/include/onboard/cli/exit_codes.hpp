@@ -11,7 +11,7 @@ enum exit_code : int {
   exit_internal = 1,          // unexpected internal error (a bug: please report)
   exit_usage = 2,             // bad command line or unreadable input option
   exit_rejected_inputs = 3,   // done; some input lines were rejected (see --rejects)
-  exit_failed_addresses = 4,  // done; the service refused some addresses (see the report)
+  exit_failed_addresses = 4,  // done; the service refused some addresses or sent them no email
   exit_interrupted =
       5,             // interrupted (signal, fatal I/O) or not confirmed; re-run the same command
   exit_config = 6,   // configuration or authentication failure (credentials, 401/403, TLS)
@@ -38,7 +38,9 @@ inline constexpr const char* exit_codes_help =
     "  1  internal error\n"
     "  2  usage error\n"
     "  3  done, some input lines rejected\n"
-    "  4  done, some addresses failed at the service\n"
+    "  4  done, some addresses failed at the service or were not emailed\n"
+    "     (outcomes failed, not_sent: see the report; --retry-failed sends them\n"
+    "     again); members already in the account (exists) are not an error\n"
     "  5  interrupted, not confirmed at the prompt (nothing sent), or ended\n"
     "     with addresses that have no outcome yet; re-run the same command to\n"
     "     resume\n"

@@ -23,7 +23,7 @@ struct summary {
   std::uint64_t already_done = 0;  // finished by an earlier run (journal)
   std::uint64_t batches = 0;
   // Outcomes of this run.
-  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, verified = 0;
+  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, not_sent = 0, verified = 0;
   std::map<std::string, std::uint64_t> failed_by_code;
   std::uint64_t not_done = 0;  // accepted addresses left for a resume
   // A pilot (--limit): its cap, and the addresses left for the full run (nullopt: not counted).
