@@ -802,6 +802,8 @@ std::optional<reply> service::answer_mode(const call& c, const request& req) con
     switch (opts_.invite_fault) {
       case inf::redirect_302: return proxy_redirect();
       case inf::html: return proxy_page();
+      case inf::status_400:
+        return make_error(400, "BadRequestException", "Service received a bad request");
       case inf::none:
       case inf::omit_last: break;
     }

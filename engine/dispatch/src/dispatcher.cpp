@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <unordered_map>
 
 namespace onboard {
@@ -365,14 +366,14 @@ std::optional<fatal_stop> dispatcher::fatal() const {
   return std::nullopt;
 }
 
-void dispatcher::set_fatal(fatal_kind kind, std::string message) {
+void dispatcher::set_fatal(fatal_kind kind, std::string message, bool hard) {
   {
     std::lock_guard lk(fatal_mu_);
     if (!fatal_) fatal_ = fatal_stop{kind, std::move(message)};
   }
   // Bad credentials or an unknown account fail every request alike: stop everything now rather
   // than let the other connections spend more of the corpus on the same refusal.
-  request_stop(/*hard=*/true);
+  request_stop(hard);
 }
 
 void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue<batch>& queue,
@@ -730,6 +731,7 @@ std::optional<dispatcher::next_step> dispatcher::settle_success(sender& s, work_
   }
   // Only an answer that says what happened is a success for the retry budget.
   policy_.on_success(log.last_cost);
+  refusals_.on_success();
   note_answer(/*to_the_operation=*/true);
   if (cfg_.op != operation::invite) {
     finish(s, b, outs.view());
@@ -775,6 +777,18 @@ std::optional<dispatcher::next_step> dispatcher::settle_refusal(sender& s, work_
   retry_class cls = c.cls;
   // A 400 on a batch of one cannot be split further: that address is the one refused.
   if (cls == retry_class::bisect && b.items.size() == 1) cls = retry_class::fatal_rejected;
+  if (cls == retry_class::bisect || cls == retry_class::fatal_rejected) {
+    if (auto e = c.error(); refusals_.on_refusal(e.code, e.message)) {
+      set_fatal(fatal_kind::systemic_refusal,
+                "the service refused each of the run's first " +
+                    std::to_string(engine::refusal_watch::systemic_after) +
+                    " requests alike and accepted none (" + c.describe() +
+                    "): the run is refused (the account's type or policy, a permission), not its "
+                    "addresses. Nothing more will be sent, and no address is marked failed for "
+                    "this answer");
+      return next_step::stop;
+    }
+  }
   switch (cls) {
     case retry_class::conflict_exists: {
       auto e = c.error();
@@ -1106,6 +1120,23 @@ void dispatcher::finish(sender& s, const batch& b, std::span<const address_outco
         sink_(planned_address{o.email, 0, 0, {}}, o);
       }
     }
+  }
+  // --max-failures: the requests in flight are let finish (a soft stop); what they leave
+  // unanswered stays in doubt for the resume, as after Ctrl-C.
+  const std::uint64_t failed = load(stats_.failed), settled = load(stats_.done);
+  if (cfg_.max_failures.reached(failed, settled)) {
+    char limit[32];
+    if (cfg_.max_failures.count)
+      std::snprintf(limit, sizeof limit, "%llu",
+                    static_cast<unsigned long long>(cfg_.max_failures.count));
+    else
+      std::snprintf(limit, sizeof limit, "%g%%", cfg_.max_failures.percent);
+    set_fatal(fatal_kind::failure_limit,
+              std::to_string(failed) + " of the " + std::to_string(settled) +
+                  " addresses settled failed, reaching --max-failures " + limit +
+                  "; nothing more will be sent. The report names the failed ones (a resume with "
+                  "--retry-failed sends them again)",
+              /*hard=*/false);
   }
 }
 
