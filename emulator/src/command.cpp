@@ -26,8 +26,9 @@ constexpr int exit_config = 6;
 constexpr const char* usage_text =
     R"(usage: chime-emulator [options]      (also: chime-onboard emulator [options])
 
-A local Amazon Chime service (InviteUsers, CreateUser, ListUsers) over HTTPS with SigV4
-verification, for the engine, its tests, the demo and benchmarks. The first line on stdout is
+A local Amazon Chime service (InviteUsers, CreateUser, ListUsers, BatchSuspendUser, GetAccount,
+ListAccounts) over HTTPS with SigV4 verification, for the engine, its tests, the demo and
+benchmarks. The first line on stdout is
 `listening on https://HOST:PORT`. SIGINT/SIGTERM stop it cleanly (ledger flushed, exit 0).
 
 network and TLS:
