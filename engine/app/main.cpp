@@ -34,6 +34,8 @@ const command commands[] = {
     {"emulator", "run the local Chime emulator (TLS, SigV4, throttling, faults)",
      onboard::emulator::cmd_emulator},
     {"check", "check credentials, endpoint, TLS and the account before a run", onboard::cmd_check},
+    {"export-users", "write every user of an account (ListUsers) as csv or jsonl",
+     onboard::cmd_export_users},
     {"status", "summarise a run from its journal", onboard::cmd_status},
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
     {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal},
