@@ -7,6 +7,7 @@
 #include <onboard/cli/commands.hpp>
 #include <onboard/cli/credential_chain.hpp>
 #include <onboard/cli/exit_codes.hpp>
+#include <onboard/cli/service_get.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/io/durable_file.hpp>
@@ -18,8 +19,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <functional>
 #include <iostream>
@@ -30,7 +29,7 @@ namespace {
 
 namespace net = boost::asio;
 
-// attempts: a page is asked again on 429, 5xx and network failures, with a growing pause.
+// attempts: a page is asked again on 429, 5xx and network failures (async_service_get).
 constexpr int attempts = 5;
 
 constexpr std::string_view columns[] = {
@@ -71,18 +70,7 @@ net::awaitable<export_result> async_export(transport& t, const signing::signer& 
   std::string next, buf;
   do {
     const std::string path = chime::user_page_target(account, chime::user_page_max, next);
-    exchange_result r;
-    for (int i = 0; i < attempts; ++i) {
-      if (i > 0) {
-        net::steady_timer pause(co_await net::this_coro::executor,
-                                std::chrono::milliseconds(200 << i));
-        co_await pause.async_wait(net::use_awaitable);
-      }
-      r = co_await t.async_exchange(signed_request(t, signer, "GET", path, {}));
-      const bool again = !r.ok() ? !r.failure->certificate_refused()
-                                 : r.response.status == 429 || r.response.status >= 500;
-      if (!again) break;
-    }
+    exchange_result r = co_await async_service_get(t, signer, path, attempts);
     if (!r.ok()) {
       res.exit = r.failure->certificate_refused() ? exit_config : exit_service;
       res.problem = "ListUsers: no answer from the service (" + r.failure->message + ")";
