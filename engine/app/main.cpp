@@ -36,6 +36,8 @@ const command commands[] = {
     {"check", "check credentials, endpoint, TLS and the account before a run", onboard::cmd_check},
     {"export-users", "write every user of an account (ListUsers) as csv or jsonl",
      onboard::cmd_export_users},
+    {"suspend", "suspend leavers by address (ListUsers, then BatchSuspendUser)",
+     onboard::cmd_suspend},
     {"status", "summarise a run from its journal", onboard::cmd_status},
     {"report", "write per-address results from a journal (csv or jsonl)", onboard::cmd_report},
     {"journal", "repair a damaged journal (journal repair --journal FILE)", onboard::cmd_journal},

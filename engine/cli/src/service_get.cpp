@@ -15,10 +15,11 @@ namespace net = boost::asio;
 
 namespace {
 
-net::awaitable<exchange_result> async_signed_get(transport& t, const signing::signer& signer,
-                                                 const std::string& path,
-                                                 signing::credentials_ptr* used = nullptr) {
-  co_return co_await t.async_exchange(signed_request(t, signer, "GET", path, {}, used));
+net::awaitable<exchange_result> async_signed(transport& t, const signing::signer& signer,
+                                             const std::string& method, const std::string& path,
+                                             const std::string& body,
+                                             signing::credentials_ptr* used = nullptr) {
+  co_return co_await t.async_exchange(signed_request(t, signer, method, path, body, used));
 }
 
 bool worth_retrying(const exchange_result& r) {
@@ -32,6 +33,13 @@ bool worth_retrying(const exchange_result& r) {
 
 net::awaitable<exchange_result> async_service_get(transport& t, const signing::signer& signer,
                                                   const std::string& path, int tries) {
+  co_return co_await async_service_call(t, signer, "GET", path, {}, tries);
+}
+
+net::awaitable<exchange_result> async_service_call(transport& t, const signing::signer& signer,
+                                                   const std::string& method,
+                                                   const std::string& path, const std::string& body,
+                                                   int tries) {
   exchange_result r;
   for (int i = 0; i < tries; ++i) {
     if (i > 0) {
@@ -40,7 +48,7 @@ net::awaitable<exchange_result> async_service_get(transport& t, const signing::s
       co_await pause.async_wait(net::use_awaitable);
     }
     signing::credentials_ptr used;
-    r = co_await async_signed_get(t, signer, path, &used);
+    r = co_await async_signed(t, signer, method, path, body, &used);
     // As the run's dispatcher does: a clock our signature's date betrays is corrected from the
     // service's Date, and credentials refused as expired are refreshed, each once, and the call
     // signed again: neither a skewed clock nor a token expiring now fails the call.
@@ -53,10 +61,10 @@ net::awaitable<exchange_result> async_service_get(transport& t, const signing::s
       if (auto fix =
               engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
         signer.set_clock_offset(*fix);
-        r = co_await async_signed_get(t, signer, path);
+        r = co_await async_signed(t, signer, method, path, body);
       } else if (engine::expired_credentials(answer) &&
                  signer.credentials_source().refresh_after_refusal(used)) {
-        r = co_await async_signed_get(t, signer, path);
+        r = co_await async_signed(t, signer, method, path, body);
       }
     }
     if (!worth_retrying(r)) break;

@@ -20,4 +20,12 @@ boost::asio::awaitable<exchange_result> async_service_get(transport& t,
                                                           const signing::signer& signer,
                                                           const std::string& path, int tries);
 
+// async_service_call: the same for any method and body; only for calls that may be repeated
+// (reads, and writes the service applies idempotently such as BatchSuspendUser).
+boost::asio::awaitable<exchange_result> async_service_call(transport& t,
+                                                           const signing::signer& signer,
+                                                           const std::string& method,
+                                                           const std::string& path,
+                                                           const std::string& body, int tries);
+
 }  // namespace onboard
