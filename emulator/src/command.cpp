@@ -26,8 +26,9 @@ constexpr int exit_config = 6;
 constexpr const char* usage_text =
     R"(usage: chime-emulator [options]      (also: chime-onboard emulator [options])
 
-A local Amazon Chime service (InviteUsers, CreateUser, ListUsers) over HTTPS with SigV4
-verification, for the engine, its tests, the demo and benchmarks. The first line on stdout is
+A local Amazon Chime service (InviteUsers, CreateUser, ListUsers, BatchSuspendUser, GetAccount,
+ListAccounts) over HTTPS with SigV4 verification, for the engine, its tests, the demo and
+benchmarks. The first line on stdout is
 `listening on https://HOST:PORT`. SIGINT/SIGTERM stop it cleanly (ledger flushed, exit 0).
 
 network and TLS:
@@ -96,7 +97,9 @@ answer modes (every request they cover; drawn after the 503/500 faults, draw no 
                             without x-amzn-RequestId: a proxy)
   --invite-fault MODE       how every InviteUsers answers: none (default); 302 or html (as
                             above, not applied); omit_last (applied in full, but the 201's
-                            Invites leaves out the batch's last address)
+                            Invites leaves out the batch's last address); 400 (every request
+                            400 BadRequestException "Service received a bad request", not
+                            applied: a systemic refusal)
   --fail-domain DOMAIN      InviteUsers naming an address at DOMAIN gets 500
                             ServiceFailureException every time and is not applied (repeatable;
                             checked before validation; a persistent failure to bisect)
@@ -210,7 +213,8 @@ constexpr std::pair<std::string_view, invite_fault_mode> invite_modes[] = {
     {"none", invite_fault_mode::none},
     {"302", invite_fault_mode::redirect_302},
     {"html", invite_fault_mode::html},
-    {"omit_last", invite_fault_mode::omit_last}};
+    {"omit_last", invite_fault_mode::omit_last},
+    {"400", invite_fault_mode::status_400}};
 
 constexpr std::pair<std::string_view, wrong_type_refusal> wrong_type_modes[] = {
     {"403", wrong_type_refusal::forbidden_403}, {"400", wrong_type_refusal::bad_request_400}};

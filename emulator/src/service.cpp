@@ -601,6 +601,8 @@ call service::prepare(const request& req, clock::time_point now) {
     c.op = operation::invite_users;
   else if (users_path && req.method == "POST" && op && *op == "create")
     c.op = operation::create_user;
+  else if (users_path && req.method == "POST" && op && *op == "suspend")
+    c.op = operation::batch_suspend_user;
   else if (users_path && req.method == "GET" && !op)
     c.op = operation::list_users;
   else if (account_path && req.method == "GET" && !op)
@@ -766,6 +768,7 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
     case operation::list_users: return list_users(c, req);
     case operation::get_account: return get_account(c);
     case operation::list_accounts: return list_accounts(req);
+    case operation::batch_suspend_user: return batch_suspend_user(c, req);
     case operation::none: break;
   }
   return make_error(404, "UnknownOperationException", "No such operation");
@@ -833,6 +836,8 @@ std::optional<reply> service::answer_mode(const call& c, const request& req) con
     switch (opts_.invite_fault) {
       case inf::redirect_302: return proxy_redirect();
       case inf::html: return proxy_page();
+      case inf::status_400:
+        return make_error(400, "BadRequestException", "Service received a bad request");
       case inf::none:
       case inf::omit_last: break;
     }
@@ -880,7 +885,10 @@ void append_user_json(std::string& out, std::string_view account, const user_vie
   json_escape(out, u.display_name);
   out += ",\"LicenseType\":\"Pro\",\"UserType\":\"";
   out += user_type_name(u.type);
-  if (u.created) {
+  if (u.suspended) {
+    out += "\",\"UserRegistrationStatus\":\"Suspended\",\"UserInvitationStatus\":\"";
+    out += u.created ? "Accepted" : "Pending";
+  } else if (u.created) {
     out += "\",\"UserRegistrationStatus\":\"Registered\",\"UserInvitationStatus\":\"Accepted\"";
     out += ",\"RegisteredOn\":\"";
     append_iso8601(out, u.registered_on);
@@ -944,12 +952,9 @@ reply service::invite_users(const call& c, const request& req, rng_t& rng, bool 
     errors.push_back(
         "Value null at 'userEmailList' failed to satisfy constraint: Member must not be null");
   }
+  // The model sets no minimum on UserEmailList: an empty list is a valid request inviting nobody.
   if (list) {
-    if (list->empty())
-      errors.push_back(
-          "Value '[]' at 'userEmailList' failed to satisfy constraint: Member must have length "
-          "greater than or equal to 1");
-    else if (list->size() > max_invites)
+    if (list->size() > max_invites)
       errors.push_back(
           "Value at 'userEmailList' failed to satisfy constraint: Member must have length "
           "less than or equal to 50 (got " +
@@ -1218,6 +1223,7 @@ std::optional<reply> service::access_denied(operation op, std::string_view raw_i
     case operation::list_users: action = "chime:ListUsers"; break;
     case operation::get_account: action = "chime:GetAccount"; break;
     case operation::list_accounts: action = "chime:ListAccounts"; break;
+    case operation::batch_suspend_user: action = "chime:BatchSuspendUser"; break;
     case operation::none: return std::nullopt;
   }
   if (std::find(opts_.denied_actions.begin(), opts_.denied_actions.end(), action) ==
@@ -1237,7 +1243,9 @@ std::optional<reply> service::access_denied(operation op, std::string_view raw_i
 // account_refusal: InviteUsers and CreateUser on an account that cannot take them (its status or
 // type), before anything is dropped or applied. See server.hpp for the shapes and their sources.
 std::optional<reply> service::account_refusal(const call& c) {
-  if (c.op != operation::invite_users && c.op != operation::create_user) return std::nullopt;
+  if (c.op != operation::invite_users && c.op != operation::create_user &&
+      c.op != operation::batch_suspend_user)
+    return std::nullopt;
   const auto& a = c.account->spec;
   auto refuse = [&](reply r) {
     stats_.wrong_account_refusals.fetch_add(1, std::memory_order_relaxed);
@@ -1253,6 +1261,10 @@ std::optional<reply> service::account_refusal(const call& c) {
     return refuse(make_error(403, "ForbiddenException",
                              "Chime Account provided is not a Team Chime Account" + ids));
   }
+  // BatchSuspendUser: "from a Team or EnterpriseLWA Amazon Chime account" (the model).
+  if (c.op == operation::batch_suspend_user && a.type != account_type::team &&
+      a.type != account_type::enterprise_lwa)
+    return refuse(make_error(400, "BadRequestException", "Service received a bad request"));
   if (c.op == operation::create_user && a.type == account_type::team && opts_.refuse_create_on_team)
     return refuse(make_error(400, "BadRequestException", "Service received a bad request"));
   return std::nullopt;
@@ -1389,3 +1401,67 @@ std::string stats_json(const server_stats& s) {
 }
 
 }  // namespace onboard::emulator
+
+namespace onboard::emulator::detail {
+
+// batch_suspend_user: BatchSuspendUser, POST /accounts/{id}/users?operation=suspend with
+// {"UserIdList": [...]} (at most 50, as the model's UserIdList): 200 {"UserErrors": [...]}, one
+// error per id that names no user of the account (ErrorCode NotFound). Suspending a suspended
+// user again is no error. The ids are found by one pass over the account's users (the store has
+// no id index): O(users) per request, enough for an emulator.
+reply service::batch_suspend_user(const call& c, const request& req) {
+  unsigned char buf[8 * 1024];
+  json::monotonic_resource mr(buf, sizeof buf);
+  reply err;
+  auto v = parse_body(req.body, &mr, err);
+  if (!v) return err;
+  const auto* l = v->get_object().if_contains("UserIdList");
+  if (!l)
+    return bad_request(
+        {"Value null at 'userIdList' failed to satisfy constraint: Member must not be null"});
+  if (!l->is_array()) return bad_request({"Value at 'userIdList' must be a list of strings"});
+  const auto& ids = l->get_array();
+  if (ids.size() > max_invites)
+    return bad_request(
+        {"Value at 'userIdList' failed to satisfy constraint: Member must have "
+         "length less than or equal to 50 (got " +
+         std::to_string(ids.size()) + ")"});
+  std::unordered_map<std::string, bool> wanted;  // id -> found
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!ids[i].is_string() || !has_non_space(ids[i].get_string()))
+      return bad_request({"Value at 'userIdList." + std::to_string(i + 1) +
+                          ".member' failed to satisfy constraint: Member must satisfy regular "
+                          "expression pattern: .*\\S.*"});
+    wanted.emplace(std::string(ids[i].get_string()), false);
+  }
+  {
+    std::lock_guard lk(c.account->mu);
+    auto& users = c.account->users;
+    char text[uuid_text_size];
+    for (std::size_t i = 0; i < users.size() && !wanted.empty(); ++i) {
+      format_uuid(users.view(i).id, text);
+      auto it = wanted.find(std::string(text, uuid_text_size));
+      if (it == wanted.end()) continue;
+      users.suspend(i);
+      it->second = true;
+    }
+  }
+  reply r;
+  r.status = 200;
+  r.body = "{\"UserErrors\":[";
+  bool first = true;
+  for (const auto& id : ids) {
+    auto it = wanted.find(std::string(id.get_string()));
+    if (it == wanted.end() || it->second) continue;
+    it->second = true;  // one error per id, however often it is named
+    if (!first) r.body += ',';
+    first = false;
+    r.body += "{\"UserId\":";
+    json_escape(r.body, id.get_string());
+    r.body += ",\"ErrorCode\":\"NotFound\",\"ErrorMessage\":\"User not found\"}";
+  }
+  r.body += "]}";
+  return r;
+}
+
+}  // namespace onboard::emulator::detail

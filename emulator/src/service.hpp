@@ -88,7 +88,15 @@ struct request {
   std::string_view body;
 };
 
-enum class operation { none, invite_users, create_user, list_users, get_account, list_accounts };
+enum class operation {
+  none,
+  invite_users,
+  create_user,
+  list_users,
+  get_account,
+  list_accounts,
+  batch_suspend_user,
+};
 
 struct account_state;
 
@@ -125,6 +133,7 @@ class service {
   reply invite_users(const call& c, const request& req, rng_t& rng, bool apply);
   reply create_user(const call& c, const request& req, bool apply);
   reply list_users(const call& c, const request& req);
+  reply batch_suspend_user(const call& c, const request& req);
   std::optional<reply> answer_mode(const call& c, const request& req) const;
   bool p_failed(rng_t& rng) const;
   bool draw(rng_t& rng, double p) const;

@@ -218,6 +218,7 @@ user_view user_store::view(std::size_t i) const {
   v.display_name = {r.name, r.name_size};
   v.type = r.type;
   v.created = r.created;
+  v.suspended = r.suspended;
   v.invited_on = r.invited_on;
   v.registered_on = r.registered_on;
   return v;

@@ -71,6 +71,7 @@ struct user_view {
   std::string_view display_name;
   user_type type = user_type::private_user;
   bool created = false;
+  bool suspended = false;  // BatchSuspendUser
   signing::clock::time_point invited_on;
   signing::clock::time_point registered_on;
 };
@@ -109,6 +110,8 @@ class user_store {
 
   // reinvited: a repeated InviteUsers refreshes InvitedOn, unless CreateUser registered the user.
   void reinvited(std::size_t i, signing::clock::time_point when);
+  // suspend: BatchSuspendUser; the user stays listed, UserRegistrationStatus Suspended.
+  void suspend(std::size_t i) { at(i).suspended = true; }
 
  private:
   // record: a user; its texts are in the pool.
@@ -122,6 +125,7 @@ class user_store {
     std::uint32_t name_size = 0;
     user_type type = user_type::private_user;
     bool created = false;
+    bool suspended = false;
   };
   static constexpr std::size_t records_per_chunk = std::size_t{1} << 14;  // 1 MiB
   static constexpr std::size_t pool_chunk_size = std::size_t{1} << 20;

@@ -118,6 +118,25 @@ TEST(emulator_accounts, invite_users_on_a_non_team_or_suspended_account_is_refus
   EXPECT_EQ(st.wrong_account_refusals, 2u);
 }
 
+TEST(emulator_accounts, batch_suspend_user_is_held_to_the_model) {
+  auto srv = started(three_accounts());
+  test_client c(srv->port(), srv->ca_pem());
+  const std::string target = "/accounts/team-1/users?operation=suspend";
+  auto empty = c.call("POST", target, R"({"UserIdList":[]})");
+  ASSERT_EQ(empty.status, 200u) << empty.body;
+  EXPECT_TRUE(empty.json().at("UserErrors").as_array().empty());
+  EXPECT_EQ(c.call("POST", target, "{}").status, 400u);  // UserIdList is required
+  std::string many = R"({"UserIdList":[)";
+  for (int i = 0; i < 51; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  auto over = c.call("POST", target, many + "]}");
+  EXPECT_EQ(over.status, 400u);
+  EXPECT_NE(over.message().find("less than or equal to 50"), std::string::npos) << over.message();
+  // Team or EnterpriseLWA only.
+  EXPECT_EQ(
+      c.call("POST", "/accounts/dir-1/users?operation=suspend", R"({"UserIdList":["x"]})").status,
+      400u);
+}
+
 TEST(emulator_accounts, wrong_type_refusal_400_and_create_on_team_refusal) {
   auto o = three_accounts();
   o.wrong_type = wrong_type_refusal::bad_request_400;

@@ -6,6 +6,10 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 namespace onboard::emulator::test {
 namespace {
 
@@ -108,6 +112,78 @@ TEST_F(aws_cli, invite_create_list_and_modelled_errors) {
   EXPECT_EQ(ledger,
             "invite\tacct-1\talice@example.com\ninvite\tacct-1\tbob@example.com\ncreate\tacct-"
             "1\tcarol@example.com\n");
+}
+
+TEST_F(aws_cli, list_users_pages_with_next_token_and_an_empty_invite_is_valid) {
+  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "1"});
+  for (int from = 0; from < 120; from += 50) {
+    std::vector<std::string> args = {"invite-users", "--account-id", "acct-1", "--user-email-list"};
+    for (int i = from; i < std::min(from + 50, 120); ++i)
+      args.push_back("user" + std::to_string(i) + "@example.com");
+    ASSERT_EQ(cli(emu, args).status, 0);
+  }
+  // The model allows an empty UserEmailList: it invites nobody.
+  auto empty = cli(emu, {"invite-users", "--account-id", "acct-1", "--cli-input-json",
+                         R"({"AccountId": "acct-1", "UserEmailList": []})"});
+  ASSERT_EQ(empty.status, 0) << empty.err;
+  EXPECT_TRUE(json::parse(empty.out).at("Invites").as_array().empty());
+
+  // A first page of 70 items (pages of 50), then the rest from its NextToken.
+  auto first =
+      cli(emu, {"list-users", "--account-id", "acct-1", "--page-size", "50", "--max-items", "70"});
+  ASSERT_EQ(first.status, 0) << first.err;
+  auto page = json::parse(first.out).as_object();
+  std::set<std::string> emails;
+  for (const auto& u : page.at("Users").as_array())
+    emails.insert(std::string(u.at("PrimaryEmail").as_string()));
+  EXPECT_EQ(emails.size(), 70u);
+  ASSERT_TRUE(page.contains("NextToken")) << first.out;
+  auto rest = cli(emu, {"list-users", "--account-id", "acct-1", "--page-size", "50",
+                        "--starting-token", std::string(page.at("NextToken").as_string())});
+  ASSERT_EQ(rest.status, 0) << rest.err;
+  auto more = json::parse(rest.out).as_object();
+  for (const auto& u : more.at("Users").as_array())
+    emails.insert(std::string(u.at("PrimaryEmail").as_string()));
+  EXPECT_EQ(emails.size(), 120u);
+  EXPECT_FALSE(more.contains("NextToken"));
+  EXPECT_EQ(emu.stop(), 0);
+}
+
+TEST_F(aws_cli, batch_suspend_user_suspends_known_ids_and_names_the_unknown_ones) {
+  tk::emulator_process emu({"--accounts", "acct-1", "--seed", "1"});
+  ASSERT_EQ(cli(emu, {"invite-users", "--account-id", "acct-1", "--user-email-list",
+                      "stay@example.com", "leave1@example.com", "leave2@example.com"})
+                .status,
+            0);
+  auto listed = cli(emu, {"list-users", "--account-id", "acct-1"});
+  ASSERT_EQ(listed.status, 0) << listed.err;
+  std::map<std::string, std::string> id_of;
+  const auto users = json::parse(listed.out);
+  for (const auto& u : users.at("Users").as_array())
+    id_of[std::string(u.at("PrimaryEmail").as_string())] = std::string(u.at("UserId").as_string());
+  ASSERT_EQ(id_of.size(), 3u);
+
+  const std::string unknown = "00000000-0000-4000-8000-000000000000";
+  auto r = cli(emu, {"batch-suspend-user", "--account-id", "acct-1", "--user-id-list",
+                     id_of["leave1@example.com"], id_of["leave2@example.com"], unknown});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto errors = json::parse(r.out).at("UserErrors").as_array();
+  ASSERT_EQ(errors.size(), 1u) << r.out;
+  EXPECT_EQ(errors[0].at("UserId").as_string(), unknown);
+  EXPECT_EQ(errors[0].at("ErrorCode").as_string(), "NotFound");
+
+  listed = cli(emu, {"list-users", "--account-id", "acct-1"});
+  ASSERT_EQ(listed.status, 0) << listed.err;
+  const auto after = json::parse(listed.out);
+  for (const auto& u : after.at("Users").as_array()) {
+    const std::string email(u.at("PrimaryEmail").as_string());
+    EXPECT_EQ(u.at("UserRegistrationStatus").as_string(),
+              email == "stay@example.com" ? "Unregistered" : "Suspended")
+        << email;
+  }
+  expect_error(cli(emu, {"batch-suspend-user", "--account-id", "nope", "--user-id-list", unknown}),
+               "NotFoundException");
+  EXPECT_EQ(emu.stop(), 0);
 }
 
 TEST_F(aws_cli, get_account_list_accounts_and_the_team_only_invite) {

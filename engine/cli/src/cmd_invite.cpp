@@ -63,7 +63,7 @@ struct run_flags {
   ingest_flags* ingest = nullptr;
   cli::option *profile, *region, *endpoint_url, *ca_bundle, *no_verify_ssl;
   cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
-  cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *report;
+  cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *max_failures, *report;
   cli::option* skip_existing;
   cli::option *progress, *output, *dry_run, *yes, *limit;
   log_flags* log = nullptr;
@@ -115,6 +115,10 @@ run_flags* add_run_options(cli::parser& p, operation op) {
   f.retry_failed = &p.add_flag("retry-failed",
                                "retry addresses the service marked Failed (this "
                                "run and earlier ones) once more");
+  f.max_failures = &p.add_value(
+      "max-failures", "N|P%",
+      "stop the run (exit 7, resumable) once N addresses have failed, or P% of those settled "
+      "(judged after 50); default: no limit");
   p.group("output");
   f.report = &p.add_value("report", "FILE",
                           "per-address results of every run on the journal (.csv or .jsonl, "
@@ -213,6 +217,15 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   }
   o.dispatch.retry_failed = f.retry_failed->given();
   o.skip_existing = f.skip_existing->given();
+  if (f.max_failures->given()) {
+    std::string why;
+    auto max_failures = engine::parse_failure_limit(f.max_failures->value(), why);
+    if (!max_failures) {
+      p.usage_error(why);
+      return std::nullopt;
+    }
+    o.dispatch.max_failures = *max_failures;
+  }
   o.journal_path = f.journal->value();
   o.new_journal = f.new_journal->given();
   o.report_path = f.report->value();

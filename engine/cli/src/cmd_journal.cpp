@@ -84,6 +84,10 @@ std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
   line("  exists", std::to_string(t.exists));
   line("  failed", std::to_string(t.failed) +
                        (t.failed ? " (re-run with --retry-failed to try them again)" : ""));
+  line("  not sent", std::to_string(t.not_sent) +
+                         (t.not_sent ? " (pending, but the service sent no email; re-run with "
+                                       "--retry-failed to invite them again)"
+                                     : ""));
   std::string doubt = std::to_string(t.in_doubt);
   if (t.in_doubt)
     doubt += " in " + std::to_string(s.in_doubt().size()) + " batch" +
@@ -134,7 +138,8 @@ std::string status_json(const replay_state& s) {
   o["sessions"] = s.sessions().size();
   o["totals"] =
       json::object{{"addresses", t.addresses}, {"invited", t.invited}, {"created", t.created},
-                   {"exists", t.exists},       {"failed", t.failed},   {"in_doubt", t.in_doubt}};
+                   {"exists", t.exists},       {"failed", t.failed},   {"not_sent", t.not_sent},
+                   {"in_doubt", t.in_doubt}};
   json::array batches;
   for (const auto& b : s.in_doubt()) {
     json::array emails;
@@ -160,7 +165,7 @@ std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_
   std::uint64_t rows = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto a = s.at(i);
-    if (failed_only && a.kind != outcome_kind::failed) continue;
+    if (failed_only && !(a.kind && retried_by_retry_failed(*a.kind))) continue;
     if (!a.kind && !a.in_doubt) continue;  // its only intent was withdrawn: never sent
     std::optional<address_outcome> o;
     if (a.kind) o = s.outcome_at(i);
@@ -217,7 +222,9 @@ int cmd_report(const args_t& args) {
       p.add_list("journal", "FILE", "a run's journal (required; repeatable, one per account)");
   auto& format = p.add_value("format", "FORMAT", "csv or jsonl", "csv");
   auto& failed_only = p.add_flag(
-      "failed-only", "only addresses that failed (a CSV with an email column: usable as --input)");
+      "failed-only",
+      "only addresses that failed or were not sent (a CSV with an email column: usable as "
+      "--input)");
   auto& output_file =
       p.add_value("output-file", "FILE", "write here (created 0600, replaced atomically)", "-");
   auto& html = p.add_value("html", "FILE",
@@ -336,8 +343,8 @@ int cmd_journal_repair(const args_t& args) {
        "with ListUsers before sending anything again\n"
     << "  original  " << r.original.string() << " (the damaged file, unchanged)\n"
     << "  now       " << t.addresses << " addresses: " << t.invited << " invited, " << t.created
-    << " created, " << t.exists << " exists, " << t.failed << " failed, " << t.in_doubt
-    << " in doubt\n"
+    << " created, " << t.exists << " exists, " << t.failed << " failed, " << t.not_sent
+    << " not sent, " << t.in_doubt << " in doubt\n"
     << "next: run the same command again to resume\n";
   std::cout << o.str();
   for (const auto& l : r.lost)

@@ -1,6 +1,7 @@
 // preflight.cpp: see preflight.hpp.
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/preflight.hpp>
+#include <onboard/cli/service_get.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/retry_policy.hpp>
 #include <onboard/dispatch/https_transport.hpp>
@@ -23,54 +24,6 @@ namespace {
 // attempts: a pre-flight call is retried on 429, 5xx and network failures, briefly: the run has
 // not started, and a service that stays away is reported rather than waited for.
 constexpr int attempts = 3;
-
-net::awaitable<exchange_result> async_signed_get(transport& t, const signing::signer& signer,
-                                                 const std::string& path,
-                                                 signing::credentials_ptr* used = nullptr) {
-  co_return co_await t.async_exchange(signed_request(t, signer, "GET", path, {}, used));
-}
-
-bool worth_retrying(const exchange_result& r) {
-  if (!r.ok())
-    return !r.failure->certificate_refused() &&
-           r.failure->kind != io::transport_error_kind::proxy_refused;
-  return r.response.status == 429 || r.response.status >= 500;
-}
-
-// async_get: the call, retried as `attempts` says; the last answer.
-net::awaitable<exchange_result> async_get(transport& t, const signing::signer& signer,
-                                          const std::string& path, int tries = attempts) {
-  exchange_result r;
-  for (int i = 0; i < tries; ++i) {
-    if (i > 0) {
-      net::steady_timer pause(co_await net::this_coro::executor,
-                              std::chrono::milliseconds(200 << i));
-      co_await pause.async_wait(net::use_awaitable);
-    }
-    signing::credentials_ptr used;
-    r = co_await async_signed_get(t, signer, path, &used);
-    // As the run's dispatcher does: a clock our signature's date betrays is corrected from the
-    // service's Date, and credentials refused as expired are refreshed, each once, and the call
-    // signed again: neither a skewed clock nor a token expiring now fails the pre-flight.
-    if (r.ok()) {
-      const auto& a = r.response;
-      const engine::refusal refused{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
-                                    a.body, a.header("Date")};
-      const engine::answer answer{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
-                                  a.header("x-amzn-RequestId"), a.body};
-      if (auto fix =
-              engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
-        signer.set_clock_offset(*fix);
-        r = co_await async_signed_get(t, signer, path);
-      } else if (engine::expired_credentials(answer) &&
-                 signer.credentials_source().refresh_after_refusal(used)) {
-        r = co_await async_signed_get(t, signer, path);
-      }
-    }
-    if (!worth_retrying(r)) break;
-  }
-  co_return r;
-}
 
 // refusal: the result for an answer that is not the expected 200. `action` is the IAM action the
 // call needs, named when the service says access is denied.
@@ -117,7 +70,7 @@ preflight_result refusal(const exchange_result& r, std::string_view what, std::s
 
 net::awaitable<preflight_result> async_preflight(const preflight_request& q, transport& t) {
   const signing::signer signer(q.creds, q.region, "chime");
-  auto r = co_await async_get(t, signer, chime::account_target(q.account_id));
+  auto r = co_await async_service_get(t, signer, chime::account_target(q.account_id), attempts);
   if (!r.ok() || r.response.status != 200) {
     auto f = refusal(r, "GetAccount", "chime:GetAccount", q.account_id);
     f.clock_offset = signer.clock_offset();
@@ -140,7 +93,7 @@ net::awaitable<preflight_result> async_preflight(const preflight_request& q, tra
   }
   if (q.probe_list_users) {
     // One try: it proves a permission; a service that answers it badly is the run's to handle.
-    r = co_await async_get(t, signer, chime::list_users_probe_target(q.account_id), 1);
+    r = co_await async_service_get(t, signer, chime::list_users_probe_target(q.account_id), 1);
     f.list_users_allowed = r.ok() && r.response.status == 200;
     if (!*f.list_users_allowed) {
       auto g = refusal(r, "ListUsers (max-results=1)", "chime:ListUsers", q.account_id);

@@ -250,8 +250,8 @@ void print_journal_error(const run_options& opts, const std::string& path, const
 
 // seed_from_prior: what earlier runs settled in one account's journal, as the reader skips it:
 // their finished addresses go into `done` under that account's keys and are not sent again (the
-// failed ones are with --retry-failed); their in-doubt ones are sent, once verified, and listed in
-// `in_doubt` when given.
+// failed and not-sent ones are with --retry-failed); their in-doubt ones are sent, once verified,
+// and listed in `in_doubt` when given.
 void seed_from_prior(const replay_state& prior, bool retry_failed, const run_keys& keys,
                      dedupe_set& done, std::unordered_set<std::string>* in_doubt) {
   const std::string& account = prior.header().account_id;
@@ -259,7 +259,7 @@ void seed_from_prior(const replay_state& prior, bool retry_failed, const run_key
   for (std::size_t i = 0; i < prior.size(); ++i) {
     auto st = prior.at(i);
     if (st.in_doubt && in_doubt) in_doubt->emplace(st.email);
-    const bool retry = retry_failed && st.kind == outcome_kind::failed;
+    const bool retry = retry_failed && st.kind && retried_by_retry_failed(*st.kind);
     if (st.kind && !st.in_doubt && !retry) done.insert(keys.of(account, st.email));
   }
 }
@@ -400,6 +400,7 @@ struct account_lane {
   std::unique_ptr<dedupe_set> existing;
   // What happened to its addresses in this run (the dispatcher's sink and the reader's thread).
   std::atomic<std::uint64_t> invited{0}, created{0}, exists{0}, failed{0}, not_sent{0};
+  std::atomic<std::uint64_t> held_back{0};       // read, but not sent: the account was refused
   std::atomic<std::int64_t> last_outcome_ns{0};  // since the run started
 };
 
@@ -1008,6 +1009,7 @@ class execution {
       case outcome_kind::created: bump(lane.created); break;
       case outcome_kind::exists: bump(lane.exists); break;
       case outcome_kind::failed: bump(lane.failed); break;
+      case outcome_kind::not_sent: bump(lane.not_sent); break;
     }
     lane.last_outcome_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::steady_clock::now() - started_)
@@ -1048,7 +1050,7 @@ class execution {
           lane_run* l = lane_run_of(b.account_id);
           if (!l) {
             if (account_lane* refused = refused_lane(b.account_id))
-              bump(refused->not_sent, b.items.size());
+              bump(refused->held_back, b.items.size());
             continue;
           }
           if (l->lane->existing) settle_members(*l, b);
@@ -1314,6 +1316,7 @@ std::vector<account_summary> account_lines(const prepared_run& p, const run_resu
     a.created = load(lane->created);
     a.exists = load(lane->exists);
     a.failed = load(lane->failed);
+    a.held_back = load(lane->held_back);
     a.not_sent = load(lane->not_sent);
     if (!lane->refused.empty()) a.problem = lane->refused;
     for (const auto& [account, f] : r.fatal)
@@ -1358,9 +1361,9 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   s.reconnects += r.reconnects;
   s.accounts = account_lines(p, r);
   // A refused account's addresses were never to be sent by this run: they are its line's
-  // `not_sent`, not addresses left for a resume of the others.
+  // `held_back`, not addresses left for a resume of the others.
   std::uint64_t refused = 0;
-  for (const auto& a : s.accounts) refused += a.not_sent;
+  for (const auto& a : s.accounts) refused += a.held_back;
   s.not_done -= std::min(s.not_done, refused);
   print_summary(s, opts.json_output, std::cout);
   for (const auto& path : journal_paths(p)) std::cerr << "journal: " << path << "\n";
@@ -1434,7 +1437,7 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
                    "others are in their journals and are not sent again)\n";
       return lane->refused_exit;
     }
-  if (load(stats.failed) > 0) return exit_failed_addresses;
+  if (load(stats.failed) > 0 || load(stats.not_sent) > 0) return exit_failed_addresses;
   if (s.rejected_total > 0) return exit_rejected_inputs;
   return exit_ok;
 }

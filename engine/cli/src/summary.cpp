@@ -14,6 +14,7 @@ void fill_outcomes(summary& s, const run_stats& st, std::chrono::steady_clock::d
   s.created = load(st.created);
   s.exists = load(st.exists);
   s.failed = load(st.failed);
+  s.not_sent = load(st.not_sent);
   s.verified = load(st.verified);
   s.failed_by_code = st.failures_by_code();
   s.requests = load(st.requests);
@@ -60,6 +61,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
     o["exists"] = s.exists;
     o["failed"] = s.failed;
     o["failed_by_code"] = to_json(s.failed_by_code);
+    o["not_sent"] = s.not_sent;
     o["verified_in_doubt"] = s.verified;
     o["not_done"] = s.not_done;
     if (s.limit) {
@@ -86,6 +88,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
                                              {"exists", a.exists},
                                              {"failed", a.failed},
                                              {"not_sent", a.not_sent},
+                                             {"held_back", a.held_back},
                                              {"elapsed_seconds", a.elapsed_seconds}});
     o["accounts"] = std::move(accounts);
     out << json_text(o) << "\n";
@@ -108,6 +111,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
     std::string label = "  " + code;
     row(out, label.c_str(), n);
   }
+  if (s.not_sent) row(out, "pending, email not sent", s.not_sent);
   if (s.verified) row(out, "in doubt, found by ListUsers", s.verified);
   if (s.not_done) row(out, "not done yet (resume)", s.not_done);
   if (s.limit && s.remaining) row(out, "left for the full run", *s.remaining);
@@ -127,7 +131,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
       out << "  " << a.account_id << ": ";
       if (!a.problem.empty() && a.invited + a.created + a.exists + a.failed == 0) {
         out << "NEEDS ATTENTION: " << a.problem;
-        if (a.not_sent) out << " (" << a.not_sent << " not sent)";
+        if (a.held_back) out << " (" << a.held_back << " held back)";
         out << "\n";
         continue;
       }

@@ -25,6 +25,7 @@ std::string_view to_string(outcome_kind k) {
     case outcome_kind::invited: return "invited";
     case outcome_kind::created: return "created";
     case outcome_kind::exists: return "exists";
+    case outcome_kind::not_sent: return "not_sent";
     case outcome_kind::failed: break;
   }
   return "failed";
@@ -35,6 +36,7 @@ std::optional<outcome_kind> parse_outcome_kind(std::string_view s) {
   if (s == "created") return outcome_kind::created;
   if (s == "exists") return outcome_kind::exists;
   if (s == "failed") return outcome_kind::failed;
+  if (s == "not_sent") return outcome_kind::not_sent;
   return std::nullopt;
 }
 

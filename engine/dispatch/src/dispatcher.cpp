@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <unordered_map>
 
 namespace onboard {
@@ -74,25 +75,43 @@ class outcome_buffer {
   std::size_t used_ = 0;
 };
 
+// invite_kind: what an Invite says became of its address. Status Accepted is a member already (no
+// email sent); EmailStatus Failed or NotSent means nobody was emailed, whatever the Status.
+outcome_kind invite_kind(const chime::invite& i) {
+  if (i.status == "Failed" || i.email_status == "Failed") return outcome_kind::failed;
+  if (i.status == "Accepted") return outcome_kind::exists;
+  if (i.email_status == "NotSent") return outcome_kind::not_sent;
+  return outcome_kind::invited;
+}
+
 // set_invite_outcome: the outcome an Invite of the service's response gives `item` (every member
 // assigned: `o` is reused).
 void set_invite_outcome(address_outcome& o, const planned_address& item, const chime::invite& i,
                         unsigned attempts, std::string_view request_id) {
-  const bool failed = i.status == "Failed";
   o.email.assign(item.email);
-  o.kind = failed ? outcome_kind::failed : outcome_kind::invited;
+  o.kind = invite_kind(i);
   o.id.assign(i.invite_id);
   o.status.assign(i.status);
   o.email_status.assign(i.email_status);
   o.request_id.assign(request_id);
   o.attempts = attempts;
-  if (failed) {
+  o.error_code.clear();
+  o.message.clear();
+  if (i.status == "Failed") {
     o.error_code.assign("InviteFailed");
     o.message.assign("the service reported Status Failed, EmailStatus ");
     o.message.append(i.email_status);
-  } else {
-    o.error_code.clear();
-    o.message.clear();
+  } else if (o.kind == outcome_kind::failed) {
+    o.error_code.assign("EmailFailed");
+    o.message.assign("the service recorded the invitation (Status ");
+    o.message.append(i.status);
+    o.message.append(") but reported EmailStatus Failed: no email reached the user");
+  } else if (o.kind == outcome_kind::not_sent) {
+    o.message.assign(
+        "the service reported Status Pending, EmailStatus NotSent: the user is "
+        "pending but no email was sent");
+  } else if (o.kind == outcome_kind::exists) {
+    o.message.assign("already a member (Status Accepted): no email sent");
   }
 }
 
@@ -347,14 +366,14 @@ std::optional<fatal_stop> dispatcher::fatal() const {
   return std::nullopt;
 }
 
-void dispatcher::set_fatal(fatal_kind kind, std::string message) {
+void dispatcher::set_fatal(fatal_kind kind, std::string message, bool hard) {
   {
     std::lock_guard lk(fatal_mu_);
     if (!fatal_) fatal_ = fatal_stop{kind, std::move(message)};
   }
   // Bad credentials or an unknown account fail every request alike: stop everything now rather
   // than let the other connections spend more of the corpus on the same refusal.
-  request_stop(/*hard=*/true);
+  request_stop(hard);
 }
 
 void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue<batch>& queue,
@@ -712,6 +731,7 @@ std::optional<dispatcher::next_step> dispatcher::settle_success(sender& s, work_
   }
   // Only an answer that says what happened is a success for the retry budget.
   policy_.on_success(log.last_cost);
+  refusals_.on_success();
   note_answer(/*to_the_operation=*/true);
   if (cfg_.op != operation::invite) {
     finish(s, b, outs.view());
@@ -757,6 +777,18 @@ std::optional<dispatcher::next_step> dispatcher::settle_refusal(sender& s, work_
   retry_class cls = c.cls;
   // A 400 on a batch of one cannot be split further: that address is the one refused.
   if (cls == retry_class::bisect && b.items.size() == 1) cls = retry_class::fatal_rejected;
+  if (cls == retry_class::bisect || cls == retry_class::fatal_rejected) {
+    if (auto e = c.error(); refusals_.on_refusal(e.code, e.message)) {
+      set_fatal(fatal_kind::systemic_refusal,
+                "the service refused each of the run's first " +
+                    std::to_string(engine::refusal_watch::systemic_after) +
+                    " requests alike and accepted none (" + c.describe() +
+                    "): the run is refused (the account's type or policy, a permission), not its "
+                    "addresses. Nothing more will be sent, and no address is marked failed for "
+                    "this answer");
+      return next_step::stop;
+    }
+  }
   switch (cls) {
     case retry_class::conflict_exists: {
       auto e = c.error();
@@ -1074,6 +1106,7 @@ void dispatcher::finish(sender& s, const batch& b, std::span<const address_outco
       case outcome_kind::invited: bump(stats_.invited); break;
       case outcome_kind::created: bump(stats_.created); break;
       case outcome_kind::exists: bump(stats_.exists); break;
+      case outcome_kind::not_sent: bump(stats_.not_sent); break;
       case outcome_kind::failed:
         bump(stats_.failed);
         stats_.add_failure(o.error_code);
@@ -1087,6 +1120,23 @@ void dispatcher::finish(sender& s, const batch& b, std::span<const address_outco
         sink_(planned_address{o.email, 0, 0, {}}, o);
       }
     }
+  }
+  // --max-failures: the requests in flight are let finish (a soft stop); what they leave
+  // unanswered stays in doubt for the resume, as after Ctrl-C.
+  const std::uint64_t failed = load(stats_.failed), settled = load(stats_.done);
+  if (cfg_.max_failures.reached(failed, settled)) {
+    char limit[32];
+    if (cfg_.max_failures.count)
+      std::snprintf(limit, sizeof limit, "%llu",
+                    static_cast<unsigned long long>(cfg_.max_failures.count));
+    else
+      std::snprintf(limit, sizeof limit, "%g%%", cfg_.max_failures.percent);
+    set_fatal(fatal_kind::failure_limit,
+              std::to_string(failed) + " of the " + std::to_string(settled) +
+                  " addresses settled failed, reaching --max-failures " + limit +
+                  "; nothing more will be sent. The report names the failed ones (a resume with "
+                  "--retry-failed sends them again)",
+              /*hard=*/false);
   }
 }
 

@@ -201,7 +201,7 @@ bool record_addresses(std::string_view payload, std::vector<std::string_view>& o
       std::uint32_t n = r.u32();
       for (std::uint32_t i = 0; i < n && !r.bad; ++i) {
         found.push_back(r.str());
-        if (r.u8() > 3) r.bad = true;
+        if (r.u8() >= outcome_kind_count) r.bad = true;
         r.u32();
         r.str();
         for (int f = 0; f < 5; ++f) {

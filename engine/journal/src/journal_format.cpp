@@ -140,7 +140,7 @@ bool well_formed(std::string_view payload, bool header_allowed) {
           auto len = r.u16();
           if (len != same_as_previous) r.bytes(len);
         }
-        if (r.bad || email.empty() || kind > 3) return false;
+        if (r.bad || email.empty() || kind >= outcome_kind_count) return false;
       }
       return r.p == r.end;
     }
@@ -249,8 +249,8 @@ void decode_outcome(reader& r, address_outcome& o) {
   };
   o.email.assign(r.str());
   auto kind = r.u8();
-  o.kind = kind <= 3 ? static_cast<outcome_kind>(kind) : outcome_kind::failed;
-  if (kind > 3) r.bad = true;
+  o.kind = kind < outcome_kind_count ? static_cast<outcome_kind>(kind) : outcome_kind::failed;
+  if (kind >= outcome_kind_count) r.bad = true;
   o.attempts = r.u32();
   o.id.assign(r.str());
   repeatable(o.status);

@@ -277,7 +277,7 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
           auto len = r.u16();
           if (len != jf::same_as_previous) r.bytes(len);
         }
-        if (r.bad || email.empty() || kind > 3) return false;
+        if (r.bad || email.empty() || kind >= outcome_kind_count) return false;
         emails_.push_back(email);
         kinds_.push_back(kind);
       }
@@ -415,12 +415,13 @@ void replay_builder::finish() {
   auto& t = s_.totals_;
   for (const auto& e : s_.entries_) {
     // An address whose only intent was withdrawn was never sent: not part of the run yet.
-    if (e.kind <= 3 || e.in_doubt) ++t.addresses;
+    if (e.kind < outcome_kind_count || e.in_doubt) ++t.addresses;
     switch (e.kind) {
       case static_cast<std::uint8_t>(outcome_kind::invited): ++t.invited; break;
       case static_cast<std::uint8_t>(outcome_kind::created): ++t.created; break;
       case static_cast<std::uint8_t>(outcome_kind::exists): ++t.exists; break;
       case static_cast<std::uint8_t>(outcome_kind::failed): ++t.failed; break;
+      case static_cast<std::uint8_t>(outcome_kind::not_sent): ++t.not_sent; break;
       default: break;
     }
     if (!e.in_doubt) continue;
@@ -448,7 +449,7 @@ replay_state::address_state replay_state::at(std::size_t index) const {
   const auto& e = entries_.at(index);
   address_state a;
   a.email = std::string_view(map_->bytes().data() + e.email_off, e.email_len);
-  if (e.kind <= 3) a.kind = static_cast<outcome_kind>(e.kind);
+  if (e.kind < outcome_kind_count) a.kind = static_cast<outcome_kind>(e.kind);
   a.in_doubt = e.in_doubt;
   return a;
 }
@@ -478,7 +479,7 @@ std::optional<replay_state::address_state> replay_state::find(std::string_view e
 
 std::optional<address_outcome> replay_state::outcome_at(std::size_t index) const {
   const auto& e = entries_.at(index);
-  if (e.kind > 3) return std::nullopt;
+  if (e.kind >= outcome_kind_count) return std::nullopt;
   std::string_view file = map_->bytes();
   jf::reader r{file.data() + e.outcome_rec, file.data() + file.size()};
   r.u8();

@@ -202,7 +202,7 @@ TEST(multi_account_e2e, an_unknown_account_among_three_stops_only_itself) {
   EXPECT_EQ(u64(account_of(*s, "acct-2"), "invited"), 30u);
   auto bad = account_of(*s, "acct-9");
   EXPECT_EQ(u64(bad, "invited"), 0u);
-  EXPECT_EQ(u64(bad, "not_sent"), 20u);
+  EXPECT_EQ(u64(bad, "held_back"), 20u);
   EXPECT_FALSE(bad.at("problem").as_string().empty());
   EXPECT_FALSE(fs::exists(dir / "run.invite-acct-9.journal"));
   ASSERT_EQ(emu.stop(), 0) << emu.stderr_text();

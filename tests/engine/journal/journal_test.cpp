@@ -212,6 +212,23 @@ TEST(Journal, LatestOutcomeWins) {
   EXPECT_EQ(s.counts().outcomes_recorded, 2u);
 }
 
+TEST(Journal, NotSentIsRecordedAndCountedApart) {
+  tk::temp_dir dir;
+  auto path = dir / "run.journal";
+  auto j = journal::open(path, header_for());
+  address_outcome o = invited("a@x.com");
+  o.kind = outcome_kind::not_sent;
+  o.email_status = "NotSent";
+  j->record_outcomes(1, std::vector{o, invited("b@x.com")});
+  j->close();
+  auto s = replay_journal(path);
+  EXPECT_EQ(s.find("a@x.com")->kind, outcome_kind::not_sent);
+  EXPECT_EQ(s.outcome_of("a@x.com")->email_status, "NotSent");
+  EXPECT_EQ(s.counts().not_sent, 1u);
+  EXPECT_EQ(s.counts().invited, 1u);
+  EXPECT_EQ(s.counts().addresses, 2u);
+}
+
 TEST(Journal, CaseSensitiveLocalFoldsOnlyTheDomain) {
   tk::temp_dir dir;
   auto path = dir / "cs.journal";

@@ -75,6 +75,8 @@ enum class invite_fault_mode {
   redirect_302,  // 302 with Location, no x-amzn-RequestId; not applied
   html,          // 200 text/html page, no x-amzn-RequestId; not applied
   omit_last,     // applied in full, but the 201's Invites leaves out the batch's last address
+  status_400,    // 400 BadRequestException, one message for every request; not applied (a
+                 // systemic refusal, as the real service gives a non-Team account)
 };
 
 // account_type, account_status: the model's AccountType and AccountStatus enums.

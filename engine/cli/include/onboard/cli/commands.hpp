@@ -17,6 +17,8 @@ int cmd_endpoint(const args_t& args);      // engine/cli/src/cmd_endpoint.cpp
 int cmd_invite(const args_t& args);        // engine/cli/src/cmd_invite.cpp
 int cmd_create_users(const args_t& args);  // engine/cli/src/cmd_invite.cpp
 int cmd_check(const args_t& args);         // engine/cli/src/cmd_check.cpp
+int cmd_export_users(const args_t& args);  // engine/cli/src/cmd_export_users.cpp
+int cmd_suspend(const args_t& args);       // engine/cli/src/cmd_suspend.cpp
 int cmd_status(const args_t& args);        // engine/cli/src/cmd_journal.cpp
 int cmd_report(const args_t& args);        // engine/cli/src/cmd_journal.cpp
 int cmd_journal(const args_t& args);       // engine/cli/src/cmd_journal.cpp (journal repair)

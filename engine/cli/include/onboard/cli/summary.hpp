@@ -21,8 +21,9 @@ struct account_summary {
   std::string problem;        // why it was refused or stopped ("" when all went well)
   std::uint64_t planned = 0;  // its addresses to send, counted before sending (0: not counted)
   std::uint64_t invited = 0, created = 0, exists = 0, failed = 0;
-  std::uint64_t not_sent = 0;  // read, but its account was refused
-  double elapsed_seconds = 0;  // from the start to its last outcome
+  std::uint64_t not_sent = 0;   // pending, but the service sent no email (EmailStatus NotSent)
+  std::uint64_t held_back = 0;  // read, but not sent: its account was refused
+  double elapsed_seconds = 0;   // from the start to its last outcome
 };
 
 struct summary {
@@ -35,7 +36,7 @@ struct summary {
   std::uint64_t already_done = 0;  // finished by an earlier run (journal)
   std::uint64_t batches = 0;
   // Outcomes of this run.
-  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, verified = 0;
+  std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, not_sent = 0, verified = 0;
   std::map<std::string, std::uint64_t> failed_by_code;
   std::uint64_t not_done = 0;  // accepted addresses left for a resume
   // A pilot (--limit): its cap, and the addresses left for the full run (nullopt: not counted).

@@ -19,17 +19,31 @@ std::string_view to_string(operation op);  // "invite" | "create"
 std::string_view to_string(user_type t);   // "" | "PrivateUser" | "SharedDevice"
 std::optional<user_type> parse_user_type(std::string_view s);  // accepts "" and the two enum values
 
-// outcome_kind: the terminal result for one address. Only `failed` may be retried by a later run
-// (with --retry-failed); everything else is final and skipped on resume.
+// outcome_kind: the terminal result for one address. Every outcome is final on resume; only
+// `failed` and `not_sent` are sent again, and only by a run given --retry-failed. The values are
+// the journal's (a u8 on disk): append, never renumber.
 enum class outcome_kind : std::uint8_t {
-  invited,  // InviteUsers returned an Invite with Status Pending/Accepted
-  created,  // CreateUser returned a User
-  exists,   // already in the account (409 on CreateUser, or found by ListUsers when verifying)
-  failed,   // the service refused it: Invite Status Failed, a 400 isolated by bisection, retries
-            // exhausted
+  invited,   // InviteUsers returned an Invite with Status Pending and EmailStatus Sent
+  created,   // CreateUser returned a User
+  exists,    // already in the account: 409 on CreateUser, an Invite with Status Accepted (no
+             // email sent), or found by ListUsers when verifying
+  failed,    // the service refused it: Invite Status Failed or EmailStatus Failed, a 400
+             // isolated by bisection, retries exhausted
+  not_sent,  // an Invite with Status Pending and EmailStatus NotSent: the user is pending but no
+             // email went out
 };
 
-std::string_view to_string(outcome_kind k);  // "invited" | "created" | "exists" | "failed"
+// outcome_kind_count: how many outcome kinds there are; a journal byte at or above it is not one.
+inline constexpr std::uint8_t outcome_kind_count = 5;
+
+// retried_by_retry_failed: whether a run given --retry-failed sends an address with this earlier
+// outcome again (and `report --failed-only` lists it).
+constexpr bool retried_by_retry_failed(outcome_kind k) {
+  return k == outcome_kind::failed || k == outcome_kind::not_sent;
+}
+
+std::string_view to_string(outcome_kind k);  // "invited" | "created" | "exists" | "failed" |
+                                             // "not_sent"
 std::optional<outcome_kind> parse_outcome_kind(std::string_view s);
 
 // address_outcome: everything the report says about one address.

@@ -19,6 +19,7 @@
 
 #include <onboard/dispatch/async_queue.hpp>
 #include <onboard/dispatch/fatal.hpp>
+#include <onboard/dispatch/refusal_watch.hpp>
 #include <onboard/core/batch.hpp>
 #include <onboard/chime/chime_api.hpp>
 #include <onboard/core/outcome.hpp>
@@ -63,7 +64,8 @@ struct dispatch_config {
   operation op = operation::invite;
   int max_attempts = 10;  // transient failures (5xx, drops) per batch; 429s are paced, not counted
   in_doubt_policy in_doubt = in_doubt_policy::verify;
-  bool retry_failed = false;   // give per-address `Failed` invites one more try
+  bool retry_failed = false;           // give per-address `Failed` invites one more try
+  engine::failure_limit max_failures;  // --max-failures: stop once this many addresses failed
   engine::retry_config retry;  // backoff, budget, deadline (max_attempts and in_doubt override)
   // in_doubt_addresses: what an earlier run left in doubt, as its journal spells them. Matched
   // by address_key under the journal header's case rule, not as written, so that a corpus
@@ -199,7 +201,9 @@ class dispatcher {
   void leave_in_doubt(sender& s, const batch& b, std::span<const planned_address> items,
                       const std::string& why);
   void check_accounted(sender& s);
-  void set_fatal(fatal_kind kind, std::string message);
+  // set_fatal: the run must stop for `kind` (the first reason wins); `hard` also cancels the
+  // requests in flight.
+  void set_fatal(fatal_kind kind, std::string message, bool hard = true);
   void recycle(batch&& b);
 
   dispatch_config cfg_;
@@ -224,6 +228,7 @@ class dispatcher {
   std::atomic<bool> clock_warned_{false};  // the clock offset has been warned about
   std::deque<sender> senders_;             // deque: stable addresses for the coroutines
   async_queue<batch>* queue_ = nullptr;
+  engine::refusal_watch refusals_;
   mutable std::mutex fatal_mu_;
   std::optional<fatal_stop> fatal_;
   std::string in_doubt_why_;  // why the first address left in doubt could not be checked

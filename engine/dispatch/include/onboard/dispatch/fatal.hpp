@@ -15,6 +15,8 @@ enum class fatal_kind {
   service_unavailable,  // retryable failures outlasted the retry budget (5xx, throttling, network)
   not_the_service,      // something else answered in the service's place (a 3xx, a proxy's or a
                         // captive portal's page): a proxy, portal or wrong endpoint is in the way
+  systemic_refusal,     // the service refused the run's first requests all alike, accepting none
+  failure_limit,        // more addresses failed than --max-failures allows
   in_doubt,  // the run went on to the end, but addresses that may have been applied could not be
              // checked with ListUsers: not sent again, they stay in doubt for the next run
 };

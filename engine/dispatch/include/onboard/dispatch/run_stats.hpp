@@ -21,6 +21,7 @@ struct run_stats {
   counter created{0};
   counter exists{0};
   counter failed{0};
+  counter not_sent{0};       // Invite Status Pending, EmailStatus NotSent: pending, not emailed
   counter verified{0};       // in-doubt addresses confirmed by ListUsers (not re-sent)
   counter left_in_doubt{0};  // in-doubt addresses ListUsers could not check: not re-sent, no
                              // outcome; the next run checks them again

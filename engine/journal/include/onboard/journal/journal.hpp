@@ -135,7 +135,7 @@ class replay_state {
   // intent (overlapping `failed` for a retried address).
   struct totals {
     std::uint64_t addresses = 0;
-    std::uint64_t invited = 0, created = 0, exists = 0, failed = 0;
+    std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, not_sent = 0;
     std::uint64_t in_doubt = 0;
     std::uint64_t intent_records = 0, outcome_records = 0, release_records = 0;
     std::uint64_t outcomes_recorded = 0;  // per-address outcomes over all records (retries count)

@@ -1,0 +1,48 @@
+// onboard/chime/user_page.hpp: ListUsers as a listing of the whole account, page by page
+// (max-results up to 200, NextToken), for `export-users`.
+//
+//   std::string next;
+//   do {
+//     auto page = chime::decode_user_page(get(chime::user_page_target("acct-1", 200, next)));
+//     ...; next = page.value->next_token;
+//   } while (!next.empty());
+#pragma once
+
+#include <onboard/chime/chime_api.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace onboard::chime {
+
+// listed_user: the members of a Chime `User` an export shows; absent members are empty.
+struct listed_user {
+  std::string user_id;
+  std::string primary_email;  // absent for a pending invitee on some accounts
+  std::string user_type;
+  std::string license_type;
+  std::string invitation_status;
+  std::string registration_status;
+  std::string invited_on;  // as the service wrote it (ISO 8601)
+};
+
+// user_page: one ListUsers answer; `next_token` empty on the last page.
+struct user_page {
+  std::vector<listed_user> users;
+  std::string next_token;
+};
+
+// user_page_max: the model's MaxResults maximum for ListUsers.
+inline constexpr int user_page_max = 200;
+
+// user_page_target: ListUsers of every user, `max_results` a page, from `next_token` (empty: the
+// first page).
+std::string user_page_target(std::string_view account_id, int max_results,
+                             std::string_view next_token);
+
+// decode_user_page: parses a ListUsers 200 body. An element of Users that is not an object, or
+// a NextToken that is not a string, is an error.
+decoded<user_page> decode_user_page(std::string_view body);
+
+}  // namespace onboard::chime

@@ -1,0 +1,75 @@
+#include <onboard/cli/service_get.hpp>
+
+#include <onboard/dispatch/clock_skew.hpp>
+#include <onboard/dispatch/retry_policy.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+
+namespace onboard {
+
+namespace net = boost::asio;
+
+namespace {
+
+net::awaitable<exchange_result> async_signed(transport& t, const signing::signer& signer,
+                                             const std::string& method, const std::string& path,
+                                             const std::string& body,
+                                             signing::credentials_ptr* used = nullptr) {
+  co_return co_await t.async_exchange(signed_request(t, signer, method, path, body, used));
+}
+
+bool worth_retrying(const exchange_result& r) {
+  if (!r.ok())
+    return !r.failure->certificate_refused() &&
+           r.failure->kind != io::transport_error_kind::proxy_refused;
+  return r.response.status == 429 || r.response.status >= 500;
+}
+
+}  // namespace
+
+net::awaitable<exchange_result> async_service_get(transport& t, const signing::signer& signer,
+                                                  const std::string& path, int tries) {
+  co_return co_await async_service_call(t, signer, "GET", path, {}, tries);
+}
+
+net::awaitable<exchange_result> async_service_call(transport& t, const signing::signer& signer,
+                                                   const std::string& method,
+                                                   const std::string& path, const std::string& body,
+                                                   int tries) {
+  exchange_result r;
+  for (int i = 0; i < tries; ++i) {
+    if (i > 0) {
+      net::steady_timer pause(co_await net::this_coro::executor,
+                              std::chrono::milliseconds(200 << i));
+      co_await pause.async_wait(net::use_awaitable);
+    }
+    signing::credentials_ptr used;
+    r = co_await async_signed(t, signer, method, path, body, &used);
+    // As the run's dispatcher does: a clock our signature's date betrays is corrected from the
+    // service's Date, and credentials refused as expired are refreshed, each once, and the call
+    // signed again: neither a skewed clock nor a token expiring now fails the call.
+    if (r.ok()) {
+      const auto& a = r.response;
+      const engine::refusal refused{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
+                                    a.body, a.header("Date")};
+      const engine::answer answer{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
+                                  a.header("x-amzn-RequestId"), a.body};
+      if (auto fix =
+              engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
+        signer.set_clock_offset(*fix);
+        r = co_await async_signed(t, signer, method, path, body);
+      } else if (engine::expired_credentials(answer) &&
+                 signer.credentials_source().refresh_after_refusal(used)) {
+        r = co_await async_signed(t, signer, method, path, body);
+      }
+    }
+    if (!worth_retrying(r)) break;
+  }
+  co_return r;
+}
+
+}  // namespace onboard

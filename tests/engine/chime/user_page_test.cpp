@@ -1,0 +1,44 @@
+// user_page_test.cpp: ListUsers pages as export-users reads them.
+#include <onboard/chime/user_page.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace onboard::chime;
+
+TEST(user_page, target_pages_from_an_encoded_token) {
+  EXPECT_EQ(user_page_target("acct-1", 200, ""), "/accounts/acct-1/users?max-results=200");
+  EXPECT_EQ(user_page_target("acct-1", 200, "a+b/c="),
+            "/accounts/acct-1/users?max-results=200&next-token=a%2Bb%2Fc%3D");
+}
+
+TEST(user_page, decodes_every_column_and_the_next_token) {
+  auto p = decode_user_page(
+      R"({"Users":[{"UserId":"u-1","PrimaryEmail":"a@x.com","UserType":"PrivateUser",)"
+      R"("LicenseType":"Pro","UserInvitationStatus":"Pending","UserRegistrationStatus":)"
+      R"("Unregistered","InvitedOn":"2026-12-07T16:00:00Z"},{"UserId":"u-2"}],"NextToken":"t"})");
+  ASSERT_TRUE(p) << p.error;
+  ASSERT_EQ(p.value->users.size(), 2u);
+  const auto& u = p.value->users[0];
+  EXPECT_EQ(u.user_id, "u-1");
+  EXPECT_EQ(u.primary_email, "a@x.com");
+  EXPECT_EQ(u.license_type, "Pro");
+  EXPECT_EQ(u.invitation_status, "Pending");
+  EXPECT_EQ(u.registration_status, "Unregistered");
+  EXPECT_EQ(u.invited_on, "2026-12-07T16:00:00Z");
+  EXPECT_TRUE(p.value->users[1].primary_email.empty());  // a pending invitee may show none
+  EXPECT_EQ(p.value->next_token, "t");
+  auto last = decode_user_page(R"({"Users":[],"NextToken":null})");
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last.value->next_token.empty());
+}
+
+TEST(user_page, what_is_not_a_page_is_an_error) {
+  EXPECT_FALSE(decode_user_page("<html>"));
+  EXPECT_FALSE(decode_user_page(R"({"Users":{}})"));
+  EXPECT_FALSE(decode_user_page(R"({"Users":[1]})"));
+  EXPECT_FALSE(decode_user_page(R"({"Users":[],"NextToken":5})"));
+}
+
+}  // namespace
