@@ -673,6 +673,7 @@ std::string_view operation_name(operation op) {
     case operation::list_users: return "ListUsers";
     case operation::get_account: return "GetAccount";
     case operation::list_accounts: return "ListAccounts";
+    case operation::batch_suspend_user: return "BatchSuspendUser";
     case operation::none: break;
   }
   return "none";

@@ -117,7 +117,8 @@ net::awaitable<member_scan> async_list_members(
   member_scan m;
   std::string token;
   do {
-    auto r = co_await async_get(t, signer, chime::list_users_page_target(q.account_id, token));
+    auto r = co_await async_service_get(
+        t, signer, chime::list_users_page_target(q.account_id, token), attempts);
     ++m.pages;
     if (!r.ok() || r.response.status != 200) {
       auto f = refusal(r, "ListUsers (--skip-existing)", "chime:ListUsers", q.account_id);

@@ -20,13 +20,19 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t addresses = 60;  // two batches
 
-// report_outcomes: outcome -> addresses, from a run's CSV report (email,outcome,...).
+// report_outcomes: outcome -> addresses, from a run's CSV report (its `outcome` column, found by
+// the header: the columns' order is the report's to choose).
 std::map<std::string, std::size_t> report_outcomes(const fs::path& report) {
+  auto field = [](const std::string& line, std::size_t n) {
+    std::size_t a = 0;
+    for (std::size_t i = 0; i < n; ++i) a = line.find(',', a) + 1;
+    return line.substr(a, line.find(',', a) - a);
+  };
+  const std::string header = read_file(report).substr(0, read_file(report).find('\n'));
+  std::size_t column = 0;
+  while (column < 64 && field(header, column) != "outcome") ++column;
   std::map<std::string, std::size_t> m;
-  for (const auto& line : csv_lines(report)) {
-    auto a = line.find(','), b = line.find(',', a + 1);
-    ++m[line.substr(a + 1, b - a - 1)];
-  }
+  for (const auto& line : csv_lines(report)) ++m[field(line, column)];
   return m;
 }
 
