@@ -72,11 +72,6 @@ std::string list_users_probe_target(std::string_view account_id) {
   return account_target(account_id) + "/users?max-results=1";
 }
 
-std::string list_users_page_target(std::string_view account_id, std::string_view next_token) {
-  std::string t = account_target(account_id) + "/users?max-results=200";
-  if (!next_token.empty()) t += "&next-token=" + signing::uri_encode(next_token, false);
-  return t;
-}
 
 std::string invite_users_body(std::span<const std::string_view> emails, user_type type) {
   std::string body;
@@ -182,30 +177,6 @@ decoded<std::vector<user>> decode_users(std::string_view body) {
     }
   }
   r.value = std::move(out);
-  return r;
-}
-
-decoded<users_page> decode_users_page(std::string_view body) {
-  decoded<users_page> r;
-  auto users = decode_users(body);
-  if (!users) {
-    r.error = users.error;
-    return r;
-  }
-  users_page page;
-  page.users = std::move(*users.value);
-  scratch_storage scratch;
-  auto v = parse_json(body, scratch.get(), r.error);
-  if (!v) return r;
-  if (auto it = v->get_object().find("NextToken"); it != v->get_object().end()) {
-    if (it->value().is_string()) {
-      page.next_token = std::string(it->value().get_string());
-    } else if (!it->value().is_null()) {
-      r.error = "NextToken is not a string";
-      return r;
-    }
-  }
-  r.value = std::move(page);
   return r;
 }
 

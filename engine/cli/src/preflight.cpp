@@ -1,6 +1,7 @@
 // preflight.cpp: see preflight.hpp.
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/preflight.hpp>
+#include <onboard/chime/user_page.hpp>
 #include <onboard/cli/service_get.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/retry_policy.hpp>
@@ -118,7 +119,7 @@ net::awaitable<member_scan> async_list_members(
   std::string token;
   do {
     auto r = co_await async_service_get(
-        t, signer, chime::list_users_page_target(q.account_id, token), attempts);
+        t, signer, chime::user_page_target(q.account_id, chime::user_page_max, token), attempts);
     ++m.pages;
     if (!r.ok() || r.response.status != 200) {
       auto f = refusal(r, "ListUsers (--skip-existing)", "chime:ListUsers", q.account_id);
@@ -126,7 +127,7 @@ net::awaitable<member_scan> async_list_members(
       m.problem = f.problem;
       co_return m;
     }
-    auto page = chime::decode_users_page(r.response.body);
+    auto page = chime::decode_user_page(r.response.body);
     if (!page) {
       m.exit = exit_service;
       m.problem = "ListUsers (--skip-existing): the answer is not Chime's (" + page.error + ")";

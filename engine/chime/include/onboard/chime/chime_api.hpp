@@ -34,10 +34,6 @@ std::string account_target(std::string_view account_id);
 // chime:ListUsers permission.
 std::string list_users_probe_target(std::string_view account_id);
 
-// list_users_page_target: one page of every user of the account (max-results=200, the model's
-// maximum), after `next_token` (empty: the first page): ⌈U/200⌉ requests for U users.
-std::string list_users_page_target(std::string_view account_id, std::string_view next_token);
-
 // invite_users_body: `{"UserEmailList":[...],"UserType":"..."}` (UserType omitted when
 // unspecified).
 std::string invite_users_body(std::span<const std::string_view> emails, user_type type);
@@ -97,13 +93,6 @@ decoded<account> decode_account(std::string_view body);
 // element that is not an object is an error, never skipped. No `Users` member is no user.
 decoded<std::vector<user>> decode_users(std::string_view body);
 
-// users_page: one page of ListUsers and the token of the next ("" on the last page).
-struct users_page {
-  std::vector<user> users;
-  std::string next_token;
-};
-// decode_users_page: decode_users plus `NextToken` (which must be a string when present).
-decoded<users_page> decode_users_page(std::string_view body);
 
 // service_error: an error response as botocore reads it: the code is the `x-amzn-ErrorType` header
 // (text from the first ':' dropped), else the body's `code`/`Code`/`__type` (namespace prefix
