@@ -145,7 +145,10 @@ TEST(invite_e2e, a_wrong_secret_stops_the_run_at_once_with_exit_6) {
   EXPECT_EQ(r.status, 6) << r.err;
   EXPECT_NE(r.err.find("refused our credentials"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not-the-secret"), std::string::npos) << "the secret must never be printed";
-  EXPECT_LT(elapsed, 2s) << "includes process start-up; the stop itself is immediate";
+  // Generous on purpose (sanitizer builds, a loaded CI machine, the counting pass over 50,000
+  // lines that finds the run's accounts): what it guards against is a run that retries a refused
+  // key for its whole retry budget (minutes), which the request counts below also rule out.
+  EXPECT_LT(elapsed, 5s) << "includes process start-up; the stop itself is immediate";
   EXPECT_EQ(emu.stat("invites_applied"), 0u);
   EXPECT_LE(emu.stat("status.401"), 8u) << "one refused request per connection at most";
 }
