@@ -238,8 +238,7 @@ int cmd_report(const args_t& args) {
     auto s = load("report", journal_opt.value());
     if (!s) return exit_usage;
     try {
-      io::write_file_atomically(
-          html.value(), render_html_report(*s, read_timeline(timeline_path(journal_opt.value()))));
+      write_html_report(*s, html.value());
     } catch (const std::exception& e) {
       std::cerr << "chime-onboard report: --html " << html.value() << ": " << e.what() << "\n";
       return exit_usage;

@@ -1447,9 +1447,7 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
 void write_picture(const std::string& journal_path) {
   const auto page = picture_path(journal_path);
   try {
-    auto state = replay_journal(journal_path);
-    io::write_file_atomically(
-        page, render_html_report(state, read_timeline(timeline_path(journal_path))));
+    write_html_report(replay_journal(journal_path), page);
     std::cerr << "picture: " << page.string() << "\n";
   } catch (const std::exception& e) {
     spdlog::warn("the HTML report {} was not written: {}", page.string(), e.what());

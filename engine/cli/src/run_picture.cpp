@@ -2,6 +2,8 @@
 #include <onboard/cli/run_picture.hpp>
 
 #include <onboard/core/text.hpp>
+#include <onboard/io/durable_file.hpp>
+#include <onboard/signing/credentials.hpp>
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -12,7 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <fstream>
 #include <map>
@@ -45,13 +46,9 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string utc_time(std::int64_t unix_ms, const char* format = "%Y-%m-%d %H:%M:%S UTC") {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
+std::string utc_time(std::int64_t unix_ms) {
+  return signing::format_iso8601(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
 std::string fixed(double v, int digits = 1) {
@@ -401,6 +398,10 @@ std::string render_html_report(const replay_state& s, const timeline& t) {
   }
   o << "</body></html>\n";
   return o.str();
+}
+
+void write_html_report(const replay_state& s, const std::filesystem::path& page) {
+  io::write_file_atomically(page, render_html_report(s, read_timeline(timeline_path(s.path()))));
 }
 
 }  // namespace onboard

@@ -68,6 +68,10 @@ timeline read_timeline(const std::filesystem::path& path);
 // render_html_report: the page for a replayed journal and its timeline.
 std::string render_html_report(const replay_state& s, const timeline& t);
 
+// write_html_report: the page for a replayed journal and the timeline beside it, written to `page`
+// (0600, atomically). Throws on failure.
+void write_html_report(const replay_state& s, const std::filesystem::path& page);
+
 // run_status: complete (exit 0, 3, 4), interrupted (5) or failed.
 std::string_view run_status(int exit_code);
 
