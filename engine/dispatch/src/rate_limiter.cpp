@@ -28,6 +28,7 @@ rate_limiter::rate_limiter(const rate_limiter_config& cfg, time_point start)
     throw std::invalid_argument("rate_limiter: non-adaptive mode needs rate > 0");
   if (cfg_.adaptive && cfg_.rate > 0.0) rate_ = std::min(rate_, cfg_.rate);
   rate_ = std::max(rate_, cfg_.min_rate);
+  ss_levels_.emplace_back(start, rate_);
   // A fresh bucket holds one burst, so the first requests go at once.
   credit_ = burst();
 }
@@ -83,7 +84,11 @@ void rate_limiter::update_rate(time_point now) {
     case limiter_phase::fixed: return;
     case limiter_phase::slow_start:
       while (now >= next_double_) {
-        if (limited_) rate_ = clamp_rate(rate_ * 2.0, now);
+        if (limited_) {
+          rate_ = clamp_rate(rate_ * (reprobing_ ? cfg_.reprobe_growth : 2.0), now);
+          ss_levels_.emplace_back(next_double_, rate_);
+          if (ss_levels_.size() > 4) ss_levels_.pop_front();
+        }
         limited_ = false;
         next_double_ = plus(next_double_, doubling_interval());
       }
@@ -91,6 +96,14 @@ void rate_limiter::update_rate(time_point now) {
     case limiter_phase::cubic: {
       double d = secs(now, t_cut_) - k_;
       rate_ = clamp_rate(w_max_ * (1.0 + c_ * d * d * d), now);
+      if (rate_ >= cfg_.reprobe_factor * w_max_) {
+        phase_ = limiter_phase::slow_start;
+        reprobing_ = true;
+        ++reprobes_;
+        ss_levels_.assign(1, {now, rate_});
+        limited_ = false;
+        next_double_ = plus(now, doubling_interval());
+      }
       return;
     }
   }
@@ -99,6 +112,7 @@ void rate_limiter::update_rate(time_point now) {
 double rate_limiter::doubling_interval() const {
   if (!lat_seen_) return cfg_.slow_start_interval;
   double p95 = lat_mean_ + 2.0 * lat_dev_;
+  if (reprobing_) return std::max(cfg_.slow_start_min_interval, cfg_.reprobe_rtts * p95);
   return std::clamp(cfg_.slow_start_rtts * p95, cfg_.slow_start_min_interval,
                     cfg_.slow_start_interval);
 }
@@ -166,8 +180,22 @@ void rate_limiter::on_abandon(const send_stamp& stamp) {
   if (stamp.probe && breaker_ == breaker_state::probing) breaker_ = breaker_state::open;
 }
 
-void rate_limiter::cut(time_point now, double beta) {
+double rate_limiter::slow_start_floor(time_point sent) const {
+  // The newest level that started at or before the send overshot; the one before it did not.
+  for (auto it = ss_levels_.rbegin(); it != ss_levels_.rend(); ++it) {
+    if (it->first > sent) continue;
+    auto before = std::next(it);
+    return before == ss_levels_.rend() ? 0.0 : before->second;
+  }
+  return 0.0;
+}
+
+void rate_limiter::cut(time_point now, double beta, time_point sent) {
+  // Leaving slow start, the goodput window still holds the ramp's early, slower seconds and
+  // underestimates what the service took; the last level that ran limited without a 429 is a
+  // better floor (at 40 req/s with a 10-request burst, the window alone said 20).
   double g = goodput(now);
+  if (phase_ == limiter_phase::slow_start) g = std::max(g, slow_start_floor(sent));
   double from = std::min(rate_, g);
   w_max_ = std::max(g, cfg_.min_rate);
   double target = std::max(beta * from, cfg_.min_rate);
@@ -179,6 +207,8 @@ void rate_limiter::cut(time_point now, double beta) {
   t_cut_ = now;
   rate_ = target;
   phase_ = limiter_phase::cubic;
+  reprobing_ = false;
+  ss_levels_.clear();
   ++epoch_;
   gate_until_ = std::max(gate_until_, plus(now, cfg_.throttle_pause));
   // Tokens banked before the cut belong to the old rate; start the new one from empty.
@@ -215,7 +245,7 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
     case response_kind::other_error: return;
     case response_kind::throttled:
       ++throttles_;
-      if (cfg_.adaptive && stamp.epoch == epoch_) cut(now, cfg_.beta_throttle);
+      if (cfg_.adaptive && stamp.epoch == epoch_) cut(now, cfg_.beta_throttle, stamp.sent);
       return;
     case response_kind::unavailable:
       ++unavailables_;
@@ -228,7 +258,7 @@ void rate_limiter::on_response(time_point now, const send_stamp& stamp, response
       const double n503 = static_cast<double>(unavailable_at_.size());
       const double share = n503 / (n503 + static_cast<double>(recent_successes_at_.size()));
       if (n503 < cfg_.unavailable_min_count || share < cfg_.unavailable_cut_share) return;
-      if (stamp.epoch == epoch_) cut(now, cfg_.beta_unavailable);
+      if (stamp.epoch == epoch_) cut(now, cfg_.beta_unavailable, stamp.sent);
       if (breaker_ == breaker_state::closed &&
           static_cast<int>(unavailable_at_.size()) >= cfg_.breaker_threshold &&
           share >= cfg_.breaker_share) {

@@ -54,6 +54,12 @@ struct scenario {
   double latency_lo = 0.25, latency_hi = 0.55;
   double retry_after = 0.0;  // > 0: every 429 carries Retry-After of this many seconds
   std::uint64_t seed = 1;
+  // schedule: from time t the limit becomes L (after halve_at, if both are given). Sorted by t.
+  std::vector<std::pair<double, double>> schedule{};
+  double burst_seconds = 1.0;  // the service's bucket holds this many seconds of its limit
+  // partitions: k clients (e.g. one per AWS account) share the one service bucket; sender i
+  // belongs to partition i % k (see sharded_client).
+  int partitions = 1;
 };
 
 // result: what the tests assert on.
@@ -66,14 +72,27 @@ struct result {
   double util_after_halving_window = 0;         // accepted in (h+5, h+10] / (L/2 x 5)
   double util_after_halving_rest = 0;           // accepted in (h+10, T] / (L/2 x ...)
   double share_429_after_halving = 0;
-  double max_sends_per_second = 0;  // max sends in any 1 s window (sliding over send times)
+  double max_sends_per_second = 0;     // max sends in any 1 s window (sliding over send times)
+  double limit_integral = 0;           // requests the service would accept over [0, T]
+  double utilisation_of_integral = 0;  // accepted / limit_integral
   std::uint64_t requests = 0, throttled = 0, accepted = 0;
+  std::vector<std::uint64_t> accepted_by_partition;  // sender i counts for partition i % k
   std::vector<double> send_times, accept_times,
       throttle_send_times;  // throttle_: by send time, unsorted
 };
 
 // outcome of one attempt as the simulated service sees it.
 enum class verdict : std::uint8_t { accepted, throttled };
+
+// change_times: the instants in (from, to] at which the scenario's limit changes, ascending.
+inline std::vector<double> change_times(const scenario& sc, double from, double to) {
+  std::vector<double> out;
+  if (sc.halve_at > from && sc.halve_at <= to) out.push_back(sc.halve_at);
+  for (const auto& step : sc.schedule)
+    if (step.first > from && step.first <= to) out.push_back(step.first);
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // run: the event loop, generic over a Client with
 //   std::optional<double> try_send(int sender, double now)   // nullopt = sent now; else wake time
@@ -103,9 +122,17 @@ result run(const scenario& sc, Client& client) {
   std::vector<sender_state> st(static_cast<std::size_t>(c));
   for (int i = 0; i < c; ++i) q.push({0.0, seq++, wake, i});
 
-  double limit = sc.limit, tokens = sc.limit, last = 0.0;
-  bool halved = false;
+  // The limit in force at time t: the halving, then the schedule's last step at or before t.
+  auto limit_at = [&sc](double t) {
+    double l = sc.halve_at >= 0 && t >= sc.halve_at ? sc.limit / 2.0 : sc.limit;
+    for (const auto& [from, to] : sc.schedule)
+      if (t >= from) l = to;
+    return l;
+  };
+  double limit = sc.limit, tokens = sc.limit * sc.burst_seconds, last = 0.0;
   result res;
+  const int k = std::max(1, sc.partitions);
+  res.accepted_by_partition.assign(static_cast<std::size_t>(k), 0);
   std::uint64_t req_2nd = 0, thr_2nd = 0, req_after_h = 0, thr_after_h = 0;
   const double half = sc.duration / 2.0;
 
@@ -131,19 +158,20 @@ result run(const scenario& sc, Client& client) {
         break;
       }
       case arrive: {
-        if (sc.halve_at >= 0 && !halved && e.t >= sc.halve_at) {
-          tokens = std::min(tokens + (sc.halve_at - last) * limit, limit);
-          last = sc.halve_at;
-          limit /= 2.0;
-          tokens = std::min(tokens, limit);
-          halved = true;
+        // Tokens accrue at the rate in force over each stretch since the last arrival.
+        for (const double step : change_times(sc, last, e.t)) {
+          tokens = std::min(limit * sc.burst_seconds, tokens + (step - last) * limit);
+          last = step;
+          limit = limit_at(step);
+          tokens = std::min(tokens, limit * sc.burst_seconds);
         }
-        tokens = std::min(limit, tokens + (e.t - last) * limit);
+        tokens = std::min(limit * sc.burst_seconds, tokens + (e.t - last) * limit);
         last = e.t;
         if (tokens >= 1.0) {
           tokens -= 1.0;
           s.v = verdict::accepted;
           ++res.accepted;
+          ++res.accepted_by_partition[static_cast<std::size_t>(e.sender % k)];
           res.accept_times.push_back(e.t);
         } else {
           s.v = verdict::throttled;
@@ -198,6 +226,16 @@ result run(const scenario& sc, Client& client) {
         count_in(acc, h + 10.0, sc.duration) / (l2 * (sc.duration - h - 10.0));
     res.share_429_after_halving =
         req_after_h ? static_cast<double>(thr_after_h) / static_cast<double>(req_after_h) : 0;
+  }
+  // The integral of the limit, stepwise over its change times.
+  {
+    double t0 = 0.0;
+    for (const double step : change_times(sc, 0.0, sc.duration)) {
+      res.limit_integral += limit_at(t0) * (step - t0);
+      t0 = step;
+    }
+    res.limit_integral += limit_at(t0) * (sc.duration - t0);
+    res.utilisation_of_integral = static_cast<double>(res.accepted) / res.limit_integral;
   }
   const auto& snd = res.send_times;
   for (std::size_t i = 0, j = 0; i < snd.size(); ++i) {
@@ -338,7 +376,34 @@ class botocore_client {
   std::vector<double> tickets_;
 };
 
+// sharded_client: k clients, one per partition, sharing the service: sender i is sender i / k of
+// client i % k. For the shared-limit scenario (several accounts, one limit).
+template <class Client>
+class sharded_client {
+ public:
+  explicit sharded_client(std::vector<Client> shards) : shards_(std::move(shards)) {}
+
+  std::optional<double> try_send(int sender, double now) {
+    return shard(sender).try_send(sender / k(), now);
+  }
+  void on_response(int sender, double now, verdict v, double retry_after) {
+    shard(sender).on_response(sender / k(), now, v, retry_after);
+  }
+  double retry_delay(int attempt, rng& r) { return shards_.front().retry_delay(attempt, r); }
+
+ private:
+  int k() const { return static_cast<int>(shards_.size()); }
+  Client& shard(int sender) { return shards_[static_cast<std::size_t>(sender % k())]; }
+  std::vector<Client> shards_;
+};
+
 inline result run_proposed(const scenario& sc, const rate_limiter_config& cfg) {
+  if (sc.partitions > 1) {  // one limiter per partition, as rate_gate keys them
+    std::vector<proposed_client> shards;
+    for (int i = 0; i < sc.partitions; ++i) shards.emplace_back(cfg);
+    sharded_client<proposed_client> c(std::move(shards));
+    return run(sc, c);
+  }
   proposed_client c(cfg);
   return run(sc, c);
 }

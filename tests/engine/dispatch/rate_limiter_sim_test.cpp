@@ -55,6 +55,71 @@ INSTANTIATE_TEST_SUITE_P(limits, limiter_sim_test, ::testing::Values(5.0, 50.0, 
                            return "L" + std::to_string(static_cast<int>(p.param));
                          });
 
+// The issue-25 scenarios, close to the service (1-4 ms answers, as against the emulator).
+sim::scenario near(sim::scenario sc) {
+  sc.latency_lo = 0.001;
+  sc.latency_hi = 0.004;
+  return sc;
+}
+
+TEST(limiter_sim, a_limit_that_moves_20_10_40_is_followed) {
+  // CUBIC alone climbs back from 10 to 40 req/s in ~15 s (0.77-0.89 of the limit's integral);
+  // re-entering a gentler slow start once past 1.1 W_max finds the new limit within ~2 s.
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    auto r = sim::run_proposed(near({.limit = 20.0,
+                                     .duration = 60.0,
+                                     .seed = seed,
+                                     .schedule = {{20.0, 10.0}, {40.0, 40.0}}}),
+                               rate_limiter_config{});
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    EXPECT_DOUBLE_EQ(r.limit_integral, 20.0 * 20 + 10.0 * 20 + 40.0 * 20);
+    EXPECT_GE(r.utilisation_of_integral, 0.93);
+    EXPECT_LT(r.share_429_all, 0.02);
+  }
+}
+
+TEST(limiter_sim, leaving_slow_start_against_a_small_burst_keeps_most_of_the_limit) {
+  // 40 req/s with a 10-request burst: the first 429 comes while the goodput window still holds
+  // the ramp (it said 20 req/s, and CUBIC took ~12 s back to 40); the level slow start had
+  // already run at is the floor. Was 0.67 of the limit over 15 s.
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    auto r = sim::run_proposed(
+        near({.limit = 40.0, .duration = 15.0, .seed = seed, .burst_seconds = 0.25}),
+        rate_limiter_config{});
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    EXPECT_GE(r.utilisation_of_integral, 0.85);
+    EXPECT_LT(r.share_429_all, 0.02);
+  }
+}
+
+TEST(limiter_sim, accounts_sharing_one_limit_use_all_of_it_and_none_starves) {
+  // Three accounts' limiters (rate_gate keys one per account) against one 30 req/s limit. What
+  // holds today: the limit is used, 429s stay near 3%, nobody is starved. What does not: equal
+  // thirds (shares drift, 16-43% in some seeds: each cut is proportional to its own goodput).
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    auto r =
+        sim::run_proposed(near({.limit = 30.0, .duration = 60.0, .seed = seed, .partitions = 3}),
+                          rate_limiter_config{});
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    EXPECT_GE(r.utilisation_of_integral, 0.97);
+    EXPECT_LT(r.share_429_all, 0.035);
+    for (auto a : r.accepted_by_partition)
+      EXPECT_GE(static_cast<double>(a) / static_cast<double>(r.accepted), 0.15);
+  }
+}
+
+TEST(limiter_sim, far_away_the_limit_is_used_once_found) {
+  // 400 ms +-25 % round trips, 40 req/s: the issue's far-away service, over 60 s.
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    auto r = sim::run_proposed(
+        {.limit = 40.0, .duration = 60.0, .latency_lo = 0.3, .latency_hi = 0.5, .seed = seed},
+        rate_limiter_config{});
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    EXPECT_GE(r.utilisation_2nd_half, 0.97);
+    EXPECT_LT(r.share_429_all, 0.04);
+  }
+}
+
 TEST(limiter_sim, botocore_port_underuses_the_limit_at_50rps) {
   // The comparison baseline behaves as the research doc's port did (§7): about half the limit.
   auto r = sim::run_botocore(sim::scenario{.limit = 50.0, .seed = 1});

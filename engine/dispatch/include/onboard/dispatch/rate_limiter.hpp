@@ -93,6 +93,16 @@ struct rate_limiter_config {
   // requests with a 3.7 s K). 30 requests stretches K to 6 s at 5 rps (4.0%) and changes nothing
   // above 8 rps; 40+ lowered 429s further but slowed re-convergence at 2.5 rps below 90%.
   double cubic_min_k_requests = 30.0;
+  // reprobe_factor: once CUBIC has grown past reprobe_factor x W_max with no 429, the limit has
+  // moved up (or W_max was measured low): go back to slow start and double per round trip while
+  // the limiter is the bottleneck, instead of CUBIC's slow convex climb (from 10 to 40 req/s
+  // takes it ~15 s). Above the usual overshoot (a 429 arrives by ~1.05 W_max at a steady limit).
+  double reprobe_factor = 1.1;
+  // reprobe_growth: the re-probe's growth per step (gentler than slow start's doubling: the
+  // limit was found once, so it is likely near), one step per reprobe_rtts round trips (p95),
+  // so that each step's answers are back before the next.
+  double reprobe_growth = 1.5;
+  double reprobe_rtts = 2.0;
   // min_rate: floor, req/s. 0.2 keeps probing (one request per 5 s) after a collapse.
   double min_rate = 0.2;
   // goodput_clamp: the rate never exceeds this multiple of measured goodput once out of slow
@@ -213,12 +223,14 @@ class rate_limiter {
   std::uint64_t throttles() const { return throttles_; }
   std::uint64_t unavailables() const { return unavailables_; }
   std::uint64_t cuts() const { return epoch_; }
+  std::uint64_t reprobes() const { return reprobes_; }
 
  private:
   void advance(time_point now);
   void refill(time_point now);
   void update_rate(time_point now);
-  void cut(time_point now, double beta);
+  void cut(time_point now, double beta, time_point sent);
+  double slow_start_floor(time_point sent) const;
   double goodput_window() const;
   double clamp_rate(double r, time_point now) const;
   // doubling_interval: slow start's current doubling period (see slow_start_rtts).
@@ -234,6 +246,10 @@ class rate_limiter {
   limiter_phase phase_;
   time_point next_double_;  // slow start: next doubling check
   bool limited_ = false;    // a reservation had to wait since the last doubling check
+  // slow start's recent levels (start time, rate), newest last: a 429 names the level in force
+  // when its request was sent, and the level before that one is the floor the service took.
+  std::deque<std::pair<time_point, double>> ss_levels_;
+  bool reprobing_ = false;  // slow start re-entered from CUBIC (gentler steps)
   double w_max_ = 0.0;
   time_point t_cut_{};
   double k_ = 0.0;  // CUBIC K, s
@@ -254,7 +270,7 @@ class rate_limiter {
   double lat_mean_;
   double lat_dev_;
   bool lat_seen_ = false;
-  std::uint64_t sent_ = 0, successes_ = 0, throttles_ = 0, unavailables_ = 0;
+  std::uint64_t sent_ = 0, successes_ = 0, throttles_ = 0, unavailables_ = 0, reprobes_ = 0;
   std::mt19937_64 rng_;
 };
 
