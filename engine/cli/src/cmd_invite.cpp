@@ -84,7 +84,11 @@ run_flags* add_run_options(cli::parser& p, operation op) {
       &p.add_value("ca-bundle", "PEM", "trusted CAs (else AWS_CA_BUNDLE, config; system CAs)");
   f.no_verify_ssl = &p.add_flag("no-verify-ssl", "do not check the server's certificate (warns)");
   p.group("pacing");
-  f.connections = &p.add_value("connections", "N", "persistent HTTPS connections", "8");
+  f.connections = &p.add_value(
+      "connections", "N",
+      "most persistent HTTPS connections per account: 8 at first, more while the round trip, "
+      "not the service's limit, holds the run back",
+      "64");
   f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
   f.rate = &p.add_value(
       "rate", "R", "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");

@@ -910,7 +910,7 @@ class execution {
         signer_(p.creds, opts.region, "chime"),
         progress_(opts.quiet ? progress_mode::off : opts.progress, stats, std::cerr,
                   isatty(STDERR_FILENO) != 0, STDERR_FILENO),
-        progress_timer_(ioc_), timeline_timer_(ioc_), drain_timer_(ioc_),
+        progress_timer_(ioc_), timeline_timer_(ioc_), drain_timer_(ioc_), sizer_timer_(ioc_),
         control_(net::make_strand(ioc_)), started_(std::chrono::steady_clock::now()) {
     signer_.set_clock_offset(p.clock_offset);
     const auto admitted = p.admitted();
@@ -932,13 +932,13 @@ class execution {
           });
       lanes_.push_back(std::move(l));
     }
-    senders_left_.store(static_cast<int>(lanes_.size()) * opts.connections);
   }
 
   run_result run() {
     p_.creds->start_refresher();
     start_ingest();
     spawn_senders();
+    spawn_sizer();
     spawn_progress();
     spawn_timeline();
     {
@@ -992,6 +992,10 @@ class execution {
     std::unique_ptr<dispatcher> disp;
     async_queue<batch> queue;
     std::atomic<int> senders_left{0};
+    int spawned = 0;  // senders started (on control_ once the run has begun)
+    std::chrono::steady_clock::time_point
+        next_growth{};  // spawn_sizer's next step, at the earliest
+    std::function<void(std::exception_ptr)> on_sender_done;
   };
 
   static engine::rate_limiter_config limiter_config(const run_options& opts) {
@@ -1134,12 +1138,11 @@ class execution {
   // queue is closed (a reader waiting on it goes on with the others); when the run's last one
   // ends, everything else that keeps the io_context alive is released.
   void spawn_senders() {
-    io::connection_options copts;
-    copts.proxy = p_.proxy;
+    senders_left_.store(static_cast<int>(lanes_.size()) * initial_senders());
     for (auto& lp : lanes_) {
       lane_run* l = lp.get();
-      l->senders_left.store(opts_.connections);
-      auto on_sender_done = [this, l](std::exception_ptr e) {
+      l->senders_left.store(initial_senders());
+      l->on_sender_done = [this, l](std::exception_ptr e) {
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -1154,16 +1157,72 @@ class execution {
             progress_timer_.cancel();
             timeline_timer_.cancel();
             drain_timer_.cancel();
+            sizer_timer_.cancel();
             work_.reset();
           });
         }
       };
-      for (int i = 0; i < opts_.connections; ++i) {
-        net::any_io_executor ex = io::connection_executor(ioc_, threads_);
-        transports_.push_back(std::make_unique<https_transport>(ex, p_.endpoint, *p_.tls, copts));
-        l->disp->spawn_sender(ex, *transports_.back(), l->queue, on_sender_done);
-      }
+      for (int i = 0; i < initial_senders(); ++i) spawn_sender(*l);
     }
+  }
+
+  // initial_senders: each account starts with a few connections; spawn_sizer adds more when the
+  // round trip, not the rate, is what holds the account back.
+  int initial_senders() const { return std::min(opts_.connections, 8); }
+
+  // spawn_sender: one more sender and connection for the account. The counters are the caller's.
+  void spawn_sender(lane_run& l) {
+    io::connection_options copts;
+    copts.proxy = p_.proxy;
+    net::any_io_executor ex = io::connection_executor(ioc_, threads_);
+    transports_.push_back(std::make_unique<https_transport>(ex, p_.endpoint, *p_.tls, copts));
+    l.disp->spawn_sender(ex, *transports_.back(), l.queue, l.on_sender_done);
+    ++l.spawned;
+  }
+
+  // spawn_sizer: every 100 ms, an account whose senders all have a request in flight while
+  // batches wait, and whose limiter would allow more in flight (its rate x p95 round trip x 1.5),
+  // gets more senders, at most doubling once per round trip (so each step is seen before the
+  // next) and never past --connections. With 8 senders
+  // and 400 ms round trips an account cannot pass 20 requests/s however high its limit; sized
+  // this way it reaches a 40/s limit with ~20 connections, while near the service (a few ms) it
+  // stays at 8. Senders are not taken away: an idle one costs a socket and a parked coroutine.
+  void spawn_sizer() {
+    if (opts_.connections <= initial_senders()) return;
+    net::co_spawn(
+        control_,
+        [this]() -> net::awaitable<void> {
+          for (;;) {
+            sizer_timer_.expires_after(std::chrono::milliseconds(100));
+            auto [ec] = co_await sizer_timer_.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec || stopping_ || senders_left_.load() == 0) co_return;
+            for (auto& lp : lanes_) {
+              lane_run& l = *lp;
+              const auto now = std::chrono::steady_clock::now();
+              if (now < l.next_growth) continue;
+              double p95 = 0;
+              const int more = senders_wanted(l, p95) - l.spawned;
+              if (more <= 0 || l.senders_left.load() == 0) continue;
+              l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(p95));
+              l.senders_left += more;
+              senders_left_ += more;
+              for (int i = 0; i < more; ++i) spawn_sender(l);
+              spdlog::debug("{}: {} connections (round trips, not the rate, were the limit)",
+                            l.lane->account, l.spawned);
+            }
+          }
+        },
+        net::detached);
+  }
+
+  // senders_wanted: how many senders the account should have now (see spawn_sizer).
+  int senders_wanted(const lane_run& l, double& latency_p95) const {
+    if (l.spawned >= opts_.connections || l.queue.size() == 0 || l.disp->stopping()) return 0;
+    const auto snap = gate_.snapshot(l.lane->account);
+    latency_p95 = snap.latency_p95;
+    if (snap.in_flight < l.spawned || snap.in_flight_cap <= l.spawned) return 0;
+    return std::min({opts_.connections, snap.in_flight_cap, 2 * l.spawned});
   }
 
   // spawn_progress: ticks until the last sender ends (on `control_`, beside the clean-up that
@@ -1261,6 +1320,7 @@ class execution {
   net::steady_timer progress_timer_;
   net::steady_timer timeline_timer_;
   net::steady_timer drain_timer_;
+  net::steady_timer sizer_timer_;
   // control_: serialises the stop with the end-of-run clean-up, both of which touch the timers
   // (not safe to use from two threads at once).
   net::strand<net::io_context::executor_type> control_;

@@ -379,11 +379,18 @@ void dispatcher::set_fatal(fatal_kind kind, std::string message, bool hard) {
 void dispatcher::spawn_sender(net::any_io_executor ex, transport& t, async_queue<batch>& queue,
                               std::function<void(std::exception_ptr)> done) {
   queue_ = &queue;
-  sender& s = senders_.emplace_back();
-  s.ex = ex;
-  s.t = &t;
-  net::co_spawn(ex, async_sender(s, queue),
-                net::bind_cancellation_slot(s.cancel.slot(), std::move(done)));
+  sender* s = nullptr;
+  {
+    // Senders may be added while the run goes on (the run's sizer), beside request_stop; the
+    // coroutine starts outside the lock, as it may stop the run itself.
+    std::lock_guard lk(senders_mu_);
+    s = &senders_.emplace_back();
+    s->ex = ex;
+    s->t = &t;
+    sender_count_.store(senders_.size());
+  }
+  net::co_spawn(ex, async_sender(*s, queue),
+                net::bind_cancellation_slot(s->cancel.slot(), std::move(done)));
 }
 
 batch dispatcher::spent_batch() {
@@ -398,12 +405,13 @@ void dispatcher::recycle(batch&& b) {
   std::lock_guard lk(spent_mu_);
   // The reader takes one per batch and senders return one per batch, so a few per sender keep it
   // supplied; beyond that, let them go.
-  if (spent_.size() < 2 * senders_.size() + 8) spent_.push_back(std::move(b));
+  if (spent_.size() < 2 * sender_count_.load() + 8) spent_.push_back(std::move(b));
 }
 
 void dispatcher::request_stop(bool hard) {
   stopping_.store(true);
   if (queue_) queue_->close(/*discard=*/true);
+  std::lock_guard lk(senders_mu_);
   for (auto& s : senders_) {
     // The signal belongs to the sender's strand: emit it there, where `waiting` is also exact.
     net::post(s.ex, [&s, hard] {

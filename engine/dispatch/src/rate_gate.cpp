@@ -90,6 +90,7 @@ limiter_snapshot rate_gate::snapshot(std::string_view partition) const {
   s.w_max = l.w_max();
   s.goodput = l.goodput(now);
   s.burst = l.burst();
+  s.latency_p95 = l.latency_p95();
   s.phase = l.phase();
   s.gate_until = l.gate_until();
   s.in_flight = l.in_flight();

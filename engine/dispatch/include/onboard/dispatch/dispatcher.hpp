@@ -227,6 +227,8 @@ class dispatcher {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> clock_warned_{false};  // the clock offset has been warned about
   std::deque<sender> senders_;             // deque: stable addresses for the coroutines
+  std::mutex senders_mu_;                  // senders_'s shape (spawn_sender, request_stop)
+  std::atomic<std::size_t> sender_count_{0};
   async_queue<batch>* queue_ = nullptr;
   engine::refusal_watch refusals_;
   mutable std::mutex fatal_mu_;

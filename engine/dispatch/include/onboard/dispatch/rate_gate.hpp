@@ -35,6 +35,7 @@ namespace net = boost::asio;
 // limiter_snapshot: a partition's state for metrics and logs.
 struct limiter_snapshot {
   double rate = 0, w_max = 0, goodput = 0, burst = 0;
+  double latency_p95 = 0;  // s
   limiter_phase phase = limiter_phase::slow_start;
   time_point gate_until{};
   int in_flight = 0, in_flight_cap = 0;
