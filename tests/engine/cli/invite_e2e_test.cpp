@@ -105,6 +105,30 @@ TEST(invite_e2e, every_valid_address_arrives_once_through_throttling_503s_drops_
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// Far from the service (300 ms answers, limit 40 requests/s), 8 connections carry ~27 requests/s:
+// the round trip, not the limit, would bound the run. With default flags the engine opens more
+// (seen: 24), up to --connections. Before sizing, the same run opened 8 (+2 below).
+TEST(invite_e2e, far_from_the_service_the_engine_opens_the_connections_the_round_trip_needs) {
+  emulator_process emu({"--accounts", "acct-1", "--rate", "40", "--burst", "40", "--latency-ms",
+                        "300", "--seed", "21"},
+                       emulator_process::with_ledger());
+  temp_dir dir;
+  auto c = make_corpus(3'000, 21);
+  write_file(dir / "users.txt", c.text);
+  auto r = run(invite_argv(emu, dir / "users.txt", dir.path()), client_env(dir.path()), 2min);
+  EXPECT_EQ(r.status, 3) << r.err;  // the corpus has rejected lines
+  const std::string stats = emu.stats();
+  ASSERT_EQ(emu.stop(), 0);
+  std::size_t twice = 0;
+  auto applied = ledger_counts(emu.ledger_path(), "invite");
+  for (const auto& [a, n] : applied) twice += n > 1;
+  EXPECT_EQ(twice, 0u);
+  EXPECT_EQ(applied.size(), c.expected.size());
+  // +2: the pre-flight's connection and the stats request.
+  EXPECT_GT(json_counter(stats, "connections_opened"), 8u + 2u) << stats;
+  EXPECT_LE(json_counter(stats, "connections_opened"), 64u + 2u) << stats;
+}
+
 // The default is one I/O thread; with two, the senders' strands run on either thread (the TSan
 // preset runs this test: hand-offs between the reader, the journal flusher and both I/O threads).
 TEST(invite_e2e, two_io_threads_deliver_every_address_once_through_503s_and_drops) {
