@@ -161,6 +161,18 @@ std::string_view trim_blanks(std::string_view s) {
   return s;
 }
 
+// same_text_ci: ASCII case-insensitive equality (--where values; io has no engine helpers).
+bool same_text_ci(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -292,9 +304,12 @@ struct corpus_reader::impl {
   std::uint64_t line_no = 0;
   corpus_format fmt = corpus_format::plain;
   int col_email = -1, col_type = -1, col_user = -1, col_acct = -1;
+  std::vector<int> col_where;  // corpus_options::where's columns, in its order
+  std::uint64_t filtered = 0;  // rows outside corpus_options::where
+  std::string where_scratch;
 
   std::vector<field_span> fields;
-  std::string scratch[4];
+  std::string scratch[5];  // field_value's unescaped cells: email, type, user, account, where
   std::string detail;
   std::string long_prefix;
 
@@ -604,6 +619,10 @@ struct corpus_reader::impl {
     if (csv_by_name && fmt != corpus_format::csv) {
       fail("no column '" + opt.email_column + "' in the CSV header" + header_list());
     }
+    if (!opt.where.empty() && fmt != corpus_format::csv)
+      fail("--where " + opt.where.front().first + "=" + opt.where.front().second +
+           " needs a CSV input with a header row naming its columns; this one reads as a plain "
+           "list of addresses");
     inputs[i].fmt = fmt;
   }
 
@@ -658,6 +677,19 @@ struct corpus_reader::impl {
           acct = idx;
       }
       if (email < 0) return;
+      col_where.clear();
+      for (const auto& [column, value] : opt.where) {
+        const std::string name = normalise_header_name(column);
+        int found = -1;
+        for (std::size_t k = 0; k < fields.size() && found < 0; ++k)
+          if (normalise_header_name(
+                  {fields[k].b, static_cast<std::size_t>(fields[k].e - fields[k].b)}) == name)
+            found = static_cast<int>(k);
+        if (found < 0)
+          fail("--where " + column + "=" + value + ": no column '" + column +
+               "' in the CSV header" + header_list());
+        col_where.push_back(found);
+      }
       fmt = corpus_format::csv;
       col_email = email;
       col_type = type;
@@ -777,6 +809,16 @@ struct corpus_reader::impl {
     return s;
   }
 
+  // in_wave: whether the parsed row matches every corpus_options::where pair. A row too short to
+  // have the column holds "" there.
+  bool in_wave() {
+    for (std::size_t i = 0; i < col_where.size(); ++i) {
+      std::string_view cell = field_value(col_where[i], 4);
+      if (!same_text_ci(trim_blanks(cell), trim_blanks(opt.where[i].second))) return false;
+    }
+    return true;
+  }
+
   // next_csv: one CSV record (possibly several physical lines).
   bool next_csv(corpus_record& out) {
     for (;;) {
@@ -841,6 +883,10 @@ struct corpus_reader::impl {
       std::size_t rec_len = static_cast<std::size_t>(next - p);
       pos += rec_len;
       line_no += lines;
+      if (!col_where.empty() && !in_wave()) {
+        ++filtered;
+        continue;
+      }
       std::string_view text(p, rec_len);
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
       if (rec_len > opt.max_line) {
@@ -944,6 +990,8 @@ corpus_format corpus_reader::format(std::uint32_t source) const {
 }
 
 std::uint64_t corpus_reader::skipped_lines() const { return impl_->skipped; }
+
+std::uint64_t corpus_reader::filtered_lines() const { return impl_->filtered; }
 
 std::uint64_t corpus_reader::regular_file_bytes() const { return impl_->file_bytes; }
 

@@ -131,6 +131,71 @@ TEST(CorpusReader, CsvHeaderQuotingAndColumns) {
   EXPECT_EQ(rd.format(0), corpus_format::csv);
 }
 
+// --where: only the rows whose column holds the value (blanks and ASCII case ignored, every pair
+// must match) become records, with their own line numbers; the others are counted, not framed.
+TEST(CorpusReader, WhereKeepsOnlyTheMatchingRows) {
+  tk::temp_dir d;
+  tk::write_file(d / "u.csv",
+                 "email, Department ,Site\n"
+                 "a@x.com,Sales,Paris\n"
+                 "b@x.com,  sales ,Lyon\n"
+                 "c@x.com,Engineering,Paris\n"
+                 "\"d@x.com\",\"SALES\",\"Paris\"\n"
+                 "e@x.com,Sales-EU,Paris\n"
+                 "f@x.com\n"
+                 "\n"
+                 "g@x.com,sales,paris\n");
+  corpus_options o;
+  o.where = {{"department", "Sales"}};
+  corpus_reader r({(d / "u.csv").string()}, o);
+  std::vector<rec> got;
+  corpus_record c;
+  while (r.next(c))
+    got.push_back(
+        {c.source, c.line, std::string(c.email), "", "", "", c.problem, std::string(c.detail)});
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  EXPECT_EQ(got[0], ok(0, 2, "a@x.com"));
+  EXPECT_EQ(got[1], ok(0, 3, "b@x.com"));
+  EXPECT_EQ(got[2], ok(0, 5, "d@x.com"));
+  EXPECT_EQ(got[3], ok(0, 9, "g@x.com"));
+  EXPECT_EQ(r.filtered_lines(), 3u);  // c (another value), e (not equal), f (no such field)
+  EXPECT_EQ(r.skipped_lines(), 1u);
+
+  o.where = {{"Department", "sales"}, {"site", " PARIS "}};
+  auto both = read_all({(d / "u.csv").string()}, o);
+  ASSERT_EQ(both.size(), 3u) << ::testing::PrintToString(both);
+  EXPECT_EQ(both[0].email, "a@x.com");
+  EXPECT_EQ(both[1].email, "d@x.com");
+  EXPECT_EQ(both[2].email, "g@x.com");
+}
+
+TEST(CorpusReader, WhereNamesTheFileAndItsColumnsWhenTheColumnIsMissing) {
+  tk::temp_dir d;
+  tk::write_file(d / "u.csv", "email,site\na@x.com,Paris\n");
+  tk::write_file(d / "list.txt", "a@x.com\n");
+  corpus_options o;
+  o.where = {{"dept", "Sales"}};
+  try {
+    read_all({(d / "u.csv").string()}, o);
+    FAIL() << "no error";
+  } catch (const corpus_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find((d / "u.csv").string() + ": --where dept=Sales: no column 'dept'"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("(columns: email, site)"), std::string::npos) << what;
+  }
+  try {
+    read_all({(d / "list.txt").string()}, o);
+    FAIL() << "no error";
+  } catch (const corpus_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find((d / "list.txt").string() + ": --where dept=Sales needs a CSV input"),
+              std::string::npos)
+        << what;
+  }
+}
+
 TEST(CorpusReader, CsvDetectedFromHeaderWithoutExtension) {
   tk::temp_dir d;
   tk::write_file(d / "list.txt", "EMAIL,user_type\na@x.com,PrivateUser\n");

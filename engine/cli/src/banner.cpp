@@ -30,10 +30,16 @@ void print_banner(const run_banner& b, std::ostream& out) {
           << group_thousands(*b.pending) << ")";
     out << "; " << group_thousands(b.rejected) << " rejected, " << group_thousands(b.duplicates)
         << " duplicates, " << group_thousands(b.already_done) << " already done\n";
+    if (!b.where.empty())
+      out << "  wave      --where " << b.where << ": " << group_thousands(b.outside_where)
+          << " other row" << (b.outside_where == 1 ? "" : "s")
+          << " left for another wave (not rejected, not sent)\n";
   } else {
     out << "counted as they are read (the input is a stream)"
         << (b.limit ? "; at most " + group_thousands(b.limit) + " (--limit)" : "") << "\n";
+    if (!b.where.empty()) out << "  wave      --where " << b.where << "\n";
   }
+  if (!b.window.empty()) out << "  window    " << b.window << "\n";
   out << "  journal   " << b.journal << "\n";
   std::string files;
   auto add = [&](const char* what, const std::string& path) {

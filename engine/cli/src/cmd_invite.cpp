@@ -65,7 +65,7 @@ struct run_flags {
   cli::option *connections, *threads, *rate, *burst, *fixed_rate, *max_attempts;
   cli::option *journal, *new_journal, *durability, *in_doubt, *retry_failed, *max_failures, *report;
   cli::option* skip_existing;
-  cli::option *progress, *output, *dry_run, *yes, *limit;
+  cli::option *progress, *output, *dry_run, *yes, *limit, *max_duration, *stop_at;
   log_flags* log = nullptr;
 };
 
@@ -140,6 +140,12 @@ run_flags* add_run_options(cli::parser& p, operation op) {
                          "a pilot: send only the first N addresses not yet done, on the same "
                          "journal (the full run later skips them; 0: all)",
                          "0");
+  f.max_duration = &p.add_value("max-duration", "DURATION",
+                                "stop cleanly after this long (90s, 45m, 2h, 1h30m), as on "
+                                "Ctrl-C: exit 5, and the same command resumes");
+  f.stop_at = &p.add_value("stop-at", "HH:MM",
+                           "stop cleanly at this local time (today, or tomorrow once it has "
+                           "passed), as on Ctrl-C: exit 5, and the same command resumes");
   p.group("output");
   f.log = add_log_options(p);
   p.add_epilog(exit_codes_help);
@@ -180,6 +186,25 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   auto limit = p.integer(*f.limit, 0, std::numeric_limits<std::int64_t>::max());
   if (!limit) return std::nullopt;
   o.limit = static_cast<std::uint64_t>(*limit);
+  if (f.max_duration->given()) {
+    auto d = parse_duration(f.max_duration->value());
+    if (!d) {
+      p.usage_error("option " + p.named(*f.max_duration) + ": '" + f.max_duration->value() +
+                    "' is not a duration such as 90s, 45m, 2h or 1h30m");
+      return std::nullopt;
+    }
+    o.max_duration = *d;
+    o.max_duration_text = f.max_duration->value();
+  }
+  if (f.stop_at->given()) {
+    o.stop_at = next_stop_at(f.stop_at->value(), std::chrono::system_clock::now());
+    if (!o.stop_at) {
+      p.usage_error("option " + p.named(*f.stop_at) + ": '" + f.stop_at->value() +
+                    "' is not a local time HH:MM (00:00 to 23:59)");
+      return std::nullopt;
+    }
+    o.stop_at_text = f.stop_at->value();
+  }
   o.assume_yes = f.yes->given();
   o.quiet = f.log->quiet->given();
   auto rate = p.number(*f.rate, 0, 1e6);
@@ -233,6 +258,7 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   o.journal_path = f.journal->value();
   o.new_journal = f.new_journal->given();
   o.report_path = f.report->value();
+  o.log_file = f.log->file->value();
   // The format follows the name: a name that says neither would get a format the user did not
   // choose (and a later `report` might be fed the wrong kind of file).
   if (!o.report_path.empty() && !o.report_path.ends_with(".csv") &&

@@ -2,6 +2,7 @@
 // and `chime-onboard journal repair`, which makes a damaged one usable again.
 #include <onboard/cli/cli_args.hpp>
 #include <onboard/cli/commands.hpp>
+#include <onboard/cli/confirm.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/journal/journal.hpp>
 #include <onboard/cli/json_text.hpp>
@@ -13,11 +14,15 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <fstream>
 #include <sstream>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 namespace onboard {
 
@@ -58,9 +63,103 @@ std::optional<replay_state> load(std::string_view command, const std::string& pa
   }
 }
 
+std::uint64_t settled(const replay_state::totals& t) {
+  return t.invited + t.created + t.exists + t.failed + t.not_sent;
+}
+
+std::string percent(std::uint64_t done, std::uint64_t total) {
+  char buf[32];
+  std::snprintf(
+      buf, sizeof buf, "%.1f%%",
+      total ? 100.0 * static_cast<double>(std::min(done, total)) / static_cast<double>(total)
+            : 100.0);
+  return buf;
+}
+
+// recent_window_ms: how far back the ETA's rate looks: long enough to smooth the limiter's
+// steps, short enough to follow a throttled stretch.
+constexpr std::int64_t recent_window_ms = 60'000;
+
 }  // namespace
 
-std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
+journal_holder journal_lock_holder(const std::filesystem::path& journal) {
+  journal_holder h;
+  struct stat st {};
+  if (::stat(journal.c_str(), &st) != 0) return h;
+  std::ifstream in("/proc/locks");
+  if (!in) return h;
+  h.known = true;
+  // "1: FLOCK  ADVISORY  WRITE 26416 fe:00:10952709 0 EOF"; a waiter's line has "->" after the
+  // number. The device is major:minor in hex, the inode decimal.
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::string id, kind, mode, access, dev_ino;
+    std::int64_t pid = 0;
+    l >> id >> kind;
+    if (kind == "->") continue;
+    if (!(l >> mode >> access >> pid >> dev_ino) || kind != "FLOCK" || access != "WRITE") continue;
+    unsigned major = 0, minor = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev_ino.c_str(), "%x:%x:%llu", &major, &minor, &ino) != 3) continue;
+    if (ino == st.st_ino && major == ::major(st.st_dev) && minor == ::minor(st.st_dev)) {
+      h.pid = pid;
+      return h;
+    }
+  }
+  return h;
+}
+
+run_progress progress_of(const replay_state& s, const timeline& t, const journal_holder& h) {
+  run_progress p;
+  p.done = settled(s.counts());
+  if (h.known) p.active = h.pid.has_value();
+  // The latest run: its start's plan for this journal's account, and its end when it had one.
+  const timeline_event* start = nullptr;
+  const timeline_event* end = nullptr;
+  for (const auto& e : t.events) {
+    if (e.start) {
+      start = &e;
+      end = nullptr;
+    } else if (start && e.run == start->run) {
+      end = &e;
+    }
+  }
+  if (start) {
+    p.started_unix_ms = start->unix_ms;
+    for (const auto& plan : start->plan)
+      if (plan.account == s.header().account_id && plan.to_send)
+        p.total = std::max(p.done, plan.settled_before + *plan.to_send);
+    if (end) {
+      p.last_status = end->status;
+      p.last_exit_code = end->exit_code;
+      p.last_end_unix_ms = end->unix_ms;
+    }
+  }
+  if (p.active.value_or(false)) {
+    // A pid from another pid namespace shows as 0 there; the journal's last session has it.
+    p.pid = *h.pid > 0 ? *h.pid : (s.sessions().empty() ? 0 : s.sessions().back().pid);
+    if (start && !end) {
+      const timeline_sample* last = nullptr;
+      const timeline_sample* first = nullptr;
+      for (auto it = t.samples.rbegin(); it != t.samples.rend() && it->run == start->run; ++it) {
+        if (!last) last = &*it;
+        if (last->unix_ms - it->unix_ms > recent_window_ms) break;
+        first = &*it;
+      }
+      if (last && first && last->unix_ms > first->unix_ms) {
+        p.recent_rate = static_cast<double>(last->done - std::min(last->done, first->done)) *
+                        1000.0 / static_cast<double>(last->unix_ms - first->unix_ms);
+        if (p.total && *p.recent_rate > 0)
+          p.eta_seconds =
+              static_cast<double>(*p.total - std::min(*p.total, p.done)) / *p.recent_rate;
+      }
+    }
+  }
+  return p;
+}
+
+std::string status_text(const replay_state& s, std::int64_t now_unix_ms, const run_progress* p) {
   const auto& h = s.header();
   const auto& t = s.counts();
   std::string o;
@@ -78,6 +177,33 @@ std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
   line("run", std::string(to_string(h.op)) + " into account " + h.account_id +
                   (type.empty() ? "" : ", user type " + type) + ", local parts case-" +
                   (h.case_sensitive_local ? "sensitive" : "insensitive"));
+  if (p) {
+    if (!p->active)
+      line("state", "unknown (/proc/locks cannot be read)");
+    else if (*p->active)
+      line("state",
+           "running (pid " + std::to_string(p->pid) +
+               (p->started_unix_ms ? ", since " + iso_time(p->started_unix_ms) : std::string()) +
+               ")");
+    else if (!p->last_status.empty())
+      line("state", "stopped: the last run ended " + p->last_status + " (exit " +
+                        std::to_string(p->last_exit_code) + ") at " +
+                        iso_time(p->last_end_unix_ms));
+    else
+      line("state", "stopped");
+    line("progress", p->total ? group_thousands(std::min(p->done, *p->total)) + " of " +
+                                    group_thousands(*p->total) + " addresses settled (" +
+                                    percent(p->done, *p->total) + ")"
+                              : group_thousands(p->done) +
+                                    " addresses settled (the run's total is not known: it "
+                                    "was not counted, or this journal has no timeline)");
+    if (p->recent_rate) {
+      char r[64];
+      std::snprintf(r, sizeof r, "%.1f addresses/s over the last minute", *p->recent_rate);
+      line("eta",
+           (p->eta_seconds ? format_duration(*p->eta_seconds) + " at " : "") + std::string(r));
+    }
+  }
   line("addresses", std::to_string(t.addresses));
   line("  invited", std::to_string(t.invited));
   line("  created", std::to_string(t.created));
@@ -123,11 +249,31 @@ std::string status_text(const replay_state& s, std::int64_t now_unix_ms) {
   return o;
 }
 
-std::string status_json(const replay_state& s) {
+std::string status_json(const replay_state& s, const run_progress* p) {
   namespace json = boost::json;
   const auto& h = s.header();
   const auto& t = s.counts();
   json::object o;
+  if (p) {
+    auto opt = [](const auto& v) { return v ? json::value(*v) : json::value(nullptr); };
+    o["active"] = opt(p->active);
+    o["pid"] = p->active.value_or(false) ? json::value(p->pid) : json::value(nullptr);
+    o["done"] = p->done;
+    o["total"] = opt(p->total);
+    o["percent"] =
+        p->total
+            ? json::value(*p->total ? 100.0 * static_cast<double>(std::min(p->done, *p->total)) /
+                                          static_cast<double>(*p->total)
+                                    : 100.0)
+            : json::value(nullptr);
+    o["recent_rate"] = opt(p->recent_rate);
+    o["eta_seconds"] = opt(p->eta_seconds);
+    o["last_run"] = p->last_status.empty()
+                        ? json::value(nullptr)
+                        : json::value(json::object{{"status", p->last_status},
+                                                   {"exit_code", p->last_exit_code},
+                                                   {"ended", iso_time(p->last_end_unix_ms)}});
+  }
   o["journal"] = s.path().string();
   o["operation"] = to_string(h.op);
   o["account_id"] = h.account_id;
@@ -182,8 +328,10 @@ std::uint64_t write_report(const replay_state& s, report_writer& w, bool failed_
 
 int cmd_status(const args_t& args) {
   cli::parser p{"status",
-                "Summarise a run from its journal: totals by outcome, in-doubt batches, "
-                "rate and last activity. Read-only: safe while the run is going.",
+                "Summarise a run from its journal: whether a run is going on it now (and its "
+                "pid), done/total with a percentage and, while it runs, an ETA from the last "
+                "minute's rate; totals by outcome, in-doubt batches, rate and last activity. "
+                "Read-only: safe while the run is going.",
                 "chime-onboard status --journal acme-invite.journal --output json"};
   auto& journal_opt = p.add_list(
       "journal", "FILE",
@@ -200,8 +348,11 @@ int cmd_status(const args_t& args) {
   for (std::size_t i = 0; i < journal_opt.values.size(); ++i) {
     auto s = load("status", journal_opt.values[i]);
     if (!s) return exit_usage;
+    const auto progress =
+        progress_of(*s, read_timeline(timeline_path(s->path())), journal_lock_holder(s->path()));
     if (i && output.value() != "json") std::cout << "\n";
-    std::cout << (output.value() == "json" ? status_json(*s) : status_text(*s, now));
+    std::cout << (output.value() == "json" ? status_json(*s, &progress)
+                                           : status_text(*s, now, &progress));
   }
   std::cout.flush();
   return std::cout ? exit_ok : exit_internal;

@@ -77,6 +77,7 @@ int cmd_plan(const args_t& args) {
   auto opts = ingest_options_from_flags(p, *flags);
   if (!opts) return exit_usage;
   auto inputs = opts->inputs;
+  const auto where = opts->where;
 
   const auto started = std::chrono::steady_clock::now();
   ingest_stats st;
@@ -100,6 +101,7 @@ int cmd_plan(const args_t& args) {
     o["inputs"] = static_cast<std::uint64_t>(inputs.size());
     o["lines"] = st.lines;
     o["skipped"] = st.skipped;
+    o["outside_where"] = st.outside_where;
     o["accepted"] = st.accepted;
     o["duplicates"] = st.duplicates;
     o["already_done"] = st.already_done;
@@ -122,6 +124,7 @@ int cmd_plan(const args_t& args) {
         << (inputs.size() == 1 ? " input" : " inputs") << ", read in " << human_duration(elapsed)
         << ")\n";
     row(out, "lines read", st.lines);
+    if (!where.empty()) row(out, "outside --where (later)", st.outside_where);
     row(out, "accepted (to send)", st.accepted);
     if (st.accepted_by_account.size() > 1)
       for (const auto& [k, v] : st.accepted_by_account) row(out, "  account " + k, v);

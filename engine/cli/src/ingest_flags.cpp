@@ -20,6 +20,10 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op) {
   f.email_column = &p.add_value("email-column", "NAME", "CSV column holding the address", "email");
   f.delimiter = &p.add_value("delimiter", "SEP",
                              "CSV field separator: , ; | or tab (many HR exports use ;)", ",");
+  f.where = &p.add_list("where", "COLUMN=VALUE",
+                        "one wave of a CSV: only rows whose COLUMN holds VALUE (case and "
+                        "surrounding blanks ignored; repeatable: every one must match); the others "
+                        "are left for another wave on the same journal");
   f.case_sensitive_local = &p.add_flag(
       "case-sensitive-local", "treat John@x.com and john@x.com as different people when deduping");
   f.rejects =
@@ -27,6 +31,19 @@ ingest_flags* add_ingest_options(cli::parser& p, operation op) {
   f.duplicates = &p.add_value(
       "duplicates", "FILE", "write duplicates as CSV (source,line,email,first_source,first_line)");
   return &f;
+}
+
+std::optional<std::pair<std::string, std::string>> parse_where(std::string_view text) {
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  const std::string_view column = trim(text.substr(0, eq));
+  if (column.empty()) return std::nullopt;
+  return std::pair{std::string(column), std::string(trim(text.substr(eq + 1)))};
 }
 
 std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p,
@@ -65,6 +82,15 @@ std::optional<ingest_options> ingest_options_from_flags(const cli::parser& p,
     p.usage_error("option " + p.named(*f.delimiter) + ": '" + sep +
                   "' is not a separator this reader takes (, ; | or tab)");
     return std::nullopt;
+  }
+  for (const auto& w : f.where->values) {
+    auto pair = parse_where(w);
+    if (!pair) {
+      p.usage_error("option " + p.named(*f.where) + ": '" + w +
+                    "' is not COLUMN=VALUE (a CSV header's column, then the value to keep)");
+      return std::nullopt;
+    }
+    o.where.push_back(std::move(*pair));
   }
   o.case_sensitive_local = f.case_sensitive_local->given();
   o.rejects_path = f.rejects->value();

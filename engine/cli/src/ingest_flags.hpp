@@ -7,6 +7,9 @@
 #include <onboard/ingest/ingest.hpp>
 
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 namespace onboard {
 
@@ -21,7 +24,12 @@ struct ingest_flags {
   cli::option* case_sensitive_local = nullptr;  // --case-sensitive-local
   cli::option* rejects = nullptr;               // --rejects FILE
   cli::option* duplicates = nullptr;            // --duplicates FILE
+  cli::option* where = nullptr;                 // --where COLUMN=VALUE (repeatable)
 };
+
+// parse_where: "COLUMN=VALUE" as (column, value), each trimmed of blanks; the value may be empty
+// (rows where the column is blank). nullopt without '=' or without a column.
+std::optional<std::pair<std::string, std::string>> parse_where(std::string_view text);
 
 // add_ingest_options: declares the input flags on `p` for operation `op`. The returned object
 // lives as long as the process (one command line per process), like the parser's options.

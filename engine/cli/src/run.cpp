@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +49,7 @@
 #include <memory>
 #include <mutex>
 #include <pwd.h>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -222,6 +224,7 @@ summary input_summary(const ingest_stats& st) {
   s.duplicates = st.duplicates;
   s.already_done = st.already_done;
   s.batches = st.batches;
+  s.outside_where = st.outside_where;
   return s;
 }
 
@@ -326,17 +329,7 @@ class stop_request {
  public:
   void on_signal(int sig) {
     if (count_.fetch_add(1) == 0) {
-      std::lock_guard lk(mu_);
-      requested_.store(true);
-      std::cerr << "\nchime-onboard: " << what(sig)
-                << (exec_ ? "; finishing requests in flight" : "; stopping before sending more")
-                << " (again to stop at once)\n"
-                << std::flush;
-      stop_execution();
-      if (!exec_ && reader_) reader_->cancel();
-      if (wake_fd_ >= 0) {
-        [[maybe_unused]] ssize_t w = ::write(wake_fd_, "", 1);
-      }
+      first_stop(what(sig), "again");
       return;
     }
     std::cerr << "\nchime-onboard: second signal, stopping now\n" << std::flush;
@@ -351,7 +344,24 @@ class stop_request {
     std::_Exit(exit_interrupted);
   }
 
+  // on_window_end: the run's window (--max-duration, --stop-at) is over: the first signal's stop,
+  // from the deadline's thread. A signal after it stops at once, as a second one does.
+  void on_window_end(const std::string& why) {
+    if (count_.fetch_add(1) != 0) return;  // a signal is stopping the run already
+    {
+      std::lock_guard lk(mu_);
+      window_ended_ = why;
+    }
+    first_stop("the run's window ended (" + why + ")", "Ctrl-C");
+  }
+
   const std::atomic<bool>& requested() const { return requested_; }
+
+  // window_ended: the window that stopped the run ("--max-duration 2h"), "" when none did.
+  std::string window_ended() {
+    std::lock_guard lk(mu_);
+    return window_ended_;
+  }
 
   // guard: held while the journal is opened or closed, so that a second signal never leaves it
   // half-written, and while the pointers below change.
@@ -375,6 +385,22 @@ class stop_request {
   }
   void stop_execution();  // under mu_
 
+  // first_stop: stops taking work: before sending, at the next step (a prompt waiting for an
+  // answer is woken, the counting reader cancelled); while sending, the drain.
+  void first_stop(const std::string& what, std::string_view again) {
+    std::lock_guard lk(mu_);
+    requested_.store(true);
+    std::cerr << "\nchime-onboard: " << what
+              << (exec_ ? "; finishing requests in flight" : "; stopping before sending more")
+              << " (" << again << " to stop at once)\n"
+              << std::flush;
+    stop_execution();
+    if (!exec_ && reader_) reader_->cancel();
+    if (wake_fd_ >= 0) {
+      [[maybe_unused]] ssize_t w = ::write(wake_fd_, "", 1);
+    }
+  }
+
   std::atomic<int> count_{0};
   std::atomic<bool> requested_{false};
   std::mutex mu_;
@@ -382,6 +408,42 @@ class stop_request {
   ingest* reader_ = nullptr;
   execution* exec_ = nullptr;
   int wake_fd_ = -1;
+  std::string window_ended_;  // under mu_
+};
+
+// deadline_watch: ends the run's window at its deadline through the stop a signal takes, from a
+// thread of its own; destroying it (the run is over) cancels it.
+class deadline_watch {
+ public:
+  deadline_watch(stop_request& stop, std::optional<run_deadline> d) {
+    if (!d) return;
+    thread_ = std::thread([this, &stop, d = std::move(*d)] {
+      std::unique_lock lk(mu_);
+      // A wall-clock deadline (--stop-at names one): a clock set forward ends the window sooner.
+      while (!cancelled_ && std::chrono::system_clock::now() < d.at)
+        cv_.wait_until(lk,
+                       std::min(d.at, std::chrono::system_clock::now() + std::chrono::seconds(1)));
+      if (cancelled_) return;
+      lk.unlock();
+      stop.on_window_end(d.why);
+    });
+  }
+  ~deadline_watch() {
+    {
+      std::lock_guard lk(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  deadline_watch(const deadline_watch&) = delete;
+  deadline_watch& operator=(const deadline_watch&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+  std::thread thread_;
 };
 
 // account_lane: one account of the run (docs/architecture.md, "Many accounts in one run"): its
@@ -425,7 +487,8 @@ struct prepared_run {
   // ahead: the counting pass before anything is written (confirmation, banner); nullopt for a
   // stream, or when nothing needs it.
   std::optional<ingest_stats> ahead;
-  bool declined = false;  // the confirmation was not given: nothing sent or written
+  bool declined = false;                 // the confirmation was not given: nothing sent or written
+  std::optional<run_deadline> deadline;  // the run's window (--max-duration, --stop-at)
   std::unique_ptr<ingest> reader;
   std::unique_ptr<run_report> report;
 
@@ -619,15 +682,44 @@ run_banner banner_of(const run_options& opts, const prepared_run& p) {
     b.rejected = p.ahead->rejected;
     b.duplicates = p.ahead->duplicates;
     b.already_done = p.ahead->already_done;
+    b.outside_where = p.ahead->outside_where;
   }
   b.limit = opts.limit;
+  for (const auto& [column, value] : opts.ingest.where)
+    b.where += (b.where.empty() ? "" : " and ") + column + "=" + value;
   for (account_lane* lane : p.admitted())
     b.journal += (b.journal.empty() ? "" : ", ") + lane->journal_path;
   if (opts.new_journal) b.journal += " (--new-journal: a new one)";
+  if (p.deadline) b.window = window_text(*p.deadline, std::chrono::system_clock::now());
   b.report = opts.report_path;
   b.rejects = opts.ingest.rejects_path;
   b.duplicates_file = opts.ingest.duplicates_path;
   return b;
+}
+
+// planned_totals: each account's share of the run as it starts, for `status` to tell done from
+// total: what its journal had settled (less what --retry-failed sends again), and what this run
+// sends to it, when counted.
+std::vector<run_plan> planned_totals(const run_options& opts, const prepared_run& p) {
+  std::vector<run_plan> v;
+  const auto lanes = p.admitted();
+  for (account_lane* lane : lanes) {
+    if (!lane->jrnl) continue;
+    run_plan r;
+    r.account = lane->account;
+    const auto& t = lane->jrnl->prior().counts();
+    r.settled_before = t.invited + t.created + t.exists + t.failed + t.not_sent;
+    if (p.dcfg.retry_failed) r.settled_before -= std::min(r.settled_before, t.failed + t.not_sent);
+    if (p.ahead) {
+      auto it = p.ahead->accepted_by_account.find(lane->account);
+      r.to_send = it == p.ahead->accepted_by_account.end() ? 0 : it->second;
+    } else if (p.exact_total && lanes.size() == 1) {
+      r.to_send = *p.exact_total;
+    }
+    if (r.to_send && opts.limit) r.to_send = std::min(*r.to_send, opts.limit);
+    v.push_back(std::move(r));
+  }
+  return v;
 }
 
 // to_email: how many addresses this run will send (--limit caps it), when counted.
@@ -1387,19 +1479,33 @@ std::vector<account_summary> account_lines(const prepared_run& p, const run_resu
   return v;
 }
 
-// conclude: closes the journal, writes the report from it, prints the summary and what to do
-// next, and decides the exit code. An exit code says "done" (0, 3, 4) only when every address
-// accepted for sending has an outcome; otherwise it says how many have none and how to resume.
-int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const run_result& r,
-             stop_request& stop, std::chrono::steady_clock::time_point started) {
+// run_end: how a run ended, for the summary and stderr: the exit code, why it stopped (nullopt:
+// nothing stopped it), the summary, and what stderr says after it (the journal, the report, what
+// is left and the command that resumes).
+struct run_end {
+  int exit_code = exit_ok;
+  std::optional<std::string> error;
+  summary s;
+  std::string advice;
+};
+
+// conclude: closes the journal, writes the report from it, and decides the exit code. An exit
+// code says "done" (0, 3, 4) only when every address accepted for sending has an outcome;
+// otherwise it says how many have none and how to resume.
+run_end conclude(const run_options& opts, prepared_run& p, run_stats& stats, const run_result& r,
+                 stop_request& stop, std::chrono::steady_clock::time_point started) {
+  run_end end;
+  std::ostringstream advice;
   const bool journal_failed = !close_journal(p, stop);
   std::string report_line;
+  bool report_written = false;
   if (p.report) {
     // From the journal, whatever stopped the run: it holds every run's results, durable or not.
     try {
       auto rows = p.report->finish(journal_paths(p));
       report_line = opts.report_path + " (" + std::to_string(rows) + " addresses, " +
                     std::to_string(p.report->settled()) + " settled by this run)";
+      report_written = true;
     } catch (const std::exception& e) {
       std::cerr << "chime-onboard " << opts.command << ": --report " << opts.report_path << ": "
                 << e.what() << "; the journal has every result: chime-onboard report --journal "
@@ -1409,7 +1515,8 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
     }
   }
 
-  summary s = input_summary(p.reader->stats());
+  summary& s = end.s;
+  s = input_summary(p.reader->stats());
   if (r.limit_reached) {
     // A pilot: the reader went past its last address (a batch is filled whole); what it read
     // beyond is for the next run, not this one's to settle.
@@ -1425,9 +1532,12 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   std::uint64_t refused = 0;
   for (const auto& a : s.accounts) refused += a.held_back;
   s.not_done -= std::min(s.not_done, refused);
-  print_summary(s, opts.json_output, std::cout);
-  for (const auto& path : journal_paths(p)) std::cerr << "journal: " << path << "\n";
-  if (!report_line.empty()) std::cerr << "report:  " << report_line << "\n";
+  for (const auto& path : journal_paths(p)) {
+    advice << "journal: " << path << "\n";
+    s.files.push_back({"journal", path});
+  }
+  if (!report_line.empty()) advice << "report:  " << report_line << "\n";
+  if (report_written) s.files.push_back({"report", opts.report_path});
 
   // What a resume has to do: the addresses read for sending that have no outcome, and those not
   // read yet (counted beforehand for regular files; unknown for the rest of a stream).
@@ -1443,83 +1553,139 @@ int conclude(const run_options& opts, prepared_run& p, run_stats& stats, const r
   auto say_left = [&] {
     if (left == 0 && !rest_unknown) return;
     if (to_send == 0 && rest_unknown) {
-      std::cerr << "no address had been read from the input yet\n";
+      advice << "no address had been read from the input yet\n";
       return;
     }
-    std::cerr << left << " of the " << to_send
-              << (rest_unknown ? " addresses read so far" : " addresses to send")
-              << " have no outcome yet"
-              << (rest_unknown ? "; the rest of the input was not read" : "") << "\n";
+    advice << left << " of the " << to_send
+           << (rest_unknown ? " addresses read so far" : " addresses to send")
+           << " have no outcome yet" << (rest_unknown ? "; the rest of the input was not read" : "")
+           << "\n";
+  };
+  auto stopped = [&](int code, std::string why) {
+    end.exit_code = code;
+    end.error = std::move(why);
+    end.advice = advice.str();
+    return std::move(end);
   };
   if (!r.fatal.empty()) {
     const bool several = p.lanes.size() > 1;
-    for (const auto& [account, f] : r.fatal)
-      std::cerr << "chime-onboard " << opts.command << ": "
-                << (several ? "account " + account + ": " : std::string()) << f.message << "\n";
+    std::string why;
+    for (const auto& [account, f] : r.fatal) {
+      const std::string line = (several ? "account " + account + ": " : std::string()) + f.message;
+      advice << "chime-onboard " << opts.command << ": " << line << "\n";
+      why += (why.empty() ? "" : "; ") + line;
+    }
     say_left();
-    std::cerr << "fix the cause, then resume with:\n  " << resume_command(opts) << "\n";
-    return exit_code_of(r.fatal.front().second.kind);
+    advice << "fix the cause, then resume with:\n  " << resume_command(opts) << "\n";
+    return stopped(exit_code_of(r.fatal.front().second.kind), why);
   }
   if (!r.ingest_failure.empty()) {
-    std::cerr << "chime-onboard " << opts.command << ": " << r.ingest_failure << "\n";
+    advice << "chime-onboard " << opts.command << ": " << r.ingest_failure << "\n";
     say_left();
-    std::cerr << "fix the input, then resume with:\n  " << resume_command(opts) << "\n";
-    return exit_usage;
+    advice << "fix the input, then resume with:\n  " << resume_command(opts) << "\n";
+    return stopped(exit_usage, r.ingest_failure);
   }
   if (r.interrupted || journal_failed) {
     say_left();
-    std::cerr << "interrupted; nothing is lost. Resume with:\n  " << resume_command(opts) << "\n";
-    return exit_interrupted;
+    const std::string window = stop.window_ended();
+    std::string why = journal_failed && !r.interrupted ? "the journal could not be closed"
+                      : window.empty()                 ? "interrupted by a signal"
+                                                       : "the run's window ended (" + window + ")";
+    advice << (window.empty() ? "interrupted" : "stopped: " + window + " reached")
+           << "; nothing is lost. Resume with:\n  " << resume_command(opts) << "\n";
+    return stopped(exit_interrupted, why);
   }
   if (s.not_done > 0) {
     // Nothing asked the run to stop, yet it ended with addresses unsettled: never report that as
     // done, whatever ended it.
-    std::cerr << "chime-onboard " << opts.command << ": the run ended with " << s.not_done
-              << " of the " << to_send
-              << " addresses to send not settled (never sent, or sent without an answer: "
-                 "the journal keeps them in doubt); nothing is lost. Resume with:\n  "
-              << resume_command(opts) << "\n";
-    return exit_interrupted;
+    advice << "chime-onboard " << opts.command << ": the run ended with " << s.not_done
+           << " of the " << to_send
+           << " addresses to send not settled (never sent, or sent without an answer: "
+              "the journal keeps them in doubt); nothing is lost. Resume with:\n  "
+           << resume_command(opts) << "\n";
+    return stopped(exit_interrupted, std::to_string(s.not_done) + " addresses not settled");
   }
   if (r.limit_reached) {
-    std::cerr << "pilot done: " << group_thousands(r.taken) << " address"
-              << (r.taken == 1 ? "" : "es") << " sent (--limit " << opts.limit << "); "
-              << (s.remaining ? group_thousands(*s.remaining) + " remain"
-                              : std::string("the rest of the input was not read"))
-              << ". The full run skips what the pilot did:\n  " << full_run_command(opts) << "\n";
+    advice << "pilot done: " << group_thousands(r.taken) << " address" << (r.taken == 1 ? "" : "es")
+           << " sent (--limit " << opts.limit << "); "
+           << (s.remaining ? group_thousands(*s.remaining) + " remain"
+                           : std::string("the rest of the input was not read"))
+           << ". The full run skips what the pilot did:\n  " << full_run_command(opts) << "\n";
   }
   // An account refused by its pre-flight needs attention: the others are done, it is not.
   for (const auto& lane : p.lanes)
     if (!lane->refused.empty()) {
-      std::cerr << "chime-onboard " << opts.command << ": account " << lane->account
-                << " needs attention: " << lane->refused
-                << "; its addresses were not sent. Once fixed, the same command sends them (the "
-                   "others are in their journals and are not sent again)\n";
-      return lane->refused_exit;
+      advice << "chime-onboard " << opts.command << ": account " << lane->account
+             << " needs attention: " << lane->refused
+             << "; its addresses were not sent. Once fixed, the same command sends them (the "
+                "others are in their journals and are not sent again)\n";
+      return stopped(lane->refused_exit, "account " + lane->account + ": " + lane->refused);
     }
-  if (load(stats.failed) > 0 || load(stats.not_sent) > 0) return exit_failed_addresses;
-  if (s.rejected_total > 0) return exit_rejected_inputs;
-  return exit_ok;
+  if (load(stats.failed) > 0 || load(stats.not_sent) > 0)
+    end.exit_code = exit_failed_addresses;
+  else if (s.rejected_total > 0)
+    end.exit_code = exit_rejected_inputs;
+  end.advice = advice.str();
+  return end;
 }
 
-// write_picture: the HTML page of every run on the journal, beside it. A page that cannot be
-// written is a warning: the journal and the report hold the results.
-void write_picture(const std::string& journal_path) {
+// write_picture: the HTML page of every run on the journal, beside it; its path, or "" when it
+// could not be written (a warning: the journal and the report hold the results).
+std::string write_picture(const std::string& journal_path) {
   const auto page = picture_path(journal_path);
   try {
     write_html_report(replay_journal(journal_path), page);
     std::cerr << "picture: " << page.string() << "\n";
+    return page.string();
   } catch (const std::exception& e) {
     spdlog::warn("the HTML report {} was not written: {}", page.string(), e.what());
+    return {};
   }
 }
 
-// conclude_before_sending: a stop signal came while the run was being prepared.
+// finish_summary: the end's facts every summary carries, whichever way the run ended.
+void finish_summary(const run_options& opts, summary& s, int exit_code,
+                    std::optional<std::string> error) {
+  s.exit_code = exit_code;
+  s.status = std::string(run_status(exit_code));
+  s.error = std::move(error);
+  s.endpoint = opts.endpoint_url;
+  // Only what was written: a run stopped before its reader started has no rejects file.
+  auto add = [&s](const char* kind, const std::string& path) {
+    std::error_code ec;
+    if (path.empty() || !std::filesystem::exists(path, ec)) return;
+    for (const auto& f : s.files)
+      if (f.path == path) return;
+    s.files.push_back({kind, path});
+  };
+  add("rejects", opts.ingest.rejects_path);
+  add("duplicates", opts.ingest.duplicates_path);
+  add("log", opts.log_file);
+}
+
+// print_end: the summary on stdout, then what stderr says after it.
+int print_end(const run_options& opts, run_end& end) {
+  finish_summary(opts, end.s, end.exit_code, end.error);
+  print_summary(end.s, opts.json_output, std::cout);
+  std::cout.flush();
+  std::cerr << end.advice << std::flush;
+  return end.exit_code;
+}
+
+// conclude_before_sending: a stop came while the run was being prepared (a signal, or a window
+// that ended before the first request).
 int conclude_before_sending(const run_options& opts, prepared_run& p, stop_request& stop) {
   close_journal(p, stop);
-  std::cerr << "interrupted before anything was sent; nothing is lost. Resume with:\n  "
-            << resume_command(opts) << "\n";
-  return exit_interrupted;
+  run_end end;
+  end.exit_code = exit_interrupted;
+  const std::string window = stop.window_ended();
+  end.error = window.empty() ? "interrupted by a signal before sending"
+                             : "the run's window ended (" + window + ") before sending";
+  for (const auto& path : journal_paths(p)) end.s.files.push_back({"journal", path});
+  end.advice = (window.empty() ? std::string("interrupted") : "stopped: " + window + " reached") +
+               " before anything was sent; nothing is lost. Resume with:\n  " +
+               resume_command(opts) + "\n";
+  return print_end(opts, end);
 }
 
 // conclude_dry_run: --dry-run reads everything and sends nothing.
@@ -1537,10 +1703,11 @@ int conclude_dry_run(const run_options& opts, prepared_run& p, run_stats& stats,
     std::cerr << "interrupted\n";
     return exit_interrupted;
   }
-  summary s = input_summary(p.reader->stats());
-  fill_outcomes(s, stats, std::chrono::steady_clock::now() - started);
-  print_summary(s, opts.json_output, std::cout);
-  return s.rejected_total ? exit_rejected_inputs : exit_ok;
+  run_end end;
+  end.s = input_summary(p.reader->stats());
+  fill_outcomes(end.s, stats, std::chrono::steady_clock::now() - started);
+  end.exit_code = end.s.rejected_total ? exit_rejected_inputs : exit_ok;
+  return print_end(opts, end);
 }
 
 }  // namespace
@@ -1553,6 +1720,9 @@ int run_onboarding(const run_options& opts) {
   // After `p`, so that the signal thread lets go of the journal before it is destroyed.
   stop_request stop;
   stop_signal_scope signals([&stop](int sig) { stop.on_signal(sig); });
+  p.deadline = earliest_deadline(opts.max_duration, opts.max_duration_text, opts.stop_at,
+                                 opts.stop_at_text, std::chrono::system_clock::now());
+  deadline_watch window(stop, p.deadline);
   int rc = prepare(opts, p, stop);
   if (p.declined) return rc;
   if (rc == exit_interrupted) return conclude_before_sending(opts, p, stop);
@@ -1565,15 +1735,17 @@ int run_onboarding(const run_options& opts) {
     if (l->jrnl && picture_journal.empty()) picture_journal = l->journal_path;
   if (!picture_journal.empty()) {
     p.timeline = std::make_unique<timeline_recorder>(timeline_path(picture_journal));
-    p.timeline->started(opts.command);
+    p.timeline->started(opts.command, planned_totals(opts, p));
   }
   run_result r = execution(opts, p, stats, stop).run();
-  int exit_code = conclude(opts, p, stats, r, stop, started);
+  run_end end = conclude(opts, p, stats, r, stop, started);
   if (p.timeline) {
-    p.timeline->ended(exit_code, run_status(exit_code));
-    write_picture(picture_journal);
+    p.timeline->ended(end.exit_code, run_status(end.exit_code));
+    end.s.files.push_back({"timeline", timeline_path(picture_journal).string()});
+    if (auto page = write_picture(picture_journal); !page.empty())
+      end.s.files.push_back({"html", page});
   }
-  return exit_code;
+  return print_end(opts, end);
 }
 
 }  // namespace onboard

@@ -206,11 +206,20 @@ void timeline_recorder::append(const std::string& line) {
   }
 }
 
-void timeline_recorder::started(std::string_view command) {
+void timeline_recorder::started(std::string_view command, const std::vector<run_plan>& plan) {
   boost::json::object o{{"event", "start"},
                         {"t", now_ms()},
                         {"command", command},
                         {"pid", static_cast<std::int64_t>(::getpid())}};
+  if (!plan.empty()) {
+    boost::json::array a;
+    for (const auto& p : plan) {
+      boost::json::object e{{"account", p.account}, {"settled_before", p.settled_before}};
+      if (p.to_send) e["to_send"] = *p.to_send;
+      a.push_back(std::move(e));
+    }
+    o["plan"] = std::move(a);
+  }
   append(boost::json::serialize(o));
 }
 
@@ -236,6 +245,18 @@ std::string_view run_status(int exit_code) {
   if (exit_code == 5) return "interrupted";
   return "failed";
 }
+
+namespace {
+
+// count_in: a non-negative integer member of a timeline line, nullopt when absent or not one.
+std::optional<std::uint64_t> count_in(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v && v->is_uint64()) return v->as_uint64();
+  if (v && v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
+  return std::nullopt;
+}
+
+}  // namespace
 
 timeline read_timeline(const std::filesystem::path& path) {
   timeline t;
@@ -264,6 +285,19 @@ timeline read_timeline(const std::filesystem::path& path) {
       if (!ev.start) {
         ev.exit_code = static_cast<int>(num("exit_code"));
         if (auto* s = o.if_contains("status"); s && s->is_string()) ev.status = s->as_string();
+      } else {
+        ev.pid = static_cast<std::int64_t>(num("pid"));
+        if (auto* plan = o.if_contains("plan"); plan && plan->is_array())
+          for (const auto& entry : plan->as_array()) {
+            const auto* po = entry.if_object();
+            const auto* account = po ? po->if_contains("account") : nullptr;
+            if (!account || !account->is_string()) continue;
+            run_plan rp;
+            rp.account = account->as_string();
+            rp.settled_before = count_in(*po, "settled_before").value_or(0);
+            rp.to_send = count_in(*po, "to_send");
+            ev.plan.push_back(std::move(rp));
+          }
       }
       t.events.push_back(std::move(ev));
       continue;

@@ -1,6 +1,7 @@
 #include <onboard/cli/summary.hpp>
 
 #include <onboard/cli/json_text.hpp>
+#include <onboard/core/version.hpp>
 
 #include <boost/json.hpp>
 
@@ -49,12 +50,19 @@ void row(std::ostream& out, const char* label, std::uint64_t v) {
 void print_summary(const summary& s, bool json, std::ostream& out) {
   if (json) {
     boost::json::object o;
+    o["schema"] = summary_schema;
+    o["version"] = version;
+    o["exit_code"] = s.exit_code;
+    o["status"] = s.status;
+    o["error"] = s.error ? boost::json::value(*s.error) : boost::json::value(nullptr);
+    o["endpoint"] = s.endpoint;
     o["lines"] = s.lines;
     o["accepted"] = s.accepted;
     o["rejected"] = to_json(s.rejected);
     o["rejected_total"] = s.rejected_total;
     o["duplicates"] = s.duplicates;
     o["already_done"] = s.already_done;
+    o["outside_where"] = s.outside_where;
     o["batches"] = s.batches;
     o["invited"] = s.invited;
     o["created"] = s.created;
@@ -91,6 +99,10 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
                                              {"held_back", a.held_back},
                                              {"elapsed_seconds", a.elapsed_seconds}});
     o["accounts"] = std::move(accounts);
+    boost::json::array files;
+    for (const auto& f : s.files)
+      files.push_back(boost::json::object{{"kind", f.kind}, {"path", f.path}});
+    o["files"] = std::move(files);
     out << json_text(o) << "\n";
     return;
   }
@@ -103,6 +115,7 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
   }
   row(out, "duplicates", s.duplicates);
   row(out, "already done (journal)", s.already_done);
+  if (s.outside_where) row(out, "outside --where (later)", s.outside_where);
   row(out, "invited", s.invited);
   row(out, "created", s.created);
   row(out, "already exists", s.exists);
@@ -141,6 +154,13 @@ void print_summary(const summary& s, bool json, std::ostream& out) {
       out << buf;
       if (!a.problem.empty()) out << "; NEEDS ATTENTION: " << a.problem;
       out << "\n";
+    }
+  }
+  if (!s.files.empty()) {
+    out << "files\n";
+    for (const auto& f : s.files) {
+      std::snprintf(buf, sizeof buf, "  %-11s ", f.kind.c_str());
+      out << buf << f.path << "\n";
     }
   }
 }

@@ -91,6 +91,7 @@ ingest::ingest(ingest_options options)
   io::corpus_options ro = options_.reader;
   ro.email_column = options_.email_column.empty() ? std::string("email") : options_.email_column;
   ro.delimiter = options_.delimiter;
+  ro.where = options_.where;
   try {
     reader_ = std::make_unique<io::corpus_reader>(options_.inputs, ro);
   } catch (const io::corpus_error& e) {
@@ -147,6 +148,7 @@ bool ingest::next_chunk() {
   chunk_ = &chunks_->next();
   pos_ = 0;
   stats_.skipped = chunk_->skipped_lines;
+  stats_.outside_where = chunk_->filtered_lines;
   for (std::size_t i = 0; i < prefetch_distance; ++i) prefetch(i);
   return true;
 }

@@ -81,6 +81,7 @@ void staged_chunk::clear() noexcept {
   records.clear();
   text.clear();
   skipped_lines = 0;
+  filtered_lines = 0;
   end = false;
   error = nullptr;
   keys = key_state::done;
@@ -109,6 +110,7 @@ void read_stage::fill(staged_chunk& c, std::size_t max_records) {
   }
   c.records.resize(complete);  // drops a record left half-made by an exception
   c.skipped_lines = reader_.skipped_lines();
+  c.filtered_lines = reader_.filtered_lines();
 }
 
 void read_stage::add_keys(staged_chunk& c) const noexcept {

@@ -98,6 +98,7 @@ struct staged_chunk {
   std::vector<staged_record> records;
   text_arena text;
   std::uint64_t skipped_lines = 0;   // the reader's blank/comment count after these records
+  std::uint64_t filtered_lines = 0;  // the reader's count of rows outside --where, likewise
   bool end = false;                  // the inputs are exhausted
   std::exception_ptr error;          // reading failed after these records (ingest_error or other)
   key_state keys = key_state::done;  // background mode: guarded by chunk_source's mutex

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 
@@ -137,6 +138,96 @@ TEST(JournalReport, StatusTextAndJson) {
   EXPECT_EQ(v.at("totals").at("in_doubt").to_number<std::uint64_t>(), 2u);
   EXPECT_EQ(v.at("in_doubt_batches").at(0).at("addresses").at(1).as_string(), "e@x.com");
   EXPECT_EQ(v.at("tail").as_string(), "clean");
+}
+
+// progress_of: done (settled addresses) against the latest run's plan, running or stopped by the
+// lock's holder, and the ETA from the last minute of the timeline's samples, only while running.
+TEST(JournalReport, StatusProgressFromThePlanTheLockAndTheRecentRate) {
+  tk::temp_dir dir;
+  auto s = replay_journal(sample_journal(dir));  // 3 settled, 2 in doubt
+  timeline t;
+  timeline_event start;
+  start.unix_ms = 1'000;
+  start.run = 1;
+  start.plan = {{"other-account", 0, 99}, {"acct-9", 0, 10}};
+  t.events.push_back(start);
+  // The first sample is older than a minute before the last: left out of the rate.
+  for (auto [ms, done] :
+       {std::pair<std::int64_t, std::uint64_t>{5'000, 0}, {10'000, 0}, {40'000, 6}, {70'000, 12}})
+    t.samples.push_back({.unix_ms = ms,
+                         .done = done,
+                         .requests = 0,
+                         .throttled = 0,
+                         .unavailable = 0,
+                         .rate = 0,
+                         .run = 1});
+  t.samples[0].done = 100;  // would make the rate negative if it counted
+
+  auto running = progress_of(s, t, {.known = true, .pid = 4242});
+  ASSERT_TRUE(running.active);
+  EXPECT_TRUE(*running.active);
+  EXPECT_EQ(running.pid, 4242);
+  EXPECT_EQ(running.done, 3u);
+  EXPECT_EQ(running.total, 10u);
+  ASSERT_TRUE(running.recent_rate);
+  EXPECT_DOUBLE_EQ(*running.recent_rate, 0.2);  // 12 in 60 s
+  ASSERT_TRUE(running.eta_seconds);
+  EXPECT_DOUBLE_EQ(*running.eta_seconds, 35.0);  // 7 left at 0.2/s
+  auto text = status_text(s, 80'000, &running);
+  EXPECT_NE(text.find("state           running (pid 4242, since "), std::string::npos) << text;
+  EXPECT_NE(text.find("progress        3 of 10 addresses settled (30.0%)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("eta             35s at 0.2 addresses/s"), std::string::npos) << text;
+  auto v = boost::json::parse(status_json(s, &running));
+  EXPECT_EQ(v.at("pid").as_int64(), 4242);
+  EXPECT_EQ(v.at("percent").as_double(), 30.0);
+
+  // A holder seen from another pid namespace (pid 0): the journal's last session names it.
+  EXPECT_EQ(progress_of(s, t, {.known = true, .pid = 0}).pid, ::getpid());
+
+  timeline_event end;
+  end.unix_ms = 90'000;
+  end.run = 1;
+  end.start = false;
+  end.exit_code = 5;
+  end.status = "interrupted";
+  t.events.push_back(end);
+  auto stopped = progress_of(s, t, {.known = true, .pid = std::nullopt});
+  EXPECT_EQ(stopped.active, false);
+  EXPECT_FALSE(stopped.eta_seconds);
+  EXPECT_EQ(stopped.last_status, "interrupted");
+  text = status_text(s, 100'000, &stopped);
+  EXPECT_NE(text.find("state           stopped: the last run ended interrupted (exit 5) at "),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("eta"), std::string::npos) << text;
+
+  // Without /proc/locks nothing is claimed; without a timeline the total is unknown.
+  auto unknown = progress_of(s, timeline{}, {});
+  EXPECT_FALSE(unknown.active);
+  EXPECT_FALSE(unknown.total);
+  text = status_text(s, 100'000, &unknown);
+  EXPECT_NE(text.find("state           unknown"), std::string::npos) << text;
+  EXPECT_NE(text.find("3 addresses settled (the run's total is not known"), std::string::npos)
+      << text;
+  EXPECT_TRUE(boost::json::parse(status_json(s, &unknown)).at("total").is_null());
+}
+
+// A run holds its journal's lock: /proc/locks names this process while it is open, nobody after.
+TEST(JournalReport, LockHolderIsTheProcessWithTheJournalOpen) {
+  tk::temp_dir dir;
+  auto path = dir / "held.journal";
+  journal_header h;
+  h.account_id = "acct-9";
+  auto j = journal::open(path, h);
+  auto held = journal_lock_holder(path);
+  if (!held.known) GTEST_SKIP() << "no /proc/locks here";
+  EXPECT_EQ(held.pid, ::getpid());
+  j->close();
+  j.reset();
+  auto free = journal_lock_holder(path);
+  EXPECT_TRUE(free.known);
+  EXPECT_FALSE(free.pid);
 }
 
 // capture: runs `f` with std::cout and std::cerr redirected.

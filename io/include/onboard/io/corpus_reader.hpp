@@ -48,6 +48,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace onboard::io {
@@ -72,6 +73,11 @@ struct corpus_options {
   std::size_t buffer_size = 4 * 1024 * 1024;  // read() chunk and line buffer size
   int stdin_fd = 0;                           // what "-" reads (tests pass a pipe)
   bool preflight = true;  // open every named file (and read CSV headers) up front
+  // where: keep only the CSV rows whose column `first` holds `second`, every pair (AND). Column
+  // names match as header names do; values compare with surrounding blanks trimmed and ASCII
+  // case folded. Rows left out produce no record (filtered_lines counts them). An input that is
+  // not a CSV with a header, or lacks one of the columns, is a corpus_error naming it.
+  std::vector<std::pair<std::string, std::string>> where;
 };
 
 // corpus_record: one record. Views point into the reader and die at the next call to next().
@@ -111,6 +117,9 @@ class corpus_reader {
 
   // skipped_lines: blank and comment lines seen so far (they produce no records).
   std::uint64_t skipped_lines() const;
+
+  // filtered_lines: CSV rows left out by corpus_options::where so far (no records either).
+  std::uint64_t filtered_lines() const;
 
   // regular_file_bytes: total size of the named regular-file inputs (a sizing hint; 0 if unknown).
   std::uint64_t regular_file_bytes() const;

@@ -26,7 +26,10 @@ struct run_banner {
   std::optional<std::uint64_t> pending;  // addresses not yet done
   std::uint64_t limit = 0;               // --limit (0: none)
   std::uint64_t rejected = 0, duplicates = 0, already_done = 0;
+  std::string where;                // --where, "dept=Sales and site=Paris" ("": every row)
+  std::uint64_t outside_where = 0;  // rows it leaves for another wave (counted with `pending`)
   std::string journal, report, rejects, duplicates_file;  // empty: none
+  std::string window;  // when the run stops by itself (window_text), "" when it does not
 };
 
 void print_banner(const run_banner& b, std::ostream& out);

@@ -9,6 +9,7 @@
 #include <onboard/ingest/ingest.hpp>
 #include <onboard/journal/journal.hpp>
 #include <onboard/cli/progress.hpp>
+#include <onboard/cli/run_window.hpp>
 #include <onboard/signing/credentials.hpp>
 
 #include <cstdint>
@@ -34,6 +35,12 @@ struct run_options {
   bool assume_yes = false;  // --yes: no question (scripts, the demo)
   bool quiet = false;       // --quiet: errors and the summary only (no banner, no progress)
   std::uint64_t limit = 0;  // --limit N: a pilot of the first N pending addresses (0: all)
+  // The run's window (run_window.hpp): it stops by itself, as on Ctrl-C, at the earlier of
+  // `max_duration` after it started and `stop_at`. The texts are the flags' values, for messages.
+  std::chrono::seconds max_duration{0};  // --max-duration (0: none)
+  std::string max_duration_text;
+  std::optional<stop_time> stop_at;  // --stop-at HH:MM
+  std::string stop_at_text;
 
   // Where and who.
   std::string endpoint_url;
@@ -61,6 +68,7 @@ struct run_options {
   bool new_journal = false;  // set the existing journal aside (kept, renamed) and start afresh
   durability journal_mode = durability::batched;
   std::string report_path;
+  std::string log_file;  // --log-file, listed among the files written
   progress_mode progress = progress_mode::automatic;
   bool json_output = false;
   bool dry_run = false;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,15 @@ namespace onboard {
 std::filesystem::path timeline_path(const std::filesystem::path& journal);  // <journal>.timeline
 std::filesystem::path picture_path(const std::filesystem::path& journal);   // <stem>.html
 
+// run_plan: an account's share of a run as it starts: what its journal had settled (less what
+// the run sends again), and what the run has to send to it (nullopt: not counted, a stream).
+// `status` reads it back for done/total and the ETA.
+struct run_plan {
+  std::string account;
+  std::uint64_t settled_before = 0;
+  std::optional<std::uint64_t> to_send;
+};
+
 // timeline_recorder: appends to a timeline (created 0600). A timeline that cannot be written
 // is a warning, not a failed run.
 class timeline_recorder {
@@ -33,7 +43,7 @@ class timeline_recorder {
   timeline_recorder& operator=(const timeline_recorder&) = delete;
   ~timeline_recorder();
 
-  void started(std::string_view command);
+  void started(std::string_view command, const std::vector<run_plan>& plan = {});
   void sample(const run_stats& s, double limiter_rate);
   // ended: status is complete, interrupted or failed.
   void ended(int exit_code, std::string_view status);
@@ -54,7 +64,9 @@ struct timeline_event {
   std::uint32_t run = 0;
   bool start = true;
   int exit_code = 0;
-  std::string status;  // for an end: complete, interrupted, failed
+  std::string status;          // for an end: complete, interrupted, failed
+  std::int64_t pid = 0;        // for a start: the process
+  std::vector<run_plan> plan;  // for a start: its accounts
 };
 struct timeline {
   std::vector<timeline_sample> samples;

@@ -26,14 +26,32 @@ struct account_summary {
   double elapsed_seconds = 0;   // from the start to its last outcome
 };
 
+// written_file: a file the run wrote, by what it holds.
+struct written_file {
+  std::string kind;  // journal, report, rejects, duplicates, timeline, html, log
+  std::string path;
+};
+
+// summary_schema: the JSON summary's `schema`: raised when a field changes meaning or goes away
+// (new fields keep it).
+inline constexpr int summary_schema = 1;
+
 struct summary {
+  // How the run ended: its exit code, complete | interrupted | failed, and why it stopped
+  // (nullopt when nothing stopped it).
+  int exit_code = 0;
+  std::string status = "complete";
+  std::optional<std::string> error;
+  std::string endpoint;
+  std::vector<written_file> files;  // every file written, in the order the text lists them
   // Input.
   std::uint64_t lines = 0;
   std::uint64_t accepted = 0;
   std::map<std::string, std::uint64_t> rejected;  // reason -> count
   std::uint64_t rejected_total = 0;
   std::uint64_t duplicates = 0;
-  std::uint64_t already_done = 0;  // finished by an earlier run (journal)
+  std::uint64_t already_done = 0;   // finished by an earlier run (journal)
+  std::uint64_t outside_where = 0;  // CSV rows --where left for another wave
   std::uint64_t batches = 0;
   // Outcomes of this run.
   std::uint64_t invited = 0, created = 0, exists = 0, failed = 0, not_sent = 0, verified = 0;

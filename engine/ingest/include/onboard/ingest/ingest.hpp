@@ -80,6 +80,10 @@ struct ingest_options {
   user_type type = user_type::unspecified;  // default; a CSV user_type cell overrides it per row
   operation op = operation::invite;  // invite: batches of <= batch_limit; create: single items
   std::size_t batch_limit = max_invite_batch;
+  // where: --where COLUMN=VALUE, repeatable (AND): only the CSV rows that match are read; the
+  // others are outside this wave (counted in ingest_stats::outside_where), neither rejected nor
+  // duplicates. See io::corpus_options::where.
+  std::vector<std::pair<std::string, std::string>> where;
   std::string rejects_path;     // CSV source,line,raw_value,reason (0600); empty: none
   std::string duplicates_path;  // CSV source,line,email,first_source,first_line (0600)
   // already_done: whether a normalised address was finished by an earlier run (the journal).
@@ -96,10 +100,11 @@ struct ingest_options {
 
 // ingest_stats: counters, updated as batches are pulled; final once next_batch returned false.
 struct ingest_stats {
-  std::uint64_t lines = 0;     // records read (blank and comment lines excluded)
-  std::uint64_t skipped = 0;   // blank and comment lines
-  std::uint64_t accepted = 0;  // unique addresses put into batches
-  std::uint64_t rejected = 0;  // sum of rejected_by_reason
+  std::uint64_t lines = 0;          // records read (blank and comment lines excluded)
+  std::uint64_t skipped = 0;        // blank and comment lines
+  std::uint64_t outside_where = 0;  // CSV rows --where left out (not records: not in `lines`)
+  std::uint64_t accepted = 0;       // unique addresses put into batches
+  std::uint64_t rejected = 0;       // sum of rejected_by_reason
   std::map<std::string, std::uint64_t> rejected_by_reason;  // reason code -> count (nonzero only)
   std::uint64_t duplicates = 0;
   std::uint64_t already_done = 0;
