@@ -11,8 +11,10 @@
 #include <onboard/cli/progress.hpp>
 #include <onboard/signing/credentials.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +64,9 @@ struct run_options {
   durability journal_mode = durability::batched;
   std::string report_path;
   progress_mode progress = progress_mode::automatic;
+  // --stats: the cadence of plain progress lines, JSON events and the log file's statistics line
+  // (nullopt: progress.hpp's defaults).
+  std::optional<std::chrono::milliseconds> stats_interval;
   bool json_output = false;
   bool dry_run = false;
   std::chrono::seconds drain_timeout{20};
