@@ -174,6 +174,7 @@ int cmd_demo(const args_t& args) {
   o.journal_path = journal.string();
   o.report_path = report.string();
   o.progress = *pm;
+  o.stats_interval = log->stats_interval;
   o.json_output = output.value() == "json";
   o.assume_yes = true;  // the demo sends to its own emulator only: nothing to confirm
   o.quiet = log->quiet->given();

@@ -280,6 +280,7 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   o.json_output = f.output->value() == "json";
   o.dry_run = f.dry_run->given();
   if (!apply_log_options(p, *f.log)) return std::nullopt;
+  o.stats_interval = f.log->stats_interval;
   if (!o.dry_run)
     o.connections = connections_within_open_file_limit(o.connections, o.ingest.inputs.size());
   return o;

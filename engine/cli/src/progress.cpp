@@ -1,5 +1,9 @@
 #include <onboard/cli/progress.hpp>
 
+#include <onboard/cli/logging.hpp>
+#include <onboard/cli/run_events.hpp>
+
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
@@ -14,6 +18,26 @@ std::optional<progress_mode> parse_progress_mode(std::string_view s) {
   if (s == "json") return progress_mode::json;
   if (s == "off") return progress_mode::off;
   return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_interval(std::string_view s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end == s.data() || !std::isfinite(v)) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(s.data() + s.size() - end));
+  double ms = 0;
+  if (unit == "ms")
+    ms = v;
+  else if (unit.empty() || unit == "s")
+    ms = v * 1e3;
+  else if (unit == "m")
+    ms = v * 60e3;
+  else if (unit == "h")
+    ms = v * 3600e3;
+  else
+    return std::nullopt;
+  if (ms < 100 || ms > 24 * 3600e3) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
 }
 
 progress_display::progress_display(progress_mode mode, const run_stats& stats, std::ostream& out,
@@ -40,12 +64,20 @@ std::size_t terminal_columns(int fd) {
   return ws.ws_col;
 }
 
+progress_display::clock::duration progress_display::shown_every() const {
+  if (stats_interval_) return *stats_interval_;
+  return mode_ == progress_mode::json ? std::chrono::seconds(1) : std::chrono::seconds(5);
+}
+
+progress_display::clock::duration progress_display::logged_every() const {
+  return stats_interval_.value_or(std::chrono::minutes(1));
+}
+
 progress_display::clock::duration progress_display::interval() const {
-  switch (mode_) {
-    case progress_mode::bar: return std::chrono::milliseconds(250);
-    case progress_mode::json: return std::chrono::seconds(1);
-    default: return std::chrono::seconds(5);
-  }
+  clock::duration d =
+      mode_ == progress_mode::bar ? clock::duration(std::chrono::milliseconds(250)) : shown_every();
+  if (log_file_open()) d = std::min(d, logged_every());
+  return d;
 }
 
 double progress_display::rate() const {
@@ -96,18 +128,18 @@ std::string progress_display::json_line(clock::time_point now) const {
     std::snprintf(total, sizeof total, "null,\"read\":%llu",
                   static_cast<unsigned long long>(load(stats_.total)));
   char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"event\":\"progress\",\"elapsed_s\":%.1f,\"done\":%llu,\"total\":%s,"
-                "\"total_final\":%s,\"rate\":%.1f,\"in_flight\":%llu,\"requests\":%llu,"
-                "\"throttled\":%llu,\"retries\":%llu,\"failed\":%llu}",
-                std::chrono::duration<double>(now - start_).count(),
-                static_cast<unsigned long long>(load(stats_.done)), total,
-                total_final_ ? "true" : "false", rate(),
-                static_cast<unsigned long long>(load(stats_.in_flight)),
-                static_cast<unsigned long long>(load(stats_.requests)),
-                static_cast<unsigned long long>(load(stats_.throttled)),
-                static_cast<unsigned long long>(load(stats_.retries)),
-                static_cast<unsigned long long>(load(stats_.failed)));
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"event\":\"progress\",\"time\":\"%s\",\"elapsed_s\":%.1f,\"done\":%llu,\"total\":%s,"
+      "\"total_final\":%s,\"rate\":%.1f,\"in_flight\":%llu,\"requests\":%llu,"
+      "\"throttled\":%llu,\"retries\":%llu,\"failed\":%llu}",
+      utc_now().c_str(), std::chrono::duration<double>(now - start_).count(),
+      static_cast<unsigned long long>(load(stats_.done)), total, total_final_ ? "true" : "false",
+      rate(), static_cast<unsigned long long>(load(stats_.in_flight)),
+      static_cast<unsigned long long>(load(stats_.requests)),
+      static_cast<unsigned long long>(load(stats_.throttled)),
+      static_cast<unsigned long long>(load(stats_.retries)),
+      static_cast<unsigned long long>(load(stats_.failed)));
   return buf;
 }
 
@@ -116,6 +148,20 @@ void progress_display::tick(clock::time_point now) {
   // A 10-second window: long enough to smooth throttling episodes, short enough to follow them.
   while (samples_.size() > 2 && now - samples_.front().first > std::chrono::seconds(10))
     samples_.pop_front();
+  // The log file's line may be due less often than the ticks (the bar's, or a plain line every
+  // 5 s beside a line a minute in the file). A timer never fires exactly on time: a tick a little
+  // early still counts.
+  if (log_file_open()) {
+    const auto every = logged_every();
+    if (!last_logged_ || now - *last_logged_ >= every - every / 10) {
+      last_logged_ = now;
+      log_file_text("stats: " + line(now));
+    }
+  }
+  draw(now);
+}
+
+void progress_display::draw(clock::time_point now) {
   switch (mode_) {
     case progress_mode::off:
     case progress_mode::automatic: return;
@@ -130,12 +176,18 @@ void progress_display::tick(clock::time_point now) {
       return;
     }
     case progress_mode::plain: out_ << line(now) << '\n' << std::flush; return;
-    case progress_mode::json: out_ << json_line(now) << '\n' << std::flush; return;
+    case progress_mode::json:
+      if (event_stream* ev = active_events())
+        ev->emit_line(json_line(now));
+      else
+        out_ << json_line(now) << '\n' << std::flush;
+      return;
   }
 }
 
 void progress_display::finish(clock::time_point now) {
-  if (mode_ == progress_mode::off) return;
+  // The final state is always logged, however soon after the last line.
+  last_logged_.reset();
   tick(now);
   if (mode_ == progress_mode::bar) out_ << '\n' << std::flush;
 }

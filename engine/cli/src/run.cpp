@@ -9,11 +9,13 @@
 #include <onboard/cli/confirm.hpp>
 #include <onboard/cli/exit_codes.hpp>
 #include <onboard/cli/journal_views.hpp>
+#include <onboard/cli/logging.hpp>
 #include <onboard/cli/preflight.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/https_transport.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/cli/report_writer.hpp>
+#include <onboard/cli/run_events.hpp>
 #include <onboard/cli/signals.hpp>
 #include <onboard/cli/summary.hpp>
 #include <onboard/io/durable_file.hpp>
@@ -329,6 +331,7 @@ class stop_request {
  public:
   void on_signal(int sig) {
     if (count_.fetch_add(1) == 0) {
+      signal_.store(sig);
       first_stop(what(sig), "again");
       return;
     }
@@ -356,6 +359,17 @@ class stop_request {
   }
 
   const std::atomic<bool>& requested() const { return requested_; }
+  // reason: what asked for the stop, for --progress json's interrupted event.
+  std::string reason() {
+    if (std::string w = window_ended(); !w.empty()) return "window ended (" + w + ")";
+    switch (signal_.load()) {
+      case 0: return "stop requested";
+      case SIGINT: return "SIGINT";
+      case SIGHUP: return "SIGHUP";
+      case SIGTERM: return "SIGTERM";
+      default: return "signal " + std::to_string(signal_.load());
+    }
+  }
 
   // window_ended: the window that stopped the run ("--max-duration 2h"), "" when none did.
   std::string window_ended() {
@@ -402,6 +416,7 @@ class stop_request {
   }
 
   std::atomic<int> count_{0};
+  std::atomic<int> signal_{0};
   std::atomic<bool> requested_{false};
   std::mutex mu_;
   std::vector<journal*> journals_;
@@ -615,6 +630,12 @@ bool progress_shown(const run_options& opts) {
 // for the question, so it needs --yes even on a terminal.
 int can_confirm(const run_options& opts) {
   if (opts.dry_run || opts.assume_yes) return exit_ok;
+  // As Terraform's `apply -json` needs -auto-approve: a stream of events is read by a program,
+  // which cannot answer a question asked in the middle of it.
+  if (active_events())
+    return fail(opts, exit_usage,
+                "--progress json writes events for a program, which cannot answer the "
+                "confirmation: pass --yes");
   for (const auto& in : opts.ingest.inputs)
     if (!io::regular_file_input(in))
       return fail(opts, exit_usage,
@@ -630,10 +651,11 @@ int can_confirm(const run_options& opts) {
 
 // look_ahead: what the run will send, before anything is written: the journal (when it exists)
 // is read, not opened for writing, and the inputs counted without their rejects and duplicates
-// files. Skipped when neither the question nor the banner needs it. exit_ok, exit_interrupted,
-// or the exit code after printing why not (the same errors the journal's opening would give).
+// files. Skipped when neither the question nor the banner (on stderr or in a --log-file) needs it.
+// exit_ok, exit_interrupted, or the exit code after printing why not (the same errors the journal's
+// opening would give).
 int look_ahead(const run_options& opts, prepared_run& p, stop_request& stop) {
-  if (opts.dry_run || (opts.assume_yes && opts.quiet)) return exit_ok;
+  if (opts.dry_run || (opts.assume_yes && opts.quiet && !log_file_open())) return exit_ok;
   ingest_options io = p.iopts;
   auto done = std::make_shared<dedupe_set>();
   for (account_lane* lane : p.admitted()) {
@@ -720,6 +742,40 @@ std::vector<run_plan> planned_totals(const run_options& opts, const prepared_run
     v.push_back(std::move(r));
   }
   return v;
+}
+
+// show_banner: the banner on stderr (unless --quiet), or the started event in its place under
+// --progress json; and in the --log-file either way.
+void show_banner(const run_options& opts, const prepared_run& p) {
+  const run_banner b = banner_of(opts, p);
+  std::ostringstream text;
+  print_banner(b, text);
+  log_file_text(text.str());
+  if (event_stream* ev = active_events()) {
+    std::vector<event_account> accounts;
+    for (account_lane* lane : p.admitted())
+      accounts.push_back({lane->account, lane->about, lane->journal_path});
+    ev->emit(started_event(b, accounts));
+  } else if (!opts.quiet) {
+    std::cerr << text.str() << std::flush;
+  }
+}
+
+// note_interrupted: --progress json's interrupted event, with the command that resumes.
+void note_interrupted(const run_options& opts, std::string_view reason) {
+  if (event_stream* ev = active_events()) ev->emit(interrupted_event(reason, resume_command(opts)));
+}
+
+// show_summary: the summary on stdout, kept as JSON for the summary event, and in the log file.
+void show_summary(const run_options& opts, const summary& s) {
+  print_summary(s, opts.json_output, std::cout);
+  std::ostringstream json, text;
+  print_summary(s, true, json);
+  if (event_stream* ev = active_events()) ev->keep_summary(json.str());
+  if (log_file_open()) {
+    print_summary(s, false, text);
+    log_file_text(text.str());
+  }
 }
 
 // to_email: how many addresses this run will send (--limit caps it), when counted.
@@ -936,7 +992,7 @@ int prepare(const run_options& opts, prepared_run& p, stop_request& stop) {
     if (int rc = plan_accounts(opts, p, stop); rc != exit_ok) return rc;
     if (stop.requested().load()) return exit_interrupted;
     if (int rc = look_ahead(opts, p, stop); rc != exit_ok) return rc;
-    if (!opts.quiet) print_banner(banner_of(opts, p), std::cerr);
+    show_banner(opts, p);
     if (int rc = confirm(opts, p, stop); rc != exit_ok) return rc;
     auto done = std::make_shared<dedupe_set>();
     for (account_lane* lane : p.admitted()) {
@@ -1005,6 +1061,7 @@ class execution {
         progress_timer_(ioc_), timeline_timer_(ioc_), drain_timer_(ioc_), sizer_timer_(ioc_),
         control_(net::make_strand(ioc_)), started_(std::chrono::steady_clock::now()) {
     signer_.set_clock_offset(p.clock_offset);
+    if (opts.stats_interval) progress_.set_stats_interval(*opts.stats_interval);
     const auto admitted = p.admitted();
     // One account: the queue holds a few batches per sender, the reader's backpressure. Several:
     // the reader must not wait on one account's full queue while the others starve, so each
@@ -1586,6 +1643,7 @@ run_end conclude(const run_options& opts, prepared_run& p, run_stats& stats, con
     return stopped(exit_usage, r.ingest_failure);
   }
   if (r.interrupted || journal_failed) {
+    note_interrupted(opts, r.interrupted ? stop.reason() : "the journal could not be closed");
     say_left();
     const std::string window = stop.window_ended();
     std::string why = journal_failed && !r.interrupted ? "the journal could not be closed"
@@ -1666,7 +1724,7 @@ void finish_summary(const run_options& opts, summary& s, int exit_code,
 // print_end: the summary on stdout, then what stderr says after it.
 int print_end(const run_options& opts, run_end& end) {
   finish_summary(opts, end.s, end.exit_code, end.error);
-  print_summary(end.s, opts.json_output, std::cout);
+  show_summary(opts, end.s);
   std::cout.flush();
   std::cerr << end.advice << std::flush;
   return end.exit_code;
@@ -1676,6 +1734,7 @@ int print_end(const run_options& opts, run_end& end) {
 // that ended before the first request).
 int conclude_before_sending(const run_options& opts, prepared_run& p, stop_request& stop) {
   close_journal(p, stop);
+  note_interrupted(opts, stop.reason());
   run_end end;
   end.exit_code = exit_interrupted;
   const std::string window = stop.window_ended();
@@ -1710,9 +1769,8 @@ int conclude_dry_run(const run_options& opts, prepared_run& p, run_stats& stats,
   return print_end(opts, end);
 }
 
-}  // namespace
-
-int run_onboarding(const run_options& opts) {
+// run_steps: the run, from its preparation to its picture; returns its exit code.
+int run_steps(const run_options& opts) {
   install_stop_signals();  // main has done so already; a run embedded elsewhere needs it too
   const auto started = std::chrono::steady_clock::now();
   run_stats stats;
@@ -1746,6 +1804,13 @@ int run_onboarding(const run_options& opts) {
       end.s.files.push_back({"html", page});
   }
   return print_end(opts, end);
+}
+
+}  // namespace
+
+int run_onboarding(const run_options& opts) {
+  json_event_scope events(opts.progress == progress_mode::json && !opts.quiet);
+  return events.finish(run_steps(opts));
 }
 
 }  // namespace onboard

@@ -1,11 +1,14 @@
 #include <onboard/cli/service_get.hpp>
 
 #include <onboard/dispatch/clock_skew.hpp>
+#include <onboard/dispatch/request_log.hpp>
 #include <onboard/dispatch/retry_policy.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -15,18 +18,29 @@ namespace net = boost::asio;
 
 namespace {
 
-net::awaitable<exchange_result> async_signed(transport& t, const signing::signer& signer,
-                                             const std::string& method, const std::string& path,
-                                             const std::string& body,
-                                             signing::credentials_ptr* used = nullptr) {
-  co_return co_await t.async_exchange(signed_request(t, signer, method, path, body, used));
-}
-
 bool worth_retrying(const exchange_result& r) {
   if (!r.ok())
     return !r.failure->certificate_refused() &&
            r.failure->kind != io::transport_error_kind::proxy_refused;
   return r.response.status == 429 || r.response.status >= 500;
+}
+
+// async_signed: one request, and --debug's line for it; `last_try`: no retry follows whatever
+// the answer (the line gives a retry reason only when one does).
+net::awaitable<exchange_result> async_signed(transport& t, const signing::signer& signer,
+                                             const std::string& method, const std::string& path,
+                                             const std::string& body, int attempt, bool last_try,
+                                             signing::credentials_ptr* used = nullptr) {
+  const auto sent_at = std::chrono::steady_clock::now();
+  auto r = co_await t.async_exchange(signed_request(t, signer, method, path, body, used));
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::string why;
+    if (!last_try && worth_retrying(r))
+      why = r.ok() ? "HTTP " + std::to_string(r.response.status) : r.failure->message;
+    log_request({method, path, r, std::chrono::steady_clock::now() - sent_at,
+                 static_cast<unsigned>(attempt), why});
+  }
+  co_return r;
 }
 
 }  // namespace
@@ -48,7 +62,8 @@ net::awaitable<exchange_result> async_service_call(transport& t, const signing::
       co_await pause.async_wait(net::use_awaitable);
     }
     signing::credentials_ptr used;
-    r = co_await async_signed(t, signer, method, path, body, &used);
+    const bool last = i + 1 == tries;
+    r = co_await async_signed(t, signer, method, path, body, i + 1, last, &used);
     // As the run's dispatcher does: a clock our signature's date betrays is corrected from the
     // service's Date, and credentials refused as expired are refreshed, each once, and the call
     // signed again: neither a skewed clock nor a token expiring now fails the call.
@@ -61,10 +76,10 @@ net::awaitable<exchange_result> async_service_call(transport& t, const signing::
       if (auto fix =
               engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
         signer.set_clock_offset(*fix);
-        r = co_await async_signed(t, signer, method, path, body);
+        r = co_await async_signed(t, signer, method, path, body, i + 1, last);
       } else if (engine::expired_credentials(answer) &&
                  signer.credentials_source().refresh_after_refusal(used)) {
-        r = co_await async_signed(t, signer, method, path, body);
+        r = co_await async_signed(t, signer, method, path, body, i + 1, last);
       }
     }
     if (!worth_retrying(r)) break;

@@ -6,6 +6,7 @@
 #include <onboard/core/text.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
+#include <onboard/dispatch/request_log.hpp>
 #include <onboard/signing/sigv4.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -195,6 +196,17 @@ struct dispatcher::classified {
     if (cls == retry_class::foreign) return foreign_answer(r.response);
     auto e = error();
     return "HTTP " + std::to_string(r.response.status) + " " + e.code + ": " + e.message;
+  }
+  // retry_reason: for --debug's request line, why an answer of a kind that is sent again is:
+  // the class and the status with the service's code, or the transport's failure (never the
+  // service's message, which may quote an address).
+  std::string retry_reason() const {
+    if (cls != retry_class::retry_throttled && cls != retry_class::retry_transient &&
+        cls != retry_class::in_doubt)
+      return {};
+    std::string why(to_string(cls));
+    if (r.failure) return why + " (" + r.failure->message + ")";
+    return why + " (HTTP " + std::to_string(r.response.status) + " " + error().code + ")";
   }
   // error: the code and message an address fails with: the service's, or the transport's.
   chime::service_error error() const {
@@ -547,6 +559,7 @@ net::awaitable<dispatcher::next_step> dispatcher::async_attempt(sender& s, work_
   if (stopping() && log.attempts > 0) co_return next_step::stop;  // in doubt for the next run
   if (log.attempts > 0) bump(stats_.retries);
   ++log.attempts;
+  s.attempt = log.sent();
 
   // Sign and send (async_exchange takes the token and makes the intent durable first).
   const bool is_invite = cfg_.op == operation::invite;
@@ -629,12 +642,17 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
   transport& t = *s.t;
   classified c;
   auto offset_used = signer_.clock_offset();
+  auto sent_at = steady::now();
   c.r = co_await async_send_signed(t, method, target, body, &c.signed_with);
   if (c.r.ok()) {
     const incoming_response& first = c.r.response;
     const engine::refusal refused{static_cast<int>(first.status), first.header("x-amzn-ErrorType"),
                                   first.body, first.header("Date")};
     if (auto fix = engine::skew_correction(refused, signing::clock::now(), offset_used)) {
+      if (spdlog::should_log(spdlog::level::debug))
+        log_request({method, target, c.r, steady::now() - sent_at, s.attempt,
+                     "our clock is off: signed again with the service's time"});
+      sent_at = steady::now();
       note_clock_offset(*fix, offset_used);
       c.r = co_await async_send_signed(t, method, target, std::move(body), &c.signed_with);
     }
@@ -663,6 +681,8 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
     c.cancelled = c.r.failure->kind == io::transport_error_kind::cancelled && stopping();
     c.cls = engine::classify_transport(*c.r.failure);
   }
+  if (spdlog::should_log(spdlog::level::debug))
+    log_request({method, target, c.r, steady::now() - sent_at, s.attempt, c.retry_reason()});
   if (carries_intent && !not_applied(c.r)) s.current_state = batch_state::maybe_applied;
   if (is_service_answer(c.cls)) note_answer(carries_intent);
   if (!c.r.ok()) bump(stats_.transport_errors);
@@ -1039,6 +1059,7 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
   for (unsigned attempt = 1;; ++attempt) {
     out.what = lookup::verdict::stop;
     if (stopping()) co_return out;
+    s.attempt = attempt;
     classified c =
         co_await async_exchange(s, account, "GET", chime::list_users_target(account, email), {}, 1,
                                 /*carries_intent=*/false);

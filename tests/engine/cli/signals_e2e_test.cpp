@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <optional>
+#include <sstream>
 #include <sys/stat.h>
 
 namespace {
@@ -86,6 +88,22 @@ TEST(signals_e2e, a_stdin_that_never_ends_gets_ctrl_c_then_ctrl_c_again_and_the_
   const std::string& text = p.stdout_text();
   EXPECT_TRUE(contains(text, "20 of the 120 addresses read so far have no outcome yet")) << text;
   EXPECT_TRUE(contains(text, "interrupted; nothing is lost. Resume with:")) << text;
+  // --progress json: the stop is an interrupted event naming the signal and the command that
+  // resumes; the summary event is the last, with the exit code.
+  std::optional<boost::json::object> interrupted, last_event;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("{\"event\":", 0) != 0) continue;
+    last_event = parse_json_object(line);
+    ASSERT_TRUE(last_event) << line;
+    if (last_event->at("event") == "interrupted") interrupted = last_event;
+  }
+  ASSERT_TRUE(interrupted) << text;
+  EXPECT_EQ(interrupted->at("reason"), "SIGINT");
+  EXPECT_TRUE(contains(std::string(interrupted->at("resume").as_string()), "chime-onboard invite"));
+  ASSERT_TRUE(last_event);
+  EXPECT_EQ(last_event->at("event"), "summary") << text;
+  EXPECT_EQ(last_event->at("exit_code"), 5) << text;
 
   auto journal = onboard::replay_journal(dir / "run.journal");
   EXPECT_EQ(journal.tail(), onboard::tail_state::clean) << journal.tail_note();
@@ -212,11 +230,11 @@ TEST(signals_e2e, ctrl_c_while_a_fifo_waits_for_its_writer_stops_cleanly) {
   temp_dir dir;
   const fs::path fifo = dir / "staff.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  auto p =
-      child_process::spawn({cli(), "invite", "--account-id", "acct-1", "--input", fifo.string(),
-                            "--endpoint-url", emu.url(), "--ca-bundle", emu.ca_path().string(),
-                            "--journal", (dir / "run.journal").string(), "--progress", "json", "--yes"},
-                           merged(dir.path()));
+  auto p = child_process::spawn(
+      {cli(), "invite", "--account-id", "acct-1", "--input", fifo.string(), "--endpoint-url",
+       emu.url(), "--ca-bundle", emu.ca_path().string(), "--journal",
+       (dir / "run.journal").string(), "--progress", "json", "--yes"},
+      merged(dir.path()));
   // Waiting for the FIFO's writer, the run is set up: its first progress object is out.
   ASSERT_TRUE(wait_for_progress(p, [](const auto&) { return true; })) << p.stdout_text();
   p.signal(SIGINT);

@@ -5,6 +5,8 @@
 
 #include <onboard/core/log.hpp>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,16 +19,27 @@ struct option;
 
 struct log_flags {
   cli::option* level = nullptr;
+  cli::option* debug = nullptr;
   cli::option* file = nullptr;
   cli::option* quiet = nullptr;
   cli::option* redact = nullptr;
+  cli::option* stats = nullptr;
+  // stats_interval: --stats, read by apply_log_options (nullopt: not given).
+  std::optional<std::chrono::milliseconds> stats_interval;
 };
 
-// add_log_options: --log-level, --log-file, --quiet, --redact.
+// add_log_options: --log-level, --debug, --log-file, --quiet, --redact, --stats.
 log_flags* add_log_options(cli::parser& p);
 
-// apply_log_options: configures the default spdlog logger; false after a usage error.
-bool apply_log_options(cli::parser& p, const log_flags& f);
+// apply_log_options: configures the default spdlog logger; false after a usage error. `--debug`
+// is `--log-level debug`: one line per request (dispatch/request_log.hpp).
+bool apply_log_options(cli::parser& p, log_flags& f);
+
+// log_file_text: `text` in the --log-file only, one info record a line, whatever the level and
+// --quiet (the file is the run's record: its banner, statistics and summary, which the terminal
+// shows its own way); nothing without a log file.
+void log_file_text(std::string_view text);
+bool log_file_open();
 
 }  // namespace onboard
 

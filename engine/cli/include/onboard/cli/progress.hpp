@@ -3,7 +3,9 @@
 //
 // On a terminal, one line redrawn a few times a second, never wider than the terminal (done/total,
 // emails/s, ETA from the measured rate, in flight, throttled, retries, failures). Elsewhere (CI,
-// pipes), a plain line every few seconds. `json` emits one object per interval for wrappers.
+// pipes), a plain line every few seconds. `json` emits one `progress` event per interval for
+// wrappers (run_events.hpp). `--stats INTERVAL` sets the plain and JSON cadence (5 s and 1 s
+// without it) and that of the statistics line in the --log-file (1 min without it).
 //
 // The total is exact from the start for regular files (counted first). A stream (stdin, a pipe)
 // is read once, as it is sent, so until it ends the display shows what is done and what has been
@@ -30,6 +32,10 @@ enum class progress_mode { automatic, bar, plain, json, off };
 // parse_progress_mode: "auto|bar|plain|json|off".
 std::optional<progress_mode> parse_progress_mode(std::string_view s);
 
+// parse_interval: --stats' value: a number with a unit, ms, s, m or h ("500ms", "10s", "1.5m"),
+// or a bare number of seconds; between 100 ms and 24 h. nullopt otherwise.
+std::optional<std::chrono::milliseconds> parse_interval(std::string_view s);
+
 class progress_display {
  public:
   using clock = std::chrono::steady_clock;
@@ -39,6 +45,9 @@ class progress_display {
   // redraw so that a resized window is followed (-1: no fitting).
   progress_display(progress_mode mode, const run_stats& stats, std::ostream& out, bool is_tty,
                    int tty_fd = -1);
+
+  // set_stats_interval: --stats: the cadence of plain lines, JSON events and the log file's line.
+  void set_stats_interval(clock::duration d) { stats_interval_ = d; }
 
   // interval: how often tick() should be called.
   clock::duration interval() const;
@@ -59,7 +68,12 @@ class progress_display {
  private:
   std::string line(clock::time_point now) const;
   std::string json_line(clock::time_point now) const;
+  clock::duration shown_every() const;   // plain lines and JSON events
+  clock::duration logged_every() const;  // the log file's statistics line
+  void draw(clock::time_point now);
   progress_mode mode_;
+  std::optional<clock::duration> stats_interval_;
+  std::optional<clock::time_point> last_logged_;
   const run_stats& stats_;
   std::ostream& out_;
   clock::time_point start_;

@@ -12,8 +12,10 @@
 #include <onboard/cli/run_window.hpp>
 #include <onboard/signing/credentials.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +72,9 @@ struct run_options {
   std::string report_path;
   std::string log_file;  // --log-file, listed among the files written
   progress_mode progress = progress_mode::automatic;
+  // --stats: the cadence of plain progress lines, JSON events and the log file's statistics line
+  // (nullopt: progress.hpp's defaults).
+  std::optional<std::chrono::milliseconds> stats_interval;
   bool json_output = false;
   bool dry_run = false;
   std::chrono::seconds drain_timeout{20};

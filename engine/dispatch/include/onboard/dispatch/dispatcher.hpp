@@ -130,6 +130,7 @@ class dispatcher {
     // finished: its coroutine is over, so its signal is never emitted again.
     bool finished = false;
     bool paced = false;            // its last token came after a wait: the rate gate sets the pace
+    unsigned attempt = 1;          // the request's attempt at its addresses, for --debug's line
     std::optional<batch> current;  // the batch being processed
     batch_state current_state = batch_state::unsent;
     // handed / accounted: addresses of `current` when it was taken, and those that have an
