@@ -196,6 +196,10 @@ void rate_limiter::cut(time_point now, double beta, time_point sent) {
   // better floor (at 40 req/s with a 10-request burst, the window alone said 20).
   double g = goodput(now);
   if (phase_ == limiter_phase::slow_start) g = std::max(g, slow_start_floor(sent));
+  // Before any 2xx, goodput says nothing (it is 0): half the level that was throttled is the
+  // guess, as TCP halves its window, not the floor rate (a 2 req/s limit whose burst the
+  // pre-flight had spent sent one request every 5 s after its first 429).
+  if (successes_ == 0) g = std::max(g, rate_ / 2.0);
   double from = std::min(rate_, g);
   w_max_ = std::max(g, cfg_.min_rate);
   double target = std::max(beta * from, cfg_.min_rate);

@@ -78,6 +78,27 @@ TEST(rate_limiter, slow_start_doubles_only_when_the_limiter_is_the_bottleneck) {
   EXPECT_DOUBLE_EQ(lim.rate(), 4.0);
 }
 
+TEST(rate_limiter, a_429_before_any_success_halves_the_rate_instead_of_flooring_it) {
+  // A 2 req/s limit with a burst of 1, already spent by the pre-flight: the very first request
+  // is throttled. Goodput is 0 then; cutting to it put the limiter at its 0.2 req/s floor, and
+  // CUBIC's K (30 requests at W_max) kept it there for minutes.
+  rate_limiter lim(rate_limiter_config{}, at(0));
+  const double level = lim.rate();
+  auto s = lim.on_send(at(0));
+  lim.on_response(at(0.05), s, response_kind::throttled);
+  ASSERT_EQ(lim.cuts(), 1u);
+  EXPECT_GE(lim.rate(), 0.9 * level / 2.0);
+  // Ten requests answered at once take ~17 s (the rate climbs back under its goodput clamp), not
+  // the floor's 5 s each.
+  double now = 0.05;
+  for (int i = 0; i < 10; ++i) {
+    now = send_when(lim, now);
+    auto st = lim.on_send(at(now));
+    lim.on_response(at(now + 0.01), st, response_kind::success);
+  }
+  EXPECT_LT(now, 25.0);
+}
+
 TEST(rate_limiter, one_cut_per_episode) {
   rate_limiter lim(rate_limiter_config{}, at(0));
   // Ramp up a bit with successes.
