@@ -42,6 +42,7 @@ decoded<user_page> decode_user_page(std::string_view body) {
       r.error = "Users is not an array";
       return r;
     }
+    page.has_users = true;
     for (const auto& e : it->value().get_array()) {
       if (!e.is_object()) {
         r.error = "an element of Users is not an object";

@@ -4,6 +4,7 @@
 #include <onboard/journal/journal.hpp>
 #include <onboard/core/log.hpp>
 #include <onboard/core/text.hpp>
+#include <onboard/chime/user_page.hpp>
 #include <onboard/dispatch/clock_skew.hpp>
 #include <onboard/dispatch/rate_gate.hpp>
 #include <onboard/dispatch/request_log.hpp>
@@ -128,21 +129,38 @@ address_outcome failed_outcome(const planned_address& item, std::string code, st
   return o;
 }
 
+// is_member: ListUsers shows someone who has joined the account: the invitation accepted (as an
+// InviteUsers answer's Status Accepted says), or registered without one.
+bool is_member(const chime::user& u) {
+  return u.invitation_status == "Accepted" || u.registration_status == "Registered";
+}
+
 // verified_outcome: an address ListUsers found after an in-doubt request, with what it said of
-// the user (ListUsers knows the user, not the invite: an invite has no id to record).
+// the user (ListUsers knows the user, not the invite: an invite has no id to record). A member
+// is `exists`, as the InviteUsers answer would have it: nobody was emailed for them.
 address_outcome verified_outcome(const planned_address& item, const chime::user& u, operation op,
-                                 unsigned attempts, std::string request_id) {
+                                 unsigned attempts, std::string request_id,
+                                 std::string_view by = "ListUsers") {
   address_outcome o;
   o.email = item.email;
-  o.kind = op == operation::invite ? outcome_kind::invited : outcome_kind::exists;
+  const bool member = is_member(u);
+  o.kind = op == operation::invite && !member ? outcome_kind::invited : outcome_kind::exists;
   if (op == operation::create) o.id = u.user_id;
   o.status = u.invitation_status;
-  o.message = "confirmed by ListUsers after an in-doubt request; not sent again";
+  o.message = member && op == operation::invite ? "already a member, " : "";
+  o.message += "confirmed by " + std::string(by) + " after an in-doubt request; not sent again";
   if (!u.registration_status.empty())
     o.message += " (UserRegistrationStatus " + u.registration_status + ")";
   o.request_id = std::move(request_id);
   o.attempts = attempts;
   return o;
+}
+
+chime::user user_of(const chime::listed_user& u) {
+  return {.user_id = u.user_id,
+          .primary_email = u.primary_email,
+          .invitation_status = u.invitation_status,
+          .registration_status = u.registration_status};
 }
 
 engine::retry_config retry_config_of(const dispatch_config& c) {
@@ -1002,12 +1020,16 @@ bool dispatcher::earlier_in_doubt(std::string_view email) const {
 // async_verify: asks ListUsers about the addresses of `b` that may already have been applied.
 // Those it knows get their outcome; those it cannot tell about are left in doubt, never sent
 // again; only those it does not know stay in `b`. Returns false when nothing is left to send.
+// An earlier run's addresses are looked up in the account's listing first (async_listing); only
+// what it cannot settle is asked about one by one.
 net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification v) {
   std::vector<planned_address> keep, unknown;
   std::vector<address_outcome> settled;
   batch settled_items{b.id, b.account_id, b.type, {}};
   std::string why;
   bool ask = true;  // false once ListUsers has failed every attempt: the rest are not asked
+  const in_doubt_listing* listing = nullptr;
+  bool listing_sought = false;
   std::size_t k = 0;
   for (; k < b.items.size(); ++k) {
     planned_address& item = b.items[k];
@@ -1024,7 +1046,30 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification 
       settled_items.items.push_back(std::move(item));
       continue;
     }
+    if (v.only_earlier_in_doubt && !listing_sought) {
+      listing_sought = true;
+      listing = co_await async_listing(s, b.account_id);
+      if (listing && !listing->failing().empty()) {
+        ask = false;  // ListUsers failed every attempt at the listing: leave the rest in doubt
+        why = listing->failing();
+      }
+    }
     lookup l;
+    if (listing) {
+      const auto a = listing->verdict_of(item.email);
+      if (a.what == in_doubt_listing::verdict::found) {
+        bump(stats_.verified);
+        settled.push_back(verified_outcome(item, user_of(*a.user), cfg_.op, v.carried,
+                                           std::string(a.request_id),
+                                           "listing the account's users"));
+        settled_items.items.push_back(std::move(item));
+        continue;
+      }
+      if (a.what == in_doubt_listing::verdict::absent) {
+        keep.push_back(std::move(item));
+        continue;
+      }
+    }
     if (ask) l = co_await async_look_up(s, b.account_id, item.email, v.since);
     if (l.what == lookup::verdict::stop) break;
     if (l.what == lookup::verdict::found) {
@@ -1046,38 +1091,112 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification 
   co_return !stopping() && !b.items.empty();
 }
 
+// async_listing: the account's users listed once for the addresses an earlier run left in doubt,
+// by the first sender that needs it while the others wait (senders run on several strands: the
+// latch orders the listing before every read of it). Senders whose batches hold no such address
+// go on sending meanwhile: what they add to the account can only add users to the pages, and a
+// page that shows a user twice, or one more, proves nothing wrong; only removals could hide one,
+// and an invite run removes nobody. nullptr when there is no listing for `account` (the
+// dispatcher serves one account; another is asked about address by address).
+net::awaitable<const in_doubt_listing*> dispatcher::async_listing(sender& s,
+                                                                  const std::string& account) {
+  if (co_await listing_latch_.async_arrive()) {
+    struct open_at_end {
+      async_latch& latch;
+      ~open_at_end() { latch.open(); }
+    } opens{listing_latch_};
+    listing_account_ = account;
+    listing_.emplace(in_doubt_keys_, case_sensitive_local_);
+    co_await async_list_in_doubt(s, account, *listing_);
+  }
+  co_return listing_&& listing_account_ == account ? &*listing_ : nullptr;
+}
+
+// async_list_in_doubt: ListUsers pages (200 users each) for as long as `l` finds them worth it.
+// A page that cannot be had ends the listing incomplete: the addresses it did not find are then
+// asked about one by one, with that path's own handling of a failing ListUsers.
+net::awaitable<void> dispatcher::async_list_in_doubt(sender& s, const std::string& account,
+                                                     in_doubt_listing& l) {
+  std::string next;
+  while (l.wants_page()) {
+    chime::user_page page;
+    lookup r = co_await async_read_list_users(
+        s, account, chime::user_page_target(account, chime::user_page_max, next), steady::now(),
+        [&page](std::string_view body) {
+          auto p = chime::decode_user_page(body);
+          if (!p) return p.error;
+          page = std::move(*p.value);
+          return std::string();
+        });
+    if (r.what != lookup::verdict::found) {
+      l.abandon(r.retries_spent, r.why);
+      break;
+    }
+    next = page.next_token;
+    l.add(page, r.request_id);
+  }
+  const bool conclusive = l.conclusive();
+  spdlog::info(
+      "{} address(es) left in doubt by an earlier run: {} found by listing {} user(s) of account "
+      "{} in {} ListUsers page(s); {}",
+      in_doubt_keys_.size(), l.found(), l.users(), account, l.pages(),
+      conclusive ? std::string("the others are not in the account")
+                 : "the others are asked about one by one (" + l.why_not() + ")");
+}
+
 // async_look_up: ListUsers' answer for one address. The query filters by address, so any user
 // it returns is this one, whatever the user shows (a pending invitee may show no PrimaryEmail).
-// ListUsers is read-only, so a failure is retried as the policy allows; a refusal of the question
-// (400, 404) is asked once; an answer from something that is not the service, or a refusal of
-// our credentials, stops the run.
 net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const std::string& account,
                                                              const std::string& email,
                                                              time_point since) {
+  std::optional<chime::user> user;
+  lookup out = co_await async_read_list_users(s, account, chime::list_users_target(account, email),
+                                              since, [&user](std::string_view body) {
+                                                auto users = chime::decode_users(body);
+                                                if (!users) return users.error;
+                                                if (!users.value->empty())
+                                                  user = std::move(users.value->front());
+                                                return std::string();
+                                              });
+  if (out.what == lookup::verdict::found) {
+    if (user)
+      out.user = std::move(*user);
+    else
+      out.what = lookup::verdict::absent;
+  }
+  co_return out;
+}
+
+// async_read_list_users: one ListUsers GET until `read` accepts its answer (verdict found: read,
+// whatever it holds). ListUsers is read-only, so a failure is retried as the policy allows; an
+// answer `read` refuses (it says why) is the service's, unreadable: a fault to retry; a refusal
+// of the question (400, 404) is asked once; an answer from something that is not the service,
+// or a refusal of our credentials, stops the run.
+net::awaitable<dispatcher::lookup> dispatcher::async_read_list_users(
+    sender& s, const std::string& account, const std::string& target, time_point since,
+    const std::function<std::string(std::string_view body)>& read) {
   lookup out;
   unsigned last_cost = 0;
   for (unsigned attempt = 1;; ++attempt) {
     out.what = lookup::verdict::stop;
     if (stopping()) co_return out;
     s.attempt = attempt;
-    classified c =
-        co_await async_exchange(s, account, "GET", chime::list_users_target(account, email), {}, 1,
-                                /*carries_intent=*/false);
+    classified c = co_await async_exchange(s, account, "GET", target, {}, 1,
+                                           /*carries_intent=*/false);
     if (c.cancelled) co_return out;
     out.why = c.describe();
     if (c.cls == retry_class::success) {
-      auto users = chime::decode_users(c.r.response.body);
-      if (users) {
+      std::string unreadable = read(c.r.response.body);
+      if (unreadable.empty()) {
         policy_.on_success(last_cost);
         note_answer(/*to_the_operation=*/false);
-        out.what = users.value->empty() ? lookup::verdict::absent : lookup::verdict::found;
-        if (!users.value->empty()) out.user = std::move(users.value->front());
+        out.what = lookup::verdict::found;
         out.request_id = c.request_id;
         co_return out;
       }
       // The service's answer (it has a request id), but unreadable: a fault to retry.
       c.cls = retry_class::retry_transient;
-      out.why = "unreadable ListUsers response (" + users.error + ")";
+      out.why = "unreadable ListUsers response (" + unreadable + ")";
     }
     if (c.cls == retry_class::fatal_auth) {
       set_fatal(fatal_kind::credentials,

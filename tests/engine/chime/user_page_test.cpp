@@ -32,6 +32,15 @@ TEST(user_page, decodes_every_column_and_the_next_token) {
   auto last = decode_user_page(R"({"Users":[],"NextToken":null})");
   ASSERT_TRUE(last);
   EXPECT_TRUE(last.value->next_token.empty());
+  EXPECT_TRUE(last.value->has_users);
+}
+
+TEST(user_page, an_answer_without_users_lists_nobody_and_says_so) {
+  // An in-doubt check must not take "no Users member" for "the account has nobody".
+  auto p = decode_user_page(R"({"Invites":[]})");
+  ASSERT_TRUE(p) << p.error;
+  EXPECT_TRUE(p.value->users.empty());
+  EXPECT_FALSE(p.value->has_users);
 }
 
 TEST(user_page, what_is_not_a_page_is_an_error) {

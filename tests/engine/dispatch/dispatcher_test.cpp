@@ -78,15 +78,76 @@ batch make_batch(std::uint64_t id, const std::vector<std::string>& emails) {
   return b;
 }
 
-// list_users_knows: answers ListUsers knowing only `known`, and accepts every InviteUsers.
+// users_200_of: a ListUsers 200 with these User objects as the service shapes them.
+step users_200_of(boost::json::array users) {
+  return tk::detail::json_response(200, boost::json::object{{"Users", std::move(users)}}, {});
+}
+
+// list_users_knows: answers ListUsers knowing only `known`, and accepts every InviteUsers. A
+// listing of the account shows one user without PrimaryEmail, which proves nobody absent: the
+// addresses are asked about one by one.
 tk::scripted_transport::responder list_users_knows(std::set<std::string> known) {
   return [known = std::move(known)](const recorded_request& r) {
     if (r.is_list_users()) {
       return known.count(*r.list_users_email) ? tk::users_200({*r.list_users_email})
                                               : tk::users_200({});
     }
+    if (r.is_user_page())
+      return tk::user_page_200(
+          {boost::json::object{{"UserId", "u-hidden"}, {"UserInvitationStatus", "Pending"}}});
     return tk::invites_201(r.invite_emails);
   };
+}
+
+// account_user: a user of a scripted account: its address, and the User object ListUsers shows
+// (which may leave PrimaryEmail out).
+struct account_user {
+  std::string email;
+  boost::json::object shown;
+};
+
+account_user pending_user(const std::string& email, bool shows_email = true) {
+  boost::json::object u{{"UserId", "u-" + email},
+                        {"UserInvitationStatus", "Pending"},
+                        {"UserRegistrationStatus", "Unregistered"}};
+  if (shows_email) u["PrimaryEmail"] = email;
+  return {email, std::move(u)};
+}
+
+account_user member_user(const std::string& email) {
+  return {email, boost::json::object{{"UserId", "u-" + email},
+                                     {"PrimaryEmail", email},
+                                     {"UserInvitationStatus", "Accepted"},
+                                     {"UserRegistrationStatus", "Registered"}}};
+}
+
+// scripted_account: a responder for an account holding `users`: ListUsers lists them 200 a page
+// (NextToken "p<offset>"), finds one by its address with the user-email filter (whatever it
+// shows), and every InviteUsers is accepted.
+tk::scripted_transport::responder scripted_account(std::vector<account_user> users) {
+  return [users = std::move(users)](const recorded_request& r) {
+    if (r.is_user_page()) {
+      const std::size_t from = r.page_token.empty() ? 0 : std::stoul(r.page_token.substr(1));
+      const std::size_t to = std::min(users.size(), from + 200);
+      boost::json::array page;
+      for (std::size_t i = from; i < to; ++i) page.push_back(users[i].shown);
+      return tk::user_page_200(std::move(page), to < users.size() ? "p" + std::to_string(to) : "");
+    }
+    if (r.is_list_users()) {
+      boost::json::array found;
+      for (const auto& u : users)
+        if (u.email == *r.list_users_email) found.push_back(u.shown);
+      return users_200_of(std::move(found));
+    }
+    return tk::invites_201(r.invite_emails);
+  };
+}
+
+std::size_t user_pages(const std::vector<scripted_transport*>& ts) {
+  std::size_t n = 0;
+  for (const auto* t : ts)
+    for (const auto& r : t->requests()) n += r.is_user_page();
+  return n;
 }
 
 std::vector<std::vector<std::string>> invite_lists(const scripted_transport& t) {
@@ -121,11 +182,6 @@ step proxy_answer(unsigned status, std::string body, std::string location = {}) 
   if (!location.empty()) s.response->headers.emplace_back("Location", location);
   s.response->body = std::move(body);
   return s;
-}
-
-// users_200_of: a ListUsers 200 with these User objects as the service shapes them.
-step users_200_of(boost::json::array users) {
-  return tk::detail::json_response(200, boost::json::object{{"Users", std::move(users)}}, {});
 }
 
 class dispatcher_test : public ::testing::Test {
@@ -423,20 +479,134 @@ TEST_F(dispatcher_test, addresses_an_earlier_run_left_in_doubt_are_verified_befo
   t.respond_with(list_users_knows({emails[1]}));
   run(cfg, {make_batch(1, emails)}, {&t});
 
-  // Only the earlier run's addresses are asked about, before anything is sent; the one found is
-  // not sent again.
+  // Only the earlier run's addresses are asked about, before anything is sent (the listing of
+  // the account proves nothing here); the one found is not sent again.
   const auto& reqs = t.requests();
-  ASSERT_EQ(reqs.size(), 3u);
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_TRUE(reqs[0].is_user_page());
   EXPECT_EQ(list_users_queries(t), (std::vector<std::string>{emails[1], emails[2]}));
-  EXPECT_TRUE(reqs[0].is_list_users());
   EXPECT_TRUE(reqs[1].is_list_users());
-  EXPECT_EQ(reqs[2].invite_emails, (std::vector<std::string>{emails[0], emails[2], emails[3]}));
+  EXPECT_TRUE(reqs[2].is_list_users());
+  EXPECT_EQ(reqs[3].invite_emails, (std::vector<std::string>{emails[0], emails[2], emails[3]}));
   EXPECT_EQ(count(outcome_kind::invited), 4u);
   EXPECT_EQ(outcome(emails[1]).message,
             "confirmed by ListUsers after an in-doubt request; not sent again");
   auto j = replay();
   EXPECT_EQ(j.counts().invited, 4u);
   EXPECT_TRUE(j.in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, an_earlier_runs_addresses_are_settled_by_one_listing_of_the_account) {
+  // 150 addresses in doubt over three batches; the account holds 80 of them (10 members) among
+  // 480 users. Before: 150 ListUsers queries, one an address. Now the three senders share one
+  // listing of three pages, which settles all 150: the 80 found are not sent again, the 70 it
+  // proves absent are sent with the new batch's addresses.
+  const auto doubt = addresses("d", 150), fresh = addresses("n", 50);
+  std::vector<account_user> users;
+  for (const auto& e : addresses("old", 400)) users.push_back(pending_user(e));
+  for (int i = 0; i < 80; ++i)
+    users.push_back(i < 10 ? member_user(doubt[i]) : pending_user(doubt[i]));
+  auto cfg = config();
+  cfg.in_doubt_addresses = {doubt.begin(), doubt.end()};
+  scripted_transport t1, t2, t3;
+  for (auto* t : {&t1, &t2, &t3}) t->respond_with(scripted_account(users));
+  const auto part = [&](int from) {
+    return std::vector<std::string>(doubt.begin() + from, doubt.begin() + from + 50);
+  };
+  run(cfg,
+      {make_batch(1, part(0)), make_batch(2, part(50)), make_batch(3, part(100)),
+       make_batch(4, fresh)},
+      {&t1, &t2, &t3});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(user_pages({&t1, &t2, &t3}), 3u);
+  for (auto* t : {&t1, &t2, &t3}) EXPECT_TRUE(list_users_queries(*t).empty());
+  for (int i = 0; i < 150; ++i) {
+    const int sent = carried(t1, doubt[i]) + carried(t2, doubt[i]) + carried(t3, doubt[i]);
+    EXPECT_EQ(sent, i < 80 ? 0 : 1) << doubt[i];
+  }
+  for (const auto& e : fresh) EXPECT_EQ(carried(t1, e) + carried(t2, e) + carried(t3, e), 1) << e;
+  // A member is `exists`, as InviteUsers' Status Accepted would have it; a pending one invited.
+  EXPECT_EQ(outcome(doubt[0]).kind, outcome_kind::exists);
+  EXPECT_EQ(outcome(doubt[0]).status, "Accepted");
+  EXPECT_EQ(outcome(doubt[10]).kind, outcome_kind::invited);
+  EXPECT_NE(outcome(doubt[10]).message.find("listing the account's users"), std::string::npos);
+  EXPECT_EQ(count(outcome_kind::exists), 10u);
+  EXPECT_EQ(count(outcome_kind::invited), 190u);
+  EXPECT_EQ(load(stats_.verified), 80u);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, a_listed_user_without_primary_email_leaves_the_unfound_to_one_query_each) {
+  // Five of the addresses in doubt are pending invitees that ListUsers shows without
+  // PrimaryEmail: the listing cannot prove any unfound address absent, so each is asked about,
+  // and the hidden five are found that way and never sent again.
+  const auto doubt = addresses("d", 10);
+  std::vector<account_user> users;
+  for (int i = 0; i < 5; ++i) users.push_back(pending_user(doubt[i], /*shows_email=*/false));
+  users.push_back(member_user(doubt[5]));
+  for (const auto& e : addresses("old", 3)) users.push_back(pending_user(e));
+  auto cfg = config();
+  cfg.in_doubt_addresses = {doubt.begin(), doubt.end()};
+  scripted_transport t;
+  t.respond_with(scripted_account(users));
+  run(cfg, {make_batch(1, doubt)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(user_pages({&t}), 1u);
+  std::vector<std::string> asked(doubt.begin(), doubt.begin() + 5);
+  asked.insert(asked.end(), doubt.begin() + 6, doubt.end());
+  EXPECT_EQ(list_users_queries(t), asked);
+  EXPECT_EQ(invite_lists(t),
+            (std::vector<std::vector<std::string>>{{doubt[6], doubt[7], doubt[8], doubt[9]}}));
+  EXPECT_EQ(outcome(doubt[5]).kind, outcome_kind::exists);
+  EXPECT_EQ(count(outcome_kind::invited), 9u);
+}
+
+TEST_F(dispatcher_test, in_a_large_account_the_listing_stops_at_its_cost_bound) {
+  // Two addresses in doubt in an account of 1,000 users, none of them: the listing stops after
+  // two pages (as many as the queries it could save) and the two are asked about: four
+  // requests, where listing everything would take five and asking two.
+  const auto doubt = addresses("d", 2), fresh = addresses("n", 1);
+  std::vector<account_user> users;
+  for (const auto& e : addresses("old", 1000)) users.push_back(pending_user(e));
+  auto cfg = config();
+  cfg.in_doubt_addresses = {doubt.begin(), doubt.end()};
+  scripted_transport t;
+  t.respond_with(scripted_account(users));
+  run(cfg, {make_batch(1, {doubt[0], fresh[0], doubt[1]})}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(user_pages({&t}), 2u);
+  EXPECT_EQ(list_users_queries(t), doubt);
+  EXPECT_EQ(invite_lists(t),
+            (std::vector<std::vector<std::string>>{{doubt[0], fresh[0], doubt[1]}}));
+}
+
+TEST_F(dispatcher_test, a_listing_list_users_keeps_failing_leaves_the_earlier_runs_addresses) {
+  // Every ListUsers fails: the listing spends its attempts and the addresses it was for stay in
+  // doubt, without one more round of failing queries each; the others are sent.
+  const auto emails = addresses("e", 3);
+  auto cfg = config();
+  cfg.max_attempts = 3;
+  cfg.in_doubt_addresses = {emails[0], emails[2]};
+  scripted_transport t;
+  t.respond_with([](const recorded_request& r) {
+    if (r.method == "GET") return tk::error(500, "ServiceFailureException", "ListUsers down");
+    return tk::invites_201(r.invite_emails);
+  });
+  run(cfg, {make_batch(1, emails)}, {&t});
+
+  EXPECT_EQ(user_pages({&t}), 3u);
+  EXPECT_TRUE(list_users_queries(t).empty());
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{{emails[1]}}));
+  auto f = fatal();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kind, fatal_kind::in_doubt);
+  EXPECT_NE(f->message.find("2 addresses"), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("ServiceFailureException"), std::string::npos) << f->message;
+  EXPECT_FALSE(outcome_of(emails[0]));
+  EXPECT_FALSE(outcome_of(emails[2]));
 }
 
 // ---- stops and what they leave in the journal
@@ -873,11 +1043,13 @@ TEST_F(dispatcher_test, an_earlier_runs_address_list_users_cannot_check_is_not_s
   cfg.in_doubt_addresses = {emails[1]};
   scripted_transport t;
   t.respond_with([](const recorded_request& r) {
-    if (r.is_list_users()) return tk::error(404, "NotFoundException", "no such thing");
+    if (r.method == "GET") return tk::error(404, "NotFoundException", "no such thing");
     return tk::invites_201(r.invite_emails);
   });
   run(cfg, {make_batch(1, emails)}, {&t});
 
+  // The listing refused, the address is asked about once, refused too: left in doubt.
+  EXPECT_EQ(user_pages({&t}), 1u);
   EXPECT_EQ(list_users_queries(t), (std::vector<std::string>{emails[1]}));
   EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{{emails[0], emails[2]}}));
   auto f = fatal();
@@ -967,7 +1139,10 @@ TEST_F(dispatcher_test, any_user_list_users_returns_for_the_address_counts_and_i
 
   EXPECT_FALSE(fatal());
   EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{emails}));
-  ASSERT_EQ(count(outcome_kind::invited), 2u);
+  // A member (Accepted) is `exists`, as InviteUsers' own answer would classify it.
+  EXPECT_EQ(outcome(emails[0]).kind, outcome_kind::invited);
+  EXPECT_EQ(outcome(emails[1]).kind, outcome_kind::exists);
+  EXPECT_NE(outcome(emails[1]).message.find("already a member"), std::string::npos);
   EXPECT_EQ(outcome(emails[0]).status, "Pending");
   EXPECT_NE(outcome(emails[0]).message.find("Unregistered"), std::string::npos);
   EXPECT_EQ(outcome(emails[1]).status, "Accepted");

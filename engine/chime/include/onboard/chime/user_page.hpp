@@ -31,6 +31,9 @@ struct listed_user {
 struct user_page {
   std::vector<listed_user> users;
   std::string next_token;
+  // has_users: the answer held a `Users` array. Without one it lists nobody, which is no proof
+  // that the account has nobody (an in-doubt check does not take it as one).
+  bool has_users = false;
 };
 
 // user_page_max: the model's MaxResults maximum for ListUsers.

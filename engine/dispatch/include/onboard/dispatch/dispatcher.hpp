@@ -17,7 +17,9 @@
 //   if (auto f = d.fatal()) return exit_code_of(f->kind);   // the CLI's mapping
 #pragma once
 
+#include <onboard/dispatch/async_latch.hpp>
 #include <onboard/dispatch/async_queue.hpp>
+#include <onboard/dispatch/in_doubt_listing.hpp>
 #include <onboard/dispatch/fatal.hpp>
 #include <onboard/dispatch/refusal_watch.hpp>
 #include <onboard/core/batch.hpp>
@@ -185,6 +187,13 @@ class dispatcher {
   boost::asio::awaitable<bool> async_verify(sender& s, batch& b, verification v);
   boost::asio::awaitable<lookup> async_look_up(sender& s, const std::string& account,
                                                const std::string& email, time_point since);
+  boost::asio::awaitable<lookup> async_read_list_users(
+      sender& s, const std::string& account, const std::string& target, time_point since,
+      const std::function<std::string(std::string_view body)>& read);
+  boost::asio::awaitable<const in_doubt_listing*> async_listing(sender& s,
+                                                                const std::string& account);
+  boost::asio::awaitable<void> async_list_in_doubt(sender& s, const std::string& account,
+                                                   in_doubt_listing& l);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
   bool earlier_in_doubt(std::string_view email) const;
 
@@ -218,6 +227,11 @@ class dispatcher {
   // journal header's rule).
   bool case_sensitive_local_ = false;
   std::unordered_set<std::string> in_doubt_keys_;
+  // listing_: the account's users listed once for in_doubt_keys_ (async_listing), written by
+  // one sender before listing_latch_ opens, read by all after.
+  async_latch listing_latch_;
+  std::optional<in_doubt_listing> listing_;
+  std::string listing_account_;
   // answers_: answers of the service to the operation itself (InviteUsers, CreateUser) that are
   // neither a 5xx nor a transport failure: it works for other addresses while one batch fails.
   std::atomic<std::uint64_t> answers_{0};

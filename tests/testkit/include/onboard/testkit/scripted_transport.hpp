@@ -63,10 +63,18 @@ struct recorded_request {
   std::string create_email;
   // list_users_email: the decoded `user-email` query of a ListUsers GET.
   std::optional<std::string> list_users_email;
+  // page_token: the decoded `next-token` of a ListUsers GET that lists the account page by page
+  // (empty for its first page).
+  std::string page_token;
 
   bool is_invite() const { return method == "POST" && target.ends_with("?operation=add"); }
   bool is_create() const { return method == "POST" && target.ends_with("?operation=create"); }
   bool is_list_users() const { return method == "GET" && list_users_email.has_value(); }
+  // is_user_page: ListUsers of every user, one page (`max-results`, no `user-email`).
+  bool is_user_page() const {
+    return method == "GET" && !list_users_email &&
+           target.find("/users?max-results=") != std::string::npos;
+  }
 
   // header: the first value of `name` (ASCII case-insensitive), empty when absent.
   std::string_view header(std::string_view name) const {
@@ -164,6 +172,7 @@ inline void decode(recorded_request& r) {
   namespace json = boost::json;
   if (r.method == "GET") {
     r.list_users_email = query_value(r.target, "user-email");
+    r.page_token = query_value(r.target, "next-token").value_or("");
     return;
   }
   boost::system::error_code ec;
@@ -234,6 +243,14 @@ inline step users_200(const std::vector<std::string>& emails) {
   for (const auto& e : emails)
     users.push_back(boost::json::object{{"UserId", "user-" + e}, {"PrimaryEmail", e}});
   return detail::json_response(200, boost::json::object{{"Users", std::move(users)}}, {});
+}
+
+// user_page_200: one page of ListUsers without a filter: these User objects, and NextToken
+// when more pages follow.
+inline step user_page_200(boost::json::array users, const std::string& next_token = {}) {
+  boost::json::object o{{"Users", std::move(users)}};
+  if (!next_token.empty()) o["NextToken"] = next_token;
+  return detail::json_response(200, o, {});
 }
 
 // error: a service error as Chime sends it: the code in x-amzn-ErrorType (what the decoders read
