@@ -381,20 +381,23 @@ if wanted "$only" million; then
 import re, sys
 text, n, rc = open(sys.argv[1]).read(), int(sys.argv[2]), sys.argv[3]
 rss = [float(m.group(1)) for m in re.finditer(r"^\d+ ([\d.]+) \d+$", text, re.M)]
-secs = len(rss)
+m = re.search(r'"elapsed_seconds":([\d.]+)', text)  # the engine's summary
+secs = float(m.group(1)) if m else len(rss)
 ledger = re.search(r"ledger: (\d+) applied, (\d+) unique", text)
 journal = re.search(r"journal: \d+ bytes, ([\d.]+) bytes per address", text)
 rerun = re.search(r"re-run \(all done\): ([\d.]+) s", text)
 applied, unique = (int(ledger.group(1)), int(ledger.group(2))) if ledger else (0, 0)
 half = rss[len(rss) // 2:] or [0]
 ideal = n / 50 / 500
-print("\t".join(["a million", "chime-onboard", "500 req/s, 1 % 503, 0.1 % drop", "-", "-",
-                 f"~{secs} s / {ideal:.1f} s = {secs / ideal:.2f}x" if secs else "-",
+req = re.search(r'"requests":(\d+),"throttled":(\d+)', text)  # the engine's own count
+throttled = f"{100 * int(req.group(2)) / int(req.group(1)):.1f} %" if req else "-"
+print("\t".join(["a million", "chime-onboard", "500 req/s, 1 % 503, 0.1 % drop", "-", throttled,
+                 f"{secs:.1f} s / {ideal:.1f} s = {secs / ideal:.2f}x" if secs else "-",
                  str(n - unique), str(applied - unique),
                  f"soak exit {rc}; peak RSS {max(rss or [0]):.1f} MiB (second half "
                  f"{min(half):.1f}-{max(half):.1f}); journal "
                  f"{journal.group(1) if journal else '?'} B/address; re-run "
-                 f"{rerun.group(1) if rerun else '?'} s"]))
+                 + (f"{float(rerun.group(1)):.2f} s" if rerun else "?")]))
 PY
 fi
 
