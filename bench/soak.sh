@@ -5,6 +5,10 @@
 # twice. Not run in CI (it takes minutes); results go to bench/RESULTS.md.
 #
 #   bench/soak.sh [BUILD_DIR] [ADDRESSES]
+#
+# Environment: SOAK_RATE (emulator limit, default 2000/s), SOAK_FLAGS (the engine's pacing flags,
+# default --connections 16; empty for the engine's defaults). After the check it prints the
+# journal's bytes per address and the time of an immediate re-run of the same command (all done).
 set -euo pipefail
 build=${1:-build/release}
 n=${2:-1000000}
@@ -24,8 +28,8 @@ url=$(sed -n 's/^listening on //p' "$work/emu.out")
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 start=$(date +%s.%N)
 "$cli" invite --yes --account-id soak --input "$work/users.txt" --endpoint-url "$url" \
-  --ca-bundle "$work/ca.pem" --connections 16 --progress off --output json \
-  > "$work/summary.json" 2> "$work/engine.err" &
+  --ca-bundle "$work/ca.pem" ${SOAK_FLAGS---connections 16} --progress off --output json \
+  --journal "$work/soak.journal" > "$work/summary.json" 2> "$work/engine.err" &
 pid=$!
 
 echo "t_s rss_mib fds"
@@ -43,5 +47,17 @@ cat "$work/summary.json"
 applied=$(grep -c '^invite' "$work/ledger.tsv" || true)
 unique=$(cut -f3 "$work/ledger.tsv" | sort -u | wc -l)
 echo "ledger: $applied applied, $unique unique, expected $n"
+journal_bytes=$(cat "$work"/soak*.journal | wc -c)
+echo "journal: $journal_bytes bytes, $(echo "scale=1; $journal_bytes / $n" | bc) bytes per address"
+"$emu" --listen 127.0.0.1:0 --write-ca "$work/ca2.pem" --accounts soak > "$work/emu2.out" 2>&1 &
+emu_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/emu2.out" && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/emu2.out")
+start=$(date +%s.%N)
+"$cli" invite --yes --account-id soak --input "$work/users.txt" --endpoint-url "$url" \
+  --ca-bundle "$work/ca2.pem" ${SOAK_FLAGS---connections 16} --progress off --output json \
+  --journal "$work/soak.journal" > "$work/rerun.json" 2>> "$work/engine.err" && rerun_rc=0 || rerun_rc=$?
+echo "re-run (all done): $(echo "$(date +%s.%N) - $start" | bc) s, exit code $rerun_rc"
+kill -TERM $emu_pid; wait $emu_pid || true
 [[ $unique -eq $n && $applied -eq $n ]] && echo "soak: OK (nothing lost, nobody twice)" || {
   echo "soak: FAILED"; exit 1; }

@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   awscli python3-boto3 python3-botocore
-  wrk util-linux procps
+  wrk util-linux procps parallel
   man-db groff-base zsh dpkg-dev file xz-utils zstd bzip2 zip chromium
 )
 

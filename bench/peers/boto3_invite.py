@@ -34,11 +34,25 @@ ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
 
+def read_batches(path, default_account):
+    """{account: [50-address batches]} in input order; a CSV header email,account_id names each
+    row's account (an empty one is default_account), else the file is one address a line."""
+    by_account = {}
+    with open(path) as f:
+        lines = [l.strip() for l in f if l.strip()]
+    csv = bool(lines) and lines[0].replace(" ", "") == "email,account_id"
+    for line in lines[1:] if csv else lines:
+        email, _, account = line.partition(",") if csv else (line, "", "")
+        by_account.setdefault(account or default_account, []).append(email)
+    return {k: [v[i:i + 50] for i in range(0, len(v), 50)] for k, v in by_account.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--endpoint-url", required=True)
     ap.add_argument("--ca", required=True, help="CA bundle (the emulator's --write-ca file)")
-    ap.add_argument("--input", required=True, help="one address a line")
+    ap.add_argument("--input", required=True,
+                    help="one address a line, or a CSV whose header is email,account_id")
     ap.add_argument("--account-id", default="bench")
     ap.add_argument("--mode", choices=["legacy", "standard", "adaptive"], required=True)
     ap.add_argument("--threads", type=int, default=32)
@@ -47,9 +61,12 @@ def main():
     ap.add_argument("--lost", help="write the addresses of failed/unfinished batches here")
     a = ap.parse_args()
 
-    with open(a.input) as f:
-        emails = [l.strip() for l in f if l.strip()]
-    batches = [emails[i:i + 50] for i in range(0, len(emails), 50)]
+    by_account = read_batches(a.input, a.account_id)
+    # Accounts' batches interleaved, as a script walking an interleaved input would send them.
+    batches = []
+    for k in range(max(len(v) for v in by_account.values())):
+        batches.extend((acct, v[k]) for acct, v in by_account.items() if k < len(v))
+    emails = [e for _, b in batches for e in b]
 
     cfg = Config(retries={"mode": a.mode, "max_attempts": a.max_attempts},
                  max_pool_connections=a.threads)
@@ -70,9 +87,10 @@ def main():
 
     client.meta.events.register("needs-retry.chime.InviteUsers", on_needs_retry)
 
-    def invite(batch):
+    def invite(job):
+        account, batch = job
         try:
-            client.invite_users(AccountId=a.account_id, UserEmailList=batch, UserType="PrivateUser")
+            client.invite_users(AccountId=account, UserEmailList=batch, UserType="PrivateUser")
             return None
         except ClientError as e:
             return e.response.get("Error", {}).get("Code", "ClientError")
@@ -94,9 +112,9 @@ def main():
         else:
             failed += 1
             errors[code] += 1
-            lost.extend(futs[fut])
+            lost.extend(futs[fut][1])
     for fut in not_done:
-        lost.extend(futs[fut])
+        lost.extend(futs[fut][1])
     if a.lost:
         with open(a.lost, "w") as f:
             f.writelines(e + "\n" for e in lost)
@@ -107,7 +125,7 @@ def main():
         "batches": len(batches), "ok_batches": ok, "failed_batches": failed,
         "unfinished_batches": len(not_done), "emails_ok": ok * 50 if len(emails) % 50 == 0 else None,
         "elapsed_seconds": round(elapsed, 3),
-        "emails_per_second": round(sum(len(futs[f]) for f in done if f.result() is None) / elapsed, 1),
+        "emails_per_second": round(sum(len(futs[f][1]) for f in done if f.result() is None) / elapsed, 1),
         "attempts": c.get("attempts", 0), "status_429_seen": c.get("status_429_seen", 0),
         "error_codes": dict(errors),
     }

@@ -75,12 +75,28 @@ service behaviour:
                             global (one for every request)
   --account-rate ID=R       with the account scope, account ID's bucket refills at R/s
                             (bucket max(1, R)) whatever --rate is (repeatable)
+  --api-rate API=R          requests to operation API (InviteUsers, CreateUser, ListUsers,
+                            GetAccount, BatchSuspendUser) draw from a bucket of their own at
+                            R/s (bucket max(1, R)) whatever --rate is: per account and API with
+                            the account scope, per API with api or global (repeatable). With
+                            --account-rate for the same account the smaller rate holds; the
+                            other operations keep the scope's bucket at --rate
+  --rate-schedule T:R[,T:R...]
+                            from T seconds after start, every bucket refills at R/--rate times
+                            its rate, and its size scales alike: a bucket at --rate refills at
+                            R/s (--account-rate and --api-rate buckets in proportion). Times
+                            strictly increasing; needs --rate. E.g. --rate 20
+                            --rate-schedule 20:10,40:40: 20/s, then 10/s at 20 s, 40/s at 40 s
   --retry-after SECONDS     send Retry-After on 429 and 503
-  --latency-ms MEAN         answer after uniform [0.5, 1.5] x MEAN milliseconds (async wait)
+  --latency-ms MEAN         answer after uniform [1-J, 1+J] x MEAN milliseconds (async wait)
+  --latency-jitter J        J above, 0 <= J < 1 (default 0.5); a far-away service:
+                            --latency-ms 400 --latency-jitter 0.25
   --p503 P                  probability of 503 ServiceUnavailableException (not applied)
   --p500 P                  probability of 500 ServiceFailureException (not applied)
   --p-drop P                probability of closing the connection without an answer; half of
                             the dropped requests are applied first (the in-doubt case)
+  --drop-invites N          the first N InviteUsers that would be applied are applied, then
+                            their connection closed without an answer: N batches in doubt
   --p-failed-invite P       per address: Status/EmailStatus Failed, not applied
   --p-email-failed P        per address: Status Pending, EmailStatus Failed (added, no email)
   --refuse-domain DOMAIN    InviteUsers naming an address at DOMAIN is refused with 400
@@ -112,7 +128,9 @@ limits:
   --max-header-bytes N      larger headers -> 431 (default 16384)
   --max-body-bytes N        larger bodies -> 413 (default 1048576)
 
-GET /_emulator/stats returns JSON counters (unsigned).
+GET /_emulator/stats returns JSON counters (unsigned): requests by status, requests accepted
+and throttled by the token buckets per operation, accepted per account, and `seconds` since
+start (the --rate-schedule clock).
 
 example:
   chime-emulator --listen 127.0.0.1:0 --write-ca /tmp/ca.pem --accounts acct-1 \
@@ -229,6 +247,52 @@ constexpr std::pair<std::string_view, reinvite_mode> reinvite_modes[] = {
     {"accepted", reinvite_mode::accepted},
     {"not-sent", reinvite_mode::not_sent}};
 
+// The operations a bucket can limit (ListAccounts names no account and is never throttled).
+constexpr std::string_view throttled_operations[] = {"InviteUsers", "CreateUser", "ListUsers",
+                                                     "GetAccount", "BatchSuspendUser"};
+
+void parse_api_rate(const std::string& v, server_options& o) {
+  auto eq = v.rfind('=');
+  if (eq == std::string::npos || eq == 0)
+    throw usage_error("--api-rate: expected API=RATE (e.g. InviteUsers=20), got '" + v + "'");
+  const std::string api = v.substr(0, eq);
+  std::string names;
+  for (auto n : throttled_operations) {
+    if (n == api) {
+      o.api_rates[api] = parse_number<double>("--api-rate " + api, v.substr(eq + 1), 0.0, 1e9);
+      return;
+    }
+    names += names.empty() ? "" : ", ";
+    names += n;
+  }
+  throw usage_error("--api-rate: '" + api + "' in '" + v + "' is not one of " + names);
+}
+
+// parse_rate_schedule: T:R[,T:R...], times strictly increasing, nothing negative.
+std::vector<std::pair<double, double>> parse_rate_schedule(const std::string& v) {
+  std::vector<std::pair<double, double>> steps;
+  for (const auto& item : split(v, ',')) {
+    auto colon = item.find(':');
+    auto number = [&](const std::string& text) {
+      double out = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+      if (ec != std::errc{} || p != text.data() + text.size() || text.empty() || out < 0 ||
+          out > 1e9)
+        throw usage_error("--rate-schedule: item '" + item +
+                          "': expected SECONDS:RATE, both numbers >= 0");
+      return out;
+    };
+    if (colon == std::string::npos)
+      throw usage_error("--rate-schedule: item '" + item + "': expected SECONDS:RATE");
+    const double at = number(item.substr(0, colon)), rate = number(item.substr(colon + 1));
+    if (!steps.empty() && at <= steps.back().first)
+      throw usage_error("--rate-schedule: item '" + item + "' is not after the item before (" +
+                        std::to_string(steps.back().first) + " s): times must increase");
+    steps.emplace_back(at, rate);
+  }
+  return steps;
+}
+
 void parse_listen(const std::string& v, server_options& o) {
   auto colon = v.rfind(':');
   if (colon == std::string::npos || colon == 0)
@@ -286,6 +350,16 @@ parsed parse_args(const std::vector<std::string>& args) {
            throw usage_error("--account-rate: expected ID=RATE (e.g. acct-2=2), got '" + v + "'");
          o.account_rates[v.substr(0, eq)] =
              parse_number<double>("--account-rate", v.substr(eq + 1), 0.0, 1e9);
+       }},
+      {"--api-rate", [&](const std::string& v) { parse_api_rate(v, o); }},
+      {"--rate-schedule", [&](const std::string& v) { o.rate_schedule = parse_rate_schedule(v); }},
+      {"--latency-jitter",
+       [&](const std::string& v) {
+         o.latency_jitter = parse_number<double>("--latency-jitter", v, 0.0, 0.999999);
+       }},
+      {"--drop-invites",
+       [&](const std::string& v) {
+         o.drop_invites = parse_number<std::uint64_t>("--drop-invites", v, 0, UINT64_MAX);
        }},
       {"--retry-after",
        [&](const std::string& v) {
@@ -373,6 +447,8 @@ parsed parse_args(const std::vector<std::string>& args) {
   if (o.cert_file.empty() != o.key_file.empty())
     throw usage_error("--cert and --key must be given together");
   if (o.burst > 0 && o.rate <= 0) throw usage_error("--burst needs --rate");
+  if (!o.rate_schedule.empty() && o.rate <= 0)
+    throw usage_error("--rate-schedule needs --rate (its steps scale the buckets from it)");
   return p;
 }
 

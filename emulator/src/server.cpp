@@ -289,6 +289,16 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
 server::server(server_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {
   auto& o = impl_->opts;
   if (o.threads < 1) throw std::runtime_error("--threads must be at least 1");
+  if (!(o.latency_jitter >= 0 && o.latency_jitter < 1))
+    throw std::runtime_error("--latency-jitter must be in [0, 1)");
+  if (!o.rate_schedule.empty() && o.rate <= 0)
+    throw std::runtime_error("--rate-schedule needs --rate (the rate its steps scale from)");
+  for (std::size_t i = 0; i < o.rate_schedule.size(); ++i) {
+    const auto [at, r] = o.rate_schedule[i];
+    if (at < 0 || r < 0 || (i > 0 && at <= o.rate_schedule[i - 1].first))
+      throw std::runtime_error("--rate-schedule: step " + std::to_string(i + 1) +
+                               " is negative or not after the one before");
+  }
   impl_->identity = detail::load_or_generate_identity(o.cert_file, o.key_file);
   try {
     auto& ctx = impl_->ssl_ctx;
@@ -356,7 +366,7 @@ std::string server::url() const {
 
 const std::string& server::ca_pem() const { return impl_->identity.cert_pem; }
 
-server_stats server::stats() const { return impl_->svc.stats().snapshot(); }
+server_stats server::stats() const { return impl_->svc.snapshot(); }
 
 void server::stop() {
   auto& d = *impl_;

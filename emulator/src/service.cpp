@@ -57,6 +57,11 @@ server_stats counters::snapshot() const {
   s.connections_active = ld(connections_active);
   s.auth_failures = ld(auth_failures);
   s.timeouts = ld(timeouts);
+  for (std::size_t i = 0; i < operations; ++i) {
+    const auto name = std::string(operation_name(static_cast<operation>(i)));
+    if (auto n = ld(accepted_by_operation[i])) s.accepted_by_operation[name] = n;
+    if (auto n = ld(throttled_by_operation[i])) s.throttled_by_operation[name] = n;
+  }
   return s;
 }
 
@@ -371,6 +376,7 @@ struct account_state {
   const clock::time_point created;
   std::mutex mu;
   user_store users;
+  std::atomic<std::uint64_t> accepted{0};  // requests that passed the token bucket
 };
 
 namespace {
@@ -433,6 +439,17 @@ service::service(const server_options& opts)
 }
 
 service::~service() = default;
+
+server_stats service::snapshot() const {
+  auto s = stats_.snapshot();
+  {
+    std::shared_lock lk(accounts_mu_);
+    for (const auto& [id, a] : accounts_)
+      if (auto n = a->accepted.load(std::memory_order_relaxed)) s.accepted_by_account[id] = n;
+  }
+  s.seconds = seconds_since_start(std::chrono::steady_clock::now());
+  return s;
+}
 
 namespace {
 // in_domains: whether the address's domain (after its last '@') is one of the lower-case `domains`.
@@ -564,7 +581,7 @@ call service::prepare(const request& req, clock::time_point now) {
   if (path == "/_emulator/stats" && req.method == "GET") {
     c.done = true;
     c.result.status = 200;
-    c.result.body = stats_json(stats_.snapshot());
+    c.result.body = stats_json(snapshot());
     c.result.count = false;
     return c;
   }
@@ -653,19 +670,20 @@ call service::prepare(const request& req, clock::time_point now) {
     return c;
   }
 
+  const auto op_index = static_cast<std::size_t>(c.op);
   if (!take_token(c)) {
     stats_.throttled.fetch_add(1, std::memory_order_relaxed);
+    stats_.throttled_by_operation[op_index].fetch_add(1, std::memory_order_relaxed);
     c.done = true;
     c.result = make_error(429, "ThrottledClientException", throttle_message(c));
     c.result.retry_after = true;
     return c;
   }
+  stats_.accepted_by_operation[op_index].fetch_add(1, std::memory_order_relaxed);
+  c.account->accepted.fetch_add(1, std::memory_order_relaxed);
   return c;
 }
 
-namespace {
-
-// operation_name: the API's name, the api throttle scope's key.
 std::string_view operation_name(operation op) {
   switch (op) {
     case operation::invite_users: return "InviteUsers";
@@ -679,31 +697,74 @@ std::string_view operation_name(operation op) {
   return "none";
 }
 
-}  // namespace
+double service::seconds_since_start(std::chrono::steady_clock::time_point t) const {
+  return std::chrono::duration<double>(t - started_).count();
+}
 
-// take_token: one token of the bucket the request draws from (server_options::scope); true when
-// there is none to draw from (throttling off).
+// rate_factor: what the rate schedule multiplies every bucket by at `at` seconds after start.
+double service::rate_factor(double at) const {
+  double factor = 1.0;
+  for (const auto& [from, r] : opts_.rate_schedule) {
+    if (from > at) break;
+    factor = r / opts_.rate;
+  }
+  return factor;
+}
+
+// scaled_seconds: the integral of rate_factor over [from, to], so a bucket idle across a step
+// of the schedule earns at each step's rate for the time it lasted.
+double service::scaled_seconds(double from, double to) const {
+  double sum = 0, factor = 1.0;
+  for (const auto& [at, r] : opts_.rate_schedule) {
+    if (at >= to) break;
+    if (at > from) {
+      sum += (at - from) * factor;
+      from = at;
+    }
+    factor = r / opts_.rate;
+  }
+  return sum + (to - from) * factor;
+}
+
+// take_token: one token of the bucket the request draws from (server_options::scope, api_rates);
+// true when there is none to draw from (throttling off).
 bool service::take_token(const call& c) {
   double rate = opts_.rate;
+  bool own_rate = false;  // not `rate`: the bucket's size is max(1, its rate), not `burst`
   std::string key;
   switch (opts_.scope) {
     case throttle_scope::account:
       key = c.account_id;
-      if (auto it = opts_.account_rates.find(c.account_id); it != opts_.account_rates.end())
+      if (auto it = opts_.account_rates.find(c.account_id); it != opts_.account_rates.end()) {
         rate = it->second;
+        own_rate = true;
+      }
       break;
     case throttle_scope::api: key = std::string(operation_name(c.op)); break;
     case throttle_scope::global: break;
   }
+  if (!opts_.api_rates.empty()) {
+    const auto name = operation_name(c.op);
+    if (auto it = opts_.api_rates.find(name); it != opts_.api_rates.end()) {
+      rate = own_rate ? std::min(rate, it->second) : it->second;
+      own_rate = true;
+      key += '\n';  // within the scope's key, a bucket of the API's own
+      key += name;
+    }
+  }
   if (rate <= 0) return true;
-  const double burst = opts_.burst > 0 && rate == opts_.rate ? opts_.burst : std::max(1.0, rate);
   const auto now = std::chrono::steady_clock::now();
+  const double t = seconds_since_start(now);
+  const double burst = std::max(
+      1.0, (opts_.burst > 0 && !own_rate ? opts_.burst : std::max(1.0, rate)) * rate_factor(t));
   std::lock_guard lk(buckets_mu_);
   auto [it, fresh] = buckets_.try_emplace(key, bucket{burst, now});
   bucket& b = it->second;
   if (!fresh) {
-    std::chrono::duration<double> dt = now - b.refilled;
-    b.tokens = std::min(burst, b.tokens + dt.count() * rate);
+    const double earned = opts_.rate_schedule.empty()
+                              ? std::chrono::duration<double>(now - b.refilled).count()
+                              : scaled_seconds(seconds_since_start(b.refilled), t);
+    b.tokens = std::min(burst, b.tokens + earned * rate);
     b.refilled = now;
   }
   if (b.tokens < 1.0) return false;
@@ -722,8 +783,28 @@ std::string service::throttle_message(const call& c) const {
 
 std::chrono::microseconds service::draw_latency(rng_t& rng) const {
   if (opts_.latency_ms <= 0) return std::chrono::microseconds(0);
-  std::uniform_real_distribution<double> d(0.5, 1.5);
+  std::uniform_real_distribution<double> d(1.0 - opts_.latency_jitter, 1.0 + opts_.latency_jitter);
   return std::chrono::microseconds(static_cast<std::int64_t>(opts_.latency_ms * 1000.0 * d(rng)));
+}
+
+// applied_then_dropped: --drop-invites. A share of the budget is taken before applying, so
+// concurrent requests on several threads never drop more than N; one the service refuses (a
+// 400) is answered and gives its share back.
+std::optional<reply> service::applied_then_dropped(const call& c, const request& req, rng_t& rng) {
+  auto used = invites_dropped_.load(std::memory_order_relaxed);
+  do {
+    if (used >= opts_.drop_invites) return std::nullopt;
+  } while (!invites_dropped_.compare_exchange_weak(used, used + 1, std::memory_order_relaxed));
+  reply applied = invite_users(c, req, rng, true);
+  if (applied.status >= 300) {
+    invites_dropped_.fetch_sub(1, std::memory_order_relaxed);
+    return applied;
+  }
+  stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+  stats_.dropped_after_apply.fetch_add(1, std::memory_order_relaxed);
+  reply r;
+  r.drop = true;
+  return r;
 }
 
 reply service::execute(const call& c, const request& req, rng_t& rng) {
@@ -746,6 +827,9 @@ reply service::execute(const call& c, const request& req, rng_t& rng) {
   // with or without an answer mode; what it answers is never dropped (nor applied).
   if (auto r = answer_mode(c, req)) return std::move(*r);
   if (auto r = account_refusal(c)) return std::move(*r);
+  if (c.op == operation::invite_users && opts_.drop_invites > 0) {
+    if (auto r = applied_then_dropped(c, req, rng)) return std::move(*r);
+  }
   if (draw(opts_.p_drop)) {
     bool apply_first = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     if (apply_first) {
@@ -1398,6 +1482,15 @@ std::string stats_json(const server_stats& s) {
   o["connections_active"] = s.connections_active;
   o["auth_failures"] = s.auth_failures;
   o["timeouts"] = s.timeouts;
+  auto counts = [](const std::map<std::string, std::uint64_t>& m) {
+    json::object out;
+    for (const auto& [k, v] : m) out[k] = v;
+    return out;
+  };
+  o["accepted_by_operation"] = counts(s.accepted_by_operation);
+  o["throttled_by_operation"] = counts(s.throttled_by_operation);
+  o["accepted_by_account"] = counts(s.accepted_by_account);
+  o["seconds"] = s.seconds;
   return json::serialize(o);
 }
 

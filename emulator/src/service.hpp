@@ -39,6 +39,10 @@ struct counters {
       duplicates_applied{0}, failed_invites{0}, emails_failed{0}, reinvites_not_sent{0},
       wrong_account_refusals{0}, throttled{0}, dropped{0}, dropped_after_apply{0},
       connections_opened{0}, connections_active{0}, auth_failures{0}, timeouts{0};
+  // By operation (indexed by `operation`): passed the token bucket, or refused by it.
+  static constexpr std::size_t operations = 7;
+  std::array<std::atomic<std::uint64_t>, operations> accepted_by_operation{},
+      throttled_by_operation{};
 
   void count_status(unsigned status);
   server_stats snapshot() const;
@@ -97,6 +101,7 @@ enum class operation {
   list_accounts,
   batch_suspend_user,
 };
+std::string_view operation_name(operation op);  // "InviteUsers", ...; the api scope's key
 
 struct account_state;
 
@@ -120,11 +125,16 @@ class service {
 
   counters& stats() { return stats_; }
   const counters& stats() const { return stats_; }
+  // snapshot: the counters with each account's accepted requests and the schedule's clock.
+  server_stats snapshot() const;
   void flush_ledger();
 
  private:
   account_state* find_account(const std::string& id);
   bool take_token(const call& c);
+  double seconds_since_start(std::chrono::steady_clock::time_point t) const;
+  double rate_factor(double at) const;
+  double scaled_seconds(double from, double to) const;
   std::string throttle_message(const call& c) const;
   std::optional<reply> account_refusal(const call& c);
   std::optional<reply> access_denied(operation op, std::string_view raw_id) const;
@@ -135,6 +145,7 @@ class service {
   reply list_users(const call& c, const request& req);
   reply batch_suspend_user(const call& c, const request& req);
   std::optional<reply> answer_mode(const call& c, const request& req) const;
+  std::optional<reply> applied_then_dropped(const call& c, const request& req, rng_t& rng);
   bool p_failed(rng_t& rng) const;
   bool draw(rng_t& rng, double p) const;
   bool refused_domain(std::string_view email) const;
@@ -154,6 +165,8 @@ class service {
     std::chrono::steady_clock::time_point refilled{};
   };
   std::mutex buckets_mu_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> invites_dropped_{0};  // drop_invites used so far
   std::unordered_map<std::string, bucket> buckets_;
   std::vector<const account_state*> account_order_;  // ListAccounts order; under accounts_mu_
 };

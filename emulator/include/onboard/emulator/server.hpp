@@ -166,14 +166,31 @@ struct server_options {
   // account_rates: with the account scope, these accounts' buckets refill at their own rate
   // (bucket max(1, rate)), whatever `rate` is: one account held back beside unthrottled ones.
   std::map<std::string, double> account_rates;
+  // api_rates: by operation name (InviteUsers, ListUsers, ...). Requests to such an operation
+  // draw from a bucket of their own within the scope's key (per account and API with the account
+  // scope, per API with the api and global scopes) refilling at that rate (bucket max(1, rate)),
+  // whatever `rate` is; the other operations keep the scope's bucket at `rate`. With an
+  // account_rates entry too, the smaller rate holds. AWS documents Chime's limits per API.
+  std::map<std::string, double, std::less<>> api_rates;
+  // rate_schedule: (seconds after the server was built, rate) steps, sorted by time. From each
+  // step on, every bucket's refill and size is scaled by rate / `rate`, so a bucket at `rate`
+  // refills at the step's rate (account_rates and api_rates buckets in proportion). Needs
+  // rate > 0. A limit that moves while a client runs (the service shedding load, then
+  // recovering).
+  std::vector<std::pair<double, double>> rate_schedule;
   std::optional<int> retry_after_seconds;  // `Retry-After` on 429 and 503 when set
 
   // Faults, drawn from a per-connection RNG seeded with seed + connection index (0-based, in
   // accept order), so a run over one connection is reproducible.
-  double latency_ms = 0;       // mean; each request waits uniform [0.5, 1.5] x mean (async timer)
-  double p503 = 0;             // ServiceUnavailableException, not applied
-  double p500 = 0;             // ServiceFailureException, not applied
-  double p_drop = 0;           // close without answering; applied first with probability 1/2
+  double latency_ms = 0;        // mean; each request waits uniform [1-j, 1+j] x mean (async timer)
+  double latency_jitter = 0.5;  // j above, in [0, 1)
+  double p503 = 0;              // ServiceUnavailableException, not applied
+  double p500 = 0;              // ServiceFailureException, not applied
+  double p_drop = 0;            // close without answering; applied first with probability 1/2
+  // drop_invites: the first N InviteUsers that would be applied are applied and then their
+  // connection closed without an answer: N batches in doubt, every one applied, on demand (a
+  // resume must find them with ListUsers and send none again).
+  std::uint64_t drop_invites = 0;
   double p_failed_invite = 0;  // per address Status/EmailStatus Failed, not applied
   double p_email_failed = 0;   // per address Status Pending, EmailStatus Failed: applied, no email
   std::vector<std::string> refuse_domains;  // lower-case; InviteUsers with such an address -> 400
@@ -237,6 +254,13 @@ struct server_stats {
   std::uint64_t connections_active = 0;
   std::uint64_t auth_failures = 0;
   std::uint64_t timeouts = 0;  // connections closed by the idle/request timeouts
+  // By operation name (InviteUsers, ...) and by account id: requests that passed the token
+  // bucket (whatever they were answered after it), and those it refused with 429. A bench reads
+  // the accepted rate per API and each account's share of a shared limit from them.
+  std::map<std::string, std::uint64_t> accepted_by_operation;
+  std::map<std::string, std::uint64_t> throttled_by_operation;
+  std::map<std::string, std::uint64_t> accepted_by_account;
+  double seconds = 0;  // since the server was built (the rate schedule's clock)
 };
 
 // stats_json: the JSON served at GET /_emulator/stats.
