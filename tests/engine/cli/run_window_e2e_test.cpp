@@ -40,7 +40,7 @@ TEST(run_window_e2e, max_duration_stops_a_throttled_run_with_5_and_the_same_comm
   auto r = run(argv, client_env(dir.path()), 1min);
   const auto took = std::chrono::steady_clock::now() - started;
   ASSERT_EQ(r.status, 5) << r.err;
-  EXPECT_LT(took, 4s) << "the window did not end the run";
+  EXPECT_LT(took, 6s) << "the window did not end the run";
   EXPECT_TRUE(contains(r.err, "the run's window ended (--max-duration 1s)")) << r.err;
   EXPECT_TRUE(contains(r.err,
                        "stopped: --max-duration 1s reached; nothing is lost. Resume with:\n"
@@ -65,10 +65,12 @@ TEST(run_window_e2e, max_duration_stops_a_throttled_run_with_5_and_the_same_comm
   EXPECT_LT(first, 1000u);
   EXPECT_EQ(onboard::replay_journal(dir / "run.journal").tail(), onboard::tail_state::clean);
 
-  // The same command, as many windows as it takes (two at this rate).
+  // The same command, as many windows as it takes: two or three at this rate, more on a loaded
+  // machine under a sanitizer (each run's limiter starts slowly again, and the pre-flight takes
+  // part of its second; seen: six were not enough under ASan beside a build).
   std::uint64_t invited = first;
   int windows = 1;
-  while (r.status == 5 && windows < 6) {
+  while (r.status == 5 && windows < 15) {
     r = run(argv, client_env(dir.path()), 1min);
     ++windows;
     j = parse_json_object(r.out);
