@@ -1332,10 +1332,10 @@ class execution {
   // spawn_sizer: every 100 ms, an account whose senders all have a request in flight while
   // batches wait, and whose limiter would allow more in flight (its rate x p95 round trip x 1.5),
   // gets more senders, at most doubling once per round trip (so each step is seen before the
-  // next) and never past --connections. With 8 senders
-  // and 400 ms round trips an account cannot pass 20 requests/s however high its limit; sized
-  // this way it reaches a 40/s limit with ~20 connections, while near the service (a few ms) it
-  // stays at 8. Senders are not taken away: an idle one costs a socket and a parked coroutine.
+  // next) and never past --connections. With 8 senders and 400 ms round trips an account cannot
+  // pass 20 requests/s however high its limit; sized this way it reaches a 40/s limit with ~20
+  // connections, while near the service (a few ms) it stays at 8. Senders are not taken away: an
+  // idle one costs a socket and a parked coroutine.
   void spawn_sizer() {
     if (opts_.connections <= initial_senders()) return;
     net::co_spawn(
@@ -1349,11 +1349,11 @@ class execution {
               lane_run& l = *lp;
               const auto now = std::chrono::steady_clock::now();
               if (now < l.next_growth) continue;
-              double p95 = 0;
-              const int more = senders_wanted(l, p95) - l.spawned;
+              const auto snap = gate_.snapshot(l.lane->account);
+              const int more = senders_wanted(l, snap) - l.spawned;
               if (more <= 0 || l.senders_left.load() == 0) continue;
               l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        std::chrono::duration<double>(p95));
+                                        std::chrono::duration<double>(snap.latency_p95));
               l.senders_left += more;
               senders_left_ += more;
               for (int i = 0; i < more; ++i) spawn_sender(l);
@@ -1366,10 +1366,8 @@ class execution {
   }
 
   // senders_wanted: how many senders the account should have now (see spawn_sizer).
-  int senders_wanted(const lane_run& l, double& latency_p95) const {
+  int senders_wanted(const lane_run& l, const engine::limiter_snapshot& snap) const {
     if (l.spawned >= opts_.connections || l.queue.size() == 0 || l.disp->stopping()) return 0;
-    const auto snap = gate_.snapshot(l.lane->account);
-    latency_p95 = snap.latency_p95;
     if (snap.in_flight < l.spawned || snap.in_flight_cap <= l.spawned) return 0;
     return std::min({opts_.connections, snap.in_flight_cap, 2 * l.spawned});
   }

@@ -99,7 +99,6 @@ void rate_limiter::update_rate(time_point now) {
       if (rate_ >= cfg_.reprobe_factor * w_max_) {
         phase_ = limiter_phase::slow_start;
         reprobing_ = true;
-        ++reprobes_;
         ss_levels_.assign(1, {now, rate_});
         limited_ = false;
         next_double_ = plus(now, doubling_interval());

@@ -223,7 +223,6 @@ class rate_limiter {
   std::uint64_t throttles() const { return throttles_; }
   std::uint64_t unavailables() const { return unavailables_; }
   std::uint64_t cuts() const { return epoch_; }
-  std::uint64_t reprobes() const { return reprobes_; }
 
  private:
   void advance(time_point now);
@@ -270,7 +269,7 @@ class rate_limiter {
   double lat_mean_;
   double lat_dev_;
   bool lat_seen_ = false;
-  std::uint64_t sent_ = 0, successes_ = 0, throttles_ = 0, unavailables_ = 0, reprobes_ = 0;
+  std::uint64_t sent_ = 0, successes_ = 0, throttles_ = 0, unavailables_ = 0;
   std::mt19937_64 rng_;
 };
 
