@@ -1349,8 +1349,8 @@ class execution {
               lane_run& l = *lp;
               const auto now = std::chrono::steady_clock::now();
               if (now < l.next_growth) continue;
-              const auto snap = gate_.snapshot(l.lane->account);
-              const int more = senders_wanted(l, snap) - l.spawned;
+              const auto snap = gate_.snapshot(partition_of(l));
+              const int more = senders_wanted(l, snap, senders_sharing(l)) - l.spawned;
               if (more <= 0 || l.senders_left.load() == 0) continue;
               l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                         std::chrono::duration<double>(snap.latency_p95));
@@ -1365,11 +1365,28 @@ class execution {
         net::detached);
   }
 
-  // senders_wanted: how many senders the account should have now (see spawn_sizer).
-  int senders_wanted(const lane_run& l, const engine::limiter_snapshot& snap) const {
+  // senders_wanted: how many senders the account should have now (see spawn_sizer). `sharing`:
+  // the live senders of every account paced by the same limiter as this one (accounts sharing
+  // one limit share its in-flight allowance).
+  int senders_wanted(const lane_run& l, const engine::limiter_snapshot& snap, int sharing) const {
     if (l.spawned >= opts_.connections || l.queue.size() == 0 || l.disp->stopping()) return 0;
-    if (snap.in_flight < l.spawned || snap.in_flight_cap <= l.spawned) return 0;
-    return std::min({opts_.connections, snap.in_flight_cap, 2 * l.spawned});
+    if (snap.in_flight < sharing || snap.in_flight_cap <= sharing) return 0;
+    return std::min({opts_.connections, l.spawned + (snap.in_flight_cap - sharing), 2 * l.spawned});
+  }
+
+  // senders_sharing: the live senders of the accounts whose requests `l`'s limiter paces.
+  int senders_sharing(const lane_run& l) const {
+    int n = 0;
+    const std::string mine = partition_of(l);
+    for (const auto& other : lanes_)
+      if (other.get() == &l || gate_.shares_limit(mine, partition_of(*other)))
+        n += other->senders_left.load();
+    return n;
+  }
+
+  // partition_of: the rate gate's partition of the account's requests.
+  std::string partition_of(const lane_run& l) const {
+    return send_partition(opts_.op, l.lane->account);
   }
 
   // spawn_progress: ticks until the last sender ends (on `control_`, beside the clean-up that
@@ -1406,17 +1423,13 @@ class execution {
         net::detached);
   }
 
-  // limiter_rate: what the run may send, requests/s: the sum of every account's limiter.
-  double limiter_rate() {
-    double r = 0;
-    for (const auto& lr : lanes_) r += gate_.snapshot(lr->lane->account).rate;
-    return r;
-  }
+  // limiter_rate: what the run may send, requests/s: every limiter's rate, each counted once.
+  double limiter_rate() { return gate_.total_rate(); }
 
   void log_limiters() {
     for (const auto& lr : lanes_) {
       const std::string& account = lr->lane->account;
-      auto l = gate_.snapshot(account);
+      auto l = gate_.snapshot(partition_of(*lr));
       spdlog::debug(
           "limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
           "sent {} throttles {} cuts {}",

@@ -198,6 +198,14 @@ std::string foreign_answer(const incoming_response& resp) {
 
 }  // namespace
 
+std::string send_partition(operation op, std::string_view account) {
+  return engine::limit_partition(operation_name(op), account);
+}
+
+std::string list_partition(std::string_view account) {
+  return engine::limit_partition("ListUsers", account);
+}
+
 // classified: an exchange and what it means (decided once, by retry_policy's classification).
 struct dispatcher::classified {
   exchange_result r;
@@ -584,9 +592,9 @@ net::awaitable<dispatcher::next_step> dispatcher::async_attempt(sender& s, work_
   std::string body = is_invite
                          ? chime::invite_users_body(addresses_of(b), b.type)
                          : chime::create_user_body(b.items[0].email, b.items[0].username, b.type);
-  classified c =
-      co_await async_exchange(s, b.account_id, "POST", chime::users_target(b.account_id, cfg_.op),
-                              std::move(body), b.items.size(), /*carries_intent=*/true);
+  classified c = co_await async_exchange(s, send_partition(cfg_.op, b.account_id), "POST",
+                                         chime::users_target(b.account_id, cfg_.op),
+                                         std::move(body), b.items.size(), /*carries_intent=*/true);
   if (c.cancelled) co_return next_step::stop;
   if (c.setup_refused) {
     const bool proxy = c.r.failure->kind == io::transport_error_kind::proxy_refused;
@@ -1181,7 +1189,7 @@ net::awaitable<dispatcher::lookup> dispatcher::async_read_list_users(
     out.what = lookup::verdict::stop;
     if (stopping()) co_return out;
     s.attempt = attempt;
-    classified c = co_await async_exchange(s, account, "GET", target, {}, 1,
+    classified c = co_await async_exchange(s, list_partition(account), "GET", target, {}, 1,
                                            /*carries_intent=*/false);
     if (c.cancelled) co_return out;
     out.why = c.describe();

@@ -8,39 +8,26 @@
 
 namespace onboard::engine {
 
-rate_limiter& rate_gate::limiter_locked(std::string_view partition) {
-  auto it = limiters_.find(partition);
-  if (it == limiters_.end())
-    it = limiters_
-             .emplace(std::string(partition),
-                      std::make_unique<rate_limiter>(cfg_, limiter_clock::now()))
-             .first;
-  return *it->second;
-}
-
-net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) {
+net::awaitable<set_stamp> rate_gate::async_acquire(std::string_view partition) {
   // The caller's string may not outlive the first suspension.
   const std::string key(partition);
-  rate_limiter* lim = nullptr;
-  reservation res;
+  set_reservation res;
   {
     std::lock_guard lock(mutex_);
-    lim = &limiter_locked(key);  // stable: limiters are never erased
-    res = lim->reserve(limiter_clock::now());
+    res = set_.reserve(key, limiter_clock::now());
   }
   // ticket_guard: if the coroutine leaves by exception or is destroyed while waiting, the ticket
   // goes back so the senders queued behind it are not delayed by a slot nobody uses.
   struct ticket_guard {
     rate_gate* gate;
-    rate_limiter* lim;
-    const reservation* r;
+    const set_reservation* r;
     bool armed = true;
     ~ticket_guard() {
       if (!armed) return;
       std::lock_guard lock(gate->mutex_);
-      lim->cancel(*r, limiter_clock::now());
+      gate->set_.cancel(*r, limiter_clock::now());
     }
-  } guard{this, lim, &res};
+  } guard{this, &res};
 
   // The timer is made only when there is something to wait for: most acquisitions of an
   // unthrottled run get their token at once, and making a timer looks up the timer service.
@@ -50,10 +37,10 @@ net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) 
     {
       std::lock_guard lock(mutex_);
       auto now = limiter_clock::now();
-      auto w = lim->wait_until(res, now);
+      auto w = set_.wait_until(res, now);
       if (!w) {
         guard.armed = false;
-        co_return lim->on_send(now);
+        co_return set_.on_send(key, res, now);
       }
       wake = *w;
     }
@@ -63,28 +50,28 @@ net::awaitable<send_stamp> rate_gate::async_acquire(std::string_view partition) 
   }
 }
 
-void rate_gate::on_response(std::string_view partition, const send_stamp& stamp,
+void rate_gate::on_response(std::string_view partition, const set_stamp& stamp,
                             response_kind kind) {
   std::lock_guard lock(mutex_);
-  limiter_locked(partition).on_response(limiter_clock::now(), stamp, kind);
+  set_.on_response(partition, limiter_clock::now(), stamp, kind);
 }
 
-void rate_gate::on_abandon(std::string_view partition, const send_stamp& stamp) {
+void rate_gate::on_abandon(std::string_view, const set_stamp& stamp) {
   std::lock_guard lock(mutex_);
-  limiter_locked(partition).on_abandon(stamp);
+  set_.on_abandon(stamp);
 }
 
 void rate_gate::on_retry_after(std::string_view partition, seconds_d delay) {
   std::lock_guard lock(mutex_);
-  limiter_locked(partition).on_retry_after(limiter_clock::now(), delay);
+  set_.on_retry_after(partition, limiter_clock::now(), delay);
 }
 
 limiter_snapshot rate_gate::snapshot(std::string_view partition) const {
   std::lock_guard lock(mutex_);
   limiter_snapshot s;
-  auto it = limiters_.find(partition);
-  if (it == limiters_.end()) return s;
-  const rate_limiter& l = *it->second;
+  const rate_limiter* found = set_.group_limiter(partition);
+  if (!found) return s;
+  const rate_limiter& l = *found;
   auto now = limiter_clock::now();
   s.rate = l.rate();
   s.w_max = l.w_max();
@@ -102,6 +89,16 @@ limiter_snapshot rate_gate::snapshot(std::string_view partition) const {
   s.unavailables = l.unavailables();
   s.cuts = l.cuts();
   return s;
+}
+
+double rate_gate::total_rate() const {
+  std::lock_guard lock(mutex_);
+  return set_.total_rate();
+}
+
+bool rate_gate::shares_limit(std::string_view a, std::string_view b) const {
+  std::lock_guard lock(mutex_);
+  return set_.shares_limit(a, b);
 }
 
 }  // namespace onboard::engine

@@ -74,7 +74,9 @@ void rate_limiter::refill(time_point now) {
 }
 
 double rate_limiter::clamp_rate(double r, time_point now) const {
-  if (phase_ == limiter_phase::cubic) r = std::min(r, cfg_.goodput_clamp * goodput(now));
+  // Before any 2xx goodput says nothing (see cut): the cut's halving alone holds the rate down.
+  if (phase_ == limiter_phase::cubic && successes_ > 0)
+    r = std::min(r, cfg_.goodput_clamp * goodput(now));
   if (cfg_.rate > 0.0) r = std::min(r, cfg_.rate);
   return std::max(r, cfg_.min_rate);
 }

@@ -3,13 +3,15 @@
 // bench/limiter_sim_bench.cpp. The service is a token bucket (rate L, burst L) that answers 429
 // when empty; C = max(32, 1.2 L) senders with an unlimited backlog each send one request at a time
 // with latency U(lo, hi), the service deciding at half the latency. Two clients: the engine's
-// rate_limiter, and a port of botocore's adaptive mode (research doc §1.3) to compare against.
+// limiters (a limiter_set, as rate_gate drives it), and a port of botocore's adaptive mode
+// (research doc §1.3) to compare against.
 //
 //   sim::scenario sc{.limit = 50.0};
 //   auto r = sim::run_proposed(sc, rate_limiter_config{});
 //   EXPECT_GE(r.utilisation_2nd_half, 0.95);
 #pragma once
 
+#include <onboard/dispatch/limiter_set.hpp>
 #include <onboard/dispatch/rate_limiter.hpp>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <limits>
 #include <optional>
 #include <queue>
+#include <string>
 #include <vector>
 
 namespace onboard::engine::sim {
@@ -57,9 +60,11 @@ struct scenario {
   // schedule: from time t the limit becomes L (after halve_at, if both are given). Sorted by t.
   std::vector<std::pair<double, double>> schedule{};
   double burst_seconds = 1.0;  // the service's bucket holds this many seconds of its limit
-  // partitions: k clients (e.g. one per AWS account) share the one service bucket; sender i
-  // belongs to partition i % k (see sharded_client).
+  // partitions: k accounts; sender i belongs to partition i % k. They share the one service
+  // bucket, unless `own_limits` gives each partition a bucket of its own (rate own_limits[i],
+  // burst burst_seconds of it) instead: a service that limits each account separately.
   int partitions = 1;
+  std::vector<double> own_limits{};
 };
 
 // result: what the tests assert on.
@@ -133,6 +138,8 @@ result run(const scenario& sc, Client& client) {
   result res;
   const int k = std::max(1, sc.partitions);
   res.accepted_by_partition.assign(static_cast<std::size_t>(k), 0);
+  std::vector<double> own_tokens, own_last(sc.own_limits.size(), 0.0);
+  for (const double own : sc.own_limits) own_tokens.push_back(own * sc.burst_seconds);
   std::uint64_t req_2nd = 0, thr_2nd = 0, req_after_h = 0, thr_after_h = 0;
   const double half = sc.duration / 2.0;
 
@@ -166,12 +173,21 @@ result run(const scenario& sc, Client& client) {
           tokens = std::min(tokens, limit * sc.burst_seconds);
         }
         tokens = std::min(limit * sc.burst_seconds, tokens + (e.t - last) * limit);
+        const std::size_t part = static_cast<std::size_t>(e.sender % k);
+        double* bucket = &tokens;
+        if (!sc.own_limits.empty()) {
+          const double own = sc.own_limits[part];
+          own_tokens[part] =
+              std::min(own * sc.burst_seconds, own_tokens[part] + (e.t - own_last[part]) * own);
+          own_last[part] = e.t;
+          bucket = &own_tokens[part];
+        }
         last = e.t;
-        if (tokens >= 1.0) {
-          tokens -= 1.0;
+        if (*bucket >= 1.0) {
+          *bucket -= 1.0;
           s.v = verdict::accepted;
           ++res.accepted;
-          ++res.accepted_by_partition[static_cast<std::size_t>(e.sender % k)];
+          ++res.accepted_by_partition[part];
           res.accept_times.push_back(e.t);
         } else {
           s.v = verdict::throttled;
@@ -235,6 +251,10 @@ result run(const scenario& sc, Client& client) {
       t0 = step;
     }
     res.limit_integral += limit_at(t0) * (sc.duration - t0);
+    if (!sc.own_limits.empty()) {
+      res.limit_integral = 0;
+      for (const double own : sc.own_limits) res.limit_integral += own * sc.duration;
+    }
     res.utilisation_of_integral = static_cast<double>(res.accepted) / res.limit_integral;
   }
   const auto& snd = res.send_times;
@@ -244,46 +264,6 @@ result run(const scenario& sc, Client& client) {
   }
   return res;
 }
-
-// proposed_client: the engine's rate_limiter driven as rate_gate drives it.
-class proposed_client {
- public:
-  explicit proposed_client(const rate_limiter_config& cfg) : lim_(cfg, at(0.0)) {}
-
-  std::optional<double> try_send(int sender, double now) {
-    auto& s = slot(sender);
-    if (!s.res) s.res = lim_.reserve(at(now));
-    if (auto w = lim_.wait_until(*s.res, at(now))) return seconds_d(*w - time_point{}).count();
-    s.res.reset();
-    s.stamp = lim_.on_send(at(now));
-    return std::nullopt;
-  }
-  void on_response(int sender, double now, verdict v, double retry_after) {
-    auto& s = slot(sender);
-    lim_.on_response(at(now), s.stamp,
-                     v == verdict::accepted ? response_kind::success : response_kind::throttled);
-    if (retry_after > 0) lim_.on_retry_after(at(now), seconds_d(retry_after));
-  }
-  // retry_delay: §8: a throttled batch is requeued after U[0, min(0.1 x 2^(n-1), 5)] s; the
-  // limiter does the pacing.
-  double retry_delay(int attempt, rng& r) {
-    return r.uniform(0.0, std::min(0.1 * std::pow(2.0, attempt - 1), 5.0));
-  }
-  rate_limiter& limiter() { return lim_; }
-
- private:
-  struct sender_slot {
-    std::optional<reservation> res;
-    send_stamp stamp;
-  };
-  sender_slot& slot(int i) {
-    if (static_cast<std::size_t>(i) >= slots_.size())
-      slots_.resize(static_cast<std::size_t>(i) + 1);
-    return slots_[static_cast<std::size_t>(i)];
-  }
-  rate_limiter lim_;
-  std::vector<sender_slot> slots_;
-};
 
 // botocore_client: a port of botocore's adaptive mode (adaptive.py, bucket.py, throttling.py as
 // described in the research doc §1.3), for comparison only. The blocking TokenBucket.acquire is
@@ -376,35 +356,59 @@ class botocore_client {
   std::vector<double> tickets_;
 };
 
-// sharded_client: k clients, one per partition, sharing the service: sender i is sender i / k of
-// client i % k. For the shared-limit scenario (several accounts, one limit).
-template <class Client>
-class sharded_client {
+// proposed_client: the engine's limiters, driven as rate_gate drives them: k partitions
+// (accounts of one API) behind one limiter_set, sender i in partition i % k.
+class proposed_client {
  public:
-  explicit sharded_client(std::vector<Client> shards) : shards_(std::move(shards)) {}
+  proposed_client(const rate_limiter_config& cfg, int k, const limiter_set_config& set_cfg = {})
+      : set_(cfg, set_cfg) {
+    for (int i = 0; i < k; ++i)
+      names_.push_back(limit_partition("InviteUsers", "acct-" + std::to_string(i)));
+  }
 
   std::optional<double> try_send(int sender, double now) {
-    return shard(sender).try_send(sender / k(), now);
+    auto& s = slot(sender);
+    const std::string& p = partition(sender);
+    if (!s.res) s.res = set_.reserve(p, at(now));
+    if (auto w = set_.wait_until(*s.res, at(now))) return seconds_d(*w - time_point{}).count();
+    s.stamp = set_.on_send(p, *s.res, at(now));
+    s.res.reset();
+    return std::nullopt;
   }
   void on_response(int sender, double now, verdict v, double retry_after) {
-    shard(sender).on_response(sender / k(), now, v, retry_after);
+    const std::string& p = partition(sender);
+    set_.on_response(p, at(now), slot(sender).stamp,
+                     v == verdict::accepted ? response_kind::success : response_kind::throttled);
+    if (retry_after > 0) set_.on_retry_after(p, at(now), seconds_d(retry_after));
   }
-  double retry_delay(int attempt, rng& r) { return shards_.front().retry_delay(attempt, r); }
+  // retry_delay: §8: a throttled batch is requeued after U[0, min(0.1 x 2^(n-1), 5)] s; the
+  // limiter does the pacing.
+  double retry_delay(int attempt, rng& r) {
+    return r.uniform(0.0, std::min(0.1 * std::pow(2.0, attempt - 1), 5.0));
+  }
+  const limiter_set& limiters() const { return set_; }
 
  private:
-  int k() const { return static_cast<int>(shards_.size()); }
-  Client& shard(int sender) { return shards_[static_cast<std::size_t>(sender % k())]; }
-  std::vector<Client> shards_;
+  struct sender_slot {
+    std::optional<set_reservation> res;
+    set_stamp stamp;
+  };
+  const std::string& partition(int sender) const {
+    return names_[static_cast<std::size_t>(sender) % names_.size()];
+  }
+  sender_slot& slot(int i) {
+    if (static_cast<std::size_t>(i) >= slots_.size())
+      slots_.resize(static_cast<std::size_t>(i) + 1);
+    return slots_[static_cast<std::size_t>(i)];
+  }
+  limiter_set set_;
+  std::vector<std::string> names_;
+  std::vector<sender_slot> slots_;
 };
 
-inline result run_proposed(const scenario& sc, const rate_limiter_config& cfg) {
-  if (sc.partitions > 1) {  // one limiter per partition, as rate_gate keys them
-    std::vector<proposed_client> shards;
-    for (int i = 0; i < sc.partitions; ++i) shards.emplace_back(cfg);
-    sharded_client<proposed_client> c(std::move(shards));
-    return run(sc, c);
-  }
-  proposed_client c(cfg);
+inline result run_proposed(const scenario& sc, const rate_limiter_config& cfg,
+                           const limiter_set_config& set_cfg = {}) {
+  proposed_client c(cfg, std::max(1, sc.partitions), set_cfg);
   return run(sc, c);
 }
 

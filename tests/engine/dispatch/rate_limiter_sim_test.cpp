@@ -92,19 +92,42 @@ TEST(limiter_sim, leaving_slow_start_against_a_small_burst_keeps_most_of_the_lim
   }
 }
 
-TEST(limiter_sim, accounts_sharing_one_limit_use_all_of_it_and_none_starves) {
-  // Three accounts' limiters (rate_gate keys one per account) against one 30 req/s limit. What
-  // holds today: the limit is used, 429s stay near 3%, nobody is starved. What does not: equal
-  // thirds (shares drift, 16-43% in some seeds: each cut is proportional to its own goodput).
-  for (std::uint64_t seed : {1u, 2u, 3u}) {
-    auto r =
-        sim::run_proposed(near({.limit = 30.0, .duration = 60.0, .seed = seed, .partitions = 3}),
-                          rate_limiter_config{});
+TEST(limiter_sim, accounts_sharing_one_limit_use_all_of_it_in_equal_shares) {
+  // Three accounts of one AWS account against one 30 req/s limit (issue 25's shared limit): one
+  // limiter for the group. With a limiter per account this gave 3.5 % throttled and shares from
+  // 16 % to 43 % (each cut proportional to its own goodput keeps any imbalance).
+  for (std::uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
+    sim::scenario sc = near({.limit = 30.0, .duration = 60.0, .seed = seed, .partitions = 3});
+    sim::proposed_client c(rate_limiter_config{}, 3);
+    auto r = sim::run(sc, c);
     SCOPED_TRACE(testing::Message() << "seed=" << seed);
     EXPECT_GE(r.utilisation_of_integral, 0.97);
-    EXPECT_LT(r.share_429_all, 0.035);
+    EXPECT_LT(r.share_429_all, 0.03);
     for (auto a : r.accepted_by_partition)
-      EXPECT_GE(static_cast<double>(a) / static_cast<double>(r.accepted), 0.15);
+      EXPECT_NEAR(static_cast<double>(a) / static_cast<double>(r.accepted), 1.0 / 3, 0.05);
+    EXPECT_EQ(c.limiters().own_limit_throttles(), 0u)
+        << "a shared limit was taken for separate ones";
+  }
+}
+
+TEST(limiter_sim, accounts_with_limits_of_their_own_get_limiters_of_their_own) {
+  // The same three accounts, but the service holds each to its own limit (2, 20 and 8 req/s).
+  // The group settles near three times the lowest limit until a member's share of the 429s shows
+  // its limit is its own; then that member is capped alone and the others go on. Slower than a
+  // limiter per account (100 %): one 429 per probe is the evidence; over a minute 79 % of the
+  // limits' sum on average over 40 runs, 65 % at worst.
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    sim::scenario sc =
+        near({.duration = 60.0, .seed = seed, .partitions = 3, .own_limits = {2.0, 20.0, 8.0}});
+    sc.senders = 36;
+    sim::proposed_client c(rate_limiter_config{}, 3);
+    auto r = sim::run(sc, c);
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    const auto& set = c.limiters();
+    EXPECT_NE(set.own_limiter(limit_partition("InviteUsers", "acct-0")), nullptr);
+    EXPECT_NE(set.own_limiter(limit_partition("InviteUsers", "acct-2")), nullptr);
+    EXPECT_GE(r.utilisation_of_integral, 0.6);
+    EXPECT_LT(r.share_429_all, 0.05);
   }
 }
 

@@ -75,6 +75,11 @@ struct dispatch_config {
   std::unordered_set<std::string> in_doubt_addresses;
 };
 
+// send_partition / list_partition: the rate gate's partitions (limit_partition) for the run's
+// operation and for ListUsers on an account: AWS limits each API on its own.
+std::string send_partition(operation op, std::string_view account);
+std::string list_partition(std::string_view account);
+
 // outcome_sink: called once per address with its terminal outcome (from any sender thread).
 using outcome_sink = std::function<void(const planned_address&, const address_outcome&)>;
 

@@ -1,6 +1,6 @@
 // onboard/dispatch/rate_gate.hpp: the asynchronous face of rate_limiter for sender coroutines on a
-// (possibly multi-threaded) io_context. One rate_limiter per partition key (the throttle scope:
-// e.g. "<aws account>/invite"), created on first use with the gate's config.
+// (possibly multi-threaded) io_context. Partitions are "API/account" (limit_partition); the
+// limiter_set behind the gate maps them to one limiter per limit the service enforces.
 //
 // A sender waits in co_await on its own steady_timer, never blocking a thread; the limiters are
 // guarded by one mutex held only for the few arithmetic steps of a call, never across an await.
@@ -18,12 +18,11 @@
 //   if (auto ra = parse_retry_after(retry_after, "", now)) gate.on_retry_after(partition, *ra);
 #pragma once
 
+#include <onboard/dispatch/limiter_set.hpp>
 #include <onboard/dispatch/rate_limiter.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
-#include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -46,31 +45,34 @@ struct limiter_snapshot {
 // rate_gate: keyed rate_limiters behind a mutex, with an awaitable acquire.
 class rate_gate {
  public:
-  explicit rate_gate(const rate_limiter_config& cfg) : cfg_(cfg) {}
+  explicit rate_gate(const rate_limiter_config& cfg, const limiter_set_config& set_cfg = {})
+      : set_(cfg, set_cfg) {}
   rate_gate(const rate_gate&) = delete;
   rate_gate& operator=(const rate_gate&) = delete;
 
   // async_acquire: waits (timer co_await) until the partition lets one request go, records the
   // send and returns its stamp. Throws the timer's error (operation_aborted) when cancelled, in
   // which case nothing was taken. Pass the stamp to on_response (or on_abandon if not sent).
-  net::awaitable<send_stamp> async_acquire(std::string_view partition);
+  net::awaitable<set_stamp> async_acquire(std::string_view partition);
 
   // on_response: the answer to a request granted with `stamp`.
-  void on_response(std::string_view partition, const send_stamp& stamp, response_kind kind);
+  void on_response(std::string_view partition, const set_stamp& stamp, response_kind kind);
   // on_abandon: a granted request that will not be sent after all.
-  void on_abandon(std::string_view partition, const send_stamp& stamp);
+  void on_abandon(std::string_view partition, const set_stamp& stamp);
   // on_retry_after: pause the whole partition for at least `delay` (capped by the config).
   void on_retry_after(std::string_view partition, seconds_d delay);
 
-  // snapshot: the partition's state now (a default snapshot for an unknown partition).
+  // snapshot: the state now of the partition's group limiter (shared with the other partitions
+  // of its group); a default snapshot for an unknown partition.
   limiter_snapshot snapshot(std::string_view partition) const;
+  // total_rate: what the run may send now, req/s: every limiter's rate, each counted once.
+  double total_rate() const;
+  // shares_limit: whether two partitions are paced by one limiter now.
+  bool shares_limit(std::string_view a, std::string_view b) const;
 
  private:
-  rate_limiter& limiter_locked(std::string_view partition);  // mutex_ held
-
-  rate_limiter_config cfg_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<rate_limiter>, std::less<>> limiters_;
+  limiter_set set_;  // guarded by mutex_
 };
 
 }  // namespace onboard::engine
