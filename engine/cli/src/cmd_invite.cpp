@@ -91,7 +91,10 @@ run_flags* add_run_options(cli::parser& p, operation op) {
       "64");
   f.threads = &p.add_value("threads", "N", "I/O threads (0: one per core)", "1");
   f.rate = &p.add_value(
-      "rate", "R", "ceiling in requests/s (0: none; the engine learns the service's limit)", "0");
+      "rate", "R",
+      "ceiling in requests/s per API, all accounts together (0: none; the engine learns the "
+      "service's limit)",
+      "0");
   f.burst = &p.add_value("burst", "B", "token-bucket burst (0: automatic)", "0");
   f.fixed_rate = &p.add_flag("fixed-rate", "send at exactly --rate, without adapting to 429s");
   f.max_attempts =
