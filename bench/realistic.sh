@@ -10,6 +10,8 @@
 #   REALISTIC_ONLY   comma-separated subset of far,moving,shared,perapi,million (default: all)
 #   REALISTIC_PEERS  comma-separated subset of boto3,cli for far and shared (default: both; none)
 #   MILLION_N        addresses of the million scenario (default 1000000)
+#   FAR_N            addresses of the far-away scenario (default 20000: 10 s of work at 40/s, of
+#                    which the blind ramp is ~2 s; 120000 measures a minute)
 #   PERAPI_DOUBT     batches left in doubt before the per-API resume (default 100)
 #   PEER_THREADS     boto3 thread pool (default 16); CLI_JOBS: parallel -j (default 16)
 #   CLI_BATCHES      the AWS CLI peer sends only the first N batches of a scenario (default: all;
@@ -27,6 +29,7 @@ emu=$(realpath "$build/emulator/chime-emulator")
 only=${REALISTIC_ONLY:-far,moving,shared,perapi,million}
 peers=${REALISTIC_PEERS:-boto3,cli}
 million_n=${MILLION_N:-1000000}
+far_n=${FAR_N:-20000}
 perapi_doubt=${PERAPI_DOUBT:-100}
 peer_threads=${PEER_THREADS:-16}
 cli_jobs=${CLI_JOBS:-16}
@@ -201,20 +204,20 @@ addresses() { awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%
 cli_batches() { awk -v a="$1" '{ l = l " " $0; if (NR % 50 == 0) { print a l; l = "" } } END { if (l != "") print a l }'; }
 
 # ---------------------------------------------------------------------------------------------
-# far away: 400 ms round trips (±25 %), 40 requests/s, 20,000 addresses.
+# far away: 400 ms round trips (±25 %), 40 requests/s, FAR_N addresses (20,000).
 if wanted "$only" far; then
   far_flags=(--latency-ms 400 --latency-jitter 0.25 --rate 40)
   mkdir -p "$work/far"
-  addresses far 20000 > "$work/far/users.txt"
+  addresses far "$far_n" > "$work/far/users.txt"
   cli_batches far < "$work/far/users.txt" > "$work/far/batches.txt"
   say "far away: chime-onboard"
   start_emu far-engine "${far_flags[@]}"
-  measured far chime-onboard 40 400 20000 "" engine_run far-engine far "$work/far/users.txt"
+  measured far chime-onboard 40 $((far_n / 50)) "$far_n" "" engine_run far-engine far "$work/far/users.txt"
   sed -i "\$s/\$/exit $rc/" "$table"
   if wanted "$peers" boto3; then
     say "far away: boto3"
     start_emu far-boto3 "${far_flags[@]}"
-    measured far "boto3 legacy" 40 400 20000 "" peer_boto3 far-boto3 "$work/far/users.txt" far
+    measured far "boto3 legacy" 40 $((far_n / 50)) "$far_n" "" peer_boto3 far-boto3 "$work/far/users.txt" far
     sed -i "\$s/\$/$peer_note/" "$table"
   fi
   if wanted "$peers" cli; then
