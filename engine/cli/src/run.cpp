@@ -1423,8 +1423,21 @@ class execution {
         net::detached);
   }
 
-  // limiter_rate: what the run may send, requests/s: every limiter's rate, each counted once.
-  double limiter_rate() { return gate_.total_rate(); }
+  // limiter_rate: what the run may send, requests/s: the rate of each limiter its accounts'
+  // requests meet, each counted once (not ListUsers').
+  double limiter_rate() {
+    double r = 0;
+    std::vector<std::string> counted;
+    for (const auto& lr : lanes_) {
+      std::string p = partition_of(*lr);
+      if (std::any_of(counted.begin(), counted.end(),
+                      [&](const std::string& c) { return gate_.shares_limit(c, p); }))
+        continue;
+      r += gate_.snapshot(p).rate;
+      counted.push_back(std::move(p));
+    }
+    return r;
+  }
 
   void log_limiters() {
     for (const auto& lr : lanes_) {

@@ -187,12 +187,6 @@ const rate_limiter* limiter_set::own_limiter(std::string_view partition) const {
   return it == members_.end() || !it->second.own ? nullptr : limiters_[*it->second.own].get();
 }
 
-double limiter_set::total_rate() const {
-  double r = 0;
-  for (const auto& [key, g] : groups_) r += limiters_[g.lim]->rate();
-  return r;
-}
-
 bool limiter_set::shares_limit(std::string_view a, std::string_view b) const {
   auto x = members_.find(a), y = members_.find(b);
   return x != members_.end() && y != members_.end() && x->second.group == y->second.group;

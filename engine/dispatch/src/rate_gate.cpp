@@ -91,11 +91,6 @@ limiter_snapshot rate_gate::snapshot(std::string_view partition) const {
   return s;
 }
 
-double rate_gate::total_rate() const {
-  std::lock_guard lock(mutex_);
-  return set_.total_rate();
-}
-
 bool rate_gate::shares_limit(std::string_view a, std::string_view b) const {
   std::lock_guard lock(mutex_);
   return set_.shares_limit(a, b);

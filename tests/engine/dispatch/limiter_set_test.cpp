@@ -39,8 +39,8 @@ TEST(limiter_set, accounts_of_one_api_share_a_limiter_and_apis_do_not) {
   set.reserve(list, t(0));
   EXPECT_TRUE(set.shares_limit(a, b));
   EXPECT_FALSE(set.shares_limit(a, list));
-  // Counted once: two limiters, each at the start rate.
-  EXPECT_DOUBLE_EQ(set.total_rate(), 2 * rate_limiter_config{}.start_rate);
+  EXPECT_EQ(set.group_limiter(a), set.group_limiter(b));
+  EXPECT_NE(set.group_limiter(a), set.group_limiter(list));
 }
 
 TEST(limiter_set, without_sharing_every_partition_has_its_own) {

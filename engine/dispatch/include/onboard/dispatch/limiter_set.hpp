@@ -115,8 +115,6 @@ class limiter_set {
   // it has no limit of its own.
   const rate_limiter* group_limiter(std::string_view partition) const;
   const rate_limiter* own_limiter(std::string_view partition) const;
-  // total_rate: what may be sent now, req/s: the sum of the groups' rates.
-  double total_rate() const;
   // shares_limit: whether two partitions are paced by one group limiter.
   bool shares_limit(std::string_view a, std::string_view b) const;
   std::uint64_t own_limit_throttles() const {

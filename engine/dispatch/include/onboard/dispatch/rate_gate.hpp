@@ -65,8 +65,6 @@ class rate_gate {
   // snapshot: the state now of the partition's group limiter (shared with the other partitions
   // of its group); a default snapshot for an unknown partition.
   limiter_snapshot snapshot(std::string_view partition) const;
-  // total_rate: what the run may send now, req/s: every limiter's rate, each counted once.
-  double total_rate() const;
   // shares_limit: whether two partitions are paced by one limiter now.
   bool shares_limit(std::string_view a, std::string_view b) const;
 
