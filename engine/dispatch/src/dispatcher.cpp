@@ -1152,10 +1152,10 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
   std::optional<chime::user> user;
   lookup out = co_await async_read_list_users(s, account, chime::list_users_target(account, email),
                                               since, [&user](std::string_view body) {
-                                                auto users = chime::decode_users(body);
-                                                if (!users) return users.error;
-                                                if (!users.value->empty())
-                                                  user = std::move(users.value->front());
+                                                auto page = chime::decode_user_page(body);
+                                                if (!page) return page.error;
+                                                if (!page.value->users.empty())
+                                                  user = user_of(page.value->users.front());
                                                 return std::string();
                                               });
   if (out.what == lookup::verdict::found) {
