@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <utility>
+
 namespace {
 
 using namespace std::chrono;
@@ -13,75 +16,76 @@ using onboard::parse_duration;
 
 constexpr duration_rules wide{.min = milliseconds(1), .max = days(400), .bare_seconds = false};
 
+// expect_reads: each text is read under `r` as its duration.
+void expect_reads(const duration_rules& r,
+                  std::initializer_list<std::pair<const char*, milliseconds>> cases) {
+  for (const auto& [text, want] : cases) EXPECT_EQ(parse_duration(text, r), want) << text;
+}
+
+// expect_refused: each text is refused under `r`.
+void expect_refused(const duration_rules& r, std::initializer_list<const char*> texts) {
+  for (const char* text : texts) EXPECT_FALSE(parse_duration(text, r)) << "'" << text << "'";
+}
+
 TEST(durations, units_combined_largest_first_and_decimals) {
-  EXPECT_EQ(parse_duration("90s", wide), seconds(90));
-  EXPECT_EQ(parse_duration("45m", wide), minutes(45));
-  EXPECT_EQ(parse_duration("2h", wide), hours(2));
-  EXPECT_EQ(parse_duration("1d", wide), hours(24));
-  EXPECT_EQ(parse_duration("500ms", wide), milliseconds(500));
-  EXPECT_EQ(parse_duration("1h30m", wide), minutes(90));
-  EXPECT_EQ(parse_duration("2h05m10s", wide), seconds(2 * 3600 + 5 * 60 + 10));
-  EXPECT_EQ(parse_duration("1s500ms", wide), milliseconds(1500));
-  EXPECT_EQ(parse_duration("1.5m", wide), seconds(90));
-  EXPECT_EQ(parse_duration("1.5h", wide), minutes(90));
-  EXPECT_EQ(parse_duration("0.25s", wide), milliseconds(250));
-  EXPECT_EQ(parse_duration("1d2h3m4s5ms", wide), milliseconds(93'784'005));
+  expect_reads(wide, {{"90s", seconds(90)},
+                      {"45m", minutes(45)},
+                      {"2h", hours(2)},
+                      {"1d", hours(24)},
+                      {"500ms", milliseconds(500)},
+                      {"1h30m", minutes(90)},
+                      {"2h05m10s", seconds(2 * 3600 + 5 * 60 + 10)},
+                      {"1s500ms", milliseconds(1500)},
+                      {"1.5m", seconds(90)},
+                      {"1.5h", minutes(90)},
+                      {"0.25s", milliseconds(250)},
+                      {"1d2h3m4s5ms", milliseconds(93'784'005)}});
 }
 
 TEST(durations, anything_else_is_refused) {
-  for (const char* bad : {"",      "s",
-                          "ms",    "1x",
-                          "-5m",   "+5m",
-                          "30m1h", "5m5m",
-                          "1ms1s", "1h ",
-                          " 1h",   "2 h",
-                          "1.s",   ".5s",
-                          "1..5s", "1e3ms",
-                          "nan",   "inf",
-                          "infs",  "1,5m",
-                          "1H",    "99999999999999999999s"})
-    EXPECT_FALSE(parse_duration(bad, wide)) << "'" << bad << "'";
+  expect_refused(wide, {"",      "s",
+                        "ms",    "1x",
+                        "-5m",   "+5m",
+                        "30m1h", "5m5m",
+                        "1ms1s", "1h ",
+                        " 1h",   "2 h",
+                        "1.s",   ".5s",
+                        "1..5s", "1e3ms",
+                        "nan",   "inf",
+                        "infs",  "1,5m",
+                        "1H",    "99999999999999999999s"});
 }
 
 TEST(durations, a_bare_number_is_seconds_only_where_the_flag_says_so) {
-  EXPECT_FALSE(parse_duration("90", wide));
+  expect_refused(wide, {"90"});
   const duration_rules bare{.min = milliseconds(1), .max = hours(1), .bare_seconds = true};
-  EXPECT_EQ(parse_duration("90", bare), seconds(90));
-  EXPECT_EQ(parse_duration("1.5", bare), milliseconds(1500));
+  expect_reads(bare, {{"90", seconds(90)}, {"1.5", milliseconds(1500)}});
   // Only as the whole value: a unit-less term after others is a typo.
-  EXPECT_FALSE(parse_duration("1m30", bare));
+  expect_refused(bare, {"1m30"});
 }
 
 TEST(durations, bounds_are_inclusive) {
   const duration_rules r{.min = seconds(1), .max = minutes(1), .bare_seconds = false};
-  EXPECT_EQ(parse_duration("1s", r), seconds(1));
-  EXPECT_EQ(parse_duration("60s", r), seconds(60));
-  EXPECT_EQ(parse_duration("1m", r), seconds(60));
-  EXPECT_FALSE(parse_duration("999ms", r));
-  EXPECT_FALSE(parse_duration("1m1ms", r));
-  EXPECT_FALSE(parse_duration("0s", r));
+  expect_reads(r, {{"1s", seconds(1)}, {"60s", seconds(60)}, {"1m", seconds(60)}});
+  expect_refused(r, {"999ms", "1m1ms", "0s"});
 }
 
 TEST(durations, max_duration_takes_units_from_one_second_to_366_days) {
   const auto& r = onboard::max_duration_rules;
-  EXPECT_EQ(parse_duration("1h30m", r), minutes(90));
-  EXPECT_EQ(parse_duration("1.5h", r), minutes(90));
-  EXPECT_EQ(parse_duration("366d", r), days(366));
-  for (const char* bad : {"90", "500ms", "0s", "0h0m", "367d"})
-    EXPECT_FALSE(parse_duration(bad, r)) << "'" << bad << "'";
+  expect_reads(r, {{"1h30m", minutes(90)}, {"1.5h", minutes(90)}, {"366d", days(366)}});
+  expect_refused(r, {"90", "500ms", "0s", "0h0m", "367d"});
 }
 
 TEST(durations, stats_takes_units_or_seconds_from_100ms_to_24h) {
   const auto& r = onboard::stats_interval_rules;
-  EXPECT_EQ(parse_duration("500ms", r), milliseconds(500));
-  EXPECT_EQ(parse_duration("10s", r), seconds(10));
-  EXPECT_EQ(parse_duration("10", r), seconds(10));
-  EXPECT_EQ(parse_duration("1.5m", r), seconds(90));
-  EXPECT_EQ(parse_duration("1m30s", r), seconds(90));
-  EXPECT_EQ(parse_duration("2h", r), hours(2));
-  EXPECT_EQ(parse_duration("1d", r), hours(24));
-  for (const char* bad : {"", "10x", "-1s", "50ms", "25h", "1 s"})
-    EXPECT_FALSE(parse_duration(bad, r)) << "'" << bad << "'";
+  expect_reads(r, {{"500ms", milliseconds(500)},
+                   {"10s", seconds(10)},
+                   {"10", seconds(10)},
+                   {"1.5m", seconds(90)},
+                   {"1m30s", seconds(90)},
+                   {"2h", hours(2)},
+                   {"1d", hours(24)}});
+  expect_refused(r, {"", "10x", "-1s", "50ms", "25h", "1 s"});
 }
 
 }  // namespace
