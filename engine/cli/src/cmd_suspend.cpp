@@ -16,7 +16,6 @@
 #include <onboard/io/corpus_reader.hpp>
 #include <onboard/io/durable_file.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <unordered_map>

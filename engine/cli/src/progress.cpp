@@ -3,8 +3,6 @@
 #include <onboard/cli/logging.hpp>
 #include <onboard/cli/run_events.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <ostream>
 #include <sys/ioctl.h>
