@@ -5,6 +5,7 @@
 #include "fuzz_common.hpp"
 
 #include <onboard/chime/chime_api.hpp>
+#include <onboard/chime/user_page.hpp>
 #include <testkit/invites_reference.hpp>
 
 #include <cstdlib>
@@ -57,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto header = onboard::fuzz::take_line(rest);
   check_agrees(all);
   check_decoded(onboard::chime::decode_created_user(all));
-  check_decoded(onboard::chime::decode_users(all));
+  check_decoded(onboard::chime::decode_user_page(all));
   for (unsigned status : {400u, 429u, 500u, 503u}) {
     auto e = onboard::chime::decode_error(status, {}, all);
     check(e.message.size() <= all.size() + 1024 || !e.message.empty());

@@ -72,7 +72,6 @@ std::string list_users_probe_target(std::string_view account_id) {
   return account_target(account_id) + "/users?max-results=1";
 }
 
-
 std::string invite_users_body(std::span<const std::string_view> emails, user_type type) {
   std::string body;
   std::size_t bytes = 40;
@@ -151,32 +150,6 @@ decoded<account> decode_account(std::string_view body) {
     return r;
   }
   r.value = std::move(a);
-  return r;
-}
-
-decoded<std::vector<user>> decode_users(std::string_view body) {
-  decoded<std::vector<user>> r;
-  scratch_storage scratch;
-  auto v = parse_json(body, scratch.get(), r.error);
-  if (!v) return r;
-  std::vector<user> out;
-  auto it = v->get_object().find("Users");
-  if (it != v->get_object().end()) {
-    if (!it->value().is_array()) {
-      r.error = "Users is not an array";
-      return r;
-    }
-    for (const auto& e : it->value().get_array()) {
-      // Any element is a user the query found, whatever it shows: one we cannot read must not
-      // be taken for "no user".
-      if (!e.is_object()) {
-        r.error = "an element of Users is not an object";
-        return r;
-      }
-      out.push_back(user_from(e.get_object()));
-    }
-  }
-  r.value = std::move(out);
   return r;
 }
 

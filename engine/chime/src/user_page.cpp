@@ -31,8 +31,12 @@ decoded<user_page> decode_user_page(std::string_view body) {
   decoded<user_page> r;
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) {
-    r.error = "ListUsers answer is not a JSON object";
+  if (ec) {
+    r.error = "response is not JSON: " + ec.message();
+    return r;
+  }
+  if (!v.is_object()) {
+    r.error = "response is not a JSON object";
     return r;
   }
   const auto& o = v.get_object();

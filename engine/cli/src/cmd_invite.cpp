@@ -144,7 +144,7 @@ run_flags* add_run_options(cli::parser& p, operation op) {
                          "journal (the full run later skips them; 0: all)",
                          "0");
   f.max_duration = &p.add_value("max-duration", "DURATION",
-                                "stop cleanly after this long (90s, 45m, 2h, 1h30m), as on "
+                                "stop cleanly after this long (90s, 45m, 1.5h, 1h30m), as on "
                                 "Ctrl-C: exit 5, and the same command resumes");
   f.stop_at = &p.add_value("stop-at", "HH:MM",
                            "stop cleanly at this local time (today, or tomorrow once it has "
@@ -190,10 +190,10 @@ std::optional<run_options> run_options_from_flags(cli::parser& p, run_flags& f, 
   if (!limit) return std::nullopt;
   o.limit = static_cast<std::uint64_t>(*limit);
   if (f.max_duration->given()) {
-    auto d = parse_duration(f.max_duration->value());
+    auto d = parse_duration(f.max_duration->value(), max_duration_rules);
     if (!d) {
       p.usage_error("option " + p.named(*f.max_duration) + ": '" + f.max_duration->value() +
-                    "' is not a duration such as 90s, 45m, 2h or 1h30m");
+                    "' is not a duration such as 90s, 45m, 1.5h or 1h30m (1s to 366d)");
       return std::nullopt;
     }
     o.max_duration = *d;

@@ -11,13 +11,14 @@
 #include <onboard/cli/report_writer.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/io/durable_file.hpp>
+#include <onboard/signing/credentials.hpp>
 
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
+#include <chrono>
 #include <iostream>
 #include <fstream>
 #include <sstream>
@@ -28,14 +29,11 @@ namespace onboard {
 
 namespace {
 
+// iso_time: a journal's time (Unix ms, 0 when it never happened) as the journal views show it.
 std::string iso_time(std::int64_t unix_ms) {
   if (unix_ms <= 0) return "never";
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return signing::format_iso8601(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
 std::string size_text(std::uint64_t bytes) {

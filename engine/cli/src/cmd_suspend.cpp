@@ -13,9 +13,9 @@
 #include <onboard/cli/service_get.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/ingest/normalize.hpp>
+#include <onboard/io/corpus_reader.hpp>
 #include <onboard/io/durable_file.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <unordered_map>
@@ -35,69 +35,38 @@ struct leaver {
   std::string error_code, message;
 };
 
-// split_csv_line: the cells of a simple CSV line (quotes around a cell are removed).
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"')
-      quoted = !quoted;
-    else if (c == ',' && !quoted)
-      cells.emplace_back();
-    else if (c != '\r')
-      cells.back().push_back(c);
-  }
-  return cells;
-}
-
-// read_leavers: one address a line, or a CSV whose header names an `email` column. Every line
-// must hold a valid address: a bad one is reported by file, line and field, and nothing is sent.
+// read_leavers: one address a line, or a CSV whose header names an `email` column, read as the
+// invite's input is (io::corpus_reader: gzip and the other compressions, RFC 4180 quoting, a BOM).
+// Every record must hold a valid address: a bad one is reported by file, line and field, and
+// nothing is sent.
 bool read_leavers(const std::string& path, std::vector<leaver>& out, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "--input " + path + ": cannot be read";
-    return false;
-  }
-  std::string line;
-  std::size_t n = 0, column = 0;
-  bool csv = false;
   std::unordered_map<std::string, bool> seen;
-  while (std::getline(in, line)) {
-    ++n;
-    if (n == 1) {
-      auto cells = split_csv_line(line);
-      for (std::size_t i = 0; i < cells.size(); ++i)
-        if (iequals(cells[i], "email")) {
-          csv = true;
-          column = i;
-        }
-      if (csv) continue;
-    }
-    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
-    std::string raw = line;
-    if (csv) {
-      auto cells = split_csv_line(line);
-      if (column >= cells.size()) {
-        error = path + ":" + std::to_string(n) + ": no email field";
+  try {
+    io::corpus_reader in({path}, {});
+    io::corpus_record rec;
+    while (in.next(rec)) {
+      if (rec.problem != io::line_problem::none) {
+        error = std::string(rec.detail);
         return false;
       }
-      raw = cells[column];
-    } else if (!raw.empty() && raw.back() == '\r') {
-      raw.pop_back();
+      std::string email;
+      if (auto why = normalize_email(rec.email, email); why != reason::none) {
+        error = in.input_name(rec.source) + ":" + std::to_string(rec.line) + ": email '" +
+                std::string(rec.email) + "' is not an address (" + std::string(to_string(why)) +
+                ")";
+        return false;
+      }
+      if (!seen.emplace(address_key(email, false), true).second) continue;
+      out.push_back({.email = email,
+                     .line = static_cast<std::size_t>(rec.line),
+                     .user_id = {},
+                     .outcome = "not_done",
+                     .error_code = {},
+                     .message = {}});
     }
-    std::string email;
-    if (auto why = normalize_email(raw, email); why != reason::none) {
-      error = path + ":" + std::to_string(n) + ": email '" + raw + "' is not an address (" +
-              std::string(to_string(why)) + ")";
-      return false;
-    }
-    if (!seen.emplace(address_key(email, false), true).second) continue;
-    out.push_back({.email = email,
-                   .line = n,
-                   .user_id = {},
-                   .outcome = "not_done",
-                   .error_code = {},
-                   .message = {}});
+  } catch (const io::corpus_error& e) {
+    error = "--input " + std::string(e.what());
+    return false;
   }
   return true;
 }

@@ -37,8 +37,8 @@ log_flags* add_log_options(cli::parser& p) {
   f.redact = &p.add_flag("redact", "replace email addresses in logs with a short hash");
   f.stats = &p.add_value("stats", "INTERVAL",
                          "how often plain progress lines and JSON progress events are written, "
-                         "and the statistics line in the --log-file (500ms, 10s, 1m; default: "
-                         "5s plain, 1s json, 1m in the log file)");
+                         "and the statistics line in the --log-file (500ms, 10s, 1.5m, 1m30s; a "
+                         "bare number is seconds; default: 5s plain, 1s json, 1m in the log file)");
   return &f;
 }
 
@@ -49,10 +49,11 @@ bool apply_log_options(cli::parser& p, log_flags& f) {
     return false;
   }
   if (f.stats->given()) {
-    f.stats_interval = parse_interval(f.stats->value());
+    f.stats_interval = parse_duration(f.stats->value(), stats_interval_rules);
     if (!f.stats_interval) {
       p.usage_error("option " + p.named(*f.stats) + ": '" + f.stats->value() +
-                    "' is not an interval between 100ms and 24h (500ms, 10s, 1.5m, 2h)");
+                    "' is not an interval from 100ms to 24h (500ms, 10s, 1.5m, 1m30s, or a "
+                    "number of seconds)");
       return false;
     }
   }

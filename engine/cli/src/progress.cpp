@@ -3,8 +3,6 @@
 #include <onboard/cli/logging.hpp>
 #include <onboard/cli/run_events.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <ostream>
 #include <sys/ioctl.h>
@@ -18,26 +16,6 @@ std::optional<progress_mode> parse_progress_mode(std::string_view s) {
   if (s == "json") return progress_mode::json;
   if (s == "off") return progress_mode::off;
   return std::nullopt;
-}
-
-std::optional<std::chrono::milliseconds> parse_interval(std::string_view s) {
-  double v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end == s.data() || !std::isfinite(v)) return std::nullopt;
-  const std::string_view unit(end, static_cast<std::size_t>(s.data() + s.size() - end));
-  double ms = 0;
-  if (unit == "ms")
-    ms = v;
-  else if (unit.empty() || unit == "s")
-    ms = v * 1e3;
-  else if (unit == "m")
-    ms = v * 60e3;
-  else if (unit == "h")
-    ms = v * 3600e3;
-  else
-    return std::nullopt;
-  if (ms < 100 || ms > 24 * 3600e3) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
 }
 
 progress_display::progress_display(progress_mode mode, const run_stats& stats, std::ostream& out,

@@ -1338,31 +1338,25 @@ class execution {
   // idle one costs a socket and a parked coroutine.
   void spawn_sizer() {
     if (opts_.connections <= initial_senders()) return;
-    net::co_spawn(
-        control_,
-        [this]() -> net::awaitable<void> {
-          for (;;) {
-            sizer_timer_.expires_after(std::chrono::milliseconds(100));
-            auto [ec] = co_await sizer_timer_.async_wait(net::as_tuple(net::use_awaitable));
-            if (ec || stopping_ || senders_left_.load() == 0) co_return;
-            for (auto& lp : lanes_) {
-              lane_run& l = *lp;
-              const auto now = std::chrono::steady_clock::now();
-              if (now < l.next_growth) continue;
-              const auto snap = gate_.snapshot(partition_of(l));
-              const int more = senders_wanted(l, snap, senders_sharing(l)) - l.spawned;
-              if (more <= 0 || l.senders_left.load() == 0) continue;
-              l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        std::chrono::duration<double>(snap.latency_p95));
-              l.senders_left += more;
-              senders_left_ += more;
-              for (int i = 0; i < more; ++i) spawn_sender(l);
-              spdlog::debug("{}: {} connections (round trips, not the rate, were the limit)",
-                            l.lane->account, l.spawned);
-            }
-          }
-        },
-        net::detached);
+    spawn_every(sizer_timer_, std::chrono::milliseconds(100), [this] {
+      if (stopping_) return false;
+      for (auto& lp : lanes_) {
+        lane_run& l = *lp;
+        const auto now = std::chrono::steady_clock::now();
+        if (now < l.next_growth) continue;
+        const auto snap = gate_.snapshot(partition_of(l));
+        const int more = senders_wanted(l, snap, senders_sharing(l)) - l.spawned;
+        if (more <= 0 || l.senders_left.load() == 0) continue;
+        l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(snap.latency_p95));
+        l.senders_left += more;
+        senders_left_ += more;
+        for (int i = 0; i < more; ++i) spawn_sender(l);
+        spdlog::debug("{}: {} connections (round trips, not the rate, were the limit)",
+                      l.lane->account, l.spawned);
+      }
+      return true;
+    });
   }
 
   // senders_wanted: how many senders the account should have now (see spawn_sizer). `sharing`:
@@ -1389,35 +1383,42 @@ class execution {
     return send_partition(opts_.op, l.lane->account);
   }
 
-  // spawn_progress: ticks until the last sender ends (on `control_`, beside the clean-up that
-  // cancels it).
+  // spawn_progress: a line at once and one every interval until the last sender ends; run()
+  // draws the last one (progress_display::finish) once the senders are gone.
   void spawn_progress() {
-    net::co_spawn(
-        control_,
-        [this]() -> net::awaitable<void> {
-          for (;;) {
-            progress_.set_total_final(ingest_done_.load());
-            progress_.tick(std::chrono::steady_clock::now());
-            if (spdlog::should_log(spdlog::level::debug)) log_limiters();
-            progress_timer_.expires_after(progress_.interval());
-            auto [ec] = co_await progress_timer_.async_wait(net::as_tuple(net::use_awaitable));
-            if (ec || senders_left_.load() == 0) co_return;
-          }
-        },
-        net::detached);
+    auto tick = [this] {
+      progress_.set_total_final(ingest_done_.load());
+      progress_.tick(std::chrono::steady_clock::now());
+      if (spdlog::should_log(spdlog::level::debug)) log_limiters();
+      return true;
+    };
+    // Before the io threads start: nothing else touches the display yet.
+    tick();
+    spawn_every(progress_timer_, progress_.interval(), std::move(tick));
   }
 
-  // spawn_timeline: a sample of the counters every second for the run's picture (run_picture.hpp).
+  // spawn_timeline: a sample of the counters every second for the run's picture (run_picture.hpp);
+  // run() takes the final one once the senders are gone.
   void spawn_timeline() {
     if (!p_.timeline) return;
+    spawn_every(timeline_timer_, std::chrono::seconds(1), [this] {
+      p_.timeline->sample(stats_, limiter_rate());
+      return true;
+    });
+  }
+
+  // spawn_every: `step` on `control_` every `period`, the first one a period from now, until it
+  // returns false, `timer` is cancelled or the run's last sender has ended. The clean-up that
+  // cancels the timers runs on `control_` too, so no step runs after it.
+  void spawn_every(net::steady_timer& timer, std::chrono::steady_clock::duration period,
+                   std::function<bool()> step) {
     net::co_spawn(
         control_,
-        [this]() -> net::awaitable<void> {
+        [this, &timer, period, step = std::move(step)]() -> net::awaitable<void> {
           for (;;) {
-            timeline_timer_.expires_after(std::chrono::seconds(1));
-            auto [ec] = co_await timeline_timer_.async_wait(net::as_tuple(net::use_awaitable));
-            if (ec || senders_left_.load() == 0) co_return;
-            p_.timeline->sample(stats_, limiter_rate());
+            timer.expires_after(period);
+            auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec || senders_left_.load() == 0 || !step()) co_return;
           }
         },
         net::detached);

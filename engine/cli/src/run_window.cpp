@@ -6,32 +6,6 @@
 
 namespace onboard {
 
-std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
-  // Each unit at most once and larger ones first, so "30m1h" or "5m5m" (likely typos) are refused.
-  static constexpr struct {
-    char unit;
-    std::int64_t seconds;
-  } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
-  std::int64_t total = 0;
-  std::size_t next_unit = 0;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  if (p == end) return std::nullopt;
-  while (p != end) {
-    std::int64_t n = 0;
-    auto [q, ec] = std::from_chars(p, end, n);
-    if (ec != std::errc() || q == end || n < 0 || n > 100000000) return std::nullopt;
-    std::size_t u = next_unit;
-    while (u < std::size(units) && units[u].unit != *q) ++u;
-    if (u == std::size(units)) return std::nullopt;
-    total += n * units[u].seconds;
-    next_unit = u + 1;
-    p = q + 1;
-  }
-  if (total <= 0 || total > std::int64_t(366) * 86400) return std::nullopt;
-  return std::chrono::seconds(total);
-}
-
 std::optional<stop_time> next_stop_at(std::string_view hhmm,
                                       std::chrono::system_clock::time_point now) {
   const auto colon = hhmm.find(':');
@@ -61,7 +35,7 @@ std::optional<stop_time> next_stop_at(std::string_view hhmm,
   return stop_time{at(1), true};
 }
 
-std::optional<run_deadline> earliest_deadline(std::chrono::seconds max_duration,
+std::optional<run_deadline> earliest_deadline(std::chrono::milliseconds max_duration,
                                               std::string_view max_duration_text,
                                               const std::optional<stop_time>& stop_at,
                                               std::string_view stop_at_text,

@@ -68,16 +68,12 @@ net::awaitable<exchange_result> async_service_call(transport& t, const signing::
     // service's Date, and credentials refused as expired are refreshed, each once, and the call
     // signed again: neither a skewed clock nor a token expiring now fails the call.
     if (r.ok()) {
-      const auto& a = r.response;
-      const engine::refusal refused{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
-                                    a.body, a.header("Date")};
-      const engine::answer answer{static_cast<int>(a.status), a.header("x-amzn-ErrorType"),
-                                  a.header("x-amzn-RequestId"), a.body};
-      if (auto fix =
-              engine::skew_correction(refused, signing::clock::now(), signer.clock_offset())) {
-        signer.set_clock_offset(*fix);
+      const auto mend =
+          engine::signature_mend_for(r.response, signing::clock::now(), signer.clock_offset());
+      if (mend.clock_offset) {
+        signer.set_clock_offset(*mend.clock_offset);
         r = co_await async_signed(t, signer, method, path, body, i + 1, last);
-      } else if (engine::expired_credentials(answer) &&
+      } else if (mend.refresh_credentials &&
                  signer.credentials_source().refresh_after_refusal(used)) {
         r = co_await async_signed(t, signer, method, path, body, i + 1, last);
       }

@@ -49,6 +49,20 @@ std::optional<std::chrono::milliseconds> skew_correction(
   return measured;
 }
 
+signature_mend signature_mend_for(const incoming_response& r,
+                                  std::chrono::system_clock::time_point received,
+                                  std::chrono::milliseconds offset_used) {
+  signature_mend m;
+  const int status = static_cast<int>(r.status);
+  const std::string_view error_type = r.header("x-amzn-ErrorType");
+  m.clock_offset =
+      skew_correction({status, error_type, r.body, r.header("Date")}, received, offset_used);
+  if (m.clock_offset) return m;
+  const answer a{status, error_type, r.header("x-amzn-RequestId"), r.body};
+  m.refresh_credentials = !foreign_answer(a) && expired_credentials(a);
+  return m;
+}
+
 std::string skew_warning(std::chrono::milliseconds offset) {
   const double seconds = std::chrono::duration<double>(offset).count();
   if (std::abs(seconds) <= 60.0) return {};

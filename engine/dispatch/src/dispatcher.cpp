@@ -671,10 +671,8 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
   auto sent_at = steady::now();
   c.r = co_await async_send_signed(t, method, target, body, &c.signed_with);
   if (c.r.ok()) {
-    const incoming_response& first = c.r.response;
-    const engine::refusal refused{static_cast<int>(first.status), first.header("x-amzn-ErrorType"),
-                                  first.body, first.header("Date")};
-    if (auto fix = engine::skew_correction(refused, signing::clock::now(), offset_used)) {
+    if (auto fix = engine::signature_mend_for(c.r.response, signing::clock::now(), offset_used)
+                       .clock_offset) {
       if (spdlog::should_log(spdlog::level::debug))
         log_request({method, target, c.r, steady::now() - sent_at, s.attempt,
                      "our clock is off: signed again with the service's time"});
@@ -694,7 +692,9 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
     c.cls = engine::classify_answer(a, {cfg_.op, addresses});
     // Whatever its status (STS says 400), an expired-credentials refusal is about the run's
     // credentials, never about the addresses: fatal to the run unless a refresh mends it.
-    c.expired_credentials = c.cls != retry_class::foreign && engine::expired_credentials(a);
+    c.expired_credentials =
+        engine::signature_mend_for(resp, signing::clock::now(), signer_.clock_offset())
+            .refresh_credentials;
     if (c.expired_credentials) c.cls = retry_class::fatal_auth;
   } else if (c.r.failure->certificate_refused() ||
              c.r.failure->kind == io::transport_error_kind::proxy_refused) {
@@ -1160,10 +1160,10 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
   std::optional<chime::user> user;
   lookup out = co_await async_read_list_users(s, account, chime::list_users_target(account, email),
                                               since, [&user](std::string_view body) {
-                                                auto users = chime::decode_users(body);
-                                                if (!users) return users.error;
-                                                if (!users.value->empty())
-                                                  user = std::move(users.value->front());
+                                                auto page = chime::decode_user_page(body);
+                                                if (!page) return page.error;
+                                                if (!page.value->users.empty())
+                                                  user = user_of(page.value->users.front());
                                                 return std::string();
                                               });
   if (out.what == lookup::verdict::found) {

@@ -103,9 +103,13 @@ bool json_body(std::string_view body) {
 
 }  // namespace
 
-retry_class classify_answer(const answer& a, const request_context& ctx) {
+bool foreign_answer(const answer& a) {
   const bool maybe_foreign = a.status < 500 && a.status != 429;
-  if (maybe_foreign && a.request_id.empty() && !json_body(a.body)) return retry_class::foreign;
+  return maybe_foreign && a.request_id.empty() && !json_body(a.body);
+}
+
+retry_class classify_answer(const answer& a, const request_context& ctx) {
+  if (foreign_answer(a)) return retry_class::foreign;
   // Our clock, not our credentials: resent (the dispatcher has corrected the time by then).
   if (signing_time_refused({a.status, a.error_type, a.body, {}}))
     return retry_class::retry_transient;

@@ -175,33 +175,5 @@ TEST(chime_api, decode_invites_agrees_with_the_document_decoder_on_generated_res
   }
 }
 
-TEST(chime_api, decode_users_counts_every_user_the_query_returned) {
-  // A pending invitee may come back without PrimaryEmail: still a user the filter found.
-  auto r = decode_users(R"({"Users":[{"UserId":"u-1","UserInvitationStatus":"Pending",)"
-                        R"("UserRegistrationStatus":"Unregistered"}],"NextToken":"page-1"})");
-  ASSERT_TRUE(r) << r.error;
-  ASSERT_EQ(r.value->size(), 1u);
-  EXPECT_EQ((*r.value)[0].user_id, "u-1");
-  EXPECT_EQ((*r.value)[0].primary_email, "");
-  EXPECT_EQ((*r.value)[0].invitation_status, "Pending");
-  EXPECT_EQ((*r.value)[0].registration_status, "Unregistered");
-
-  auto none = decode_users(R"({"Users":[]})");
-  ASSERT_TRUE(none);
-  EXPECT_TRUE(none.value->empty());
-  auto absent = decode_users("{}");
-  ASSERT_TRUE(absent);
-  EXPECT_TRUE(absent.value->empty());
-}
-
-TEST(chime_api, decode_users_refuses_what_it_cannot_read_rather_than_reading_no_user) {
-  for (std::string_view body : {R"({"Users":[1]})", R"({"Users":[{"UserId":"u"},"x"]})",
-                                R"({"Users":{}})", "[]", "<html></html>", R"({"Users":[)"}) {
-    auto r = decode_users(body);
-    EXPECT_FALSE(r) << body;
-    EXPECT_FALSE(r.error.empty()) << body;
-  }
-}
-
 }  // namespace
 }  // namespace onboard::chime

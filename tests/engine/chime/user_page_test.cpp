@@ -1,4 +1,4 @@
-// user_page_test.cpp: ListUsers pages as export-users reads them.
+// user_page_test.cpp: ListUsers answers: pages of a listing, and one address's query.
 #include <onboard/chime/user_page.hpp>
 
 #include <gtest/gtest.h>
@@ -43,11 +43,26 @@ TEST(user_page, an_answer_without_users_lists_nobody_and_says_so) {
   EXPECT_FALSE(p.value->has_users);
 }
 
-TEST(user_page, what_is_not_a_page_is_an_error) {
-  EXPECT_FALSE(decode_user_page("<html>"));
-  EXPECT_FALSE(decode_user_page(R"({"Users":{}})"));
-  EXPECT_FALSE(decode_user_page(R"({"Users":[1]})"));
-  EXPECT_FALSE(decode_user_page(R"({"Users":[],"NextToken":5})"));
+TEST(user_page, a_query_counts_every_user_it_returned) {
+  // A pending invitee may come back without PrimaryEmail: still a user the filter found.
+  auto p = decode_user_page(R"({"Users":[{"UserId":"u-1","UserInvitationStatus":"Pending",)"
+                            R"("UserRegistrationStatus":"Unregistered"}]})");
+  ASSERT_TRUE(p) << p.error;
+  ASSERT_EQ(p.value->users.size(), 1u);
+  EXPECT_EQ(p.value->users[0].user_id, "u-1");
+  EXPECT_EQ(p.value->users[0].primary_email, "");
+  EXPECT_EQ(p.value->users[0].invitation_status, "Pending");
+  EXPECT_EQ(p.value->users[0].registration_status, "Unregistered");
+}
+
+TEST(user_page, what_is_not_a_page_is_an_error_never_no_user) {
+  for (std::string_view body :
+       {"<html>", "<html></html>", "[]", R"({"Users":[)", R"({"Users":{}})", R"({"Users":[1]})",
+        R"({"Users":[{"UserId":"u"},"x"]})", R"({"Users":[],"NextToken":5})"}) {
+    auto p = decode_user_page(body);
+    EXPECT_FALSE(p) << body;
+    EXPECT_FALSE(p.error.empty()) << body;
+  }
 }
 
 }  // namespace

@@ -130,18 +130,7 @@ TEST(run_events, debug_log_file_has_a_line_per_request_the_banner_stats_and_summ
   EXPECT_FALSE(contains(text, "@example.com")) << text;
 }
 
-// The pure parts: --stats' interval and the events' shapes.
-TEST(run_events, stats_intervals_take_a_unit_and_stay_in_bounds) {
-  using onboard::parse_interval;
-  EXPECT_EQ(parse_interval("500ms"), std::chrono::milliseconds(500));
-  EXPECT_EQ(parse_interval("10s"), std::chrono::milliseconds(10'000));
-  EXPECT_EQ(parse_interval("10"), std::chrono::milliseconds(10'000));
-  EXPECT_EQ(parse_interval("1.5m"), std::chrono::milliseconds(90'000));
-  EXPECT_EQ(parse_interval("2h"), std::chrono::milliseconds(7'200'000));
-  for (const char* bad : {"", "s", "10x", "-1s", "50ms", "25h", "1 s", "nan", "inf"})
-    EXPECT_FALSE(parse_interval(bad)) << bad;
-}
-
+// The pure parts: the events' shapes (durations_test.cpp reads --stats' interval).
 TEST(run_events, events_have_their_name_first_a_time_and_the_summary_as_an_object) {
   std::ostringstream out;
   onboard::event_stream ev(out);

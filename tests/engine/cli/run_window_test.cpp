@@ -1,5 +1,5 @@
-// The run's window: --max-duration's durations and --stop-at's next local time, read without a
-// clock of their own (the time is an input), and the earlier of the two chosen.
+// The run's window: --stop-at's next local time, read without a clock of its own (the time is an
+// input), and the earlier of it and --max-duration chosen (durations_test.cpp reads durations).
 #include <onboard/cli/run_window.hpp>
 
 #include <gtest/gtest.h>
@@ -10,22 +10,6 @@ namespace {
 
 using namespace std::chrono;
 using onboard::next_stop_at;
-using onboard::parse_duration;
-
-TEST(run_window, durations_in_the_units_people_write) {
-  EXPECT_EQ(parse_duration("90s"), seconds(90));
-  EXPECT_EQ(parse_duration("45m"), minutes(45));
-  EXPECT_EQ(parse_duration("2h"), hours(2));
-  EXPECT_EQ(parse_duration("1d"), hours(24));
-  EXPECT_EQ(parse_duration("1h30m"), minutes(90));
-  EXPECT_EQ(parse_duration("2h05m10s"), seconds(2 * 3600 + 5 * 60 + 10));
-}
-
-TEST(run_window, anything_else_is_not_a_duration) {
-  for (const char* bad : {"", "90", "s", "1x", "-5m", "1.5h", "30m1h", "5m5m", "0s", "0h0m", "1h ",
-                          " 1h", "2 h", "367d", "99999999999999999999s"})
-    EXPECT_FALSE(parse_duration(bad)) << "'" << bad << "'";
-}
 
 // local: a local wall-clock time on 10 June 2026 (no daylight-saving change near it anywhere).
 system_clock::time_point local(int day, int hour, int minute) {

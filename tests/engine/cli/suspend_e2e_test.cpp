@@ -88,6 +88,16 @@ TEST(suspend_e2e, a_bad_address_names_the_file_line_and_field_and_nothing_is_sen
       run(suspend_argv(emu, dir / "leavers.txt", dir / "out.csv"), client_env(dir.path()), 30s);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "leavers.txt:2: email 'not-an-address'")) << r.err;
+  // Read as the invite's input is (RFC 4180 quotes, a BOM, "E-mail" for email): a CSV row without
+  // the email field names its file and line too, and so does a file that cannot be opened.
+  write_file(dir / "leavers.csv", "\xEF\xBB\xBFname,E-mail\n\"Smith, Ann\",ann@example.com\nbob\n");
+  r = run(suspend_argv(emu, dir / "leavers.csv", dir / "out.csv"), client_env(dir.path()), 30s);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "leavers.csv:3: ")) << r.err;
+  r = run(suspend_argv(emu, dir / "absent.txt", dir / "out.csv"), client_env(dir.path()), 30s);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--input " + (dir / "absent.txt").string() + ": cannot open"))
+      << r.err;
   EXPECT_EQ(json_counter(emu.stats(), "requests"), 0u);
   ASSERT_EQ(emu.stop(), 0);
 }

@@ -83,4 +83,51 @@ TEST(clock_skew, a_signing_time_refusal_is_resent_never_blamed_on_the_credential
             retry_class::fatal_auth);
 }
 
+// answer_of: a response as the transport hands it over.
+onboard::incoming_response answer_of(unsigned status, std::string error_type, std::string body,
+                                     std::string request_id = "req-1") {
+  onboard::incoming_response r;
+  r.status = status;
+  if (!error_type.empty()) r.headers.emplace_back("x-amzn-ErrorType", std::move(error_type));
+  if (!request_id.empty()) r.headers.emplace_back("x-amzn-RequestId", std::move(request_id));
+  r.headers.emplace_back("Date", std::string(server_date));
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(clock_skew, the_mend_of_a_refused_signature_is_the_clock_first_then_the_credentials) {
+  const std::string expired_token = R"({"message":"The security token included in the request )"
+                                    R"(is expired"})";
+  // Our clock 10 minutes slow: the time is corrected, whatever else the answer says.
+  auto m =
+      signature_mend_for(answer_of(403, "InvalidSignatureException", std::string(expired_body)),
+                         server_now - 600s, 0ms);
+  EXPECT_EQ(m.clock_offset, 600'000ms);
+  EXPECT_FALSE(m.refresh_credentials);
+  m = signature_mend_for(answer_of(403, "ExpiredTokenException", expired_token), server_now - 600s,
+                         0ms);
+  EXPECT_EQ(m.clock_offset, 600'000ms);
+  EXPECT_FALSE(m.refresh_credentials);
+  // A right clock: expired credentials are refreshed, by their code or the message (STS: 400).
+  m = signature_mend_for(answer_of(403, "ExpiredTokenException", "{}"), server_now, 0ms);
+  EXPECT_FALSE(m.clock_offset);
+  EXPECT_TRUE(m.refresh_credentials);
+  EXPECT_TRUE(
+      signature_mend_for(answer_of(400, "", expired_token), server_now, 0ms).refresh_credentials);
+  // A proxy's page that says so is not the service refusing our credentials.
+  m = signature_mend_for(answer_of(403, "", "<html>Your token has expired</html>", ""), server_now,
+                         0ms);
+  EXPECT_FALSE(m.clock_offset);
+  EXPECT_FALSE(m.refresh_credentials);
+  // Answers a new signature would not change.
+  for (unsigned status : {200u, 404u, 429u, 500u}) {
+    m = signature_mend_for(answer_of(status, "", "{}"), server_now - 600s, 0ms);
+    EXPECT_FALSE(m.clock_offset) << status;
+    EXPECT_FALSE(m.refresh_credentials) << status;
+  }
+  m = signature_mend_for(answer_of(401, "UnauthorizedClientException", "{}"), server_now, 0ms);
+  EXPECT_FALSE(m.clock_offset);
+  EXPECT_FALSE(m.refresh_credentials);
+}
+
 }  // namespace

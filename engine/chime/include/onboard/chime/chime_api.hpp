@@ -87,12 +87,7 @@ struct account {
 // decode_account: parses a GetAccount 200 body (`{"Account":{...}}`); AccountId is required.
 decoded<account> decode_account(std::string_view body);
 
-// decode_users: parses a ListUsers 200 body (`Users` array; `NextToken` ignored: one address a
-// query). Every element counts: a user whose PrimaryEmail is absent (a pending invitee, whose
-// details may not show until they accept) is still a user the `user-email` filter found. An
-// element that is not an object is an error, never skipped. No `Users` member is no user.
-decoded<std::vector<user>> decode_users(std::string_view body);
-
+// A ListUsers answer, of a page or of one address's query: decode_user_page (user_page.hpp).
 
 // service_error: an error response as botocore reads it: the code is the `x-amzn-ErrorType` header
 // (text from the first ':' dropped), else the body's `code`/`Code`/`__type` (namespace prefix

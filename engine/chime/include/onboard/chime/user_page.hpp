@@ -1,5 +1,6 @@
-// onboard/chime/user_page.hpp: ListUsers as a listing of the whole account, page by page
-// (max-results up to 200, NextToken), for `export-users`.
+// onboard/chime/user_page.hpp: a ListUsers answer: a page of the whole account's listing
+// (max-results up to 200, NextToken; export-users, --skip-existing, the in-doubt listing) or what
+// the query for one address (user-email) found.
 //
 //   std::string next;
 //   do {
@@ -44,8 +45,10 @@ inline constexpr int user_page_max = 200;
 std::string user_page_target(std::string_view account_id, int max_results,
                              std::string_view next_token);
 
-// decode_user_page: parses a ListUsers 200 body. An element of Users that is not an object, or
-// a NextToken that is not a string, is an error.
+// decode_user_page: parses a ListUsers 200 body. Every element of Users counts: one without
+// PrimaryEmail (a pending invitee, whose details may not show until they accept) is still a user
+// the query found. An element that is not an object, or a NextToken that is not a string, is an
+// error, never skipped: an answer we cannot read must not be taken for "no user".
 decoded<user_page> decode_user_page(std::string_view body);
 
 }  // namespace onboard::chime

@@ -16,6 +16,7 @@
 //   p.finish(now);          // final line at 100% (or where the run stopped)
 #pragma once
 
+#include <onboard/cli/durations.hpp>
 #include <onboard/core/text.hpp>
 #include <onboard/dispatch/run_stats.hpp>
 
@@ -32,9 +33,10 @@ enum class progress_mode { automatic, bar, plain, json, off };
 // parse_progress_mode: "auto|bar|plain|json|off".
 std::optional<progress_mode> parse_progress_mode(std::string_view s);
 
-// parse_interval: --stats' value: a number with a unit, ms, s, m or h ("500ms", "10s", "1.5m"),
-// or a bare number of seconds; between 100 ms and 24 h. nullopt otherwise.
-std::optional<std::chrono::milliseconds> parse_interval(std::string_view s);
+// stats_interval_rules: --stats: a duration (durations.hpp: "500ms", "10s", "1.5m") or a bare
+// number of seconds, from 100 ms to 24 h.
+inline constexpr duration_rules stats_interval_rules{
+    .min = std::chrono::milliseconds(100), .max = std::chrono::hours(24), .bare_seconds = true};
 
 class progress_display {
  public:

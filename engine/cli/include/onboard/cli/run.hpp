@@ -39,7 +39,7 @@ struct run_options {
   std::uint64_t limit = 0;  // --limit N: a pilot of the first N pending addresses (0: all)
   // The run's window (run_window.hpp): it stops by itself, as on Ctrl-C, at the earlier of
   // `max_duration` after it started and `stop_at`. The texts are the flags' values, for messages.
-  std::chrono::seconds max_duration{0};  // --max-duration (0: none)
+  std::chrono::milliseconds max_duration{0};  // --max-duration (0: none)
   std::string max_duration_text;
   std::optional<stop_time> stop_at;  // --stop-at HH:MM
   std::string stop_at_text;

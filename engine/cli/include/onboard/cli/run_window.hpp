@@ -2,10 +2,12 @@
 // end a run by themselves, as Ctrl-C does (no new requests, the journal consistent, exit 5 and the
 // command to resume), so that a migration can be spread over evenings or kept out of office hours.
 //
-//   auto d = onboard::parse_duration("1h30m");            // 5400 s
+//   auto d = onboard::parse_duration("1h30m", onboard::max_duration_rules);  // 5400 s
 //   auto t = onboard::next_stop_at("18:00", system_clock::now());
 //   if (t) use(t->at, t->tomorrow);                       // the next 18:00, local time
 #pragma once
+
+#include <onboard/cli/durations.hpp>
 
 #include <chrono>
 #include <optional>
@@ -14,9 +16,11 @@
 
 namespace onboard {
 
-// parse_duration: "90s", "45m", "2h", "1d", or a sum of them in descending order ("1h30m",
-// "2h05m10s", as format_duration writes them). nullopt for anything else, zero included.
-std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+// max_duration_rules: --max-duration: a duration (durations.hpp: "90s", "1.5h", "1h30m") from
+// one second to 366 days; a bare number is refused (seconds or minutes? a run is not the place
+// to guess).
+inline constexpr duration_rules max_duration_rules{
+    .min = std::chrono::seconds(1), .max = std::chrono::days(366), .bare_seconds = false};
 
 // stop_time: the next moment a wall-clock time occurs.
 struct stop_time {
@@ -37,7 +41,7 @@ struct run_deadline {
 
 // earliest_deadline: the earlier of the two windows (either may be absent); nullopt when neither.
 // `started` is when the run began (--max-duration counts from there).
-std::optional<run_deadline> earliest_deadline(std::chrono::seconds max_duration,
+std::optional<run_deadline> earliest_deadline(std::chrono::milliseconds max_duration,
                                               std::string_view max_duration_text,
                                               const std::optional<stop_time>& stop_at,
                                               std::string_view stop_at_text,

@@ -7,10 +7,15 @@
 // RequestExpired or RequestInTheFuture. Each answer carries the service's `Date`, from which the
 // offset to sign with is learnt (as the AWS SDKs for Java and Go do; botocore has no correction).
 //
-//   auto fix = onboard::engine::skew_correction({status, error_type, body, date}, received,
-//                                               signer.clock_offset());
-//   if (fix) { signer.set_clock_offset(*fix); /* sign again and resend once */ }
+// The run's dispatcher and the calls around it (pre-flight, export-users: service_get.hpp) mend
+// a refused signature the same way, from signature_mend_for:
+//
+//   auto mend = onboard::engine::signature_mend_for(response, received, signer.clock_offset());
+//   if (mend.clock_offset) { signer.set_clock_offset(*mend.clock_offset); /* resend once */ }
+//   else if (mend.refresh_credentials) { /* refresh_after_refusal, then resend once */ }
 #pragma once
+
+#include <onboard/dispatch/transport.hpp>
 
 #include <chrono>
 #include <optional>
@@ -41,6 +46,22 @@ inline constexpr std::chrono::minutes generic_skew{4};
 std::optional<std::chrono::milliseconds> skew_correction(
     const refusal& r, std::chrono::system_clock::time_point received,
     std::chrono::milliseconds offset_used);
+
+// signature_mend: what would make the service take a request it refused for its signature, on
+// one more try: our clock's offset corrected, else the credentials refreshed. Neither: nothing a
+// new signature would change.
+struct signature_mend {
+  std::optional<std::chrono::milliseconds> clock_offset;  // sign with it from now on
+  bool refresh_credentials = false;  // the service refused them as expired (expired_credentials)
+};
+
+// signature_mend_for: the mend answer `r` asks for, received at `received` for a request signed
+// with `offset_used`. Our clock first (skew_correction): a signature dated outside the service's
+// window is refused whatever its credentials. An answer that is evidently not the service's
+// (classify_answer's `foreign`) asks for no new credentials, whatever its page says.
+signature_mend signature_mend_for(const incoming_response& r,
+                                  std::chrono::system_clock::time_point received,
+                                  std::chrono::milliseconds offset_used);
 
 // skew_warning: what to say, once, when a learnt offset is over a minute (a clock worth setting
 // right); "" when it is smaller.

@@ -71,6 +71,9 @@ struct answer {
 // service's would count it as invited (2xx) or bisect and fail every address (400). 5xx and 429
 // keep their meaning whoever sent them: a gateway's 502 is still worth a retry.
 retry_class classify_answer(const answer& a, const request_context& ctx);
+// foreign_answer: a 2xx, 3xx or 4xx other than 429 without x-amzn-RequestId or a JSON body, which
+// classify_answer calls `foreign` (as it does any 3xx).
+bool foreign_answer(const answer& a);
 // expired_credentials: the service refused the request because the credentials it was signed
 // with have expired (ExpiredToken, ExpiredTokenException, or a 4xx saying the security token
 // is expired): not applied, and worth one refresh of the credentials and one more try.
