@@ -668,6 +668,31 @@ TEST_F(dispatcher_test, a_runs_own_dropped_batches_are_settled_by_listings_not_o
   EXPECT_TRUE(replay().in_doubt().empty());
 }
 
+TEST_F(dispatcher_test, once_a_listing_shows_the_account_too_large_later_rounds_ask_instead) {
+  // 1,000 users (five pages) and two dropped batches of two addresses, one after the other. The
+  // first round lists two pages, its cost bound, and asks about its two; the second knows the
+  // account has more pages than it has addresses and asks at once: 2 pages, not 4.
+  std::vector<account_user> users;
+  for (const auto& e : addresses("old", 1000)) users.push_back(pending_user(e));
+  const auto first = addresses("a", 2), second = addresses("b", 2);
+  std::set<std::string> dropped;
+  scripted_transport t;
+  t.respond_with([&, account = scripted_account(users)](const recorded_request& r) {
+    if (r.is_invite() && dropped.insert(r.invite_emails.front()).second)
+      return tk::failure(kind::reset_after_send, /*written=*/true);
+    return account(r);
+  });
+  run(config(), {make_batch(1, first), make_batch(2, second)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(user_pages({&t}), 2u);
+  EXPECT_EQ(list_users_queries(t),
+            (std::vector<std::string>{first[0], first[1], second[0], second[1]}));
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{first, first, second, second}));
+  EXPECT_EQ(count(outcome_kind::invited), 4u);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
 // ---- stops and what they leave in the journal
 
 TEST_F(dispatcher_test,
