@@ -191,7 +191,7 @@ class dispatcher {
                                                const std::string& email, time_point since);
   boost::asio::awaitable<lookup> async_read_list_users(
       sender& s, const std::string& account, const std::string& target, time_point since,
-      const std::function<std::string(std::string_view body)>& read);
+      const std::function<std::string(std::string_view body)>& read, bool retry_faults = true);
   boost::asio::awaitable<const in_doubt_listing*> async_listing(sender& s,
                                                                 const std::string& account);
   boost::asio::awaitable<void> async_list_in_doubt(sender& s, const std::string& account,
@@ -200,7 +200,7 @@ class dispatcher {
                                                                              const batch& b);
   boost::asio::awaitable<void> async_list_round(sender& s, doubt_round& r);
   boost::asio::awaitable<void> async_list_pages(sender& s, const std::string& account,
-                                                in_doubt_listing& l);
+                                                in_doubt_listing& l, bool retry_faults = true);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
   bool earlier_in_doubt(std::string_view email) const;
 
