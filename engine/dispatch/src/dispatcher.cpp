@@ -19,7 +19,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <unordered_map>
 
 namespace onboard {
@@ -274,6 +276,18 @@ struct dispatcher::lookup {
   bool retries_spent = false;  // unknown after every attempt: ListUsers itself is failing
 };
 
+// doubt_round: a run's own in-doubt addresses, gathered from every sender for one listing of the
+// account (async_own_round). `keys` (address_key) only grows until the listing starts, which is
+// after every one of them went in doubt; `listed` opens once `listing` is final.
+struct dispatcher::doubt_round {
+  std::string account;
+  std::unordered_set<std::string> keys;
+  std::optional<in_doubt_listing> listing;  // none when the round did not list (not worth it)
+  async_latch listed;
+
+  const in_doubt_listing* result() const { return listing ? &*listing : nullptr; }
+};
+
 // work_list: the part of a batch being sent, then the halves a split set aside, one at a time.
 // The batch itself is sent in place: in the common case one response settles all of its
 // addresses and nothing is copied. What changes a part's items (a retry of some, a verification,
@@ -340,6 +354,12 @@ namespace {
 
 // paced_wait: a token wait longer than this means the rate gate, not the network, sets the pace.
 constexpr auto paced_wait = std::chrono::milliseconds(2);
+
+// gather_doubt: how long the first sender of a round of own in-doubt addresses waits for others
+// to join it before the listing starts. Requests are dropped together (a connection lost, a
+// service hiccup): a tenth of a second gathers those, and costs less than one ListUsers query at
+// 10/s. A round also gathers for as long as the listing before it runs.
+constexpr auto gather_doubt = std::chrono::milliseconds(100);
 
 // bisect_after: service failures of one part before it is halved. Two: one 500 is usually the
 // service's passing trouble, the same part failing again more likely carries an address that
@@ -1028,8 +1048,9 @@ bool dispatcher::earlier_in_doubt(std::string_view email) const {
 // async_verify: asks ListUsers about the addresses of `b` that may already have been applied.
 // Those it knows get their outcome; those it cannot tell about are left in doubt, never sent
 // again; only those it does not know stay in `b`. Returns false when nothing is left to send.
-// An earlier run's addresses are looked up in the account's listing first (async_listing); only
-// what it cannot settle is asked about one by one.
+// The addresses are looked up in a listing of the account first (an earlier run's in the one
+// async_listing makes, this run's own in a round's, async_own_round); only what it cannot settle
+// is asked about one by one.
 net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification v) {
   std::vector<planned_address> keep, unknown;
   std::vector<address_outcome> settled;
@@ -1037,6 +1058,7 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification 
   std::string why;
   bool ask = true;  // false once ListUsers has failed every attempt: the rest are not asked
   const in_doubt_listing* listing = nullptr;
+  std::shared_ptr<const doubt_round> round;  // keeps `listing` of this run's own addresses alive
   bool listing_sought = false;
   std::size_t k = 0;
   for (; k < b.items.size(); ++k) {
@@ -1054,9 +1076,14 @@ net::awaitable<bool> dispatcher::async_verify(sender& s, batch& b, verification 
       settled_items.items.push_back(std::move(item));
       continue;
     }
-    if (v.only_earlier_in_doubt && !listing_sought) {
+    if (!listing_sought) {
       listing_sought = true;
-      listing = co_await async_listing(s, b.account_id);
+      if (v.only_earlier_in_doubt) {
+        listing = co_await async_listing(s, b.account_id);
+      } else {
+        round = co_await async_own_round(s, b);
+        listing = round ? round->result() : nullptr;
+      }
       if (listing && !listing->failing().empty()) {
         ask = false;  // ListUsers failed every attempt at the listing: leave the rest in doubt
         why = listing->failing();
@@ -1120,11 +1147,100 @@ net::awaitable<const in_doubt_listing*> dispatcher::async_listing(sender& s,
   co_return listing_&& listing_account_ == account ? &*listing_ : nullptr;
 }
 
-// async_list_in_doubt: ListUsers pages (200 users each) for as long as `l` finds them worth it.
-// A page that cannot be had ends the listing incomplete: the addresses it did not find are then
-// asked about one by one, with that path's own handling of a failing ListUsers.
+// async_list_in_doubt: the listing for an earlier run's addresses (async_list_pages), and what
+// it settled, said once.
 net::awaitable<void> dispatcher::async_list_in_doubt(sender& s, const std::string& account,
                                                      in_doubt_listing& l) {
+  co_await async_list_pages(s, account, l);
+  const bool conclusive = l.conclusive();
+  spdlog::info(
+      "{} address(es) left in doubt by an earlier run: {} found by listing {} user(s) of account "
+      "{} in {} ListUsers page(s); {}",
+      in_doubt_keys_.size(), l.found(), l.users(), account, l.pages(),
+      conclusive ? std::string("the others are not in the account")
+                 : "the others are asked about one by one (" + l.why_not() + ")");
+}
+
+// async_own_round: the round of listing that settles this run's own in-doubt addresses of `b`
+// (every one of its items), shared with the other senders' in-doubt addresses: the first to
+// arrive gathers for gather_doubt, and for as long as the round before it lists, then lists
+// for all (async_list_round); the others join it and wait. A listing shows every address that
+// went in doubt before it started, so no address joins a round once it lists: it waits for the
+// next. nullptr when `b` is another account's than the round gathering.
+net::awaitable<std::shared_ptr<const dispatcher::doubt_round>> dispatcher::async_own_round(
+    sender& s, const batch& b) {
+  std::shared_ptr<doubt_round> r, before;
+  bool lister = false;
+  {
+    std::lock_guard lk(rounds_mu_);
+    if (!gathering_) {
+      gathering_ = std::make_shared<doubt_round>();
+      gathering_->account = b.account_id;
+      lister = gathering_->listed.try_start();
+      before = listing_round_;
+    } else if (gathering_->account != b.account_id) {
+      co_return nullptr;
+    }
+    r = gathering_;
+    for (const auto& item : b.items) r->keys.insert(address_key(item.email, case_sensitive_local_));
+  }
+  if (!lister) {
+    co_await r->listed.async_arrive();
+    co_return r;
+  }
+  // However the lister ends (a hard stop cancels its waits), the round stops gathering and its
+  // waiters resume: without a listing they ask one by one, which a stop ends at once.
+  struct end_round {
+    dispatcher& d;
+    doubt_round& r;
+    ~end_round() {
+      {
+        std::lock_guard lk(d.rounds_mu_);
+        if (d.gathering_.get() == &r) d.gathering_.reset();
+      }
+      r.listed.open();
+    }
+  } ends{*this, *r};
+  net::steady_timer gather(s.ex, gather_doubt);
+  co_await gather.async_wait(net::use_awaitable);
+  if (before) co_await before->listed.async_arrive();
+  {
+    std::lock_guard lk(rounds_mu_);
+    gathering_.reset();
+    listing_round_ = r;
+  }
+  if (!stopping()) co_await async_list_round(s, *r);
+  co_return r;
+}
+
+// async_list_round: lists the account for round `r` unless what earlier listings showed of its
+// size already says listing costs at least one query per address (pages_at_least_, which
+// async_list_pages keeps: an invite run only adds users, so the account never shrinks back).
+net::awaitable<void> dispatcher::async_list_round(sender& s, doubt_round& r) {
+  {
+    std::lock_guard lk(rounds_mu_);
+    if (pages_at_least_ >= r.keys.size()) co_return;
+  }
+  in_doubt_listing& l = r.listing.emplace(r.keys, case_sensitive_local_);
+  // One fault (a 5xx, the network) ends the round's listing: its senders, waiting for it, then
+  // ask one by one, each with its own retries, which end a failing service as soon as before
+  // (one lister retrying alone through its backoff took 16 s to give up where they take 5).
+  co_await async_list_pages(s, r.account, l, /*retry_faults=*/false);
+  spdlog::debug(
+      "{} address(es) in doubt in this run: {} found by listing {} user(s) of account {} in {} "
+      "ListUsers page(s); {}",
+      r.keys.size(), l.found(), l.users(), r.account, l.pages(),
+      l.conclusive() ? std::string("the others are not in the account")
+                     : "the others are asked about one by one (" + l.why_not() + ")");
+}
+
+// async_list_pages: ListUsers pages (200 users each) for as long as `l` finds them worth it.
+// A page that cannot be had ends the listing incomplete: the addresses it did not find are then
+// asked about one by one, with that path's own handling of a failing ListUsers. The pages seen
+// are what the run knows of the account's size (pages_at_least_). Without `retry_faults`, a
+// page that fails (other than throttled) is not asked again: the listing ends there.
+net::awaitable<void> dispatcher::async_list_pages(sender& s, const std::string& account,
+                                                  in_doubt_listing& l, bool retry_faults) {
   std::string next;
   while (l.wants_page()) {
     chime::user_page page;
@@ -1135,7 +1251,8 @@ net::awaitable<void> dispatcher::async_list_in_doubt(sender& s, const std::strin
           if (!p) return p.error;
           page = std::move(*p.value);
           return std::string();
-        });
+        },
+        retry_faults);
     if (r.what != lookup::verdict::found) {
       l.abandon(r.retries_spent, r.why);
       break;
@@ -1143,13 +1260,10 @@ net::awaitable<void> dispatcher::async_list_in_doubt(sender& s, const std::strin
     next = page.next_token;
     l.add(page, r.request_id);
   }
-  const bool conclusive = l.conclusive();
-  spdlog::info(
-      "{} address(es) left in doubt by an earlier run: {} found by listing {} user(s) of account "
-      "{} in {} ListUsers page(s); {}",
-      in_doubt_keys_.size(), l.found(), l.users(), account, l.pages(),
-      conclusive ? std::string("the others are not in the account")
-                 : "the others are asked about one by one (" + l.why_not() + ")");
+  std::lock_guard lk(rounds_mu_);
+  // A listing stopped at its cost bound saw that many pages, and there is one more at least.
+  const std::size_t seen = l.complete() ? l.pages() : l.abandoned() ? 0 : l.pages() + 1;
+  pages_at_least_ = std::max(pages_at_least_, seen);
 }
 
 // async_look_up: ListUsers' answer for one address. The query filters by address, so any user
@@ -1179,10 +1293,11 @@ net::awaitable<dispatcher::lookup> dispatcher::async_look_up(sender& s, const st
 // whatever it holds). ListUsers is read-only, so a failure is retried as the policy allows; an
 // answer `read` refuses (it says why) is the service's, unreadable: a fault to retry; a refusal
 // of the question (400, 404) is asked once; an answer from something that is not the service,
-// or a refusal of our credentials, stops the run.
+// or a refusal of our credentials, stops the run. Without `retry_faults` only a throttled answer
+// is asked again: the first other failure is the answer (unknown, retries not spent).
 net::awaitable<dispatcher::lookup> dispatcher::async_read_list_users(
     sender& s, const std::string& account, const std::string& target, time_point since,
-    const std::function<std::string(std::string_view body)>& read) {
+    const std::function<std::string(std::string_view body)>& read, bool retry_faults) {
   lookup out;
   unsigned last_cost = 0;
   for (unsigned attempt = 1;; ++attempt) {
@@ -1225,6 +1340,7 @@ net::awaitable<dispatcher::lookup> dispatcher::async_read_list_users(
                            c.cls == retry_class::retry_transient || c.cls == retry_class::in_doubt;
     if (!retryable) co_return out;  // refused the question: 400, 404, ...
     if (c.cls != retry_class::retry_throttled) note_failure();
+    if (!retry_faults && c.cls != retry_class::retry_throttled) co_return out;
     const retry_class cls = c.cls == retry_class::in_doubt ? retry_class::retry_transient : c.cls;
     auto d = policy_.decide(cls, attempt, steady::now() - since, answering());
     if (outage_too_long()) d.what = retry_action::stop;

@@ -344,17 +344,19 @@ TEST_F(dispatcher_test, a_reset_after_the_request_was_written_resends_only_what_
   run(config(), {make_batch(1, emails)}, {&t});
 
   EXPECT_FALSE(fatal());
-  // The dropped request, one ListUsers per address in batch order, then the two it did not know.
+  // The dropped request, a listing of the account (which proves nothing here: a user without
+  // PrimaryEmail), one ListUsers per address in batch order, then the two it did not know.
   const auto& reqs = t.requests();
-  ASSERT_EQ(reqs.size(), 6u);
+  ASSERT_EQ(reqs.size(), 7u);
   EXPECT_EQ(reqs[0].invite_emails, emails);
+  EXPECT_TRUE(reqs[1].is_user_page());
   EXPECT_EQ(list_users_queries(t), emails);
-  for (std::size_t i = 1; i <= 4; ++i) {
+  for (std::size_t i = 2; i <= 5; ++i) {
     EXPECT_TRUE(reqs[i].is_list_users()) << i;
     EXPECT_TRUE(reqs[i].body.empty()) << i;
   }
-  EXPECT_EQ(reqs[1].target, "/accounts/acct-1/users?user-email=r0%40example.com");
-  EXPECT_EQ(reqs[5].invite_emails, (std::vector<std::string>{emails[1], emails[3]}));
+  EXPECT_EQ(reqs[2].target, "/accounts/acct-1/users?user-email=r0%40example.com");
+  EXPECT_EQ(reqs[6].invite_emails, (std::vector<std::string>{emails[1], emails[3]}));
 
   ASSERT_EQ(count(outcome_kind::invited), 4u);
   EXPECT_EQ(outcome(emails[0]).message,
@@ -377,7 +379,7 @@ TEST_F(dispatcher_test, an_unreadable_2xx_body_is_in_doubt_and_verified_before_r
   run(config(), {make_batch(1, emails)}, {&t});
 
   EXPECT_FALSE(fatal());
-  ASSERT_EQ(t.requests().size(), 4u);
+  ASSERT_EQ(t.requests().size(), 5u);  // with a listing that proves nothing
   EXPECT_EQ(list_users_queries(t), emails);
   EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{emails, {emails[1]}}));
   EXPECT_EQ(count(outcome_kind::invited), 2u);
@@ -607,6 +609,88 @@ TEST_F(dispatcher_test, a_listing_list_users_keeps_failing_leaves_the_earlier_ru
   EXPECT_NE(f->message.find("ServiceFailureException"), std::string::npos) << f->message;
   EXPECT_FALSE(outcome_of(emails[0]));
   EXPECT_FALSE(outcome_of(emails[2]));
+}
+
+TEST_F(dispatcher_test, a_runs_own_dropped_batches_are_settled_by_listings_not_one_query_each) {
+  // Four senders; each one's first batch is dropped after the request was written, two of them
+  // after the service applied it. The account holds 300 other users. One query per address took
+  // 100 ListUsers requests; gathered into listings of the account's two pages, a few. Those the
+  // listing found are not sent again, the others once more, and the journal ends with nothing in
+  // doubt.
+  const int senders = 4, per_batch = 25;
+  std::vector<account_user> users;
+  for (const auto& e : addresses("old", 300)) users.push_back(pending_user(e));
+  std::vector<std::vector<std::string>> firsts;
+  std::vector<batch> batches;
+  for (int i = 0; i < 2 * senders; ++i) {
+    const auto emails = addresses("b" + std::to_string(i) + "-", per_batch);
+    if (i < senders) firsts.push_back(emails);
+    batches.push_back(make_batch(static_cast<std::uint64_t>(i + 1), emails));
+  }
+  std::set<std::string> dropped;  // by first address: each first batch is dropped once
+  auto respond = [&](const recorded_request& r) {
+    if (r.is_invite()) {
+      for (int i = 0; i < senders; ++i) {
+        if (r.invite_emails.front() != firsts[i].front() || !dropped.insert(firsts[i][0]).second)
+          continue;
+        if (i % 2 == 0)
+          for (const auto& e : r.invite_emails) users.push_back(pending_user(e));
+        return tk::failure(kind::reset_after_send, /*written=*/true);
+      }
+    }
+    return scripted_account(users)(r);
+  };
+  std::vector<scripted_transport> ts(senders);
+  std::vector<scripted_transport*> tp;
+  for (auto& t : ts) {
+    t.respond_with(respond);
+    tp.push_back(&t);
+  }
+  run(config(), std::move(batches), tp);
+
+  EXPECT_FALSE(fatal());
+  std::size_t queries = 0;
+  for (const auto& t : ts) queries += list_users_queries(t).size();
+  const std::size_t pages = user_pages(tp);
+  EXPECT_EQ(queries, 0u);
+  EXPECT_GE(pages, 2u);
+  EXPECT_LE(pages, 2u * senders) << "at most one listing of two pages per dropped batch";
+  for (int i = 0; i < senders; ++i) {
+    for (const auto& e : firsts[i]) {
+      int n = 0;
+      for (const auto& t : ts) n += carried(t, e);
+      EXPECT_EQ(n, i % 2 == 0 ? 1 : 2) << e;
+    }
+  }
+  EXPECT_EQ(count(outcome_kind::invited), std::size_t(2 * senders * per_batch));
+  EXPECT_EQ(load(stats_.verified), std::size_t(senders / 2 * per_batch));
+  EXPECT_NE(outcome(firsts[0][0]).message.find("listing the account's users"), std::string::npos);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
+TEST_F(dispatcher_test, once_a_listing_shows_the_account_too_large_later_rounds_ask_instead) {
+  // 1,000 users (five pages) and two dropped batches of two addresses, one after the other. The
+  // first round lists two pages, its cost bound, and asks about its two; the second knows the
+  // account has more pages than it has addresses and asks at once: 2 pages, not 4.
+  std::vector<account_user> users;
+  for (const auto& e : addresses("old", 1000)) users.push_back(pending_user(e));
+  const auto first = addresses("a", 2), second = addresses("b", 2);
+  std::set<std::string> dropped;
+  scripted_transport t;
+  t.respond_with([&, account = scripted_account(users)](const recorded_request& r) {
+    if (r.is_invite() && dropped.insert(r.invite_emails.front()).second)
+      return tk::failure(kind::reset_after_send, /*written=*/true);
+    return account(r);
+  });
+  run(config(), {make_batch(1, first), make_batch(2, second)}, {&t});
+
+  EXPECT_FALSE(fatal());
+  EXPECT_EQ(user_pages({&t}), 2u);
+  EXPECT_EQ(list_users_queries(t),
+            (std::vector<std::string>{first[0], first[1], second[0], second[1]}));
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{first, first, second, second}));
+  EXPECT_EQ(count(outcome_kind::invited), 4u);
+  EXPECT_TRUE(replay().in_doubt().empty());
 }
 
 // ---- stops and what they leave in the journal
@@ -1207,10 +1291,11 @@ TEST_F(dispatcher_test, a_service_that_fails_everything_stops_the_run_within_the
   EXPECT_EQ(f->kind, fatal_kind::service_unavailable);
   EXPECT_TRUE(outcomes_.empty());
   EXPECT_EQ(load(stats_.failed), 0u);
-  // 10 retries fit in the budget; each batch's first request and first question are free.
+  // 10 retries fit in the budget; each batch's first request and first questions (its round's
+  // listing page, which fails once and ends, then the first address) are free.
   const auto sent = invite_lists(t).size();
   EXPECT_LE(sent, 3u);
-  EXPECT_LE(t.requests().size(), 11u + 2 * sent);
+  EXPECT_LE(t.requests().size(), 11u + 3 * sent);
   EXPECT_EQ(replay().in_doubt().size(), sent);  // a 500 may have applied: checked next run
 }
 

@@ -131,6 +131,8 @@ TEST(request_log, a_dispatcher_logs_each_request_once_without_a_secret_or_an_add
       .respond_with([&](const tk::recorded_request& r) {
         if (r.is_list_users())
           return *r.list_users_email == emails[0] ? tk::users_200({emails[0]}) : tk::users_200({});
+        if (r.is_user_page())  // a user without PrimaryEmail: the listing proves nobody absent
+          return tk::user_page_200({boost::json::object{{"UserId", "u-hidden"}}});
         return ++invites == 1 ? tk::error(429, "ThrottlingException", "Rate exceeded")
                               : tk::invites_201(r.invite_emails);
       });
@@ -161,25 +163,26 @@ TEST(request_log, a_dispatcher_logs_each_request_once_without_a_secret_or_an_add
   ASSERT_TRUE(done.has_value()) << logs.text.str() << t.requests().size();
   EXPECT_EQ(outcomes, emails.size());
 
-  // Dropped after it was written, ListUsers for each address, the one it lacks: throttled, then
-  // accepted.
+  // Dropped after it was written, a listing of the account, ListUsers for each address, the one
+  // it lacks: throttled, then accepted.
   const auto lines = logs.request_lines();
   const auto& reqs = t.requests();
-  ASSERT_EQ(reqs.size(), 5u);
+  ASSERT_EQ(reqs.size(), 6u);
   ASSERT_EQ(lines.size(), reqs.size()) << logs.text.str();
   for (std::size_t i = 0; i < reqs.size(); ++i)
     EXPECT_EQ(lines[i].rfind("request " + reqs[i].method + " ", 0), 0u) << lines[i];
   EXPECT_NE(lines[0].find("no answer ("), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("attempt 1 retry: in_doubt ("), std::string::npos) << lines[0];
-  EXPECT_NE(lines[1].find("?user-email=email#"), std::string::npos) << lines[1];
-  EXPECT_NE(lines[1].find(" 200 id="), std::string::npos) << lines[1];
-  EXPECT_NE(lines[3].find(" 429 id="), std::string::npos) << lines[3];
-  EXPECT_NE(lines[3].find("attempt 2 retry: retry_throttled (HTTP 429 ThrottlingException)"),
+  EXPECT_NE(lines[1].find("?max-results=200 200 id="), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("?user-email=email#"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find(" 200 id="), std::string::npos) << lines[2];
+  EXPECT_NE(lines[4].find(" 429 id="), std::string::npos) << lines[4];
+  EXPECT_NE(lines[4].find("attempt 2 retry: retry_throttled (HTTP 429 ThrottlingException)"),
             std::string::npos)
-      << lines[3];
-  EXPECT_NE(lines[4].find(" 201 id="), std::string::npos) << lines[4];
-  EXPECT_NE(lines[4].find("attempt 3"), std::string::npos) << lines[4];
-  EXPECT_EQ(lines[4].find("retry:"), std::string::npos) << lines[4];
+      << lines[4];
+  EXPECT_NE(lines[5].find(" 201 id="), std::string::npos) << lines[5];
+  EXPECT_NE(lines[5].find("attempt 3"), std::string::npos) << lines[5];
+  EXPECT_EQ(lines[5].find("retry:"), std::string::npos) << lines[5];
 
   // Nothing signed, secret or personal: not the Authorization header nor its signature, not the
   // token, the secret key or an address.

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace onboard {
@@ -54,6 +55,13 @@ class async_latch {
         },
         boost::asio::use_awaitable);
     co_return false;
+  }
+
+  // try_start: arrives first without suspending, for a caller that must claim the work while it
+  // holds its own lock: true when nobody had arrived (the caller then calls open()).
+  bool try_start() {
+    std::lock_guard lk(mu_);
+    return !std::exchange(started_, true);
   }
 
   // open: the work is over; every waiter resumes. Once.

@@ -40,6 +40,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -114,6 +115,7 @@ class dispatcher {
   struct attempt_log;
   struct verification;
   struct lookup;
+  struct doubt_round;
   class work_list;
   enum class next_step { settled, send_again, stop };
   using time_point = std::chrono::steady_clock::time_point;
@@ -194,11 +196,16 @@ class dispatcher {
                                                const std::string& email, time_point since);
   boost::asio::awaitable<lookup> async_read_list_users(
       sender& s, const std::string& account, const std::string& target, time_point since,
-      const std::function<std::string(std::string_view body)>& read);
+      const std::function<std::string(std::string_view body)>& read, bool retry_faults = true);
   boost::asio::awaitable<const in_doubt_listing*> async_listing(sender& s,
                                                                 const std::string& account);
   boost::asio::awaitable<void> async_list_in_doubt(sender& s, const std::string& account,
                                                    in_doubt_listing& l);
+  boost::asio::awaitable<std::shared_ptr<const doubt_round>> async_own_round(sender& s,
+                                                                             const batch& b);
+  boost::asio::awaitable<void> async_list_round(sender& s, doubt_round& r);
+  boost::asio::awaitable<void> async_list_pages(sender& s, const std::string& account,
+                                                in_doubt_listing& l, bool retry_faults = true);
   boost::asio::awaitable<void> async_pause(sender& s, engine::retry_duration d);
   bool earlier_in_doubt(std::string_view email) const;
 
@@ -237,6 +244,14 @@ class dispatcher {
   async_latch listing_latch_;
   std::optional<in_doubt_listing> listing_;
   std::string listing_account_;
+  // A run's own in-doubt addresses are settled in rounds (async_own_round): gathering_ collects
+  // them while listing_round_, the one before, lists the account. pages_at_least_: what the
+  // listings so far showed of the account's size in pages, which tells a round when listing
+  // cannot be cheaper than asking. Under rounds_mu_ (senders run on several strands).
+  std::mutex rounds_mu_;
+  std::shared_ptr<doubt_round> gathering_;
+  std::shared_ptr<doubt_round> listing_round_;
+  std::size_t pages_at_least_ = 0;
   // answers_: answers of the service to the operation itself (InviteUsers, CreateUser) that are
   // neither a 5xx nor a transport failure: it works for other addresses while one batch fails.
   std::atomic<std::uint64_t> answers_{0};

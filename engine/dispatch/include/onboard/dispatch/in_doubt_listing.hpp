@@ -76,6 +76,9 @@ class in_doubt_listing {
   bool conclusive() const;
   std::string why_not() const;
 
+  // complete: the last page has been added; abandoned: a page could not be had.
+  bool complete() const { return complete_; }
+  bool abandoned() const { return abandoned_; }
   std::size_t pages() const { return pages_; }
   std::size_t users() const { return users_; }
   std::size_t found() const { return found_.size(); }
