@@ -1359,6 +1359,25 @@ TEST_F(dispatcher_test, a_list_users_200_that_cannot_be_read_is_retried_with_bac
   EXPECT_EQ(f->kind, fatal_kind::in_doubt);
 }
 
+// The limiter once held its rate at the 0.2/s floor after a 429 that came before any 2xx (the
+// goodput clamp of a limiter that had measured nothing), and ListUsers shared it: 5 s between
+// every request of the check that followed a reset (over 20 s here). Now: the 429 halves the
+// start rate (2/s), so each of the two sends that follow waits ~1.1 s for its token (2.4 s).
+TEST_F(dispatcher_test, a_429_then_a_reset_after_writing_is_settled_without_a_stall) {
+  const auto emails = addresses("t", 4);
+  scripted_transport t;
+  t.then(tk::error(429, "ThrottledClientException", "Rate exceeded"))
+      .then(tk::failure(kind::reset_after_send, /*written=*/true))
+      .respond_with(list_users_knows({emails[0]}));
+  run(config(), {make_batch(1, emails)}, {&t});
+  EXPECT_FALSE(fatal());
+  EXPECT_LT(seconds(), 4.0);
+  EXPECT_EQ(invite_lists(t), (std::vector<std::vector<std::string>>{
+                                 emails, emails, {emails[1], emails[2], emails[3]}}));
+  EXPECT_EQ(count(outcome_kind::invited), 4u);
+  EXPECT_TRUE(replay().in_doubt().empty());
+}
+
 TEST_F(dispatcher_test, checking_an_address_stops_at_the_deadline) {
   // ListUsers throttled without end: throttles are not counted, the deadline ends it.
   const auto emails = addresses("t", 1);
