@@ -64,9 +64,21 @@ class replay_builder {
   std::string_view file_;
   bool fold_all_ = true;
   std::uint64_t mask_ = 0;
+  bool apply_compact(std::string_view payload, std::uint64_t payload_off);
+
   std::vector<intent_info> intents_;
-  // recent_: entry indexes of intents whose batch has no outcome record yet, by batch id.
-  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> recent_;
+  // live_intent: the latest intent of a batch in this session whose addresses do not all have an
+  // outcome yet: what compact outcome records name addresses by (their place in it).
+  struct live_intent {
+    std::uint32_t crc = 0;           // the intent frame's checksum, which a compact record cites
+    std::vector<std::uint32_t> idx;  // entry of each address, in the intent's order
+    std::vector<bool> settled;       // which of them an outcome record has named
+    std::uint32_t remaining = 0;     // how many have not
+  };
+  std::unordered_map<std::uint64_t, live_intent> live_;
+  // error_: why the record that stopped replay cannot be used, when more is known than "it does
+  // not parse".
+  std::string error_;
   // Scratch space reused record to record.
   std::vector<std::string_view> emails_;
   std::vector<std::uint8_t> kinds_;
