@@ -438,4 +438,14 @@ void write_html_report(const replay_state& s, const std::filesystem::path& page)
   io::write_file_atomically(page, render_html_report(s, read_timeline(timeline_path(s.path()))));
 }
 
+void write_html_report(const std::filesystem::path& journal, const std::filesystem::path& page) {
+  // 8 MiB windows: a 44 MB journal of 1M addresses no longer sits in memory beside its table.
+  write_html_report(replay_journal(journal, {.drop_behind = 8u << 20}), page);
+}
+
+bool picture_is_current(const std::filesystem::path& page, std::uint64_t addresses_handled) {
+  std::error_code ec;
+  return addresses_handled == 0 && std::filesystem::exists(page, ec);
+}
+
 }  // namespace onboard

@@ -16,7 +16,7 @@ namespace onboard {
 
 namespace fs = std::filesystem;
 
-mapped_journal::mapped_journal(const fs::path& path) {
+mapped_journal::mapped_journal(const fs::path& path, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -31,7 +31,7 @@ mapped_journal::mapped_journal(const fs::path& path) {
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ > 0) {
     // MAP_POPULATE: one bulk fault-in beats 40,000 page faults on a 160 MB journal.
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
@@ -41,6 +41,14 @@ mapped_journal::mapped_journal(const fs::path& path) {
     data_ = static_cast<const char*>(p);
   }
   ::close(fd);
+}
+
+void mapped_journal::drop(std::size_t from, std::size_t to) const {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  from = (from + page - 1) / page * page;
+  to = std::min(to, size_) / page * page;
+  // A private read-only mapping of an unchanged file: dropped pages read back the same bytes.
+  if (data_ && to > from) ::madvise(const_cast<char*>(data_) + from, to - from, MADV_DONTNEED);
 }
 
 mapped_journal::~mapped_journal() {
@@ -423,6 +431,7 @@ void replay_builder::run() {
   s_.slots_.assign(cap, 0);
   mask_ = cap - 1;
 
+  std::uint64_t dropped = 0;
   while (off < file_.size()) {
     auto payload = jf::frame_payload(file_, off);
     std::uint64_t payload_off = off + jf::frame_header;
@@ -458,6 +467,10 @@ void replay_builder::run() {
       break;
     }
     off = payload_off + payload->size();
+    if (drop_behind_ && off - dropped >= drop_behind_) {
+      s_.map_->drop(dropped, off);
+      dropped = off;
+    }
   }
   s_.valid_bytes_ = off;
   finish();
@@ -571,12 +584,14 @@ double replay_state::rate_per_second() const {
   return s > 0 ? static_cast<double>(totals_.outcomes_recorded) / s : 0.0;
 }
 
-replay_state replay_builder::replay(const fs::path& path,
-                                    std::shared_ptr<const mapped_journal> map) {
+replay_state replay_builder::replay(const fs::path& path, std::shared_ptr<const mapped_journal> map,
+                                    std::size_t drop_behind) {
   replay_state s;
   s.path_ = path;
   s.map_ = std::move(map);
-  replay_builder(s).run();
+  replay_builder b(s);
+  b.drop_behind_ = drop_behind;
+  b.run();
   return s;
 }
 
@@ -587,8 +602,12 @@ replay_state replay_builder::empty(const fs::path& path, const journal_header& h
   return s;
 }
 
-replay_state replay_journal(const fs::path& path) {
-  return replay_builder::replay(path, std::make_shared<const mapped_journal>(path));
+replay_state replay_journal(const fs::path& path) { return replay_journal(path, {}); }
+
+replay_state replay_journal(const fs::path& path, replay_options options) {
+  const bool whole = options.drop_behind == 0;
+  return replay_builder::replay(path, std::make_shared<const mapped_journal>(path, whole),
+                                options.drop_behind);
 }
 
 }  // namespace onboard

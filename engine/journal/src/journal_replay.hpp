@@ -22,11 +22,15 @@ namespace onboard {
 // later leaves the mapped prefix valid; the journal never shrinks a file below a replayed prefix.
 class mapped_journal {
  public:
-  explicit mapped_journal(const std::filesystem::path& path);  // throws journal_error
+  // mapped_journal: `populate` reads the whole file in at once (else pages come in as touched).
+  explicit mapped_journal(const std::filesystem::path& path,
+                          bool populate = true);  // throws journal_error
   mapped_journal(const mapped_journal&) = delete;
   mapped_journal& operator=(const mapped_journal&) = delete;
   ~mapped_journal();
   std::string_view bytes() const { return {data_, size_}; }
+  // drop: lets go of the memory of the whole pages in [from, to) (read back if touched again).
+  void drop(std::size_t from, std::size_t to) const;
 
  private:
   const char* data_ = nullptr;
@@ -38,7 +42,8 @@ class replay_builder {
  public:
   // replay: the state of a mapped journal; throws journal_error for a missing or damaged header.
   static replay_state replay(const std::filesystem::path& path,
-                             std::shared_ptr<const mapped_journal> map);
+                             std::shared_ptr<const mapped_journal> map,
+                             std::size_t drop_behind = 0);
   // empty: the state of a journal that has only its header (a new journal).
   static replay_state empty(const std::filesystem::path& path, const journal_header& header);
 
@@ -62,6 +67,7 @@ class replay_builder {
 
   replay_state& s_;
   std::string_view file_;
+  std::size_t drop_behind_ = 0;  // replay_options::drop_behind
   bool fold_all_ = true;
   std::uint64_t mask_ = 0;
   bool apply_compact(std::string_view payload, std::uint64_t payload_off);

@@ -212,6 +212,17 @@ class replay_state {
 // through replay_state::tail() instead (the readable prefix is returned).
 replay_state replay_journal(const std::filesystem::path& path);
 
+// replay_options: how replay_journal reads the file.
+struct replay_options {
+  // drop_behind: 0 keeps the whole file in memory (mapped and read in at once: a run's prior, whose
+  // addresses lookups touch throughout). Else the file is read in order and every `drop_behind`
+  // bytes what lies behind is let go of: the memory is then the address table's (~48 bytes per
+  // address) and not also the file's; an address or outcome asked for later is read back from the
+  // page cache. For one pass over a large journal (the run's picture).
+  std::size_t drop_behind = 0;
+};
+replay_state replay_journal(const std::filesystem::path& path, replay_options options);
+
 // journal_file_name: the default journal's name for an (operation, account), e.g.
 // "invite-12a3456b-7c89.journal" or "create-users-acct.journal". The account id keeps its ASCII
 // letters, digits, '.', '-' and '_' and its first 64 bytes; when anything else had to change
