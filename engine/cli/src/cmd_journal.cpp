@@ -474,8 +474,11 @@ int cmd_journal_repair(const args_t& args) {
   const auto& t = r.totals;
   std::ostringstream o;
   o << "repaired journal " << path << "\n"
-    << "  kept      " << r.records_kept << " records that check out, unchanged\n"
-    << "  lost      " << lost_bytes << " unreadable bytes in " << r.lost.size() << " place"
+    << "  kept      " << r.records_kept << " records that check out, unchanged\n";
+  if (r.records_corrected)
+    o << "  put back  " << r.records_corrected << " record" << (r.records_corrected == 1 ? "" : "s")
+      << " with one flipped bit, as written (the checksum says which bit)\n";
+  o << "  lost      " << lost_bytes << " unreadable bytes in " << r.lost.size() << " place"
     << (r.lost.size() == 1 ? "" : "s") << ":\n";
   std::size_t shown = 0;
   for (const auto& l : r.lost) {

@@ -7,6 +7,8 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+
 #include <unistd.h>
 
 namespace onboard {
@@ -63,6 +65,10 @@ std::unique_ptr<journal> journal::open(const fs::path& path, journal_header head
     if (f.size_on_open() == 0) {
       // A new journal (or one created but never written: nothing can have been sent for it).
       header.created_unix_ms = jf::now_unix_ms();
+      header.format = options.format;
+      if (header.format < jf::oldest_format || header.format > jf::format_version)
+        throw journal_error("journal " + p + ": no format version " +
+                            std::to_string(header.format));
       start.append(jf::magic);
       jf::put_header(start, header);
       j->prior_ = replay_builder::empty(path, header);
@@ -82,6 +88,7 @@ std::unique_ptr<journal> journal::open(const fs::path& path, journal_header head
       }
       j->prior_ = std::move(prior);
     }
+    j->format_ = j->prior_.header().format;
     jf::put_session(start, jf::now_unix_ms(), options.mode, static_cast<std::uint32_t>(::getpid()),
                     version);
     f.append(start);
@@ -124,21 +131,75 @@ journal::ticket journal::append_record(std::string&& frame, bool wait) {
   return t;
 }
 
+template <typename Emails>
+journal::ticket journal::append_intent_frame(std::uint64_t batch_id, std::uint32_t attempt,
+                                             const Emails& emails, bool wait) {
+  std::string frame = encode_intent(batch_id, attempt, emails);
+  if (format_ >= 2) {
+    // Tracked before it is appended: its outcome can only be recorded after it is durable.
+    tracked_intent t;
+    t.crc = jf::load_u32(frame.data() + 4);
+    t.emails.assign(emails.begin(), emails.end());
+    t.settled.assign(t.emails.size(), false);
+    t.remaining = static_cast<std::uint32_t>(t.emails.size());
+    std::lock_guard lk(track_mu_);
+    tracked_[batch_id] = std::move(t);
+  }
+  return append_record(std::move(frame), wait);
+}
+
+std::string journal::encode_outcomes(std::uint64_t batch_id,
+                                     std::span<const address_outcome> outcomes) {
+  std::string out;
+  out.reserve(64 + outcomes.size() * 96);
+  const auto now = jf::now_unix_ms();
+  if (format_ >= 2 && !outcomes.empty() && outcomes.size() <= 0xFFFF) {
+    std::lock_guard lk(track_mu_);
+    if (auto it = tracked_.find(batch_id); it != tracked_.end()) {
+      auto& t = it->second;
+      std::vector<std::uint16_t> index;
+      index.reserve(outcomes.size());
+      for (std::size_t k = 0; k < outcomes.size(); ++k) {
+        // Usually the intent's order; else a search (a batch is at most a few dozen addresses).
+        std::size_t i =
+            k < t.emails.size() && t.emails[k] == outcomes[k].email ? k : t.emails.size();
+        for (std::size_t j = 0; i == t.emails.size() && j < t.emails.size(); ++j)
+          if (t.emails[j] == outcomes[k].email) i = j;
+        if (i == t.emails.size() || t.settled[i] ||
+            std::find(index.begin(), index.end(), i) != index.end())
+          break;
+        index.push_back(static_cast<std::uint16_t>(i));
+      }
+      if (index.size() == outcomes.size()) {
+        jf::put_compact_outcomes(out, batch_id, now, t.crc, index, outcomes);
+        for (auto i : index) t.settled[i] = true;
+        t.remaining -= static_cast<std::uint32_t>(index.size());
+        if (t.remaining == 0) tracked_.erase(it);
+        return out;
+      }
+    }
+  }
+  // Addresses this session has no intent for (verified from an earlier run, --skip-existing):
+  // named in full.
+  jf::put_outcomes(out, batch_id, now, outcomes);
+  return out;
+}
+
 journal::ticket journal::record_intent(std::uint64_t batch_id, std::span<const std::string> emails,
                                        std::uint32_t attempt) {
-  return append_record(encode_intent(batch_id, attempt, emails), true);
+  return append_intent_frame(batch_id, attempt, emails, true);
 }
 
 journal::ticket journal::record_intent(std::uint64_t batch_id,
                                        std::span<const std::string_view> emails,
                                        std::uint32_t attempt) {
-  return append_record(encode_intent(batch_id, attempt, emails), true);
+  return append_intent_frame(batch_id, attempt, emails, true);
 }
 
 journal::ticket journal::append_intent(std::uint64_t batch_id,
                                        std::span<const std::string_view> emails,
                                        std::uint32_t attempt) {
-  ticket t = append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false);
+  ticket t = append_intent_frame(batch_id, attempt, emails, /*wait=*/false);
   // Someone will wait for this soon: commit within ahead_delay rather than max_delay, so that
   // the fdatasync overlaps the caller's request in flight, and intents of other connections
   // appended meanwhile share it.
@@ -154,15 +215,16 @@ journal::ticket journal::append_intent(std::uint64_t batch_id,
 
 journal::ticket journal::record_release(std::uint64_t batch_id,
                                         std::span<const std::string_view> emails) {
+  {
+    std::lock_guard lk(track_mu_);
+    tracked_.erase(batch_id);
+  }
   return append_record(encode_intent(batch_id, 0, emails, jf::rec_release), /*wait=*/true);
 }
 
 journal::ticket journal::record_outcomes(std::uint64_t batch_id,
                                          std::span<const address_outcome> outcomes) {
-  std::string out;
-  out.reserve(64 + outcomes.size() * 96);
-  jf::put_outcomes(out, batch_id, jf::now_unix_ms(), outcomes);
-  return append_record(std::move(out), true);
+  return append_record(encode_outcomes(batch_id, outcomes), true);
 }
 
 void journal::on_durable(ticket t, durable_callback cb) {
@@ -204,13 +266,13 @@ boost::asio::awaitable<void> journal::async_record_intent(std::uint64_t batch_id
   // Not record_intent(): in strict mode that blocks this I/O thread in fdatasync, stalling every
   // connection served by the thread and leaving group commit at most one intent per I/O thread.
   // The coroutine still waits for durability, so the intent is on disk before the send.
-  co_await async_durable(append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false));
+  co_await async_durable(append_intent_frame(batch_id, attempt, emails, /*wait=*/false));
 }
 
 boost::asio::awaitable<void> journal::async_record_intent(std::uint64_t batch_id,
                                                           std::span<const std::string_view> emails,
                                                           std::uint32_t attempt) {
-  co_await async_durable(append_record(encode_intent(batch_id, attempt, emails), /*wait=*/false));
+  co_await async_durable(append_intent_frame(batch_id, attempt, emails, /*wait=*/false));
 }
 
 boost::asio::awaitable<void> journal::async_durable(ticket t) {

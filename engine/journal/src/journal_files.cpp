@@ -6,6 +6,7 @@
 
 #include <onboard/io/durable_file.hpp>
 
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace onboard {
@@ -185,7 +187,8 @@ bool record_addresses(std::string_view payload, std::vector<std::string_view>& o
   jf::reader r{payload.data(), payload.data() + payload.size()};
   std::vector<std::string_view> found;
   switch (r.u8()) {
-    case jf::rec_session: return jf::well_formed(payload);
+    case jf::rec_session:
+    case jf::rec_compact: return jf::well_formed(payload);  // no addresses in either
     case jf::rec_intent:
     case jf::rec_release: {
       r.u64();
@@ -268,7 +271,8 @@ std::int64_t record_time(std::string_view payload) {
   switch (payload[0]) {
     case jf::rec_intent:
     case jf::rec_release: at = 13; break;
-    case jf::rec_outcome: at = 9; break;
+    case jf::rec_outcome:
+    case jf::rec_compact: at = 9; break;
     case jf::rec_session: at = 1; break;
     default: return 0;
   }
@@ -286,6 +290,51 @@ void put_recovered_intent(std::string& out, std::uint64_t batch_id, std::int64_t
   jf::put_u32(out, static_cast<std::uint32_t>(emails.size()));
   for (auto e : emails) jf::put_str(out, e);
   jf::end_frame(out, at);
+}
+
+// corrected_frame: the frame at `off` as it was before one bit of it flipped (in its length, its
+// checksum or its payload), when exactly one such bit makes its checksum hold and the record
+// parse; else "". CRC-32C's Hamming distance is at least 4 for records of this size, so the bit
+// is unique and two flipped bits are never mistaken for one. Records of up to 64 KiB are tried
+// (a batch's are a few KiB): a bit at a time, every bit costs a checksum of the record.
+std::string corrected_frame(std::string_view file, std::uint64_t off) {
+  constexpr std::uint32_t max_tried = 64u << 10;
+  if (file.size() - off <= jf::frame_header) return {};
+  const std::uint32_t stored_len = jf::load_u32(file.data() + off);
+  const std::uint32_t stored_crc = jf::load_u32(file.data() + off + 4);
+  auto crc_of = [](std::string_view frame) {
+    return journal_crc32c(frame.substr(jf::frame_header), journal_crc32c(frame.substr(0, 4)));
+  };
+  std::vector<std::string> found;
+  auto consider = [&](std::string frame) {
+    if (crc_of(frame) != jf::load_u32(frame.data() + 4)) return;
+    auto payload = std::string_view(frame).substr(jf::frame_header);
+    if (jf::known_type(payload[0]) && jf::well_formed(payload)) found.push_back(std::move(frame));
+  };
+  for (int b = -1; b < 32; ++b) {  // -1: the length as stored
+    std::uint32_t len = b < 0 ? stored_len : stored_len ^ (1u << b);
+    if (len == 0 || len > max_tried || file.size() - off - jf::frame_header < len) continue;
+    std::string frame(file.substr(off, jf::frame_header + len));
+    if (b >= 0) {
+      for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>(len >> (8 * i));
+      consider(std::move(frame));
+      continue;
+    }
+    const std::uint32_t syndrome = crc_of(frame) ^ stored_crc;
+    if (std::popcount(syndrome) == 1) {  // the checksum's own bit
+      for (int i = 0; i < 4; ++i)
+        frame[4 + i] = static_cast<char>((stored_crc ^ syndrome) >> (8 * i));
+      consider(frame);
+      continue;
+    }
+    for (std::size_t i = jf::frame_header; i < frame.size(); ++i)
+      for (int bit = 0; bit < 8; ++bit) {
+        frame[i] = static_cast<char>(frame[i] ^ (1 << bit));
+        consider(frame);
+        frame[i] = static_cast<char>(frame[i] ^ (1 << bit));
+      }
+  }
+  return found.size() == 1 ? std::move(found[0]) : std::string();
 }
 
 // piece: part of a file to write: bytes of the journal's mapping, or bytes made here.
@@ -382,6 +431,25 @@ journal_repair repair_journal(const fs::path& path) {
   keep(file.substr(head_at, jf::frame_header + head->size()));
   bool changed = file.substr(0, jf::magic.size()) != jf::magic;
 
+  // A compact outcome names its addresses by their place in its batch's intent of the same run
+  // (replay_builder::apply_compact): one whose intent was lost says nothing usable, and is lost
+  // with it (its addresses, recovered from the intent's bytes, stay in doubt).
+  std::unordered_map<std::uint64_t, std::uint32_t> kept_intents;  // batch -> intent checksum
+  auto note_kept = [&](std::string_view payload, const char* frame) {
+    jf::reader rd{payload.data() + 1, payload.data() + payload.size()};
+    switch (payload[0]) {
+      case jf::rec_session: kept_intents.clear(); break;
+      case jf::rec_intent: kept_intents[rd.u64()] = jf::load_u32(frame + 4); break;
+      case jf::rec_release: kept_intents.erase(rd.u64()); break;
+      default: break;
+    }
+  };
+  auto cites_kept_intent = [&](std::string_view payload) {
+    if (payload[0] != jf::rec_compact) return true;
+    auto v = jf::parse_compact(payload);
+    auto it = kept_intents.find(v->batch_id);
+    return it != kept_intents.end() && it->second == v->intent_crc;
+  };
   std::unordered_set<std::string_view> recovered;
   std::uint64_t next_batch = jf::repair_batch_base;
   std::int64_t last_ms = 0;
@@ -393,12 +461,29 @@ journal_repair repair_journal(const fs::path& path) {
                           " of a type this chime-onboard does not know ('" +
                           std::string(1, (*payload)[0]) +
                           "'): it was written by a newer version; repair it with that one");
-    if (payload && jf::well_formed(*payload)) {
+    if (payload && jf::well_formed(*payload) && cites_kept_intent(*payload)) {
+      note_kept(*payload, file.data() + off);
       keep(file.substr(off, jf::frame_header + payload->size()));
       ++r.records_kept;
       if (auto ms = record_time(*payload)) last_ms = ms;
       off += jf::frame_header + payload->size();
       continue;
+    }
+    if (!payload) {
+      // One flipped bit is put back: nothing of the record is lost (a compact outcome record
+      // names its addresses only through its intent, so an intent must not be lost for a bit).
+      if (auto fixed = corrected_frame(file, off); !fixed.empty()) {
+        auto fixed_payload = std::string_view(fixed).substr(jf::frame_header);
+        if (cites_kept_intent(fixed_payload)) {
+          changed = true;
+          note_kept(fixed_payload, fixed.data());
+          if (auto ms = record_time(fixed_payload)) last_ms = ms;
+          off += fixed.size();
+          out.push_back({intents.emplace_back(std::move(fixed)), false});
+          ++r.records_corrected;
+          continue;
+        }
+      }
     }
     // Unreadable bytes, up to the next record that checks out. Whatever they said about the
     // addresses legible in them is lost: an intent put in their place makes those addresses in
@@ -406,6 +491,8 @@ journal_repair repair_journal(const fs::path& path) {
     // record settles them.
     changed = true;
     std::uint64_t end = next_record(file, off);
+    while (end < file.size() && !cites_kept_intent(*jf::frame_payload(file, end)))
+      end = next_record(file, end);  // a compact outcome of an intent in this stretch: lost too
     std::vector<std::string_view> named;
     std::unordered_set<std::string_view> in_region;
     for (auto e : legible_addresses(file.substr(off, end - off))) {

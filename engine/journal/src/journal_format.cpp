@@ -100,7 +100,7 @@ std::optional<std::string_view> frame_payload(std::string_view file, std::uint64
 
 bool known_type(char t) {
   return t == rec_header || t == rec_session || t == rec_intent || t == rec_outcome ||
-         t == rec_release;
+         t == rec_release || t == rec_compact;
 }
 
 bool well_formed(std::string_view payload, bool header_allowed) {
@@ -144,6 +144,7 @@ bool well_formed(std::string_view payload, bool header_allowed) {
       }
       return r.p == r.end;
     }
+    case rec_compact: return parse_compact(payload).has_value();
     default: return false;
   }
 }
@@ -178,7 +179,7 @@ void put_repeatable(std::string& out, std::string_view s, const std::string* pre
 void put_header(std::string& out, const journal_header& h) {
   auto at = begin_frame(out);
   put_u8(out, rec_header);
-  put_u16(out, format_version);
+  put_u16(out, h.format ? h.format : format_version);
   put_u8(out, static_cast<std::uint8_t>(h.op));
   put_str(out, field(h.account_id));
   put_u8(out, static_cast<std::uint8_t>(h.type));
@@ -227,8 +228,10 @@ void put_outcomes(std::string& out, std::uint64_t batch_id, std::int64_t unix_ms
 std::optional<journal_header> decode_header(std::string_view payload) {
   reader r{payload.data(), payload.data() + payload.size()};
   if (r.u8() != rec_header) return std::nullopt;
-  if (r.u16() != format_version) return std::nullopt;
+  auto version = r.u16();
+  if (version < oldest_format || version > format_version) return std::nullopt;
   journal_header h;
+  h.format = version;
   auto op = r.u8();
   h.account_id = std::string(r.str());
   auto type = r.u8();
@@ -258,6 +261,248 @@ void decode_outcome(reader& r, address_outcome& o) {
   repeatable(o.error_code);
   repeatable(o.message);
   repeatable(o.request_id);
+}
+
+namespace {
+
+// The five strings every outcome carries beside its kind, attempts and id.
+constexpr std::string address_outcome::*const text_fields[] = {
+    &address_outcome::status, &address_outcome::email_status, &address_outcome::error_code,
+    &address_outcome::message, &address_outcome::request_id};
+
+bool same_fields(const address_outcome& a, const address_outcome& b) {
+  if (a.kind != b.kind || a.attempts != b.attempts) return false;
+  for (auto f : text_fields)
+    if (a.*f != b.*f) return false;
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// uuid_bytes: a lowercase 8-4-4-4-12 UUID as 16 bytes (what the service's ids are), else false.
+bool uuid_bytes(std::string_view s, unsigned char* out) {
+  if (s.size() != 36) return false;
+  int k = 0;
+  for (std::size_t i = 0; i < 36;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i++] != '-') return false;
+      continue;
+    }
+    int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[k++] = static_cast<unsigned char>(hi << 4 | lo);
+    i += 2;
+  }
+  return true;
+}
+
+std::string uuid_text(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(36);
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    auto b = static_cast<unsigned char>(bytes[i]);
+    s.push_back(digits[b >> 4]);
+    s.push_back(digits[b & 15]);
+  }
+  return s;
+}
+
+// put_fields / read_fields: kind, attempts and the five strings; against `common`, a string equal
+// to its counterpart there is written as same_as_previous.
+void put_fields(std::string& out, const address_outcome& o, const address_outcome* common) {
+  put_u8(out, static_cast<std::uint8_t>(o.kind));
+  put_u32(out, o.attempts);
+  for (auto f : text_fields) put_repeatable(out, o.*f, common ? &(common->*f) : nullptr);
+}
+
+// skip_fields: past one put_fields; the kind, or outcome_kind_count when malformed.
+std::uint8_t skip_fields(reader& r, bool repeatable) {
+  auto kind = r.u8();
+  r.u32();
+  for (std::size_t f = 0; f < std::size(text_fields); ++f) {
+    auto len = r.u16();
+    if (len == same_as_previous && !repeatable) r.bad = true;
+    if (len != same_as_previous) r.bytes(len);
+  }
+  return r.bad || kind >= outcome_kind_count ? outcome_kind_count : kind;
+}
+
+void read_fields(reader& r, address_outcome& o) {
+  auto kind = r.u8();
+  o.kind = kind < outcome_kind_count ? static_cast<outcome_kind>(kind) : outcome_kind::failed;
+  o.attempts = r.u32();
+  for (auto f : text_fields) {
+    auto n = r.u16();
+    if (n != same_as_previous) (o.*f).assign(r.bytes(n));
+  }
+}
+
+// read_id / skip_id: one id of a record whose ids are of mixed forms.
+std::string read_id(reader& r) {
+  switch (r.u8()) {
+    case 0: return {};
+    case 1: {
+      auto b = r.bytes(16);
+      return r.bad ? std::string() : uuid_text(b);
+    }
+    case 2: return std::string(r.str());
+    default: r.bad = true; return {};
+  }
+}
+void skip_id(reader& r) {
+  switch (r.u8()) {
+    case 0: break;
+    case 1: r.bytes(16); break;
+    case 2: r.str(); break;
+    default: r.bad = true;
+  }
+}
+
+// skip_ids: past the id section of a record of n addresses; false when malformed.
+bool skip_ids(reader& r, std::uint8_t flags, std::uint16_t n) {
+  if (flags & compact_ids_empty) return true;
+  if (flags & compact_ids_uuid) return !r.bytes(16u * n).empty() || n == 0;
+  for (std::uint16_t k = 0; k < n && !r.bad; ++k) skip_id(r);
+  return !r.bad;
+}
+
+}  // namespace
+
+void put_compact_outcomes(std::string& out, std::uint64_t batch_id, std::int64_t unix_ms,
+                          std::uint32_t intent_crc, std::span<const std::uint16_t> intent_index,
+                          std::span<const address_outcome> outcomes) {
+  if (outcomes.empty() || outcomes.size() > 0xFFFF || intent_index.size() != outcomes.size())
+    throw std::invalid_argument("journal: a compact outcome record of a bad size");
+  const auto n = static_cast<std::uint16_t>(outcomes.size());
+  std::uint8_t flags = compact_in_order | compact_ids_uuid | compact_ids_empty;
+  unsigned char uuid[16];
+  for (std::uint16_t k = 0; k < n; ++k) {
+    if (intent_index[k] != k) flags &= ~compact_in_order;
+    if (!outcomes[k].id.empty()) flags &= ~compact_ids_empty;
+    if (!uuid_bytes(outcomes[k].id, uuid)) flags &= ~compact_ids_uuid;
+  }
+  auto at = begin_frame(out);
+  put_u8(out, rec_compact);
+  put_u64(out, batch_id);
+  put_u64(out, static_cast<std::uint64_t>(unix_ms));
+  put_u32(out, intent_crc);
+  put_u16(out, n);
+  put_u8(out, flags);
+  if (!(flags & compact_in_order))
+    for (auto i : intent_index) put_u16(out, i);
+  const address_outcome& common = outcomes[0];
+  put_fields(out, common, nullptr);
+  if (flags & compact_ids_uuid) {
+    for (const auto& o : outcomes) {
+      uuid_bytes(o.id, uuid);
+      out.append(reinterpret_cast<const char*>(uuid), 16);
+    }
+  } else if (!(flags & compact_ids_empty)) {
+    // Per id: 0 none, 1 a UUID in 16 bytes, 2 a string (a failed address among invited ones).
+    for (const auto& o : outcomes) {
+      if (o.id.empty()) {
+        put_u8(out, 0);
+      } else if (uuid_bytes(o.id, uuid)) {
+        put_u8(out, 1);
+        out.append(reinterpret_cast<const char*>(uuid), 16);
+      } else {
+        put_u8(out, 2);
+        put_str(out, field(o.id));
+      }
+    }
+  }
+  std::size_t count_at = out.size();
+  put_u16(out, 0);
+  std::uint16_t exceptions = 0;
+  for (std::uint16_t k = 1; k < n; ++k) {
+    if (same_fields(outcomes[k], common)) continue;
+    put_u16(out, k);
+    put_fields(out, outcomes[k], &common);
+    ++exceptions;
+  }
+  out[count_at] = static_cast<char>(exceptions);
+  out[count_at + 1] = static_cast<char>(exceptions >> 8);
+  end_frame(out, at);
+}
+
+std::uint16_t compact_view::index(std::uint16_t k) const {
+  if (flags & compact_in_order) return k;
+  const auto* u = reinterpret_cast<const unsigned char*>(indexes + 2 * k);
+  return static_cast<std::uint16_t>(u[0] | u[1] << 8);
+}
+
+std::optional<compact_view> parse_compact(std::string_view payload) {
+  reader r{payload.data(), payload.data() + payload.size()};
+  compact_view v;
+  if (r.u8() != rec_compact) return std::nullopt;
+  v.batch_id = r.u64();
+  v.unix_ms = static_cast<std::int64_t>(r.u64());
+  v.intent_crc = r.u32();
+  v.n = r.u16();
+  v.flags = r.u8();
+  if (r.bad || v.n == 0 || v.flags > 7) return std::nullopt;
+  if (!(v.flags & compact_in_order)) {
+    v.indexes = r.p;
+    if (r.bytes(2u * v.n).empty()) return std::nullopt;
+  }
+  v.common = r.p;
+  v.kind = skip_fields(r, false);
+  if (v.kind >= outcome_kind_count) return std::nullopt;
+  v.ids = r.p;
+  if (!skip_ids(r, v.flags, v.n)) return std::nullopt;
+  v.exception_count = r.u16();
+  v.exceptions = r.p;
+  std::uint32_t last = 0;
+  for (std::uint16_t e = 0; e < v.exception_count; ++e) {
+    std::uint16_t k = r.u16();
+    // Positions ascend: each is written once, and readers may stop early.
+    if (r.bad || k == 0 || k >= v.n || k <= last) return std::nullopt;
+    last = k;
+    if (skip_fields(r, true) >= outcome_kind_count) return std::nullopt;
+  }
+  if (r.bad || r.p != r.end) return std::nullopt;
+  v.end = r.end;
+  return v;
+}
+
+void compact_kinds(const compact_view& v, std::vector<std::uint8_t>& kinds) {
+  kinds.assign(v.n, v.kind);
+  reader r{v.exceptions, v.end};
+  for (std::uint16_t e = 0; e < v.exception_count; ++e) {
+    auto k = r.u16();
+    kinds[k] = skip_fields(r, true);
+  }
+}
+
+address_outcome compact_outcome(const compact_view& v, std::uint16_t k) {
+  address_outcome o;
+  reader c{v.common, v.end};
+  read_fields(c, o);
+  // An exception's string written as same_as_previous keeps the common value just read.
+  reader x{v.exceptions, v.end};
+  for (std::uint16_t e = 0; e < v.exception_count; ++e) {
+    auto at = x.u16();
+    if (at == k) {
+      read_fields(x, o);
+      break;
+    }
+    if (at > k) break;
+    skip_fields(x, true);
+  }
+  reader r{v.ids, v.end};
+  if (v.flags & compact_ids_uuid) {
+    o.id = uuid_text(std::string_view(v.ids + 16u * k, 16));
+  } else if (!(v.flags & compact_ids_empty)) {
+    for (std::uint16_t i = 0; i < k; ++i) skip_id(r);
+    o.id = read_id(r);
+  }
+  return o;
 }
 
 }  // namespace jf

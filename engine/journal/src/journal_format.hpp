@@ -2,7 +2,7 @@
 // (journal_replay.cpp). docs/journal.md is the prose version of this file; keep them in step.
 //
 //   file    = magic record*
-//   magic   = "onbjrnl" 0x01                      (8 bytes; the last byte is the format version)
+//   magic   = "onbjrnl" 0x01                      (8 bytes; the format version is in the header)
 //   record  = u32 length, u32 crc32c(length bytes ++ payload), payload[length]
 //   payload = type byte, fields...                (little-endian integers, u16-length strings)
 //
@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace onboard::jf {
 
@@ -26,7 +27,12 @@ inline constexpr std::size_t frame_header = 8;
 // max_payload: bounds what a corrupted length can make the reader look at; real records are at
 // most ~50 addresses x a few KiB.
 inline constexpr std::uint32_t max_payload = 16u << 20;
-inline constexpr std::uint16_t format_version = 1;
+// format_version: what new journals are written in. Version 2 adds the compact outcome record
+// ('C'); a version-1 journal is read as before and resumed in version 1 (an older chime-onboard
+// can still read it). The magic stays "onbjrnl\x01" in both: an older chime-onboard then says the
+// header is of a newer version, rather than that the file is not a journal.
+inline constexpr std::uint16_t format_version = 2;
+inline constexpr std::uint16_t oldest_format = 1;
 // same_as_previous: a string field's length meaning "the value of the previous address in this
 // record" (request id, status... repeat across a batch).
 inline constexpr std::uint16_t same_as_previous = 0xFFFF;
@@ -42,6 +48,16 @@ enum record_type : std::uint8_t {
   rec_intent = 'I',   // u64 batch, u32 attempt, i64 unix_ms, u32 n, n x str email
   rec_outcome = 'O',  // u64 batch, i64 unix_ms, u32 n, n x address (see put_outcome)
   rec_release = 'R',  // as rec_intent: that intent withdrawn, its request never sent
+  rec_compact = 'C',  // version 2: outcomes naming addresses by their place in the batch's intent
+                      // (see put_compact_outcomes)
+};
+
+// Flags of a compact outcome record.
+enum compact_flags : std::uint8_t {
+  compact_in_order = 1,   // the record's addresses are the intent's 0..n-1: no index list
+  compact_ids_uuid = 2,   // every id is a lowercase UUID, stored as 16 bytes
+  compact_ids_empty = 4,  // no address has an id
+  // neither: each id is u8 form (0 none, 1 UUID in 16 bytes, 2 str) and its bytes
 };
 
 inline void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
@@ -131,11 +147,44 @@ bool known_type(char t);
 bool well_formed(std::string_view payload, bool header_allowed = false);
 
 // Encoders for each record type (append one whole frame to `out`).
-void put_header(std::string& out, const journal_header& h);
+void put_header(std::string& out, const journal_header& h);  // in h.format (0: format_version)
 void put_session(std::string& out, std::int64_t unix_ms, durability mode, std::uint32_t pid,
                  std::string_view tool_version);
 void put_outcomes(std::string& out, std::uint64_t batch_id, std::int64_t unix_ms,
                   std::span<const address_outcome> outcomes);
+// put_compact_outcomes: outcomes[k] is the address at intent_index[k] of the intent of `batch_id`
+// whose frame checksum is `intent_crc` (the latest intent of that batch in this session). Costs
+// a few bytes per record plus the ids: the fields the first outcome has are written once, and
+// only addresses that differ from it are written out.
+void put_compact_outcomes(std::string& out, std::uint64_t batch_id, std::int64_t unix_ms,
+                          std::uint32_t intent_crc, std::span<const std::uint16_t> intent_index,
+                          std::span<const address_outcome> outcomes);
+
+// compact_view: a parsed compact outcome record (views into its payload). Positions are 0..n-1
+// in the record; index(k) is position k's place in the intent.
+struct compact_view {
+  std::uint64_t batch_id = 0;
+  std::int64_t unix_ms = 0;
+  std::uint32_t intent_crc = 0;
+  std::uint16_t n = 0;
+  std::uint8_t flags = 0;
+  const char* indexes = nullptr;  // n x u16, unless compact_in_order
+  const char* common = nullptr;   // the fields of position 0, which the others share by default
+  const char* ids = nullptr;      // the id section
+  const char* exceptions = nullptr;
+  std::uint16_t exception_count = 0;
+  const char* end = nullptr;
+  std::uint8_t kind = 0;  // the common outcome's kind
+
+  std::uint16_t index(std::uint16_t k) const;
+};
+// parse_compact: the record's structure checked (every field in bounds, kinds valid, positions
+// below n, nothing left over), or nullopt.
+std::optional<compact_view> parse_compact(std::string_view payload);
+// compact_kinds: the kind of each position, into `kinds` (resized to n).
+void compact_kinds(const compact_view& v, std::vector<std::uint8_t>& kinds);
+// compact_outcome: the full outcome at position k (email left empty: the intent holds it).
+address_outcome compact_outcome(const compact_view& v, std::uint16_t k);
 
 // decode_header: nullopt when the payload is not a header this version understands.
 std::optional<journal_header> decode_header(std::string_view payload);

@@ -16,7 +16,7 @@ namespace onboard {
 
 namespace fs = std::filesystem;
 
-mapped_journal::mapped_journal(const fs::path& path) {
+mapped_journal::mapped_journal(const fs::path& path, bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -31,7 +31,7 @@ mapped_journal::mapped_journal(const fs::path& path) {
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ > 0) {
     // MAP_POPULATE: one bulk fault-in beats 40,000 page faults on a 160 MB journal.
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
@@ -41,6 +41,14 @@ mapped_journal::mapped_journal(const fs::path& path) {
     data_ = static_cast<const char*>(p);
   }
   ::close(fd);
+}
+
+void mapped_journal::drop(std::size_t from, std::size_t to) const {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  from = (from + page - 1) / page * page;
+  to = std::min(to, size_) / page * page;
+  // A private read-only mapping of an unchanged file: dropped pages read back the same bytes.
+  if (data_ && to > from) ::madvise(const_cast<char*>(data_) + from, to - from, MADV_DONTNEED);
 }
 
 mapped_journal::~mapped_journal() {
@@ -246,17 +254,21 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       if (!read_address_list(r, info)) return false;
       intents_.push_back(info);
       auto intent_no = static_cast<std::uint32_t>(intents_.size());
-      auto& idx = recent_[info.batch_id];
-      lookup_all(emails_, idx);
-      for (auto i : idx) {
+      auto& live = live_[info.batch_id];
+      live.crc = jf::load_u32(file_.data() + payload_off - 4);
+      lookup_all(emails_, live.idx);
+      live.settled.assign(live.idx.size(), false);
+      live.remaining = static_cast<std::uint32_t>(live.idx.size());
+      for (auto i : live.idx) {
         auto& e = s_.entries_[i];
         e.prev_intent = e.intent;
         e.prev_in_doubt = e.in_doubt;
         e.intent = intent_no;
         e.in_doubt = true;
       }
-      // Only batches in flight matter; a journal of abandoned intents must not grow this forever.
-      if (recent_.size() > 4096) recent_.clear();
+      // A version-1 journal only uses these as a shortcut, and one of abandoned intents must not
+      // grow them forever; version 2 needs them (the writer keeps as many).
+      if (s_.header_.format < 2 && live_.size() > 4096) live_.clear();
       ++s_.totals_.intent_records;
       touch(info.unix_ms);
       return true;
@@ -285,16 +297,17 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       // Usually the outcome lists the addresses of its batch's intent in the same order: then the
       // entries are known without touching the table.
       bool matched = false;
-      if (auto it = recent_.find(batch_id); it != recent_.end() && it->second.size() == n) {
+      if (auto it = live_.find(batch_id);
+          it != live_.end() && it->second.idx.size() == n && it->second.remaining == n) {
         matched = true;
         for (std::uint32_t i = 0; i < n && matched; ++i) {
-          const auto& e = s_.entries_[it->second[i]];
+          const auto& e = s_.entries_[it->second.idx[i]];
           matched = same_key(std::string_view(file_.data() + e.email_off, e.email_len), emails_[i],
                              fold_all_);
         }
         if (matched) {
-          idx_.swap(it->second);
-          recent_.erase(it);
+          idx_.swap(it->second.idx);
+          live_.erase(it);
         }
       }
       if (!matched) lookup_all(emails_, idx_);
@@ -324,7 +337,7 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
         e.intent = e.prev_intent;
         e.in_doubt = e.prev_in_doubt;
       }
-      recent_.erase(batch_id);
+      live_.erase(batch_id);
       ++s_.totals_.release_records;
       touch(ms);
       return true;
@@ -339,10 +352,56 @@ bool replay_builder::apply(std::string_view payload, std::uint64_t payload_off) 
       ses.mode = static_cast<durability>(mode);
       ses.last_unix_ms = ses.started_unix_ms;
       s_.sessions_.push_back(std::move(ses));
+      // Batch ids start again with each run: a compact record only names its own run's intents.
+      live_.clear();
       return true;
     }
+    case jf::rec_compact: return s_.header_.format >= 2 && apply_compact(payload, payload_off);
     default: return false;  // a second header, or a type from a newer format
   }
+}
+
+// apply_compact: a compact outcome record, its addresses found through the intent it cites.
+bool replay_builder::apply_compact(std::string_view payload, std::uint64_t payload_off) {
+  auto v = jf::parse_compact(payload);
+  if (!v) return false;
+  auto it = live_.find(v->batch_id);
+  const std::string at = std::to_string(payload_off - jf::frame_header);
+  if (it == live_.end() || it->second.crc != v->intent_crc) {
+    error_ = "an outcome record at byte " + at + " names addresses of batch " +
+             std::to_string(v->batch_id) + " by their place in its intent, but no intent of that " +
+             "batch (with checksum " + std::to_string(v->intent_crc) +
+             ") precedes it in the same run";
+    return false;
+  }
+  auto& live = it->second;
+  jf::compact_kinds(*v, kinds_);
+  idx_.resize(v->n);
+  for (std::uint16_t k = 0; k < v->n; ++k) {
+    auto i = v->index(k);
+    if (i >= live.idx.size() || live.settled[i]) {
+      error_ = "an outcome record at byte " + at + " names place " + std::to_string(i) +
+               " of batch " + std::to_string(v->batch_id) + "'s intent, which " +
+               (i >= live.idx.size() ? "has only " + std::to_string(live.idx.size()) + " addresses"
+                                     : std::string("an earlier outcome record settled"));
+      return false;
+    }
+    live.settled[i] = true;
+    idx_[k] = live.idx[i];
+  }
+  for (std::uint16_t k = 0; k < v->n; ++k) {
+    auto& e = s_.entries_[idx_[k]];
+    e.kind = kinds_[k];
+    e.outcome_rec = payload_off;
+    e.outcome_index = k;
+    e.in_doubt = false;
+  }
+  live.remaining -= v->n;
+  if (live.remaining == 0) live_.erase(it);
+  ++s_.totals_.outcome_records;
+  s_.totals_.outcomes_recorded += v->n;
+  touch(v->unix_ms);
+  return true;
 }
 
 void replay_builder::run() {
@@ -363,14 +422,16 @@ void replay_builder::run() {
   fold_all_ = !h->case_sensitive_local;
   off += jf::frame_header + head->size();
 
-  // Pre-size from the file: an address costs ~100 bytes of intent + outcome.
-  std::size_t expect = file_.size() / 64 + 16;
-  s_.entries_.reserve(expect / 2);
+  // Pre-size from the file: an address costs ~105 bytes of intent + outcome in version 1, ~43 in
+  // version 2. Reserving more than is used costs address space, not memory.
+  std::size_t expect = file_.size() / (h->format >= 2 ? 32 : 64) + 16;
+  s_.entries_.reserve(file_.size() / (h->format >= 2 ? 40 : 100) + 16);
   std::size_t cap = 1024;
   while (cap < expect) cap *= 2;
   s_.slots_.assign(cap, 0);
   mask_ = cap - 1;
 
+  std::uint64_t dropped = 0;
   while (off < file_.size()) {
     auto payload = jf::frame_payload(file_, off);
     std::uint64_t payload_off = off + jf::frame_header;
@@ -396,15 +457,20 @@ void replay_builder::run() {
     if (!apply(*payload, payload_off)) {
       s_.bad_bytes_ = file_.size() - off;
       s_.tail_ = tail_state::damaged;
-      s_.tail_note_ = "journal " + p + " has a record at byte " + std::to_string(off) +
-                      " that this chime-onboard cannot read (type '" +
-                      std::string(1, (*payload)[0]) +
-                      "', a newer format?); replay stopped "
-                      "there, ignoring " +
+      const std::string why = error_.empty()
+                                  ? "has a record at byte " + std::to_string(off) +
+                                        " that this chime-onboard cannot read (type '" +
+                                        std::string(1, (*payload)[0]) + "', a newer format?)"
+                                  : error_;
+      s_.tail_note_ = "journal " + p + " " + why + "; replay stopped there, ignoring " +
                       std::to_string(s_.bad_bytes_) + " bytes";
       break;
     }
     off = payload_off + payload->size();
+    if (drop_behind_ && off - dropped >= drop_behind_) {
+      s_.map_->drop(dropped, off);
+      dropped = off;
+    }
   }
   s_.valid_bytes_ = off;
   finish();
@@ -481,6 +547,14 @@ std::optional<address_outcome> replay_state::outcome_at(std::size_t index) const
   const auto& e = entries_.at(index);
   if (e.kind >= outcome_kind_count) return std::nullopt;
   std::string_view file = map_->bytes();
+  if (file[e.outcome_rec] == jf::rec_compact) {
+    auto len = jf::load_u32(file.data() + e.outcome_rec - jf::frame_header);
+    auto v = jf::parse_compact(file.substr(e.outcome_rec, len));
+    if (!v) return std::nullopt;
+    address_outcome o = jf::compact_outcome(*v, e.outcome_index);
+    o.email.assign(file.data() + e.email_off, e.email_len);
+    return o;
+  }
   jf::reader r{file.data() + e.outcome_rec, file.data() + file.size()};
   r.u8();
   r.u64();
@@ -510,12 +584,14 @@ double replay_state::rate_per_second() const {
   return s > 0 ? static_cast<double>(totals_.outcomes_recorded) / s : 0.0;
 }
 
-replay_state replay_builder::replay(const fs::path& path,
-                                    std::shared_ptr<const mapped_journal> map) {
+replay_state replay_builder::replay(const fs::path& path, std::shared_ptr<const mapped_journal> map,
+                                    std::size_t drop_behind) {
   replay_state s;
   s.path_ = path;
   s.map_ = std::move(map);
-  replay_builder(s).run();
+  replay_builder b(s);
+  b.drop_behind_ = drop_behind;
+  b.run();
   return s;
 }
 
@@ -526,8 +602,12 @@ replay_state replay_builder::empty(const fs::path& path, const journal_header& h
   return s;
 }
 
-replay_state replay_journal(const fs::path& path) {
-  return replay_builder::replay(path, std::make_shared<const mapped_journal>(path));
+replay_state replay_journal(const fs::path& path) { return replay_journal(path, {}); }
+
+replay_state replay_journal(const fs::path& path, replay_options options) {
+  const bool whole = options.drop_behind == 0;
+  return replay_builder::replay(path, std::make_shared<const mapped_journal>(path, whole),
+                                options.drop_behind);
 }
 
 }  // namespace onboard

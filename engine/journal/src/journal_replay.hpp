@@ -22,11 +22,15 @@ namespace onboard {
 // later leaves the mapped prefix valid; the journal never shrinks a file below a replayed prefix.
 class mapped_journal {
  public:
-  explicit mapped_journal(const std::filesystem::path& path);  // throws journal_error
+  // mapped_journal: `populate` reads the whole file in at once (else pages come in as touched).
+  explicit mapped_journal(const std::filesystem::path& path,
+                          bool populate = true);  // throws journal_error
   mapped_journal(const mapped_journal&) = delete;
   mapped_journal& operator=(const mapped_journal&) = delete;
   ~mapped_journal();
   std::string_view bytes() const { return {data_, size_}; }
+  // drop: lets go of the memory of the whole pages in [from, to) (read back if touched again).
+  void drop(std::size_t from, std::size_t to) const;
 
  private:
   const char* data_ = nullptr;
@@ -38,7 +42,8 @@ class replay_builder {
  public:
   // replay: the state of a mapped journal; throws journal_error for a missing or damaged header.
   static replay_state replay(const std::filesystem::path& path,
-                             std::shared_ptr<const mapped_journal> map);
+                             std::shared_ptr<const mapped_journal> map,
+                             std::size_t drop_behind = 0);
   // empty: the state of a journal that has only its header (a new journal).
   static replay_state empty(const std::filesystem::path& path, const journal_header& header);
 
@@ -62,11 +67,24 @@ class replay_builder {
 
   replay_state& s_;
   std::string_view file_;
+  std::size_t drop_behind_ = 0;  // replay_options::drop_behind
   bool fold_all_ = true;
   std::uint64_t mask_ = 0;
+  bool apply_compact(std::string_view payload, std::uint64_t payload_off);
+
   std::vector<intent_info> intents_;
-  // recent_: entry indexes of intents whose batch has no outcome record yet, by batch id.
-  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> recent_;
+  // live_intent: the latest intent of a batch in this session whose addresses do not all have an
+  // outcome yet: what compact outcome records name addresses by (their place in it).
+  struct live_intent {
+    std::uint32_t crc = 0;           // the intent frame's checksum, which a compact record cites
+    std::vector<std::uint32_t> idx;  // entry of each address, in the intent's order
+    std::vector<bool> settled;       // which of them an outcome record has named
+    std::uint32_t remaining = 0;     // how many have not
+  };
+  std::unordered_map<std::uint64_t, live_intent> live_;
+  // error_: why the record that stopped replay cannot be used, when more is known than "it does
+  // not parse".
+  std::string error_;
   // Scratch space reused record to record.
   std::vector<std::string_view> emails_;
   std::vector<std::uint8_t> kinds_;

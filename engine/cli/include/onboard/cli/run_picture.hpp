@@ -83,6 +83,12 @@ std::string render_html_report(const replay_state& s, const timeline& t);
 // write_html_report: the page for a replayed journal and the timeline beside it, written to `page`
 // (0600, atomically). Throws on failure.
 void write_html_report(const replay_state& s, const std::filesystem::path& page);
+// write_html_report: the same for the journal at `journal`, replayed a window at a time: the
+// memory is the address table's, not also the file's (a run's end, after a million addresses).
+void write_html_report(const std::filesystem::path& journal, const std::filesystem::path& page);
+// picture_is_current: whether `page` exists and a run that settled no address and sent nothing
+// can leave it as it is (its counts cannot have changed).
+bool picture_is_current(const std::filesystem::path& page, std::uint64_t addresses_handled);
 
 // run_status: complete (exit 0, 3, 4), interrupted (5) or failed.
 std::string_view run_status(int exit_code);

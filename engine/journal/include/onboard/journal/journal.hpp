@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <unordered_map>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,6 +81,7 @@ struct journal_header {
   bool case_sensitive_local = false;  // normalisation option: local parts compared case-sensitively
   std::string tool_version;           // informational: a different version may resume
   std::int64_t created_unix_ms = 0;   // set when the journal is created
+  std::uint16_t format = 0;           // the file's format version (set by replay and open)
 };
 
 // header_mismatch: "" when `on_disk` and `run` mean the same run; else one sentence per
@@ -210,6 +212,17 @@ class replay_state {
 // through replay_state::tail() instead (the readable prefix is returned).
 replay_state replay_journal(const std::filesystem::path& path);
 
+// replay_options: how replay_journal reads the file.
+struct replay_options {
+  // drop_behind: 0 keeps the whole file in memory (mapped and read in at once: a run's prior, whose
+  // addresses lookups touch throughout). Else the file is read in order and every `drop_behind`
+  // bytes what lies behind is let go of: the memory is then the address table's (~48 bytes per
+  // address) and not also the file's; an address or outcome asked for later is read back from the
+  // page cache. For one pass over a large journal (the run's picture).
+  std::size_t drop_behind = 0;
+};
+replay_state replay_journal(const std::filesystem::path& path, replay_options options);
+
 // journal_file_name: the default journal's name for an (operation, account), e.g.
 // "invite-12a3456b-7c89.journal" or "create-users-acct.journal". The account id keeps its ASCII
 // letters, digits, '.', '-' and '_' and its first 64 bytes; when anything else had to change
@@ -234,6 +247,9 @@ struct journal_repair {
   bool repaired = false;           // false: nothing was wrong and no file was touched
   std::filesystem::path original;  // the damaged file, kept under this name
   std::uint64_t records_kept = 0;  // records after the header, copied unchanged
+  // records_corrected: records with one flipped bit, written back as they were (CRC-32C tells
+  // which bit: docs/journal.md)
+  std::uint64_t records_corrected = 0;
   std::vector<lost_bytes> lost;
   std::vector<std::string> recovered;    // addresses read in the lost bytes, each once
   std::uint64_t recovered_in_doubt = 0;  // of those, in doubt in the repaired journal
@@ -268,6 +284,9 @@ struct journal_options {
   // truncate_damaged: cut a damaged (not merely torn) journal at its first bad record instead of
   // refusing it. Loses what followed; for an operator who read the message (docs/journal.md).
   bool truncate_damaged = false;
+  // format: the version a new journal is written in (docs/journal.md); 1 writes the old,
+  // larger outcome records, for tests of reading old journals. An existing journal keeps its own.
+  std::uint16_t format = 2;
 };
 
 // journal: the append side. Thread-safe: any thread may record; a background thread group-commits.
@@ -347,6 +366,13 @@ class journal {
  private:
   journal(std::filesystem::path path, journal_options options);
   ticket append_record(std::string&& frame, bool wait);
+  // append_intent_frame: an intent's frame appended, and tracked for compact outcomes.
+  template <typename Emails>
+  ticket append_intent_frame(std::uint64_t batch_id, std::uint32_t attempt, const Emails& emails,
+                             bool wait);
+  // encode_outcomes: a compact record when every outcome names an address of the batch's tracked
+  // intent not yet settled, else a full (version-1) record.
+  std::string encode_outcomes(std::uint64_t batch_id, std::span<const address_outcome> outcomes);
   void run_flusher();
   [[noreturn]] void throw_failure() const;
 
@@ -355,6 +381,18 @@ class journal {
   replay_state prior_;
   std::vector<std::string> notes_;
   std::unique_ptr<io::durable_file> file_;
+  std::uint16_t format_ = 0;  // of the file: 1 writes only full outcome records
+
+  // tracked_intent: an intent of this session whose addresses do not all have an outcome yet;
+  // the replay keeps the same (replay_builder::live_intent), keyed by batch id.
+  struct tracked_intent {
+    std::uint32_t crc = 0;
+    std::vector<std::string> emails;
+    std::vector<bool> settled;
+    std::uint32_t remaining = 0;
+  };
+  std::mutex track_mu_;
+  std::unordered_map<std::uint64_t, tracked_intent> tracked_;
 
   mutable std::mutex mu_;
   std::condition_variable flusher_cv_;  // work for the flusher
