@@ -1073,6 +1073,7 @@ class execution {
     for (account_lane* lane : admitted) {
       auto l = std::make_unique<lane_run>(depth);
       l->lane = lane;
+      l->partition = send_partition(opts.op, lane->account);
       l->disp = std::make_unique<dispatcher>(
           lane->dcfg, signer_, gate_, lane->jrnl.get(), stats,
           [this, lane](const planned_address& item, const address_outcome& o) {
@@ -1138,6 +1139,7 @@ class execution {
   struct lane_run {
     explicit lane_run(std::size_t depth) : queue(depth) {}
     account_lane* lane = nullptr;
+    std::string partition;  // the rate gate's, for the account's requests (send_partition)
     std::unique_ptr<dispatcher> disp;
     async_queue<batch> queue;
     std::atomic<int> senders_left{0};
@@ -1344,7 +1346,7 @@ class execution {
         lane_run& l = *lp;
         const auto now = std::chrono::steady_clock::now();
         if (now < l.next_growth) continue;
-        const auto snap = gate_.snapshot(partition_of(l));
+        const auto snap = gate_.snapshot(l.partition);
         const int more = senders_wanted(l, snap, senders_sharing(l)) - l.spawned;
         if (more <= 0 || l.senders_left.load() == 0) continue;
         l.next_growth = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -1371,16 +1373,10 @@ class execution {
   // senders_sharing: the live senders of the accounts whose requests `l`'s limiter paces.
   int senders_sharing(const lane_run& l) const {
     int n = 0;
-    const std::string mine = partition_of(l);
     for (const auto& other : lanes_)
-      if (other.get() == &l || gate_.shares_limit(mine, partition_of(*other)))
+      if (other.get() == &l || gate_.shares_limit(l.partition, other->partition))
         n += other->senders_left.load();
     return n;
-  }
-
-  // partition_of: the rate gate's partition of the account's requests.
-  std::string partition_of(const lane_run& l) const {
-    return send_partition(opts_.op, l.lane->account);
   }
 
   // spawn_progress: a line at once and one every interval until the last sender ends; run()
@@ -1428,14 +1424,14 @@ class execution {
   // requests meet, each counted once (not ListUsers').
   double limiter_rate() {
     double r = 0;
-    std::vector<std::string> counted;
+    std::vector<const std::string*> counted;
     for (const auto& lr : lanes_) {
-      std::string p = partition_of(*lr);
+      const std::string& p = lr->partition;
       if (std::any_of(counted.begin(), counted.end(),
-                      [&](const std::string& c) { return gate_.shares_limit(c, p); }))
+                      [&](const std::string* c) { return gate_.shares_limit(*c, p); }))
         continue;
       r += gate_.snapshot(p).rate;
-      counted.push_back(std::move(p));
+      counted.push_back(&p);
     }
     return r;
   }
@@ -1443,7 +1439,7 @@ class execution {
   void log_limiters() {
     for (const auto& lr : lanes_) {
       const std::string& account = lr->lane->account;
-      auto l = gate_.snapshot(partition_of(*lr));
+      auto l = gate_.snapshot(lr->partition);
       spdlog::debug(
           "limiter {}: rate {:.1f}/s w_max {:.1f} goodput {:.1f} in flight {}/{} "
           "sent {} throttles {} cuts {}",

@@ -690,14 +690,18 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
   auto offset_used = signer_.clock_offset();
   auto sent_at = steady::now();
   c.r = co_await async_send_signed(t, method, target, body, &c.signed_with);
+  // The mend the answer asks for, decided once per answer (it is read again below only when the
+  // request was sent again, or another sender has corrected the clock since).
+  std::optional<engine::signature_mend> mend;
   if (c.r.ok()) {
-    if (auto fix = engine::signature_mend_for(c.r.response, signing::clock::now(), offset_used)
-                       .clock_offset) {
+    mend = engine::signature_mend_for(c.r.response, signing::clock::now(), offset_used);
+    if (auto fix = mend->clock_offset) {
       if (spdlog::should_log(spdlog::level::debug))
         log_request({method, target, c.r, steady::now() - sent_at, s.attempt,
                      "our clock is off: signed again with the service's time"});
       sent_at = steady::now();
       note_clock_offset(*fix, offset_used);
+      mend.reset();
       c.r = co_await async_send_signed(t, method, target, std::move(body), &c.signed_with);
     }
   }
@@ -712,9 +716,9 @@ net::awaitable<dispatcher::classified> dispatcher::async_exchange_once(
     c.cls = engine::classify_answer(a, {cfg_.op, addresses});
     // Whatever its status (STS says 400), an expired-credentials refusal is about the run's
     // credentials, never about the addresses: fatal to the run unless a refresh mends it.
-    c.expired_credentials =
-        engine::signature_mend_for(resp, signing::clock::now(), signer_.clock_offset())
-            .refresh_credentials;
+    if (!mend || signer_.clock_offset() != offset_used)
+      mend = engine::signature_mend_for(resp, signing::clock::now(), signer_.clock_offset());
+    c.expired_credentials = mend->refresh_credentials;
     if (c.expired_credentials) c.cls = retry_class::fatal_auth;
   } else if (c.r.failure->certificate_refused() ||
              c.r.failure->kind == io::transport_error_kind::proxy_refused) {

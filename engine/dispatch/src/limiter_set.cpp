@@ -49,20 +49,19 @@ limiter_set::member& limiter_set::member_of(std::string_view partition, time_poi
   if (g == groups_.end())
     g = groups_.emplace(std::string(key), group_state{make_limiter(cfg_, now)}).first;
   member m;
-  m.group = g->second.lim;
-  m.group_key = g->first;
-  return members_.emplace(std::string(partition), std::move(m)).first->second;
+  m.group = &g->second;
+  return members_.emplace(std::string(partition), m).first->second;
 }
 
 set_reservation limiter_set::reserve(std::string_view partition, time_point now) {
   const member& m = member_of(partition, now);
   set_reservation r;
-  r.group = m.group;
+  r.group = m.group->lim;
   r.own = m.own;
   if (m.own) {
     r.own_ticket = limiters_[*m.own]->reserve(now);
   } else {
-    r.group_ticket = limiters_[m.group]->reserve(now);
+    r.group_ticket = limiters_[r.group]->reserve(now);
     r.group_taken = true;
   }
   return r;
@@ -99,7 +98,7 @@ set_stamp limiter_set::on_send(std::string_view partition, const set_reservation
   member& m = member_of(partition, now);
   if (!m.own) {  // a member with a limit of its own is out of the tallies
     m.sends += 1;
-    groups_.find(m.group_key)->second.sends += 1;
+    m.group->sends += 1;
   }
   return s;
 }
@@ -121,7 +120,7 @@ void limiter_set::on_response(std::string_view partition, time_point now, const 
     return;
   }
   member& m = member_of(partition, now);
-  group_state& g = groups_.find(m.group_key)->second;
+  group_state& g = *m.group;
   const double chance = m.own ? 0.0 : chance_of(m, g);
   if (m.own ||
       (chance < set_cfg_.own_limit_p && m.throttles + 1 >= set_cfg_.own_limit_min_throttles)) {
@@ -155,7 +154,7 @@ void limiter_set::on_response(std::string_view partition, time_point now, const 
   group.on_response(now, stamp.group_stamp, suspect ? response_kind::other_error : kind);
   if (stamp.own)
     limiters_[*stamp.own]->on_response(now, stamp.own_stamp, response_kind::other_error);
-  if (g.throttles >= set_cfg_.decay_throttles) decay(m.group_key, g);
+  if (g.throttles >= set_cfg_.decay_throttles) decay(g);
 }
 
 void limiter_set::on_abandon(const set_stamp& stamp) {
@@ -164,14 +163,14 @@ void limiter_set::on_abandon(const set_stamp& stamp) {
 }
 
 void limiter_set::on_retry_after(std::string_view partition, time_point now, seconds_d delay) {
-  limiters_[member_of(partition, now).group]->on_retry_after(now, delay);
+  limiters_[member_of(partition, now).group->lim]->on_retry_after(now, delay);
 }
 
-void limiter_set::decay(const std::string& group_key, group_state& g) {
+void limiter_set::decay(group_state& g) {
   g.sends /= 2;
   g.throttles /= 2;
   for (auto& [name, m] : members_) {
-    if (m.group_key != group_key) continue;
+    if (m.group != &g) continue;
     m.sends /= 2;
     m.throttles /= 2;
   }
@@ -179,7 +178,7 @@ void limiter_set::decay(const std::string& group_key, group_state& g) {
 
 const rate_limiter* limiter_set::group_limiter(std::string_view partition) const {
   auto it = members_.find(partition);
-  return it == members_.end() ? nullptr : limiters_[it->second.group].get();
+  return it == members_.end() ? nullptr : limiters_[it->second.group->lim].get();
 }
 
 const rate_limiter* limiter_set::own_limiter(std::string_view partition) const {

@@ -117,26 +117,24 @@ class limiter_set {
   const rate_limiter* own_limiter(std::string_view partition) const;
   // shares_limit: whether two partitions are paced by one group limiter.
   bool shares_limit(std::string_view a, std::string_view b) const;
-  std::uint64_t own_limit_throttles() const {
-    return own_throttles_;
-  }  // 429s put on a member's own
+  // own_limit_throttles: 429s put on a member's own limiter.
+  std::uint64_t own_limit_throttles() const { return own_throttles_; }
 
  private:
-  struct member {
-    std::uint32_t group = 0;
-    std::string group_key;
-    std::optional<std::uint32_t> own;
-    double sends = 0, throttles = 0;
-  };
   struct group_state {
     std::uint32_t lim = 0;
     double sends = 0, throttles = 0;  // over the same (decayed) span as its members' counters
+  };
+  struct member {
+    group_state* group = nullptr;  // a node of groups_: stable, groups are never erased
+    std::optional<std::uint32_t> own;
+    double sends = 0, throttles = 0;
   };
   member& member_of(std::string_view partition, time_point now);
   std::uint32_t make_limiter(const rate_limiter_config& cfg, time_point now);
   // chance_of: P(at least the member's 429s, this one included | its share of the sends).
   double chance_of(const member& m, const group_state& g) const;
-  void decay(const std::string& group_key, group_state& g);
+  void decay(group_state& g);
 
   rate_limiter_config cfg_;
   limiter_set_config set_cfg_;
